@@ -1,0 +1,28 @@
+# Two commands: `make run` (the platform on the embedded default, http://127.0.0.1:8000) and
+# `make test` (the whole suite on PostgreSQL). The logic lives in scripts/.
+SHELL := /bin/bash
+PY := .venv/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test bench setup services demo
+
+setup:
+	@bash scripts/setup.sh
+
+services:
+	@bash scripts/ensure-services.sh postgres redis rabbitmq
+
+demo: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo load
+
+run: demo
+	@HOST=$(HOST) PORT=$(PORT) bash scripts/run.sh
+
+test: setup services
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup services
+	@bash bench/run_all.sh

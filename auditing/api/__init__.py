@@ -1,0 +1,1 @@
+"""The REST API for audit findings (`/api/v1/findings/` and the per-asset, per-dataset views)."""

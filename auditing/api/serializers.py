@@ -1,0 +1,42 @@
+"""Request and response shapes for findings; the services decide, these only validate."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from auditing.models import Finding, FindingStatus
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    asset = serializers.UUIDField(source="asset_id", read_only=True)
+    asset_status = serializers.CharField(source="asset.status", read_only=True, help_text="the asset's status now")
+    details = serializers.DictField(read_only=True, help_text="the auditor's evidence (positions, matched work...)")
+    resolved_by = serializers.CharField(source="resolved_by.username", default=None, read_only=True, allow_null=True)
+
+    class Meta:
+        model = Finding
+        fields = [
+            "id", "asset", "asset_status", "auditor", "auditor_version", "code", "score", "details", "status",
+            "resolved_by", "resolution_reason", "resolved_at", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class FindingFilterSerializer(serializers.Serializer):
+    """The list's query parameters; a malformed one is a 400, never a silently empty list."""
+
+    asset = serializers.UUIDField(required=False, help_text="only findings on this asset")
+    dataset = serializers.SlugField(required=False, help_text="only findings on assets of this dataset (slug)")
+    status = serializers.ChoiceField(choices=FindingStatus.choices, required=False)
+    auditor = serializers.CharField(required=False, max_length=32, help_text="e.g. synthetic, pii, nsfw")
+
+
+class FindingResolveSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["dismiss", "confirm"], help_text="dismiss clears, confirm rejects the asset")
+    reason = serializers.CharField(max_length=10_000)
+
+
+class AuditQueuedSerializer(serializers.Serializer):
+    queued = serializers.ListField(
+        child=serializers.UUIDField(), help_text="the assets queued; those already audited by current versions are left out"
+    )

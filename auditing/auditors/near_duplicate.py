@@ -1,0 +1,98 @@
+"""Near-duplicates: an asset that copies a protected work (cropped, flipped, resized,
+recompressed…), or that copies another asset of its own dataset(s).
+
+The asset's fingerprint is stored (AssetFingerprint) so later audits of its dataset can compare
+against it without decoding its image again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from auditing.auditors.base import AuditSubject, FindingDraft
+from auditing.models import AssetFingerprint, ProtectedWork
+
+if TYPE_CHECKING:
+    from auditing.detectors.near_duplicate import Fingerprint, Match
+
+from provenance.models import AssetStatus, DatasetMembership
+
+# Inliers at which a match counts as certain; true copies show 100-250 (shared/FACTS.md).
+_CERTAIN_INLIERS = 60
+_GONE = [AssetStatus.WITHDRAWN, AssetStatus.ERASED]
+
+
+def _score(match: Match) -> float:
+    if match.method == "hash":
+        return 1.0
+    return round(min(1.0, match.inliers / _CERTAIN_INLIERS), 3)
+
+
+def _evidence(match: Match) -> dict[str, Any]:
+    return {
+        "inliers": match.inliers,
+        "phash_distance": match.phash_distance,
+        "dhash_distance": match.dhash_distance,
+        "method": match.method,
+        "transforms": list(match.transforms),
+        "geometry": asdict(match.geometry) if match.geometry is not None else None,
+    }
+
+
+class NearDuplicateAuditor:
+    name = "near_duplicate"
+    version = "1"
+
+    def audit(self, subject: AuditSubject) -> list[FindingDraft]:
+        # OpenCV and faiss load here, in the worker: the web process reads auditor versions
+        # (to decide what needs auditing) and must never load them.
+        from auditing.detectors.near_duplicate import fingerprint_image
+
+        fingerprint = fingerprint_image(subject.image)
+        AssetFingerprint.objects.update_or_create(asset_id=subject.asset_id, defaults={"fingerprint": fingerprint.to_bytes()})
+        return [*self._protected(fingerprint), *self._within_dataset(subject.asset_id, fingerprint)]
+
+    def _protected(self, fingerprint: Fingerprint) -> list[FindingDraft]:
+        from auditing.protected_index import protected_index
+
+        matches = protected_index().query(fingerprint)
+        works = {str(pk): work for pk, work in ProtectedWork.objects.in_bulk([m.key for m in matches]).items()}
+        drafts = []
+        for match in matches:
+            work = works.get(match.key)  # a work deleted since the index was read is no finding
+            if work is None:
+                continue
+            details = {"protected_work_id": str(work.pk), "owner": work.owner, "reference": work.reference}
+            drafts.append(FindingDraft(code="near_duplicate.protected_work", score=_score(match), details={**details, **_evidence(match)}))
+        return drafts
+
+    def _within_dataset(self, asset_id: str, fingerprint: Fingerprint) -> list[FindingDraft]:
+        from auditing.detectors.near_duplicate import Fingerprint, NearDuplicateIndex
+
+        # A per-call index over the fingerprints of every other audited asset in the same
+        # dataset(s): linear in the dataset's size (decode + build each call), fine for tens of
+        # thousands of assets; beyond that a persistent per-dataset index (like the protected one)
+        # is needed. Only assets already fingerprinted take part, so of two copies the one
+        # audited second carries the finding.
+        datasets = DatasetMembership.objects.filter(asset_id=asset_id).values("dataset_id")
+        neighbours = DatasetMembership.objects.filter(dataset_id__in=datasets).values("asset_id")
+        rows = (
+            AssetFingerprint.objects.filter(asset_id__in=neighbours)
+            .exclude(asset_id=asset_id)
+            .exclude(asset__status__in=_GONE)
+            .values_list("asset_id", "fingerprint")
+        )
+        items = []
+        for other_id, raw in rows.iterator(chunk_size=500):
+            try:
+                items.append((str(other_id), Fingerprint.from_bytes(bytes(raw))))
+            except ValueError:
+                continue  # another fingerprint version: recomputed when that asset is re-audited
+        if not items:
+            return []
+        index = NearDuplicateIndex.rebuild(items)
+        return [
+            FindingDraft(code="near_duplicate.within_dataset", score=_score(match), details={"asset_id": match.key, **_evidence(match)})
+            for match in index.query(fingerprint)
+        ]

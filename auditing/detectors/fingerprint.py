@@ -1,0 +1,335 @@
+"""Perceptual fingerprints of images, and the geometric check that two of them show one picture.
+
+A fingerprint holds three 64-bit perceptual hashes (pHash, dHash, pHash of the mirrored image)
+for a fast candidate search, and up to 500 ORB keypoints with their binary descriptors for the
+verification: hashes alone miss crops and flips, keypoints matched under a RANSAC homography do
+not, and the homography also says how the copy was transformed.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, field
+
+import cv2
+import imagehash
+import numpy as np
+from PIL import Image, ImageOps
+
+# Bump when anything that changes the fingerprint of an image changes (hash size, working size,
+# ORB parameters): stored fingerprints of another version must be recomputed, not compared.
+FINGERPRINT_VERSION = 1
+
+MAX_KEYPOINTS = 500
+# Keypoints are found on a copy whose long edge is this size, so a resized copy of an image
+# gives nearly the same keypoints as its original and RANSAC tolerances mean the same thing
+# for a thumbnail and for a 6,000-pixel scan.
+WORKING_EDGE = 512
+# Keypoint coordinates are stored as fixed-point uint16 in the working frame (1/64 pixel).
+_COORD_SCALE = 64.0
+# ORB proposes this many, of which MAX_KEYPOINTS are kept spread over a _GRID × _GRID grid.
+_ORB_POOL = 2000
+_GRID = 4
+
+LOWE_RATIO = 0.75
+RANSAC_REPROJECTION_PX = 4.0
+# Wrong candidates peaked at 9 inliers, true copies at 100-250 (shared/FACTS.md).
+MIN_INLIERS = 15
+
+_MAGIC = b"CRFP"
+_HEADER = struct.Struct("<4sBQQQIIHH")
+_DESCRIPTOR_BYTES = 32
+
+
+def _empty_points() -> np.ndarray:
+    return np.zeros((0, 2), dtype=np.float32)
+
+
+def _empty_descriptors() -> np.ndarray:
+    return np.zeros((0, _DESCRIPTOR_BYTES), dtype=np.uint8)
+
+
+@dataclass(frozen=True, eq=False)
+class Fingerprint:
+    """What is stored per image. Points are in the working frame (long edge `WORKING_EDGE`).
+
+    `mirrored_points` / `mirrored_descriptors` are ORB features of the horizontally mirrored
+    image, with x mapped back into the unmirrored frame: ORB descriptors are not mirror
+    invariant, so a flipped copy can only be verified when one side carries them. Queries need
+    them; registry entries may leave them out to halve their size.
+    """
+
+    phash: int
+    dhash: int
+    phash_flipped: int
+    width: int
+    height: int
+    points: np.ndarray = field(default_factory=_empty_points)
+    descriptors: np.ndarray = field(default_factory=_empty_descriptors)
+    mirrored_points: np.ndarray = field(default_factory=_empty_points)
+    mirrored_descriptors: np.ndarray = field(default_factory=_empty_descriptors)
+
+    def __post_init__(self) -> None:
+        for name in ("points", "descriptors", "mirrored_points", "mirrored_descriptors"):
+            getattr(self, name).setflags(write=False)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Fingerprint) and self.to_bytes() == other.to_bytes()
+
+    def __hash__(self) -> int:
+        return hash((self.phash, self.dhash, self.phash_flipped, self.width, self.height))
+
+    @property
+    def working_scale(self) -> float:
+        """Working-frame pixels per original pixel."""
+        return WORKING_EDGE / max(self.width, self.height)
+
+    def without_mirror(self) -> Fingerprint:
+        return Fingerprint(self.phash, self.dhash, self.phash_flipped, self.width, self.height, self.points, self.descriptors)
+
+    def to_bytes(self) -> bytes:
+        """Compact form: a 42-byte header, then 36 bytes per keypoint (~18 KB, ~36 KB mirrored)."""
+        header = _HEADER.pack(
+            _MAGIC,
+            FINGERPRINT_VERSION,
+            self.phash,
+            self.dhash,
+            self.phash_flipped,
+            self.width,
+            self.height,
+            len(self.points),
+            len(self.mirrored_points),
+        )
+        parts = [header]
+        for points, descriptors in ((self.points, self.descriptors), (self.mirrored_points, self.mirrored_descriptors)):
+            fixed = np.clip(np.rint(points * _COORD_SCALE), 0, 65535).astype("<u2")
+            parts += [fixed.tobytes(), np.ascontiguousarray(descriptors, dtype=np.uint8).tobytes()]
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Fingerprint:
+        if len(data) < _HEADER.size:
+            raise ValueError("not a fingerprint: too short")
+        magic, version, phash, dhash, flipped, width, height, count, mirrored_count = _HEADER.unpack_from(data)
+        if magic != _MAGIC:
+            raise ValueError("not a fingerprint: bad magic")
+        if version != FINGERPRINT_VERSION:
+            raise ValueError(f"fingerprint version {version}, this code reads {FINGERPRINT_VERSION}: recompute it")
+        expected = _HEADER.size + (count + mirrored_count) * (4 + _DESCRIPTOR_BYTES)
+        if len(data) != expected:
+            raise ValueError(f"fingerprint is {len(data)} bytes, its header says {expected}")
+        offset = _HEADER.size
+        arrays: list[np.ndarray] = []
+        for n in (count, mirrored_count):
+            points = np.frombuffer(data, dtype="<u2", count=n * 2, offset=offset).reshape(n, 2)
+            offset += n * 4
+            descriptors = np.frombuffer(data, dtype=np.uint8, count=n * _DESCRIPTOR_BYTES, offset=offset)
+            offset += n * _DESCRIPTOR_BYTES
+            arrays += [(points.astype(np.float32) / _COORD_SCALE), descriptors.reshape(n, _DESCRIPTOR_BYTES).copy()]
+        return cls(phash, dhash, flipped, width, height, *arrays)
+
+
+def _hash_int(value: imagehash.ImageHash) -> int:
+    return int(str(value), 16)
+
+
+def _spread(keypoints: list[cv2.KeyPoint], width: int, height: int) -> list[int]:
+    """Indices of up to MAX_KEYPOINTS keypoints, taken round-robin from a grid by response.
+
+    Plain ORB keeps the strongest corners wherever they are, so a text overlay or a logo (all
+    sharp corners) takes most of the budget and the picture underneath loses its keypoints.
+    """
+    cells: dict[tuple[int, int], list[int]] = {}
+    for index in sorted(range(len(keypoints)), key=lambda i: -keypoints[i].response):
+        x, y = keypoints[index].pt
+        cell = (min(_GRID - 1, int(x * _GRID / width)), min(_GRID - 1, int(y * _GRID / height)))
+        cells.setdefault(cell, []).append(index)
+    chosen: list[int] = []
+    queues = list(cells.values())
+    depth = 0
+    while len(chosen) < MAX_KEYPOINTS and any(depth < len(queue) for queue in queues):
+        chosen += [queue[depth] for queue in queues if depth < len(queue)][: MAX_KEYPOINTS - len(chosen)]
+        depth += 1
+    return chosen
+
+
+def _orb_features(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keypoints, descriptors = cv2.ORB_create(nfeatures=_ORB_POOL).detectAndCompute(gray, None)
+    if len(keypoints) < MAX_KEYPOINTS:
+        # Low-contrast photos (a clock face, a fundus scan) give few corners at FAST's default
+        # threshold of 20; a lower one finds enough to verify a crop of them.
+        keypoints, descriptors = cv2.ORB_create(nfeatures=_ORB_POOL, fastThreshold=5).detectAndCompute(gray, None)
+    if descriptors is None or not keypoints:
+        return _empty_points(), _empty_descriptors()
+    chosen = _spread(list(keypoints), gray.shape[1], gray.shape[0])
+    points = np.array([keypoints[i].pt for i in chosen], dtype=np.float32)
+    return points, np.ascontiguousarray(descriptors[chosen])
+
+
+def _normalised(image: Image.Image) -> Image.Image:
+    # Palette, 16-bit, alpha and bilevel images all hash and match as what a viewer shows.
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        top = array.max() or 1.0
+        return Image.fromarray((array / top * 255).astype(np.uint8)).convert("RGB")
+    return image.convert("RGB")
+
+
+def fingerprint_image(image: Image.Image, *, include_mirror: bool = True) -> Fingerprint:
+    """Fingerprint a decoded image: ~20-30 ms for a 512² photo on one core, about twice with the mirror."""
+    image = ImageOps.exif_transpose(image) or image
+    rgb = _normalised(image)
+    width, height = rgb.size
+    mirrored = ImageOps.mirror(rgb)
+    scale = WORKING_EDGE / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    gray = np.asarray(rgb.convert("L").resize(size, Image.Resampling.LANCZOS))
+    points, descriptors = _orb_features(gray)
+    mirrored_points, mirrored_descriptors = _empty_points(), _empty_descriptors()
+    if include_mirror:
+        mirrored_points, mirrored_descriptors = _orb_features(np.ascontiguousarray(gray[:, ::-1]))
+        if len(mirrored_points):
+            # Back into the unmirrored frame, so a homography through these points is a flip.
+            mirrored_points[:, 0] = (size[0] - 1) - mirrored_points[:, 0]
+    return Fingerprint(
+        phash=_hash_int(imagehash.phash(rgb)),
+        dhash=_hash_int(imagehash.dhash(rgb)),
+        phash_flipped=_hash_int(imagehash.phash(mirrored)),
+        width=width,
+        height=height,
+        points=points,
+        descriptors=descriptors,
+        mirrored_points=mirrored_points,
+        mirrored_descriptors=mirrored_descriptors,
+    )
+
+
+def hamming(a: int, b: int) -> int:
+    return (a ^ b).bit_count()
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How a query maps onto a reference, from the homography (query pixels → reference pixels).
+
+    `scale` is the query's size relative to the reference (0.7 for a copy resized to 70%),
+    `covered` the fraction of the reference's area that the query shows (0.72 for an 85% crop).
+    """
+
+    homography: tuple[tuple[float, float, float], ...]
+    scale: float
+    flipped: bool
+    rotation_degrees: float
+    translation: tuple[float, float]
+    covered: float
+
+    @property
+    def transforms(self) -> tuple[str, ...]:
+        names = []
+        if self.flipped:
+            names.append("flip")
+        if abs(self.scale - 1.0) > 0.05:
+            names.append("scale")
+        if abs(self.rotation_degrees) > 2.0:
+            names.append("rotate")
+        if self.covered < 0.95:
+            names.append("crop")
+        return tuple(names) or ("identity",)
+
+
+@dataclass(frozen=True)
+class Verification:
+    inliers: int
+    matches: int
+    geometry: Geometry
+
+
+def _one_to_one_ratio_matches(query: np.ndarray, reference: np.ndarray) -> list[tuple[int, int]]:
+    if len(query) < 2 or len(reference) < 2:
+        return []
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    best: dict[int, tuple[float, int]] = {}
+    for pair in matcher.knnMatch(query, reference, k=2):
+        if len(pair) < 2:
+            continue
+        first, second = pair
+        if first.distance < LOWE_RATIO * second.distance:
+            # One-to-one: a reference keypoint claimed by several query keypoints keeps only its
+            # best; without this, repetitive texture piles up false inliers (FACTS: up to 46).
+            held = best.get(first.trainIdx)
+            if held is None or first.distance < held[0]:
+                best[first.trainIdx] = (first.distance, first.queryIdx)
+    return [(query_index, train_index) for train_index, (_, query_index) in best.items()]
+
+
+def _geometry(homography: np.ndarray, query: Fingerprint, reference: Fingerprint) -> Geometry:
+    to_query_work = np.diag([query.working_scale, query.working_scale, 1.0])
+    from_reference_work = np.diag([1 / reference.working_scale, 1 / reference.working_scale, 1.0])
+    h = from_reference_work @ homography @ to_query_work
+    h = h / h[2, 2]
+    linear = h[:2, :2]
+    determinant = float(np.linalg.det(linear))
+    flipped = determinant < 0
+    reference_per_query = math.sqrt(abs(determinant)) or 1.0
+    unflipped = linear @ np.diag([-1.0, 1.0]) if flipped else linear
+    rotation = math.degrees(math.atan2(unflipped[1, 0], unflipped[0, 0]))
+    # The share of a grid over the reference that lands inside the query: exact polygon
+    # intersection is degenerate when the query is the whole reference (shared edges).
+    xs, ys = np.meshgrid(np.linspace(0.5, reference.width - 0.5, 32), np.linspace(0.5, reference.height - 0.5, 32))
+    grid = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64).reshape(-1, 1, 2)
+    in_query = cv2.perspectiveTransform(grid, np.linalg.inv(h)).reshape(-1, 2)
+    tolerance = 0.01 * max(query.width, query.height)
+    inside = (
+        (in_query[:, 0] >= -tolerance)
+        & (in_query[:, 0] <= query.width + tolerance)
+        & (in_query[:, 1] >= -tolerance)
+        & (in_query[:, 1] <= query.height + tolerance)
+    )
+    return Geometry(
+        homography=tuple(tuple(float(v) for v in row) for row in h),
+        scale=1.0 / reference_per_query,
+        flipped=flipped,
+        rotation_degrees=rotation,
+        translation=(float(h[0, 2]), float(h[1, 2])),
+        covered=float(inside.mean()),
+    )
+
+
+def _verify_with(points: np.ndarray, descriptors: np.ndarray, query: Fingerprint, reference: Fingerprint) -> Verification | None:
+    pairs = _one_to_one_ratio_matches(descriptors, reference.descriptors)
+    if len(pairs) < MIN_INLIERS:
+        return None
+    source = np.float32([points[q] for q, _ in pairs]).reshape(-1, 1, 2)
+    target = np.float32([reference.points[r] for _, r in pairs]).reshape(-1, 1, 2)
+    homography, mask = cv2.findHomography(source, target, cv2.RANSAC, RANSAC_REPROJECTION_PX)
+    if homography is None or mask is None:
+        return None
+    inliers = int(mask.sum())
+    if inliers < MIN_INLIERS or abs(np.linalg.det(homography[:2, :2])) < 1e-3:
+        return None
+    return Verification(inliers=inliers, matches=len(pairs), geometry=_geometry(homography, query, reference))
+
+
+def verify(query: Fingerprint, reference: Fingerprint, *, flipped_first: bool = False) -> Verification | None:
+    """Whether `query` shows (part of) `reference`: ≥ MIN_INLIERS keypoints agree on one homography.
+
+    Tries the query's own features, then its mirrored ones (a flipped copy); `flipped_first`
+    swaps the order when the hashes already suggest a flip.
+    """
+    attempts = [(query.points, query.descriptors), (query.mirrored_points, query.mirrored_descriptors)]
+    if flipped_first:
+        attempts.reverse()
+    best: Verification | None = None
+    for points, descriptors in attempts:
+        found = _verify_with(points, descriptors, query, reference)
+        if found is not None and (best is None or found.inliers > best.inliers):
+            best = found
+            if found.inliers >= 4 * MIN_INLIERS:
+                break
+    return best

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from core.models import TimeStampedModel
+from provenance.models import Asset
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class AuditRun(models.Model):
+    """One auditor (at one version) over one asset. Unique, so the same version never runs twice."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="audit_runs")
+    auditor = models.CharField(max_length=32)
+    auditor_version = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    task_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["asset", "auditor", "auditor_version"], name="one_run_per_auditor_version")
+        ]
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open"
+    DISMISSED = "dismissed"
+    CONFIRMED = "confirmed"
+
+
+class Finding(TimeStampedModel):
+    """What an auditor found, with the evidence a reviewer needs (positions, matched work…)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="findings")
+    run = models.ForeignKey(AuditRun, on_delete=models.PROTECT, related_name="findings")
+    auditor = models.CharField(max_length=32)
+    auditor_version = models.CharField(max_length=32)
+    code = models.CharField(max_length=64)
+    score = models.FloatField()
+    details = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=FindingStatus.choices, default=FindingStatus.OPEN, db_index=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    resolution_reason = models.TextField(blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.auditor}:{self.code} on {self.asset_id} ({self.status})"
+
+
+class ProtectedWork(models.Model):
+    """A registered copyrighted work that training data must not copy. Stored content-addressed
+    like an asset, but never an Asset: it can never join a dataset or be trained on."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.CharField(max_length=255)
+    reference = models.TextField(blank=True)
+    sha256 = models.CharField(max_length=64, unique=True)
+    size = models.PositiveBigIntegerField()
+    format = models.CharField(max_length=16)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    fingerprint = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_by = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"protected work {self.pk} ({self.owner})"
+
+
+class AssetFingerprint(models.Model):
+    """An asset's near-duplicate fingerprint (Fingerprint.to_bytes()), written by its auditor."""
+
+    asset = models.OneToOneField(Asset, on_delete=models.CASCADE, primary_key=True, related_name="fingerprint")
+    fingerprint = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,100 @@
+"""The protected-works registry: copyrighted works that training data must not copy.
+
+Files are read by the same candidate source and sniffing as ingest (loose files, folders, ZIP
+archives; hostile input refused with a reason, never a crash). A work's bytes are stored
+content-addressed like an asset's, but a protected work is never an Asset: it cannot join a
+dataset, a snapshot or a training run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.db import IntegrityError, transaction
+
+from auditing.detectors.near_duplicate import fingerprint_image
+from auditing.models import ProtectedWork
+from auditing.protected_index import protected_index_add
+from core.audit import actor_name, audit_append
+from core.exceptions import ApplicationError
+from core.models import EventType
+from core.storage import blob_put_bytes
+from provenance.ingest.inspect import Limits, sniff_and_decode
+from provenance.ingest.refusals import RefusalReason, Refused
+from provenance.ingest.sources import Candidate, CandidateSource
+from provenance.services.ingest import ingest_limits
+
+logger = logging.getLogger(__name__)
+
+
+def protected_add(*, paths: list[str], owner: str, reference: str = "", actor=None) -> dict:
+    """Register every readable image under `paths` as a protected work of `owner`.
+
+    Each work is its own transaction with its audit event; the persistent index is updated once
+    the works are committed. Returns `added: [{path, protected_work_id}]` and
+    `refused: [{path, reason, detail}]` (`duplicate` for bytes already registered).
+    """
+    if not owner.strip():
+        raise ApplicationError("a protected work needs an owner", code="owner_required")
+    image_limits, archive_limits = ingest_limits()
+    added: list[dict] = []
+    refused: list[dict] = []
+    works: list[ProtectedWork] = []
+    seen: dict[str, str] = {}
+    for candidate in CandidateSource(archive_limits).candidates(paths):
+        try:
+            work = _add_one(candidate, owner=owner, reference=reference, actor=actor, limits=image_limits, seen=seen)
+        except Refused as exc:
+            refused.append({"path": candidate.path, "reason": str(exc.reason), "detail": exc.detail})
+            continue
+        works.append(work)
+        added.append({"path": candidate.path, "protected_work_id": str(work.pk)})
+    if works:
+        transaction.on_commit(lambda: protected_index_add(works))
+    return {"added": added, "refused": refused}
+
+
+def _add_one(candidate: Candidate, *, owner: str, reference: str, actor, limits: Limits, seen: dict[str, str]) -> ProtectedWork:
+    if candidate.refusal is not None:
+        raise Refused(*candidate.refusal)
+    data = candidate.data or b""
+    sha256 = hashlib.sha256(data).hexdigest()
+    if sha256 in seen:
+        raise Refused(RefusalReason.DUPLICATE, f"same bytes as {seen[sha256]} earlier in this batch")
+    existing = ProtectedWork.objects.filter(sha256=sha256).values_list("pk", flat=True).first()
+    if existing is not None:
+        raise Refused(RefusalReason.DUPLICATE, f"already registered as protected work {existing}")
+    image = sniff_and_decode(data, limits)
+    try:
+        fingerprint = fingerprint_image(image)
+    except Exception as exc:  # noqa: BLE001 - one file's surprise must never sink the batch
+        logger.exception("fingerprinting %s failed", candidate.path)
+        raise Refused(RefusalReason.INVALID_IMAGE, f"could not be fingerprinted: {type(exc).__name__}: {exc}") from None
+    finally:
+        image_format = image.format or ""
+        image.close()
+    blob_put_bytes(data, sha256=sha256)
+    try:
+        with transaction.atomic():
+            work = ProtectedWork.objects.create(
+                owner=owner,
+                reference=reference,
+                sha256=sha256,
+                size=len(data),
+                format=image_format,
+                width=fingerprint.width,
+                height=fingerprint.height,
+                fingerprint=fingerprint.to_bytes(),
+                created_by=actor_name(actor),
+            )
+            audit_append(
+                actor=actor,
+                event_type=EventType.PROTECTED_WORK_ADDED,
+                subject=work,
+                details={"sha256": sha256, "owner": owner, "reference": reference, "path": candidate.path},
+            )
+    except IntegrityError:
+        raise Refused(RefusalReason.DUPLICATE, "the same bytes were registered concurrently") from None
+    seen[sha256] = candidate.path
+    return work

@@ -1,0 +1,211 @@
+"""The audit pipeline: request (asset → auditing, task enqueued after commit), run (each auditor
+once per version, claimed idempotently), conclude (clear, or flagged while a finding is open),
+reconcile (nothing stays `auditing` for ever) and resolve findings."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from auditing.auditors.base import AuditSubject
+from auditing.models import AuditRun, Finding, FindingStatus, RunStatus
+from auditing.registry import auditors, current_versions
+from core.audit import audit_append
+from core.exceptions import ApplicationError, PermissionDenied
+from core.models import EventType
+from core.roles import Role, has_role
+from core.storage import blob_open
+from provenance.models import Asset, AssetStatus
+from provenance.services.assets import asset_review, asset_transition, assets_transition
+
+logger = logging.getLogger(__name__)
+AUDITABLE = {AssetStatus.INGESTED, AssetStatus.CLEAR, AssetStatus.FLAGGED}
+RECONCILE_LOCK = 0x636C_6E72  # "clnr": the PostgreSQL advisory lock of the reconciler
+
+
+def _needs_audit(asset_id) -> bool:
+    return bool(_needing_audit([asset_id]))
+
+
+def _needing_audit(asset_ids: list) -> list:
+    """The assets among these that lack a finished run of some current auditor version."""
+    wanted = set(current_versions().items())
+    done: dict = {}
+    for asset_id, name, version in AuditRun.objects.filter(asset_id__in=asset_ids, status=RunStatus.DONE).values_list(
+        "asset_id", "auditor", "auditor_version"
+    ):
+        done.setdefault(str(asset_id), set()).add((name, version))
+    return [asset_id for asset_id in asset_ids if not wanted <= done.get(str(asset_id), set())]
+
+
+def _enqueue(asset_ids: list[str]) -> None:
+    from auditing.tasks import audit_asset, audit_assets
+
+    if len(asset_ids) == 1:
+        audit_asset.delay(asset_ids[0])
+    else:
+        audit_assets.delay(asset_ids)
+
+
+def enqueue_each(asset_ids: list[str]) -> None:
+    from auditing.tasks import audit_asset
+
+    with audit_asset.app.producer_or_acquire() as producer:  # one broker connection for the lot
+        for asset_id in asset_ids:
+            audit_asset.apply_async((asset_id,), producer=producer)
+
+
+@transaction.atomic
+def audits_request(*, asset_ids: list, actor=None) -> list[str]:
+    """Queue an audit for each asset that lacks a run of a current auditor version. Assets
+    already audited by these versions are left alone (re-running the same version is a no-op)."""
+    auditable = list(Asset.objects.filter(pk__in=asset_ids, status__in=AUDITABLE).values_list("pk", flat=True))
+    queued = assets_transition(
+        asset_ids=_needing_audit([str(pk) for pk in auditable]), to=AssetStatus.AUDITING, actor=actor, reason="audit requested"
+    )
+    if queued:
+        transaction.on_commit(lambda: _enqueue(queued))
+    return queued
+
+
+def audits_request_after_ingest(asset_ids: list[str], actor) -> None:
+    if settings.CLEANROOM_AUDIT_ON_INGEST:
+        audits_request(asset_ids=asset_ids, actor=actor)
+
+
+def _subject(asset: Asset) -> AuditSubject:
+    with blob_open(asset.sha256) as handle:
+        data = handle.read()
+    return AuditSubject(
+        asset_id=str(asset.pk),
+        sha256=asset.sha256,
+        data=data,
+        metadata=asset.metadata,
+        caption=asset.caption,
+        original_name=asset.original_name,
+    )
+
+
+def _claim(run: AuditRun, task_id: str) -> bool:
+    """Take the run unless another worker holds it. A redelivered message (same task id, after
+    its worker died) may take back its own run."""
+    claimable = Q(status__in=[RunStatus.QUEUED, RunStatus.FAILED]) | Q(status=RunStatus.RUNNING, task_id=task_id)
+    return bool(
+        AuditRun.objects.filter(pk=run.pk)
+        .filter(claimable)
+        .update(status=RunStatus.RUNNING, task_id=task_id, started_at=timezone.now(), attempts=F("attempts") + 1)
+    )
+
+
+def asset_audit_run(*, asset_id: str, task_id: str) -> str:
+    """Run every current auditor that has not yet run on this asset, then conclude."""
+    asset = Asset.objects.filter(pk=asset_id).first()
+    if asset is None or asset.status != AssetStatus.AUDITING:
+        return "skipped"
+    subject = _subject(asset)
+    for auditor in auditors():
+        run, _ = AuditRun.objects.get_or_create(asset=asset, auditor=auditor.name, auditor_version=auditor.version)
+        if run.status == RunStatus.DONE:
+            continue
+        if not _claim(run, task_id):
+            return "claimed_elsewhere"
+        drafts = auditor.audit(subject)
+        with transaction.atomic():
+            for draft in drafts:
+                Finding.objects.create(
+                    asset=asset,
+                    run=run,
+                    auditor=auditor.name,
+                    auditor_version=auditor.version,
+                    code=draft.code,
+                    score=draft.score,
+                    details=draft.details,
+                )
+            AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.DONE, finished_at=timezone.now(), error="")
+            audit_append(
+                actor=None,
+                event_type=EventType.AUDIT_RUN_FINISHED,
+                subject=asset,
+                details={"auditor": auditor.name, "version": auditor.version, "findings": [d.code for d in drafts]},
+            )
+    return _conclude(asset.pk)
+
+
+@transaction.atomic
+def _conclude(asset_id) -> str:
+    asset = Asset.objects.select_for_update().get(pk=asset_id)
+    if asset.status != AssetStatus.AUDITING or _needs_audit(asset_id):
+        return asset.status
+    open_findings = Finding.objects.filter(asset_id=asset_id, status=FindingStatus.OPEN).count()
+    outcome = AssetStatus.FLAGGED if open_findings else AssetStatus.CLEAR
+    asset_transition(asset_id=asset_id, to=outcome, actor=None, reason=f"audited: {open_findings} open finding(s)")
+    return outcome
+
+
+def audit_run_failed(*, asset_id: str, task_id: str, error: str) -> None:
+    AuditRun.objects.filter(asset_id=asset_id, task_id=task_id, status=RunStatus.RUNNING).update(
+        status=RunStatus.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
+
+
+def audits_reconcile(*, older_than: timedelta | None = None) -> list[str]:
+    """Re-enqueue assets left `auditing` past the deadline (a lost message, a dead worker).
+    One reconciler at a time: a PostgreSQL advisory lock (SQLite serialises writers anyway)."""
+    older_than = older_than or timedelta(seconds=settings.CLEANROOM_AUDIT_DEADLINE_SECONDS)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RECONCILE_LOCK])
+                if not cursor.fetchone()[0]:
+                    return []
+        cutoff = timezone.now() - older_than
+        stale = list(
+            Asset.objects.filter(status=AssetStatus.AUDITING, status_changed_at__lt=cutoff).values_list("pk", flat=True)
+        )
+        AuditRun.objects.filter(asset_id__in=stale, status=RunStatus.RUNNING, started_at__lt=cutoff).update(
+            status=RunStatus.QUEUED, task_id=""
+        )
+        Asset.objects.filter(pk__in=stale).update(status_changed_at=timezone.now())
+        ids = [str(pk) for pk in stale]
+        if ids:
+            transaction.on_commit(lambda: _enqueue(ids))
+    return ids
+
+
+_RESOLUTIONS = {"dismiss": FindingStatus.DISMISSED, "confirm": FindingStatus.CONFIRMED}
+
+
+@transaction.atomic
+def finding_resolve(*, finding_id: str, reviewer, decision: str, reason: str) -> Finding:
+    """Dismiss a finding (the asset clears once none is open) or confirm it (the asset is rejected)."""
+    if not has_role(reviewer, Role.REVIEWER):
+        raise PermissionDenied(f"{reviewer.username} is not a reviewer")
+    if decision not in _RESOLUTIONS:
+        raise ApplicationError("decision must be dismiss or confirm", code="invalid_decision")
+    if not reason.strip():
+        raise ApplicationError("a resolution needs a reason", code="reason_required")
+    finding = Finding.objects.select_for_update().filter(pk=finding_id).first()
+    if finding is None:
+        raise ApplicationError(f"no finding {finding_id}", code="unknown_finding", status=404)
+    if finding.status != FindingStatus.OPEN:
+        raise ApplicationError(f"finding {finding.pk} is already {finding.status}", code="already_resolved", status=409)
+    finding.status, finding.resolved_by, finding.resolution_reason = _RESOLUTIONS[decision], reviewer, reason
+    finding.resolved_at = timezone.now()
+    finding.save(update_fields=["status", "resolved_by", "resolution_reason", "resolved_at", "updated_at"])
+    audit_append(
+        actor=reviewer,
+        event_type=EventType.FINDING_RESOLVED,
+        subject=finding,
+        details={"asset_id": str(finding.asset_id), "code": finding.code, "decision": decision, "reason": reason},
+    )
+    asset = finding.asset
+    if decision == "confirm":
+        asset_review(asset_id=str(asset.pk), reviewer=reviewer, decision="reject", reason=f"finding {finding.code} confirmed: {reason}")
+    elif asset.status == AssetStatus.FLAGGED and not asset.findings.filter(status=FindingStatus.OPEN).exists():
+        asset_transition(asset_id=asset.pk, to=AssetStatus.CLEAR, actor=reviewer, reason="every finding dismissed")
+    return finding

@@ -1,0 +1,101 @@
+"""Helpers shared by the benchmarks: fresh databases, worker subprocesses, BENCH lines.
+
+Each benchmark runs the platform in a subprocess per database with its own DATABASE_URL and
+CLEANROOM_DATA_DIR (exactly how an operator points the platform at a fresh instance), and the
+worker prints one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import json
+import os
+import pstats
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+
+
+def django_setup() -> None:
+    """Inside a worker: configure Django from the environment the parent gave us."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def postgres_recreate(name: str) -> str:
+    """Drop and create database `name`; return its URL."""
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return f"{POSTGRES_URL}/{name}"
+
+
+def postgres_drop(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_worker(script: Path, args: list[str], *, database_url: str, data_dir: Path) -> dict:
+    """Run `script --worker ARGS` with its own database and data folder; return its JSON."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CLEANROOM_DATA_DIR": str(data_dir),
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    env.pop("CLEANROOM_DO_NOT_TRAIN_FILE", None)
+    completed = subprocess.run(
+        [sys.executable, str(script), "--worker", *args], env=env, cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"{script.name} worker failed (exit {completed.returncode}) on {database_url}")
+    return json.loads(completed.stdout)
+
+
+@contextmanager
+def maybe_profile(enabled: bool, label: str, top: int = 30):
+    """cProfile the block when enabled; print the top entries (cumulative, then own time) on stderr."""
+    if not enabled:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        for sort in ("cumulative", "tottime"):
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(top)
+            sys.stderr.write(f"\n=== profile: {label}, by {sort} ===\n{out.getvalue()}")
+
+
+def bench_line(name: str, value: float, unit: str, op: str, target: float) -> str:
+    """`BENCH <name> <value> <unit> target <op> <value>`."""
+    return f"BENCH {name} {value:.3f} {unit} target {op} {target:g}"
+
+
+def print_table(headers: list[str], rows: list[list]) -> None:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for index, row in enumerate(cells):
+        print("  ".join(cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(row, widths))))
+        if index == 0:
+            print("  ".join("-" * width for width in widths))

@@ -1,0 +1,259 @@
+"""Settings shared by every environment, with safe embedded defaults.
+
+With no environment variable set, the platform runs on one machine with no server: SQLite
+and local file storage under `CLEANROOM_DATA_DIR` (default: `var/` in the checkout).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+DATA_DIR = Path(env_str("CLEANROOM_DATA_DIR") or BASE_DIR / "var").resolve()
+
+
+def _embedded_secret_key(data_dir: Path) -> str:
+    """A per-install key kept in the data folder (never in the repository)."""
+    key_file = data_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    key_file.touch(mode=0o600)
+    key_file.write_text(key)
+    return key
+
+
+SECRET_KEY = env_secret("CLEANROOM_SECRET_KEY") or _embedded_secret_key(DATA_DIR)
+DEBUG = env_bool("CLEANROOM_DEBUG", False)
+ALLOWED_HOSTS = env_list("CLEANROOM_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "core",
+    "provenance",
+    "auditing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database_from_url(url: str) -> dict:
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["CONN_MAX_AGE"] = 0
+        # IMMEDIATE takes the write lock when a transaction starts, so two writers never both
+        # read the audit chain's head and then fail; WAL lets readers run beside a writer.
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    return config
+
+
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'cleanroom.sqlite3'}"
+DATABASES = {"default": _database_from_url(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+# Blobs (training images, evidence documents) live behind Django's storage API, keyed by their
+# sha256, so an S3-compatible backend replaces local files by configuration alone.
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DATA_DIR / "media")},
+    },
+    "blobs": {
+        "BACKEND": env_str("CLEANROOM_BLOB_STORAGE_BACKEND") or "core.storage.ContentAddressedFileSystemStorage",
+        "OPTIONS": {"location": str(DATA_DIR / "blobs")},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Uploads: stream anything larger than 2.5 MB to temporary files, never into memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("CLEANROOM_UPLOAD_MAX_FILES", 1000)
+
+# Ingest limits: each one turns a hostile file into a `refused` row, never a crash.
+CLEANROOM_INGEST = {
+    "MAX_FILE_BYTES": env_int("CLEANROOM_MAX_FILE_BYTES", 200 * 1024 * 1024),
+    "MAX_IMAGE_PIXELS": env_int("CLEANROOM_MAX_IMAGE_PIXELS", 100_000_000),
+    "ALLOWED_FORMATS": env_list("CLEANROOM_ALLOWED_FORMATS", ["JPEG", "PNG", "WEBP", "TIFF", "GIF", "BMP"]),
+    "ZIP_MAX_MEMBERS": env_int("CLEANROOM_ZIP_MAX_MEMBERS", 100_000),
+    "ZIP_MAX_TOTAL_BYTES": env_int("CLEANROOM_ZIP_MAX_TOTAL_BYTES", 50 * 1024**3),
+    "ZIP_MAX_RATIO": env_int("CLEANROOM_ZIP_MAX_RATIO", 200),
+    "ZIP_MAX_DEPTH": env_int("CLEANROOM_ZIP_MAX_DEPTH", 2),
+    "MAX_CAPTION_CHARS": env_int("CLEANROOM_MAX_CAPTION_CHARS", 10_000),
+}
+# The operator's do-not-train list: sha256 digests and source URLs, one per line.
+CLEANROOM_DO_NOT_TRAIN_FILE = env_str("CLEANROOM_DO_NOT_TRAIN_FILE") or str(DATA_DIR / "do-not-train.txt")
+
+# --- Auditing -----------------------------------------------------------------------------------
+# Each entry is a dotted path to an auditor class (auditing/auditors/<name>.py).
+CLEANROOM_AUDITORS = env_list(
+    "CLEANROOM_AUDITORS",
+    [
+        "auditing.auditors.synthetic.SyntheticAuditor",
+        "auditing.auditors.pii.PiiAuditor",
+        "auditing.auditors.nsfw.NsfwAuditor",
+        "auditing.auditors.near_duplicate.NearDuplicateAuditor",
+    ],
+)
+# Persistent near-duplicate indexes (protected works); rebuilt from the database when missing.
+CLEANROOM_INDEX_DIR = Path(env_str("CLEANROOM_INDEX_DIR") or DATA_DIR / "indexes").resolve()
+# PII: a local spaCy NER model directory adds PERSON/LOCATION (none can be downloaded here).
+CLEANROOM_PII = {
+    "NER_MODEL_DIR": env_str("CLEANROOM_PII_NER_MODEL_DIR") or "",
+    "OCR": env_bool("CLEANROOM_PII_OCR", True),
+    "FACES": env_bool("CLEANROOM_PII_FACES", True),
+    "FACE_BACKEND": env_str("CLEANROOM_PII_FACE_BACKEND") or "nudenet",
+}
+# NSFW: BACKEND nudenet (THRESHOLD, LABELS) or clip (WEIGHTS, MODEL, HEAD, THRESHOLD); see
+# auditing/detectors/nsfw.py for what each label means and why the default ones count.
+CLEANROOM_NSFW = {"BACKEND": env_str("CLEANROOM_NSFW_BACKEND") or "nudenet"}
+if env_str("CLEANROOM_NSFW_THRESHOLD"):
+    CLEANROOM_NSFW["THRESHOLD"] = float(env_str("CLEANROOM_NSFW_THRESHOLD"))
+if env_str("CLEANROOM_NSFW_WEIGHTS"):
+    CLEANROOM_NSFW["WEIGHTS"] = env_str("CLEANROOM_NSFW_WEIGHTS")
+CLEANROOM_AUDIT_ON_INGEST = env_bool("CLEANROOM_AUDIT_ON_INGEST", True)
+# An asset still `auditing` this long after its last change is re-enqueued by the reconciler.
+CLEANROOM_AUDIT_DEADLINE_SECONDS = env_int("CLEANROOM_AUDIT_DEADLINE_SECONDS", 900)
+
+# --- Celery -------------------------------------------------------------------------------------
+# Embedded default: kombu's filesystem transport under the data folder (no server; inspect and
+# revoke work; polled every 0.1 s). Production: amqp://… (RabbitMQ) or redis://….
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
+_BROKER_DIR = DATA_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_BROKER_DIR / "queue"),
+        "data_folder_out": str(_BROKER_DIR / "queue"),
+        "processed_folder": str(_BROKER_DIR / "processed"),
+        "control_folder": str(_BROKER_DIR / "control"),
+        "store_processed": False,
+        "polling_interval": 0.1,
+    }
+else:
+    # Redis redelivers an unacknowledged task after this long: above the longest task's limit.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True  # outcomes live in the database rows, not a result backend
+# Queue names may carry a prefix, so several instances (or test runs) can share one broker.
+CLEANROOM_QUEUE_PREFIX = env_str("CLEANROOM_QUEUE_PREFIX") or ""
+CELERY_TASK_DEFAULT_QUEUE = f"{CLEANROOM_QUEUE_PREFIX}default"
+CELERY_TASK_ROUTES = {"auditing.*": {"queue": f"{CLEANROOM_QUEUE_PREFIX}audit"}}
+# Long CPU work: take one message at a time and acknowledge it only when done, so a worker
+# that dies mid-task hands the message back instead of losing it.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CLEANROOM_TASK_SOFT_TIME_LIMIT", 600)
+CELERY_TASK_TIME_LIMIT = env_int("CLEANROOM_TASK_TIME_LIMIT", 660)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-audits": {"task": "auditing.reconcile_audits", "schedule": 60.0},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # Deny by default: every view names its own permission classes.
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"auth": env_str("CLEANROOM_AUTH_THROTTLE") or "20/minute"},
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Cleanroom API",
+    "DESCRIPTION": "Consent, provenance and dataset governance for generative image AI.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # stderr only: stdout belongs to the CLI's JSON document.
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "plain"}},
+    "root": {"handlers": ["stderr"], "level": env_str("CLEANROOM_LOG_LEVEL") or "WARNING"},
+}
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"

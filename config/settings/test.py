@@ -1,0 +1,20 @@
+"""The test suite: real PostgreSQL on this machine unless DATABASE_URL says otherwise."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cleanroom")
+os.environ.setdefault("CLEANROOM_DATA_DIR", tempfile.mkdtemp(prefix="cleanroom-test-"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from config.settings.base import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; tests alone
+
+# Most tests are about one service; the pipeline tests switch this on and run real workers.
+CLEANROOM_AUDIT_ON_INGEST = False
+
+# One test database per run (dropped at the end), so runs side by side never collide.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CLEANROOM_TEST_DATABASE") or f"test_cleanroom_{os.getpid()}"}  # noqa: F405

@@ -1,0 +1,19 @@
+"""Root URLs: the web pages, the login pages and the REST API under /api/v1/."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import URLPattern, URLResolver, include, path
+
+from core.views import home
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", include("provenance.api.urls", namespace="api")),
+    path("api/v1/", include("auditing.api.urls", namespace="auditing-api")),
+]
+
+handler404 = "core.views.not_found"
+handler500 = "core.views.server_error"

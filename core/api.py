@@ -1,0 +1,47 @@
+"""What every app's REST views share: ApplicationError as a JSON answer, the error shape in the
+schema, and the one rule for objects a caller may not see (404, as if absent)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.exceptions import ApplicationError, NotFound
+
+M = TypeVar("M", bound=Model)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="a sentence for a person")
+    code = serializers.CharField(help_text="a stable machine-readable slug")
+
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="malformed request or refused by a rule"),
+    403: OpenApiResponse(ErrorSerializer, description="the caller lacks the role"),
+    404: OpenApiResponse(ErrorSerializer, description="no such object visible to the caller"),
+    409: OpenApiResponse(ErrorSerializer, description="conflicts with the object's state"),
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: ERRORS[code] for code in codes}
+
+
+def visible_or_404(queryset: QuerySet[M], what: str, **lookup: Any) -> M:
+    """The object if the caller may see it; the same 404 whether it is hidden or absent."""
+    found = queryset.filter(**lookup).first()
+    if found is None:
+        raise NotFound(f"no {what} {next(iter(lookup.values()))}", code=f"unknown_{what}")
+    return found
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return Response({"error": exc.message, "code": exc.code, **exc.extra}, status=exc.status)
+    return drf_exception_handler(exc, context)

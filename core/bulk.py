@@ -1,0 +1,50 @@
+"""Fast inserts of many plain rows (snapshot members: 100,000 in a few seconds).
+
+The ORM's bulk_create builds a model instance per row and sends parameter arrays; for frozen
+lists that are written once, PostgreSQL's COPY and SQLite's executemany are several times
+faster. Values must already be database-ready (ids, strings, numbers).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+
+from django.db import connection, models
+
+_PLAIN = {"CharField", "TextField", "IntegerField", "PositiveIntegerField", "BigIntegerField", "SmallIntegerField"}
+
+
+def _uuid_hex(value: object) -> str:
+    return value.hex if isinstance(value, uuid.UUID) else uuid.UUID(str(value)).hex
+
+
+def _converter(field: models.Field) -> Callable[[object], object] | None:
+    """How a value of this column reaches the database; None when it goes as it is."""
+    kind = (field.target_field if field.is_relation else field).get_internal_type()
+    if kind == "UUIDField" and not connection.features.has_native_uuid_field:
+        return _uuid_hex  # SQLite keeps UUIDs as 32 hex characters
+    if kind == "UUIDField" or kind in _PLAIN:
+        return None
+    return lambda value: field.get_db_prep_save(value, connection)
+
+
+def bulk_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:
+    table = connection.ops.quote_name(model._meta.db_table)
+    model_fields = [model._meta.get_field(name) for name in fields]
+    column_list = ", ".join(connection.ops.quote_name(field.column) for field in model_fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        converters = [(i, convert) for i, field in enumerate(model_fields) if (convert := _converter(field))]
+        prepared = []
+        for row in rows:
+            values = list(row)
+            for i, convert in converters:
+                values[i] = convert(values[i])
+            prepared.append(values)
+        placeholders = ", ".join(["%s"] * len(model_fields))
+        cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})", prepared)

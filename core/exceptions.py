@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    """A request refused by a business rule: shown to the caller, never a crash.
+
+    `code` is a stable machine-readable slug (`unknown_dataset`, `not_allowed`, ...);
+    `message` a sentence for a person; `status` the HTTP status the API answers with.
+    """
+
+    def __init__(self, message: str, *, code: str = "invalid", status: int = 400, extra: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.extra = extra or {}
+
+
+class NotFound(ApplicationError):
+    def __init__(self, message: str, *, code: str = "not_found"):
+        super().__init__(message, code=code, status=404)
+
+
+class PermissionDenied(ApplicationError):
+    def __init__(self, message: str, *, code: str = "permission_denied"):
+        super().__init__(message, code=code, status=403)

@@ -1,0 +1,78 @@
+"""The command-line contract shared by every Cleanroom command.
+
+`--json` prints exactly one JSON document on stdout; logs and progress go to stderr. Exit 0
+when the command did its job, 1 when the request was refused or a check failed (the JSON says
+why under `error`), 2 on a usage error (argparse prints usage on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from core.exceptions import ApplicationError
+
+
+class CheckFailed(Exception):
+    """Raised by a command whose check ran and failed: its payload is still printed."""
+
+    def __init__(self, payload: dict[str, Any], message: str):
+        super().__init__(message)
+        self.payload = payload
+        self.message = message
+
+
+class JsonCommand(BaseCommand):
+    requires_system_checks: list = []
+    requires_migrations_checks = False
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.add_argument("--json", action="store_true", default=False, help="print one JSON document on stdout")
+        return parser
+
+    def add_subcommands(self, parser: CommandParser) -> argparse._SubParsersAction:
+        subparsers = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+        return subparsers
+
+    @staticmethod
+    def json_flag(parser: argparse.ArgumentParser) -> None:
+        """Accept --json after a sub-command too (argparse reads options per level)."""
+        parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    def handle(self, *args, **options) -> None:
+        as_json = options.get("json", False)
+        try:
+            payload = self.run(**options)
+        except ApplicationError as exc:
+            self._emit({"error": exc.message, "code": exc.code, **exc.extra}, as_json)
+            raise CommandError(exc.message, returncode=1) from None
+        except CheckFailed as failed:
+            self._emit({**failed.payload, "error": failed.message}, as_json)
+            raise CommandError(failed.message, returncode=1) from None
+        self._emit(payload, as_json)
+
+    def run(self, **options) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _emit(self, payload: dict[str, Any], as_json: bool) -> None:
+        if as_json:
+            self.stdout.write(_printable(json.dumps(payload, default=str, ensure_ascii=False)))
+            return
+        if "error" in payload:
+            return  # CommandError prints the message on stderr
+        for key, value in payload.items():
+            if isinstance(value, (list, dict)):
+                self.stdout.write(f"{key}:")
+                for item in value if isinstance(value, list) else [value]:
+                    self.stdout.write(_printable(f"  {json.dumps(item, default=str, ensure_ascii=False)}"))
+            else:
+                self.stdout.write(_printable(f"{key}: {value}"))
+
+
+def _printable(text: str) -> str:
+    """A path from a non-UTF-8 file system must never crash the output: escape lone surrogates."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from core.audit import auditlog_verify
+from core.management.base import CheckFailed, JsonCommand
+
+
+class Command(JsonCommand):
+    help = "The tamper-evident audit log: `auditlog verify` recomputes the hash chain."
+
+    def add_arguments(self, parser):
+        sub = self.add_subcommands(parser)
+        self.json_flag(sub.add_parser("verify", help="recompute the chain and report the first bad event"))
+
+    def run(self, *, action: str, **options):
+        report = auditlog_verify()
+        if not report.valid:
+            raise CheckFailed(report.as_json(), report.problem or "the audit log is not intact")
+        return report.as_json()

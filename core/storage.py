@@ -1,0 +1,111 @@
+"""Content-addressed blobs behind Django's storage API (the `blobs` storage in settings).
+
+A blob's name is derived from its sha256 alone (`ab/cd/abcd…`), so the same bytes are stored
+once, whoever uploads them, and any backend (local files, S3) can hold them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from typing import IO, BinaryIO
+
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import FileSystemStorage, Storage, storages
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+CHUNK = 1024 * 1024
+
+
+class ContentAddressedFileSystemStorage(FileSystemStorage):
+    """Local blobs, written atomically: a temporary file in the same folder, then a rename.
+
+    A crash mid-write can never leave a truncated file under a blob's name (which `exists()`
+    would then trust for ever), and since a name is the hash of its bytes, writing the same
+    name twice is harmless, so no alternative names are ever made.
+    """
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        return name
+
+    def _save(self, name: str, content: File) -> str:
+        full_path = self.path(name)
+        directory = os.path.dirname(full_path)
+        os.makedirs(directory, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".incoming-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                if hasattr(content, "chunks"):
+                    for chunk in content.chunks():
+                        out.write(chunk)
+                else:
+                    out.write(content.read())
+            if self.file_permissions_mode is not None:
+                os.chmod(temporary, self.file_permissions_mode)
+            os.replace(temporary, full_path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+        return name
+
+
+def blob_storage() -> Storage:
+    return storages["blobs"]
+
+
+def blob_name(sha256: str) -> str:
+    if not _SHA256.match(sha256):
+        raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def sha256_of_file(stream: BinaryIO) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    while chunk := stream.read(CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def blob_exists(sha256: str) -> bool:
+    return blob_storage().exists(blob_name(sha256))
+
+
+def _save(sha256: str, content: File) -> None:
+    storage = blob_storage()
+    name = blob_name(sha256)
+    if storage.exists(name):
+        return
+    saved = storage.save(name, content)
+    if saved != name:
+        # Another writer stored the same bytes between our check and our save: keep theirs.
+        storage.delete(saved)
+
+
+def blob_put_bytes(data: bytes, *, sha256: str | None = None) -> str:
+    """Store bytes; return their sha256. Callers that already hashed them pass it in."""
+    digest = sha256 or hashlib.sha256(data).hexdigest()
+    _save(digest, ContentFile(data))
+    return digest
+
+
+def blob_put_stream(stream: BinaryIO) -> tuple[str, int]:
+    """Store a seekable stream without reading it into memory; return (sha256, size)."""
+    stream.seek(0)
+    digest, size = sha256_of_file(stream)
+    stream.seek(0)
+    _save(digest, File(stream))
+    return digest, size
+
+
+def blob_open(sha256: str) -> IO[bytes]:
+    return blob_storage().open(blob_name(sha256), "rb")
+
+
+def blob_delete(sha256: str) -> None:
+    """Purge a blob (erasure requests only); the database row that named it stays."""
+    blob_storage().delete(blob_name(sha256))

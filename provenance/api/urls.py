@@ -1,0 +1,33 @@
+"""/api/v1/: the REST API's routes (names under the `api` namespace)."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, path
+
+from provenance.api import views
+
+app_name = "api"
+
+urlpatterns: list[URLPattern] = [
+    path("auth/token/", views.TokenObtainView.as_view(), name="token"),
+    path("contributors/", views.ContributorListCreateView.as_view(), name="contributors"),
+    path("datasets/", views.DatasetListCreateView.as_view(), name="datasets"),
+    path("datasets/<slug:slug>/", views.DatasetDetailView.as_view(), name="dataset"),
+    path("consents/", views.ConsentListCreateView.as_view(), name="consents"),
+    path("consents/<uuid:pk>/", views.ConsentDetailView.as_view(), name="consent"),
+    path("consents/<uuid:pk>/revoke/", views.ConsentRevokeView.as_view(), name="consent-revoke"),
+    path("consents/<uuid:pk>/renew/", views.ConsentRenewView.as_view(), name="consent-renew"),
+    path("ingest/", views.IngestView.as_view(), name="ingest"),
+    path("assets/", views.AssetListView.as_view(), name="assets"),
+    path("assets/<uuid:pk>/", views.AssetDetailView.as_view(), name="asset"),
+    path("assets/<uuid:pk>/review/", views.AssetReviewView.as_view(), name="asset-review"),
+    path("snapshots/", views.SnapshotListCreateView.as_view(), name="snapshots"),
+    path("snapshots/<uuid:pk>/", views.SnapshotDetailView.as_view(), name="snapshot"),
+    path("snapshots/<uuid:pk>/approve/", views.SnapshotApproveView.as_view(), name="snapshot-approve"),
+    path("snapshots/<uuid:pk>/reject/", views.SnapshotRejectView.as_view(), name="snapshot-reject"),
+    path("snapshots/<uuid:pk>/prove/", views.SnapshotProveView.as_view(), name="snapshot-prove"),
+    path("audit-events/", views.AuditEventListView.as_view(), name="audit-events"),
+    path("audit-events/verify/", views.AuditVerifyView.as_view(), name="audit-verify"),
+    path("schema/", views.SchemaView.as_view(), name="schema"),
+    path("docs/", views.DocsView.as_view(), name="docs"),
+]

@@ -1,0 +1,316 @@
+"""Turn the paths given to `ingest` into candidate files: loose files, folders and ZIP archives.
+
+Archives are streamed member by member (a 2 GB ZIP is never read into memory) with bounds on
+member size, compression ratio, member count, total size and nesting depth. A member whose
+name could escape a folder (`..`, an absolute path, a drive letter) or that is a symbolic link
+is refused as `unsafe_path`; nothing is ever extracted to disk under its own name.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from provenance.ingest.refusals import RefusalReason
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+CAPTION_SUFFIX = ".txt"
+_READ_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    max_file_bytes: int
+    max_members: int
+    max_total_bytes: int
+    max_ratio: int
+    max_depth: int
+    max_caption_chars: int
+
+
+@dataclass
+class Candidate:
+    """One file to ingest, or one already refused (`refusal` set, `data` None)."""
+
+    path: str
+    data: bytes | None = None
+    caption: str = ""
+    refusal: tuple[RefusalReason, str] | None = None
+
+
+def display_path(path: str) -> str:
+    """A path as reported and recorded: file names that are not UTF-8 (legal on Linux) show
+    their odd bytes as `\\xNN`, and NUL as `\\x00`, since JSON output and PostgreSQL text can hold
+    neither lone surrogates nor NUL."""
+    text = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text.replace("\x00", "\\x00")
+
+
+def _refused(path: str, reason: RefusalReason, detail: str) -> Candidate:
+    return Candidate(path=display_path(path), refusal=(reason, detail))
+
+
+def _decode_caption(raw: bytes, limit: int) -> str:
+    return raw.decode("utf-8", errors="replace").replace("\x00", "").strip()[:limit]
+
+
+def _is_zip(head: bytes) -> bool:
+    return head.startswith(ZIP_MAGIC)
+
+
+def _read_bounded(stream, limit: int) -> bytes | None:
+    """Read at most `limit` bytes; None when the stream holds more (the header may have lied)."""
+    buffer = io.BytesIO()
+    while chunk := stream.read(_READ_CHUNK):
+        buffer.write(chunk)
+        if buffer.tell() > limit:
+            return None
+    return buffer.getvalue()
+
+
+def _caption_pairs(names: list[str]) -> tuple[dict[str, str], set[str]]:
+    """Map each file to its same-name `.txt` caption; return (captions, names that are captions)."""
+    by_stem: dict[tuple[str, str], list[str]] = {}
+    for name in names:
+        pure = PurePosixPath(name)
+        by_stem.setdefault((str(pure.parent), pure.stem), []).append(name)
+    captions, caption_names = {}, set()
+    for siblings in by_stem.values():
+        texts = [n for n in siblings if n.lower().endswith(CAPTION_SUFFIX)]
+        others = [n for n in siblings if not n.lower().endswith(CAPTION_SUFFIX)]
+        if texts and others:
+            for other in others:
+                captions[other] = texts[0]
+            caption_names.update(texts)
+    return captions, caption_names
+
+
+def unsafe_member_name(name: str) -> str | None:
+    """Why a ZIP member name is unsafe to use as a path, or None."""
+    if "\x00" in name:
+        return "member name contains a NUL byte"
+    normalised = name.replace("\\", "/")
+    if normalised.startswith("/") or (len(normalised) > 1 and normalised[1] == ":"):
+        return "member has an absolute path"
+    if any(part == ".." for part in normalised.split("/")):
+        return "member path contains '..' (zip-slip)"
+    return None
+
+
+class CandidateSource:
+    def __init__(self, limits: ArchiveLimits):
+        self.limits = limits
+
+    # -- counting (for the progress bar) ---------------------------------------------------
+    def count(self, paths: list[str]) -> int:
+        total = 0
+        for path in paths:
+            p = Path(path)
+            if p.is_dir() and not p.is_symlink():
+                total += sum(len(files) for _, _, files in os.walk(p))
+            elif p.is_file() and not p.is_symlink() and self._file_is_zip(p):
+                try:
+                    with zipfile.ZipFile(p) as archive:
+                        total += len(archive.infolist())
+                except (zipfile.BadZipFile, OSError):
+                    total += 1
+            else:
+                total += 1
+        return total
+
+    @staticmethod
+    def _file_is_zip(path: Path) -> bool:
+        try:
+            with path.open("rb") as handle:
+                return _is_zip(handle.read(4))
+        except OSError:
+            return False
+
+    # -- iteration --------------------------------------------------------------------------
+    def candidates(self, paths: list[str]) -> Iterator[Candidate]:
+        loose = [p for p in paths if not Path(p).is_dir()]
+        captions, caption_files = _caption_pairs(loose)
+        for path in paths:
+            p = Path(path)
+            if p.is_symlink():
+                yield _refused(path, RefusalReason.UNSAFE_PATH, "symbolic links are not followed")
+            elif p.is_dir():
+                yield from self._folder(p)
+            elif path in caption_files:
+                continue
+            else:
+                yield from self._file(path, caption_path=captions.get(path) or self._sibling_caption(p))
+
+    def uploads(self, files: list[tuple[str, BinaryIO]]) -> Iterator[Candidate]:
+        """Uploaded files (REST): the same rules, names as the client sent them."""
+        captions, caption_files = _caption_pairs([name for name, _ in files])
+        streams = dict(files)
+        for name, stream in files:
+            if name in caption_files:
+                continue
+            unsafe = unsafe_member_name(name)
+            if unsafe:
+                yield _refused(name, RefusalReason.UNSAFE_PATH, unsafe.replace("member", "file name"))
+                continue
+            stream.seek(0)
+            if _is_zip(stream.read(4)):
+                stream.seek(0)
+                try:
+                    archive = zipfile.ZipFile(stream)
+                except (zipfile.BadZipFile, ValueError) as exc:
+                    yield _refused(name, RefusalReason.INVALID_IMAGE, f"not a readable ZIP archive: {exc}")
+                    continue
+                with archive:
+                    yield from self._archive(archive, prefix=name, depth=1, budget=[self.limits.max_total_bytes])
+                continue
+            stream.seek(0)
+            data = _read_bounded(stream, self.limits.max_file_bytes)
+            if data is None:
+                yield _refused(name, RefusalReason.TOO_LARGE, f"more than {self.limits.max_file_bytes} bytes")
+                continue
+            caption = ""
+            if name in captions:
+                caption_stream = streams[captions[name]]
+                caption_stream.seek(0)
+                caption = _decode_caption(caption_stream.read(self.limits.max_caption_chars * 4), self.limits.max_caption_chars)
+            yield Candidate(path=display_path(name), data=data, caption=caption)
+
+    def _sibling_caption(self, path: Path) -> str | None:
+        caption = path.with_suffix(CAPTION_SUFFIX)
+        return str(caption) if caption != path and caption.is_file() and not caption.is_symlink() else None
+
+    def _folder(self, folder: Path) -> Iterator[Candidate]:
+        for root, dirs, files in os.walk(folder, followlinks=False):
+            dirs.sort()
+            names = [os.path.join(root, name) for name in sorted(files)]
+            captions, caption_files = _caption_pairs(names)
+            for name in names:
+                if name in caption_files:
+                    continue
+                if os.path.islink(name):
+                    yield _refused(name, RefusalReason.UNSAFE_PATH, "symbolic links are not followed")
+                    continue
+                yield from self._file(name, caption_path=captions.get(name))
+            for directory in list(dirs):
+                if os.path.islink(os.path.join(root, directory)):
+                    dirs.remove(directory)
+                    yield _refused(os.path.join(root, directory), RefusalReason.UNSAFE_PATH, "symbolic links are not followed")
+
+    def _file(self, path: str, *, caption_path: str | None) -> Iterator[Candidate]:
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            yield _refused(path, RefusalReason.INVALID_IMAGE, f"cannot read the file: {exc.strerror}")
+            return
+        if not stat.S_ISREG(info.st_mode):
+            yield _refused(path, RefusalReason.UNSUPPORTED_TYPE, "not a regular file")
+            return
+        if self._file_is_zip(Path(path)):
+            yield from self._archive_file(path)
+            return
+        if info.st_size > self.limits.max_file_bytes:
+            yield _refused(path, RefusalReason.TOO_LARGE, f"{info.st_size} bytes; the limit is {self.limits.max_file_bytes}")
+            return
+        try:
+            with open(path, "rb") as handle:
+                data = _read_bounded(handle, self.limits.max_file_bytes)
+            caption = ""
+            if caption_path:
+                with open(caption_path, "rb") as handle:
+                    caption = _decode_caption(handle.read(self.limits.max_caption_chars * 4), self.limits.max_caption_chars)
+        except OSError as exc:
+            yield _refused(path, RefusalReason.INVALID_IMAGE, f"cannot read the file: {exc.strerror}")
+            return
+        if data is None:
+            yield _refused(path, RefusalReason.TOO_LARGE, f"more than {self.limits.max_file_bytes} bytes")
+            return
+        yield Candidate(path=display_path(path), data=data, caption=caption)
+
+    def _archive_file(self, path: str) -> Iterator[Candidate]:
+        try:
+            archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            yield _refused(path, RefusalReason.INVALID_IMAGE, f"not a readable ZIP archive: {exc}")
+            return
+        with archive:
+            yield from self._archive(archive, prefix=path, depth=1, budget=[self.limits.max_total_bytes])
+
+    def _archive(self, archive: zipfile.ZipFile, *, prefix: str, depth: int, budget: list[int]) -> Iterator[Candidate]:
+        try:
+            members = [info for info in archive.infolist() if not info.is_dir()]
+        except Exception as exc:  # noqa: BLE001 - a broken central directory refuses the archive
+            yield _refused(prefix, RefusalReason.INVALID_IMAGE, f"unreadable ZIP directory: {exc}")
+            return
+        if len(members) > self.limits.max_members:
+            yield _refused(prefix, RefusalReason.TOO_LARGE, f"{len(members)} members; the limit is {self.limits.max_members}")
+            return
+        captions, caption_names = _caption_pairs([m.filename for m in members])
+        by_name = {m.filename: m for m in members}
+        for info in members:
+            if info.filename in caption_names:
+                continue
+            path = f"{prefix}!{info.filename}"
+            refusal = self._member_refusal(info, budget)
+            if refusal is not None:
+                yield _refused(path, *refusal)
+                continue
+            try:
+                with archive.open(info) as stream:
+                    data = _read_bounded(stream, min(self.limits.max_file_bytes, budget[0]))
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, ValueError) as exc:
+                yield _refused(path, RefusalReason.INVALID_IMAGE, f"cannot extract the member: {exc}")
+                continue
+            if data is None:
+                yield _refused(path, RefusalReason.TOO_LARGE, "member expands beyond the size limit (its header understated it)")
+                budget[0] = 0 if budget[0] <= self.limits.max_file_bytes else budget[0] - self.limits.max_file_bytes
+                continue
+            budget[0] -= len(data)
+            if _is_zip(data[:4]):
+                yield from self._nested(data, path=path, depth=depth, budget=budget)
+                continue
+            caption = ""
+            caption_info = by_name.get(captions.get(info.filename, ""))
+            if caption_info is not None and unsafe_member_name(caption_info.filename) is None:
+                try:
+                    with archive.open(caption_info) as stream:
+                        raw = _read_bounded(stream, self.limits.max_caption_chars * 4) or b""
+                    caption = _decode_caption(raw, self.limits.max_caption_chars)
+                except Exception:  # noqa: BLE001 - a broken caption never costs the image
+                    caption = ""
+            yield Candidate(path=display_path(path), data=data, caption=caption)
+
+    def _member_refusal(self, info: zipfile.ZipInfo, budget: list[int]) -> tuple[RefusalReason, str] | None:
+        unsafe = unsafe_member_name(info.filename)
+        if unsafe:
+            return RefusalReason.UNSAFE_PATH, unsafe
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            return RefusalReason.UNSAFE_PATH, "member is a symbolic link"
+        if info.flag_bits & 0x1:
+            return RefusalReason.UNSUPPORTED_TYPE, "member is encrypted"
+        if info.file_size > self.limits.max_file_bytes:
+            return RefusalReason.TOO_LARGE, f"member is {info.file_size} bytes; the limit is {self.limits.max_file_bytes}"
+        if info.compress_size and info.file_size > 1024 * 1024 and info.file_size / info.compress_size > self.limits.max_ratio:
+            ratio = info.file_size // info.compress_size
+            return RefusalReason.TOO_LARGE, f"compression ratio {ratio}:1 exceeds {self.limits.max_ratio}:1 (zip bomb guard)"
+        if budget[0] <= 0 or info.file_size > budget[0]:
+            return RefusalReason.TOO_LARGE, "the archive's total expanded size exceeds its limit (zip bomb guard)"
+        return None
+
+    def _nested(self, data: bytes, *, path: str, depth: int, budget: list[int]) -> Iterator[Candidate]:
+        if depth >= self.limits.max_depth:
+            yield _refused(path, RefusalReason.UNSUPPORTED_TYPE, f"archives nested deeper than {self.limits.max_depth} levels are not opened")
+            return
+        try:
+            inner = zipfile.ZipFile(io.BytesIO(data))
+        except (zipfile.BadZipFile, ValueError) as exc:
+            yield _refused(path, RefusalReason.INVALID_IMAGE, f"not a readable ZIP archive: {exc}")
+            return
+        with inner:
+            yield from self._archive(inner, prefix=path, depth=depth + 1, budget=budget)

@@ -1,0 +1,32 @@
+"""`demo load`: see provenance.demo.load."""
+
+from __future__ import annotations
+
+from core.management.base import JsonCommand
+from provenance.demo.load import demo_load
+from provenance.models import AssetStatus
+
+
+class Command(JsonCommand):
+    help = "Demo data: `demo load` creates demo users, a contributor, a consented dataset and approved images."
+
+    def add_arguments(self, parser):
+        sub = self.add_subcommands(parser)
+        self.json_flag(sub.add_parser("load", help="load the demo (idempotent)"))
+
+    def run(self, *, action: str, **options):
+        return demo_load(stderr=self.stderr)
+
+    def _emit(self, payload, as_json: bool) -> None:
+        if as_json or "error" in payload:
+            super()._emit(payload, as_json)
+            return
+        approved = sum(1 for asset in payload["assets"] if asset["status"] == AssetStatus.APPROVED)
+        self.stdout.write(
+            f"demo: dataset {payload['dataset_slug']} holds {len(payload['assets'])} demo images, {approved} approved "
+            f"({payload['ingested']} ingested and {payload['approved_now']} approved just now)"
+        )
+        for refused in payload["refused"]:
+            self.stdout.write(f"demo: refused {refused['path']}: {refused['reason']} ({refused['detail']})")
+        users = ", ".join(user["username"] for user in payload["users"])
+        self.stdout.write(f"demo: users {users}; passwords in {payload['credentials_file']}")

@@ -1,0 +1,70 @@
+"""The Merkle tree of RFC 9162 §2.1 (Certificate Transparency), used for snapshots.
+
+    leaf hash  = SHA-256(0x00 || leaf)
+    node hash  = SHA-256(0x01 || left || right)
+    empty tree = SHA-256("")
+
+For n > 1 leaves the root is node_hash(MTH(first k), MTH(rest)) where k is the largest power
+of two below n. Building level by level and promoting an unpaired last node unchanged gives
+the same tree, which is how it is computed here (docs/merkle.md says how to check it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+Side = Literal["left", "right"]
+
+
+def leaf_hash(leaf: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _next_level(nodes: list[bytes]) -> list[bytes]:
+    paired = [node_hash(nodes[i], nodes[i + 1]) for i in range(0, len(nodes) - 1, 2)]
+    if len(nodes) % 2:
+        paired.append(nodes[-1])
+    return paired
+
+
+def merkle_root(leaf_hashes: list[bytes]) -> bytes:
+    if not leaf_hashes:
+        return hashlib.sha256(b"").digest()
+    level = list(leaf_hashes)
+    while len(level) > 1:
+        level = _next_level(level)
+    return level[0]
+
+
+def inclusion_proof(leaf_hashes: list[bytes], index: int) -> list[tuple[Side, bytes]]:
+    """The audit path from leaf `index` to the root, each sibling with the side it sits on."""
+    if not 0 <= index < len(leaf_hashes):
+        raise IndexError(f"leaf {index} is not in a tree of {len(leaf_hashes)} leaves")
+    proof: list[tuple[Side, bytes]] = []
+    level = list(leaf_hashes)
+    while len(level) > 1:
+        if index % 2:
+            proof.append(("left", level[index - 1]))
+        elif index + 1 < len(level):
+            proof.append(("right", level[index + 1]))
+        level = _next_level(level)
+        index //= 2
+    return proof
+
+
+def fold_proof(leaf: bytes, proof: list[tuple[Side, bytes]]) -> bytes:
+    """Fold a leaf hash with its audit path; equals the root when the proof is right."""
+    node = leaf
+    for side, sibling in proof:
+        node = node_hash(sibling, node) if side == "left" else node_hash(node, sibling)
+    return node
+
+
+def snapshot_leaf(*, asset_sha256: str, consent_id: str, consent_digest: str) -> bytes:
+    """A snapshot leaf: ASCII `<asset sha256 hex>:<consent id>:<consent digest hex>`."""
+    return f"{asset_sha256}:{consent_id}:{consent_digest}".encode("ascii")

@@ -1,0 +1,39 @@
+from provenance.models.assets import ASSET_TRANSITIONS, Asset, AssetQuerySet, AssetStatus
+from provenance.models.consent import ConsentEvent, ConsentEventKind, ConsentRecord, ConsentScope, DepictedPerson
+from provenance.models.contributors import Contributor, EvidenceDocument, Source
+from provenance.models.datasets import Dataset, DatasetMembership
+from provenance.models.ingest import IngestBatch, IngestItem
+from provenance.models.reviews import Decision, ReviewDecision
+from provenance.models.snapshots import (
+    SNAPSHOT_TRANSITIONS,
+    Snapshot,
+    SnapshotExclusion,
+    SnapshotMember,
+    SnapshotStatus,
+)
+
+__all__ = [
+    "ASSET_TRANSITIONS",
+    "Asset",
+    "AssetQuerySet",
+    "AssetStatus",
+    "ConsentEvent",
+    "ConsentEventKind",
+    "ConsentRecord",
+    "ConsentScope",
+    "Contributor",
+    "Dataset",
+    "DatasetMembership",
+    "Decision",
+    "DepictedPerson",
+    "EvidenceDocument",
+    "IngestBatch",
+    "IngestItem",
+    "ReviewDecision",
+    "SNAPSHOT_TRANSITIONS",
+    "Snapshot",
+    "SnapshotExclusion",
+    "SnapshotMember",
+    "SnapshotStatus",
+    "Source",
+]

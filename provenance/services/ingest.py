@@ -1,0 +1,360 @@
+"""Ingest: every file gets an `accepted` or a `refused` row; one bad file never sinks the batch.
+
+Accepted files are committed in small groups (at most FLUSH_EVERY files or FLUSH_SECONDS), each
+group one transaction with its audit events, and the pending group is committed before the
+batch ends whatever happens, so nothing accepted is lost if a later file fails. A row is only
+reported accepted once it is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from core.audit import AuditEntry, actor_name, audit_append, audit_append_many
+from core.exceptions import PermissionDenied
+from core.models import EventType
+from core.roles import Role, has_role
+from core.storage import blob_put_bytes
+from provenance import hooks
+from provenance.ingest.inspect import Limits, inspect_image
+from provenance.ingest.metadata import extract_metadata
+from provenance.ingest.optout import DoNotTrainList, find_embedded_optout
+from provenance.ingest.refusals import RefusalReason, Refused
+from provenance.ingest.sources import ArchiveLimits, Candidate, CandidateSource
+from provenance.models import Asset, ConsentRecord, Contributor, Dataset, DatasetMembership, IngestBatch, IngestItem, Source
+from provenance.selectors import consent_gap, consent_state, dataset_get
+from provenance.services.consent import consent_grant, read_consent_file
+from provenance.services.contributors import contributor_get, source_get_or_create
+
+logger = logging.getLogger(__name__)
+FLUSH_EVERY = 250
+FLUSH_SECONDS = 2.0
+# Duplicate lookups are asked for a few files at once (one round trip), bounded in bytes held.
+LOOKUP_FILES = 32
+LOOKUP_BYTES = 8 * 1024 * 1024
+
+
+def ingest_limits() -> tuple[Limits, ArchiveLimits]:
+    config = settings.CLEANROOM_INGEST
+    image_limits = Limits(
+        max_file_bytes=config["MAX_FILE_BYTES"],
+        max_image_pixels=config["MAX_IMAGE_PIXELS"],
+        allowed_formats=tuple(config["ALLOWED_FORMATS"]),
+    )
+    archive_limits = ArchiveLimits(
+        max_file_bytes=config["MAX_FILE_BYTES"],
+        max_members=config["ZIP_MAX_MEMBERS"],
+        max_total_bytes=config["ZIP_MAX_TOTAL_BYTES"],
+        max_ratio=config["ZIP_MAX_RATIO"],
+        max_depth=config["ZIP_MAX_DEPTH"],
+        max_caption_chars=config["MAX_CAPTION_CHARS"],
+    )
+    return image_limits, archive_limits
+
+
+@dataclass
+class _Batch:
+    batch: IngestBatch
+    dataset: Dataset
+    contributor: Contributor
+    consent: ConsentRecord
+    source: Source | None
+    actor: object
+    consent_problem: str | None
+    do_not_train: DoNotTrainList
+    limits: Limits
+    seen: dict[str, str]
+    accepted: list[dict]
+    refused: list[dict]
+    existing: dict[str, str] = field(default_factory=dict)
+    pending: list[_Pending] = field(default_factory=list)
+    pending_refusals: list[IngestItem] = field(default_factory=list)
+    flushed_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Pending:
+    position: int
+    path: str
+    asset: Asset
+
+
+def ingest_paths(
+    *,
+    paths: list[str],
+    dataset_slug: str,
+    contributor_email: str,
+    consent_path: str,
+    licence: str = "",
+    source_url: str = "",
+    actor=None,
+    progress: bool = False,
+) -> dict:
+    """The `ingest` command: files, folders and ZIP archives under one consent file."""
+    dataset = dataset_get(slug=dataset_slug)
+    contributor = contributor_get(email=contributor_email)
+    document, open_evidence = read_consent_file(consent_path)
+    consent, _ = consent_grant(document=document, contributor=contributor, open_evidence=open_evidence, actor=actor)
+    source = source_get_or_create(url=source_url, licence_spdx=licence)
+    _, archive_limits = ingest_limits()
+    candidates = CandidateSource(archive_limits)
+    total = candidates.count(paths) if progress else None
+    return ingest_candidates(
+        candidates=candidates.candidates(paths),
+        dataset=dataset,
+        contributor=contributor,
+        consent=consent,
+        source=source,
+        actor=actor,
+        progress_total=total,
+        progress=progress,
+    )
+
+
+def ingest_uploads(
+    *, files: list[tuple[str, BinaryIO]], dataset: Dataset, consent: ConsentRecord, source: Source | None, actor
+) -> dict:
+    """The REST upload: the same pipeline over uploaded files (ZIPs included)."""
+    if not (has_role(actor, Role.OPERATOR) or (has_role(actor, Role.CONTRIBUTOR) and consent.contributor.user_id == actor.pk)):
+        raise PermissionDenied(f"{actor_name(actor)} may not ingest under consent {consent.pk}")
+    _, archive_limits = ingest_limits()
+    return ingest_candidates(
+        candidates=CandidateSource(archive_limits).uploads(files),
+        dataset=dataset,
+        contributor=consent.contributor,
+        consent=consent,
+        source=source,
+        actor=actor,
+    )
+
+
+def ingest_candidates(
+    *,
+    candidates: Iterable[Candidate],
+    dataset: Dataset,
+    contributor: Contributor,
+    consent: ConsentRecord,
+    source: Source | None,
+    actor=None,
+    progress: bool = False,
+    progress_total: int | None = None,
+) -> dict:
+    limits, _ = ingest_limits()
+    batch = IngestBatch.objects.create(
+        actor=actor_name(actor), dataset=dataset, contributor=contributor, consent=consent, source=source
+    )
+    state = _Batch(
+        batch=batch,
+        dataset=dataset,
+        contributor=contributor,
+        consent=consent,
+        source=source,
+        actor=actor,
+        consent_problem=consent_gap(consent_state(consent), dataset.scopes),
+        do_not_train=DoNotTrainList.from_file(settings.CLEANROOM_DO_NOT_TRAIN_FILE),
+        limits=limits,
+        seen={},
+        accepted=[],
+        refused=[],
+    )
+    bar = tqdm(total=progress_total, unit="file", file=sys.stderr, disable=not (progress and sys.stderr.isatty()))
+    try:
+        with bar:
+            for chunk in _lookup_chunks(enumerate(candidates)):
+                hashes = {position: hashlib.sha256(c.data).hexdigest() for position, c in chunk if c.data is not None}
+                found = Asset.objects.filter(sha256__in=set(hashes.values())).values_list("sha256", "pk")
+                state.existing = {sha256: str(pk) for sha256, pk in found}
+                for position, candidate in chunk:
+                    _ingest_one(state, position, candidate, hashes.get(position, ""))
+                    bar.update(1)
+                    if len(state.pending) >= FLUSH_EVERY or time.monotonic() - state.flushed_at > FLUSH_SECONDS:
+                        _flush(state)
+    finally:
+        _flush(state)
+    with transaction.atomic():
+        IngestBatch.objects.filter(pk=batch.pk).update(
+            accepted_count=len(state.accepted), refused_count=len(state.refused), finished_at=timezone.now()
+        )
+        audit_append(
+            actor=actor,
+            event_type=EventType.INGEST_BATCH,
+            subject=batch,
+            details={
+                "dataset": dataset.slug,
+                "consent_id": str(consent.pk),
+                "accepted": len(state.accepted),
+                "refused": len(state.refused),
+                "refused_reasons": sorted({row["reason"] for row in state.refused}),
+            },
+        )
+    return {"consent_id": str(consent.pk), "batch_id": str(batch.pk), "accepted": state.accepted, "refused": state.refused}
+
+
+def _refuse(state: _Batch, position: int, path: str, reason: RefusalReason, detail: str, sha256: str = "") -> None:
+    state.pending_refusals.append(
+        IngestItem(batch=state.batch, position=position, path=path, accepted=False, reason=str(reason), detail=detail, sha256=sha256)
+    )
+    state.refused.append({"path": path, "reason": str(reason), "detail": detail})
+
+
+def _lookup_chunks(numbered: Iterable[tuple[int, Candidate]]) -> Iterator[list[tuple[int, Candidate]]]:
+    chunk: list[tuple[int, Candidate]] = []
+    held = 0
+    for position, candidate in numbered:
+        chunk.append((position, candidate))
+        held += len(candidate.data or b"")
+        if len(chunk) >= LOOKUP_FILES or held >= LOOKUP_BYTES:
+            yield chunk
+            chunk, held = [], 0
+    if chunk:
+        yield chunk
+
+
+def _ingest_one(state: _Batch, position: int, candidate: Candidate, sha256: str) -> None:
+    if candidate.refusal is not None:
+        _refuse(state, position, candidate.path, *candidate.refusal)
+        return
+    data = candidate.data or b""
+    try:
+        _check_before_decoding(state, sha256)
+        inspected = inspect_image(data, state.limits, sha256=sha256)
+        try:
+            metadata = extract_metadata(inspected.image, data, mime_type=inspected.mime_type)
+        finally:
+            inspected.image.close()
+        signal = find_embedded_optout(metadata, data)
+        if signal is not None:
+            raise Refused(RefusalReason.OPTOUT, signal.detail)
+    except Refused as refused:
+        _refuse(state, position, candidate.path, refused.reason, refused.detail, sha256)
+        return
+    except Exception as exc:  # noqa: BLE001 - one file's surprise must never sink the batch
+        logger.exception("ingest of %s failed unexpectedly", candidate.path)
+        _refuse(state, position, candidate.path, RefusalReason.INVALID_IMAGE, f"could not be read: {type(exc).__name__}: {exc}", sha256)
+        return
+    blob_put_bytes(data, sha256=sha256)
+    asset = Asset(
+        sha256=sha256,
+        size=inspected.size,
+        format=inspected.format,
+        mime_type=inspected.mime_type,
+        width=inspected.width,
+        height=inspected.height,
+        original_name=_file_name(candidate.path)[:1024],
+        caption=candidate.caption,
+        phash=inspected.phash,
+        dhash=inspected.dhash,
+        metadata={**metadata.as_json(), "extension_mismatch": _extension_mismatch(candidate.path, inspected.format)},
+        c2pa=metadata.c2pa,
+        contributor=state.contributor,
+        consent=state.consent,
+        source=state.source,
+    )
+    state.seen[sha256] = candidate.path
+    state.pending.append(_Pending(position=position, path=candidate.path, asset=asset))
+
+
+def _flush(state: _Batch) -> None:
+    """Commit the pending group: assets, memberships, items and audit events together."""
+    pending, state.pending = state.pending, []
+    refusals, state.pending_refusals = state.pending_refusals, []
+    state.flushed_at = time.monotonic()
+    if refusals:
+        IngestItem.objects.bulk_create(refusals)
+    if not pending:
+        return
+    try:
+        with transaction.atomic():
+            _insert(state, pending)
+    except DatabaseError:
+        # Retry one by one so that only the file at fault is refused: another ingest committed
+        # the same bytes meanwhile, or the database will not take something in this file.
+        for item in pending:
+            try:
+                with transaction.atomic():
+                    _insert(state, [item])
+            except IntegrityError:
+                state.seen.pop(item.asset.sha256, None)
+                _refuse(state, item.position, item.path, RefusalReason.DUPLICATE, "the same bytes were ingested concurrently", item.asset.sha256)
+            except DatabaseError as exc:
+                logger.exception("recording %s failed", item.path)
+                state.seen.pop(item.asset.sha256, None)
+                _refuse(state, item.position, item.path, RefusalReason.INVALID_IMAGE, f"could not be recorded: {exc}".strip()[:500], item.asset.sha256)
+        IngestItem.objects.bulk_create(state.pending_refusals)
+        state.pending_refusals = []
+
+
+def _insert(state: _Batch, pending: list[_Pending]) -> None:
+    assets = Asset.objects.bulk_create([item.asset for item in pending])
+    DatasetMembership.objects.bulk_create(DatasetMembership(dataset=state.dataset, asset=asset) for asset in assets)
+    IngestItem.objects.bulk_create(
+        IngestItem(batch=state.batch, position=item.position, path=item.path, accepted=True, sha256=item.asset.sha256, asset=item.asset)
+        for item in pending
+    )
+    audit_append_many(
+        [
+            AuditEntry(
+                actor=state.actor,
+                event_type=EventType.ASSET_INGESTED,
+                subject=item.asset,
+                details={
+                    "sha256": item.asset.sha256,
+                    "path": item.path,
+                    "dataset": state.dataset.slug,
+                    "consent_id": str(state.consent.pk),
+                    "batch_id": str(state.batch.pk),
+                },
+            )
+            for item in pending
+        ]
+    )
+    hooks.assets_ingested([str(item.asset.pk) for item in pending], state.actor)
+    state.accepted.extend({"path": item.path, "asset_id": str(item.asset.pk), "sha256": item.asset.sha256} for item in pending)
+
+
+def _check_before_decoding(state: _Batch, sha256: str) -> None:
+    if state.consent_problem:
+        raise Refused(
+            RefusalReason.NO_CONSENT,
+            f"dataset {state.dataset.slug} needs {', '.join(state.dataset.scopes)}: {state.consent_problem}",
+        )
+    listed = state.do_not_train.match(sha256=sha256, source_url=state.source.url if state.source else None)
+    if listed is not None:
+        raise Refused(RefusalReason.OPTOUT, listed.detail)
+    if sha256 in state.seen:
+        raise Refused(RefusalReason.DUPLICATE, f"same bytes as {state.seen[sha256]} earlier in this batch")
+    if sha256 in state.existing:
+        raise Refused(RefusalReason.DUPLICATE, f"already ingested as asset {state.existing[sha256]}")
+
+
+_EXTENSIONS = {
+    "JPEG": {".jpg", ".jpeg", ".jpe", ".jfif"},
+    "PNG": {".png"},
+    "WEBP": {".webp"},
+    "TIFF": {".tif", ".tiff"},
+    "GIF": {".gif"},
+    "BMP": {".bmp", ".dib"},
+}
+
+
+def _file_name(path: str) -> str:
+    """The file's own name: after the last `!` of an archive path, then after the last `/`.
+    (Not PurePath: display paths escape odd bytes with backslashes.)"""
+    return path.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+
+
+def _extension_mismatch(path: str, image_format: str) -> bool:
+    suffix = PurePosixPath(_file_name(path)).suffix.lower()
+    return bool(suffix) and suffix not in _EXTENSIONS.get(image_format, set())

@@ -1,0 +1,230 @@
+"""Snapshots: frozen, Merkle-rooted lists of consented, cleared assets, approved by four eyes."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.audit import actor_name, audit_append
+from core.bulk import bulk_insert
+from core.exceptions import ApplicationError, PermissionDenied
+from core.models import EventType
+from core.roles import Role, has_role
+from provenance import merkle
+from provenance.models import (
+    AssetStatus,
+    ConsentRecord,
+    DatasetMembership,
+    Decision,
+    ReviewDecision,
+    Snapshot,
+    SnapshotExclusion,
+    SnapshotMember,
+    SnapshotStatus,
+)
+from provenance.models.assets import ASSET_ELIGIBLE
+from provenance.models.snapshots import REQUIRED_APPROVALS, SNAPSHOT_TRANSITIONS
+from provenance.selectors import consent_gap, consent_states, dataset_get, snapshot_approvals, snapshot_get
+
+_STATUS_EXCLUSION = {
+    AssetStatus.INGESTED: "not_cleared",
+    AssetStatus.AUDITING: "not_cleared",
+    AssetStatus.FLAGGED: "flagged",
+    AssetStatus.REJECTED: "rejected",
+    AssetStatus.WITHDRAWN: "withdrawn",
+    AssetStatus.ERASED: "erased",
+}
+
+
+@transaction.atomic
+def snapshot_transition(*, snapshot_id, to: str, actor, reason: str = "") -> Snapshot:
+    snapshot = Snapshot.objects.select_for_update().get(pk=snapshot_id)
+    if to not in SNAPSHOT_TRANSITIONS[snapshot.status]:
+        raise ApplicationError(
+            f"snapshot {snapshot.pk} is {snapshot.status} and cannot become {to}", code="illegal_transition", status=409
+        )
+    previous = snapshot.status
+    snapshot.status, snapshot.status_reason, snapshot.status_changed_at = to, reason, timezone.now()
+    snapshot.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+    audit_append(
+        actor=actor,
+        event_type=EventType.SNAPSHOT_STATUS_CHANGED,
+        subject=snapshot,
+        details={"from": previous, "to": to, "reason": reason},
+    )
+    return snapshot
+
+
+def _exclusion_reason(status: str, gap: str | None) -> tuple[str, str] | None:
+    if status in _STATUS_EXCLUSION:
+        return _STATUS_EXCLUSION[status], f"asset is {status}"
+    if gap:
+        return "no_consent", gap
+    return None
+
+
+@transaction.atomic
+def snapshot_create(*, dataset_slug: str, actor) -> dict:
+    """Freeze the dataset's eligible assets into a snapshot and submit it for review."""
+    if not has_role(actor, Role.ML_ENGINEER, Role.OPERATOR):
+        raise PermissionDenied(f"{actor_name(actor)} may not create snapshots (ml_engineer or operator)")
+    dataset = dataset_get(slug=dataset_slug)
+    rows = list(
+        DatasetMembership.objects.filter(dataset=dataset).values_list(
+            "asset_id", "asset__sha256", "asset__status", "asset__consent_id"
+        )
+    )
+    # Leaves are ordered by asset sha256 as Python orders strings (code points), never by a
+    # database collation, so every database and every verifier agrees on the order.
+    rows.sort(key=lambda row: row[1])
+    states = consent_states([row[3] for row in rows])
+    digests = dict(ConsentRecord.objects.filter(pk__in=states.keys()).values_list("pk", "digest"))
+    gaps = {consent_id: consent_gap(state, dataset.scopes) for consent_id, state in states.items()}
+    members, excluded = [], []
+    for asset_id, sha256, status, consent_id in rows:
+        reason = _exclusion_reason(status, gaps[consent_id])
+        if reason is not None:
+            excluded.append((asset_id, *reason))
+        elif status in ASSET_ELIGIBLE:
+            members.append((asset_id, sha256, consent_id, digests[consent_id]))
+    excluded_json = [{"asset_id": str(a), "reason": r, "detail": d} for a, r, d in excluded]
+    if not members:
+        raise ApplicationError(
+            f"dataset {dataset.slug} has no asset eligible for a snapshot",
+            code="empty_snapshot",
+            extra={"excluded": excluded_json},
+        )
+    leaves = [
+        merkle.leaf_hash(merkle.snapshot_leaf(asset_sha256=sha, consent_id=str(cid), consent_digest=digest))
+        for _, sha, cid, digest in members
+    ]
+    snapshot = Snapshot.objects.create(
+        dataset=dataset,
+        scopes=dataset.scopes,
+        merkle_root=merkle.merkle_root(leaves).hex(),
+        asset_count=len(members),
+        created_by=actor,
+    )
+    bulk_insert(
+        SnapshotMember,
+        ("snapshot_id", "index", "asset_id", "asset_sha256", "consent_id", "consent_digest"),
+        ((snapshot.pk, i, a, sha, c, d) for i, (a, sha, c, d) in enumerate(members)),
+    )
+    bulk_insert(
+        SnapshotExclusion, ("snapshot_id", "asset_id", "reason", "detail"), ((snapshot.pk, a, r, d) for a, r, d in excluded)
+    )
+    audit_append(
+        actor=actor,
+        event_type=EventType.SNAPSHOT_CREATED,
+        subject=snapshot,
+        details={
+            "dataset": dataset.slug,
+            "merkle_root": snapshot.merkle_root,
+            "asset_count": snapshot.asset_count,
+            "excluded_count": len(excluded),
+            "leaf_format": snapshot.leaf_format,
+        },
+    )
+    snapshot_transition(snapshot_id=snapshot.pk, to=SnapshotStatus.IN_REVIEW, actor=actor, reason="submitted for review")
+    return {
+        "snapshot_id": str(snapshot.pk),
+        "merkle_root": snapshot.merkle_root,
+        "asset_count": snapshot.asset_count,
+        "excluded": excluded_json,
+        "status": SnapshotStatus.IN_REVIEW.value,
+    }
+
+
+def _review_preconditions(snapshot: Snapshot, reviewer) -> None:
+    if not has_role(reviewer, Role.REVIEWER):
+        raise PermissionDenied(f"{actor_name(reviewer)} is not a reviewer")
+    if snapshot.status == SnapshotStatus.TAINTED:
+        raise ApplicationError(
+            f"snapshot {snapshot.pk} is tainted ({snapshot.status_reason}) and can never be approved or used",
+            code="snapshot_tainted",
+            status=409,
+        )
+    if snapshot.status != SnapshotStatus.IN_REVIEW:
+        raise ApplicationError(f"snapshot {snapshot.pk} is {snapshot.status}, not in review", code="not_in_review", status=409)
+    if snapshot.created_by_id == reviewer.pk:
+        raise PermissionDenied("the person who built a snapshot cannot review it")
+
+
+def _lapsed_consents(snapshot: Snapshot) -> list[str]:
+    """Consents in the frozen list that no longer cover the snapshot (expired since it was built)."""
+    consent_ids = SnapshotMember.objects.filter(snapshot=snapshot).values_list("consent_id", flat=True).distinct()
+    states = consent_states(list(consent_ids))
+    return sorted(str(pk) for pk, state in states.items() if consent_gap(state, snapshot.scopes))
+
+
+def _review_result(snapshot: Snapshot) -> dict:
+    return {"snapshot_id": str(snapshot.pk), "status": snapshot.status, "approvals": snapshot_approvals(snapshot)}
+
+
+@transaction.atomic
+def snapshot_approve(*, snapshot_id: str, reviewer) -> dict:
+    """Record one approval; the second distinct reviewer's approval approves the snapshot."""
+    snapshot = snapshot_get(snapshot_id=snapshot_id)
+    Snapshot.objects.select_for_update().filter(pk=snapshot.pk).first()
+    snapshot.refresh_from_db()
+    _review_preconditions(snapshot, reviewer)
+    approvals = snapshot_approvals(snapshot)
+    lapsed = _lapsed_consents(snapshot)
+    if lapsed:
+        raise ApplicationError(
+            f"snapshot {snapshot.pk} holds consent(s) that no longer cover it: {', '.join(lapsed)}; build a new snapshot",
+            code="consent_lapsed",
+            status=409,
+        )
+    if reviewer.username in approvals:
+        raise ApplicationError(
+            f"{reviewer.username} has already approved snapshot {snapshot.pk}; a second reviewer must approve",
+            code="already_approved_by_you",
+            status=409,
+        )
+    ReviewDecision(reviewer=reviewer, subject_type="snapshot", snapshot=snapshot, decision=Decision.APPROVE, reason="approved").save()
+    audit_append(actor=reviewer, event_type=EventType.SNAPSHOT_REVIEWED, subject=snapshot, details={"decision": "approve"})
+    if len(approvals) + 1 >= REQUIRED_APPROVALS:
+        snapshot = snapshot_transition(
+            snapshot_id=snapshot.pk, to=SnapshotStatus.APPROVED, actor=reviewer, reason="approved by two reviewers"
+        )
+    return _review_result(snapshot)
+
+
+@transaction.atomic
+def snapshot_reject(*, snapshot_id: str, reviewer, reason: str) -> dict:
+    snapshot = snapshot_get(snapshot_id=snapshot_id)
+    Snapshot.objects.select_for_update().filter(pk=snapshot.pk).first()
+    snapshot.refresh_from_db()
+    _review_preconditions(snapshot, reviewer)
+    if not reason.strip():
+        raise ApplicationError("a rejection needs a reason", code="reason_required")
+    ReviewDecision(reviewer=reviewer, subject_type="snapshot", snapshot=snapshot, decision=Decision.REJECT, reason=reason).save()
+    audit_append(actor=reviewer, event_type=EventType.SNAPSHOT_REVIEWED, subject=snapshot, details={"decision": "reject", "reason": reason})
+    snapshot = snapshot_transition(snapshot_id=snapshot.pk, to=SnapshotStatus.REJECTED, actor=reviewer, reason=reason)
+    return _review_result(snapshot)
+
+
+def snapshot_prove(*, snapshot_id: str, sha256: str) -> dict:
+    """An RFC 9162 inclusion proof that an image with this sha256 is in the snapshot."""
+    snapshot = snapshot_get(snapshot_id=snapshot_id)
+    members = list(
+        SnapshotMember.objects.filter(snapshot=snapshot)
+        .order_by("index")
+        .values_list("asset_sha256", "consent_id", "consent_digest")
+    )
+    index = next((i for i, (sha, _, _) in enumerate(members) if sha == sha256), None)
+    result = {"snapshot_id": str(snapshot.pk), "sha256": sha256, "merkle_root": snapshot.merkle_root, "tree_size": len(members)}
+    if index is None:
+        return {**result, "included": False, "leaf": None, "leaf_hash": None, "leaf_index": None, "proof": []}
+    leaf_bytes = [merkle.snapshot_leaf(asset_sha256=s, consent_id=str(c), consent_digest=d) for s, c, d in members]
+    leaves = [merkle.leaf_hash(leaf) for leaf in leaf_bytes]
+    proof = merkle.inclusion_proof(leaves, index)
+    return {
+        **result,
+        "included": True,
+        "leaf": leaf_bytes[index].decode("ascii"),
+        "leaf_hash": leaves[index].hex(),
+        "leaf_index": index,
+        "proof": [{"side": side, "hash": node.hex()} for side, node in proof],
+    }

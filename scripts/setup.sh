@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Prepare this checkout: system packages (apt), the virtualenv `.venv`, and the project with
+# its pinned dependencies (`pip install -e '.[test]'`).
+#
+# Idempotent and fast when nothing changed: the Python step is skipped while the stamp file
+# `.venv/.cleanroom-setup` matches pyproject.toml (and the interpreter); the apt step asks
+# `dpkg -s` and runs `apt-get update` only when something is missing.
+#
+# Environment: PYTHON (default python3) builds the virtualenv; CLEANROOM_SETUP_FORCE=1
+# reinstalls even when the stamp matches.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON="${PYTHON:-python3}"
+VENV=".venv"
+STAMP="$VENV/.cleanroom-setup"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+# --- System packages (apt) ---------------------------------------------------------------------
+# Add Debian packages the platform needs here, one per line, each with the reason. Only the
+# missing ones are installed; `apt-get update` runs only when at least one is missing.
+# (Later: tesseract-ocr for the PII auditor's OCR, libimage-exiftool-perl for XMP writing,
+# chromium + chromium-driver for the browser tests.)
+APT_PACKAGES=(
+    tesseract-ocr      # OCR for the PII auditor (text in pixels)
+    tesseract-ocr-eng  # its English language data
+)
+
+ensure_apt_packages() {
+    local missing=() pkg
+    for pkg in "${APT_PACKAGES[@]}"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || { log "need root to install: ${missing[*]}"; exit 1; }
+        sudo=(sudo -n)
+    fi
+    log "installing apt packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# --- Python: .venv and the project --------------------------------------------------------------
+wanted_stamp() {
+    # What the installed environment was built from: the dependency list and the interpreter.
+    {
+        sha256sum pyproject.toml
+        "$VENV/bin/python" -c 'import sys; print(sys.version)'
+    } | sha256sum | cut -d' ' -f1
+}
+
+ensure_venv() {
+    if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+        return 0
+    fi
+    log "creating $VENV with $PYTHON ($("$PYTHON" --version 2>&1))"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+}
+
+ensure_python_packages() {
+    local wanted
+    wanted="$(wanted_stamp)"
+    if [ "${CLEANROOM_SETUP_FORCE:-0}" != "1" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$wanted" ]; then
+        return 0
+    fi
+    log "installing the project and its pinned dependencies into $VENV"
+    rm -f "$STAMP"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input --quiet -e '.[test]'
+    printf '%s\n' "$wanted" >"$STAMP"
+}
+
+ensure_apt_packages
+ensure_venv
+ensure_python_packages

@@ -1,0 +1,31 @@
+"""Auditors configured by tests through CLEANROOM_AUDITORS, as an operator would configure any."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from auditing.auditors.base import AuditSubject, FindingDraft
+from auditing.auditors.synthetic import SyntheticAuditor
+
+
+class SyntheticAuditorV2(SyntheticAuditor):
+    """The next release of the synthetic auditor (same rules, new version)."""
+
+    version = "2"
+
+
+class SlowAuditor:
+    """Takes its time and leaves a marker when it starts: lets a test kill a worker mid-task."""
+
+    name = "slow"
+    version = "1"
+
+    def audit(self, subject: AuditSubject) -> list[FindingDraft]:
+        marker = os.environ.get("CLEANROOM_TEST_SLOW_MARKER")
+        if marker:
+            Path(marker).mkdir(parents=True, exist_ok=True)
+            (Path(marker) / f"{subject.asset_id}.{os.getpid()}").touch()
+        time.sleep(float(os.environ.get("CLEANROOM_TEST_SLOW_SECONDS", "2")))
+        return []

@@ -1,0 +1,282 @@
+"""The near-duplicate detector on third-party photos (scikit-image's bundled data), no mocks."""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageEnhance, ImageOps
+from skimage import data as skimage_data
+
+from auditing.detectors.near_duplicate import (
+    FINGERPRINT_VERSION,
+    Fingerprint,
+    NearDuplicateIndex,
+    fingerprint_image,
+    verify,
+)
+
+INDEXED = ["astronaut", "coffee", "chelsea", "camera", "immunohistochemistry", "hubble_deep_field"]
+UNRELATED = ["rocket", "coins", "moon", "brick", "page", "gravel"]
+
+
+def photo(name: str) -> Image.Image:
+    return Image.fromarray(getattr(skimage_data, name)())
+
+
+def jpeg_60(image: Image.Image) -> Image.Image:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=60)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def resize_70(image: Image.Image) -> Image.Image:
+    return image.resize((round(image.width * 0.7), round(image.height * 0.7)), Image.Resampling.BICUBIC)
+
+
+def crop_85(image: Image.Image) -> Image.Image:
+    width, height = round(image.width * 0.85), round(image.height * 0.85)
+    left, top = (image.width - width) // 3, (image.height - height) // 2
+    return image.crop((left, top, left + width, top + height))
+
+
+def brightness_115(image: Image.Image) -> Image.Image:
+    return ImageEnhance.Brightness(image.convert("RGB")).enhance(1.15)
+
+
+def text_overlay(image: Image.Image) -> Image.Image:
+    out = image.convert("RGB")
+    ImageDraw.Draw(out).text(
+        (out.width // 20, out.height // 2), "© SAMPLE 2026", fill=(255, 255, 0), font_size=max(12, out.height // 10)
+    )
+    return out
+
+
+TRANSFORMS: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "jpeg_q60": jpeg_60,
+    "resize_70": resize_70,
+    "crop_85": crop_85,
+    "flip": ImageOps.mirror,
+    "brightness_115": brightness_115,
+    "text_overlay": text_overlay,
+}
+
+
+@pytest.fixture(scope="module")
+def registry() -> NearDuplicateIndex:
+    index = NearDuplicateIndex()
+    for name in INDEXED:
+        index.add(name, fingerprint_image(photo(name), include_mirror=False))
+    return index
+
+
+@pytest.fixture(scope="module")
+def astronaut_fingerprint() -> Fingerprint:
+    return fingerprint_image(photo("astronaut"))
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "camera"])
+def test_every_transformed_copy_of_a_registered_photo_is_found_with_its_key(
+    registry: NearDuplicateIndex, name: str, transform: str
+) -> None:
+    matches = registry.query(fingerprint_image(TRANSFORMS[transform](photo(name))))
+
+    assert [match.key for match in matches] == [name]
+    assert matches[0].inliers >= 15
+
+
+@pytest.mark.parametrize("name", UNRELATED)
+def test_an_unrelated_photo_matches_nothing_in_the_registry(registry: NearDuplicateIndex, name: str) -> None:
+    assert registry.query(fingerprint_image(photo(name))) == []
+
+
+def test_registered_photos_do_not_match_each_other(registry: NearDuplicateIndex) -> None:
+    for name in INDEXED:
+        assert [match.key for match in registry.query(registry.fingerprint(name), k=10)] == [name]
+
+
+def test_generated_noise_gradients_and_checkerboards_match_nothing(registry: NearDuplicateIndex) -> None:
+    rng = np.random.default_rng(3)
+    x = np.linspace(0, 255, 400)[None, :, None]
+    yy, xx = np.mgrid[0:300, 0:400]
+    images = [
+        rng.integers(0, 256, (300, 400, 3), dtype=np.uint8),
+        rng.integers(0, 256, (512, 512), dtype=np.uint8),
+        np.broadcast_to(x, (300, 400, 3)).astype(np.uint8),
+        ((xx // 25 + yy // 25) % 2 * 255).astype(np.uint8),
+        np.full((256, 256, 3), (30, 120, 200), dtype=np.uint8),
+    ]
+    for array in images:
+        assert registry.query(fingerprint_image(Image.fromarray(array))) == []
+
+
+def test_a_match_explains_a_flip(registry: NearDuplicateIndex) -> None:
+    match = registry.query(fingerprint_image(ImageOps.mirror(photo("coffee"))))[0]
+
+    assert match.transforms == ("flip",)
+    assert match.geometry is not None and match.geometry.flipped
+
+
+def test_a_match_explains_a_resize_with_its_scale(registry: NearDuplicateIndex) -> None:
+    match = registry.query(fingerprint_image(resize_70(photo("camera"))))[0]
+
+    assert match.transforms == ("scale",)
+    assert match.geometry is not None and match.geometry.scale == pytest.approx(0.7, abs=0.02)
+
+
+def test_a_match_explains_a_crop_with_the_share_of_the_original_it_shows(registry: NearDuplicateIndex) -> None:
+    match = registry.query(fingerprint_image(crop_85(photo("astronaut"))))[0]
+
+    assert match.transforms == ("crop",)
+    assert match.geometry is not None and match.geometry.covered == pytest.approx(0.85**2, abs=0.03)
+    assert match.geometry.translation[0] == pytest.approx((512 - 435) // 3, abs=2)
+
+
+def test_a_reencoded_copy_is_reported_as_identity_with_close_hashes(registry: NearDuplicateIndex) -> None:
+    match = registry.query(fingerprint_image(jpeg_60(photo("chelsea"))))[0]
+
+    assert match.transforms == ("identity",)
+    assert match.phash_distance <= 4 and match.method == "keypoints"
+
+
+def test_a_fingerprint_survives_bytes_unchanged(astronaut_fingerprint: Fingerprint) -> None:
+    data = astronaut_fingerprint.to_bytes()
+    restored = Fingerprint.from_bytes(data)
+
+    assert restored == astronaut_fingerprint
+    assert restored.phash == astronaut_fingerprint.phash and len(restored.descriptors) == 500
+    assert np.abs(restored.points - astronaut_fingerprint.points).max() <= 1 / 64
+    assert verify(restored, astronaut_fingerprint) is not None
+
+
+def test_a_fingerprint_is_compact(astronaut_fingerprint: Fingerprint) -> None:
+    assert len(astronaut_fingerprint.to_bytes()) <= 37_000
+    assert len(astronaut_fingerprint.without_mirror().to_bytes()) <= 18_500
+
+
+def test_a_fingerprint_of_another_version_is_refused(astronaut_fingerprint: Fingerprint) -> None:
+    data = bytearray(astronaut_fingerprint.to_bytes())
+    data[4] = FINGERPRINT_VERSION + 1
+
+    with pytest.raises(ValueError, match="version"):
+        Fingerprint.from_bytes(bytes(data))
+    with pytest.raises(ValueError):
+        Fingerprint.from_bytes(astronaut_fingerprint.to_bytes()[:-1])
+
+
+def test_a_fingerprint_is_frozen(astronaut_fingerprint: Fingerprint) -> None:
+    with pytest.raises(AttributeError):
+        astronaut_fingerprint.phash = 0  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        astronaut_fingerprint.descriptors[0, 0] = 0
+
+
+def test_images_with_alpha_palette_or_one_channel_are_fingerprinted() -> None:
+    for image in (
+        photo("logo"),
+        photo("camera"),
+        photo("coffee").convert("P"),
+        Image.fromarray(np.asarray(photo("camera")).astype(np.uint16) * 256),
+    ):
+        assert fingerprint_image(image).width == image.width
+
+
+def test_a_keypoint_poor_image_is_matched_on_its_hashes_alone() -> None:
+    gradient = Image.fromarray(np.broadcast_to(np.linspace(0, 255, 320)[None, :, None], (240, 320, 3)).astype(np.uint8))
+    index = NearDuplicateIndex()
+    index.add("gradient", fingerprint_image(gradient))
+
+    (match,) = index.query(fingerprint_image(jpeg_60(gradient)))
+
+    assert match.key == "gradient" and match.method == "hash" and match.inliers == 0
+
+
+def test_a_removed_entry_is_no_longer_found(astronaut_fingerprint: Fingerprint) -> None:
+    index = NearDuplicateIndex()
+    index.add("astronaut", astronaut_fingerprint)
+    index.add("coffee", fingerprint_image(photo("coffee")))
+    assert index.query(astronaut_fingerprint)
+
+    index.remove("astronaut")
+
+    assert index.query(astronaut_fingerprint) == []
+    assert len(index) == 1 and "astronaut" not in index
+
+
+def test_adding_a_key_again_replaces_its_fingerprint(astronaut_fingerprint: Fingerprint) -> None:
+    index = NearDuplicateIndex()
+    index.add("work-1", astronaut_fingerprint)
+    index.add("work-1", fingerprint_image(photo("coffee")))
+
+    assert index.query(astronaut_fingerprint) == []
+    assert len(index) == 1
+
+
+def test_a_saved_index_loads_and_answers_the_same(tmp_path: Path, registry: NearDuplicateIndex) -> None:
+    path = tmp_path / "registry.ndx"
+    registry.save(path)
+
+    loaded = NearDuplicateIndex.load(path)
+    query = fingerprint_image(crop_85(photo("immunohistochemistry")))
+
+    assert sorted(loaded.keys()) == sorted(registry.keys())
+    # Stored keypoints are rounded to 1/64 pixel, so the homography may differ in the last digits.
+    assert [(m.key, m.transforms) for m in loaded.query(query)] == [(m.key, m.transforms) for m in registry.query(query)]
+    assert [p.name for p in tmp_path.iterdir()] == ["registry.ndx"]
+
+
+def test_saving_over_an_index_replaces_it_whole(tmp_path: Path, astronaut_fingerprint: Fingerprint) -> None:
+    path = tmp_path / "registry.ndx"
+    first = NearDuplicateIndex()
+    first.add("a", astronaut_fingerprint)
+    first.save(path)
+    second = NearDuplicateIndex()
+    second.save(path)
+
+    assert len(NearDuplicateIndex.load(path)) == 0
+
+
+def test_an_index_file_of_another_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "registry.ndx"
+    NearDuplicateIndex().save(path)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, 8, 99)
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(ValueError, match="version"):
+        NearDuplicateIndex.load(path)
+
+
+def test_hash_candidates_find_a_copy_among_ten_thousand_random_entries(astronaut_fingerprint: Fingerprint) -> None:
+    rng = np.random.default_rng(5)
+    index = NearDuplicateIndex()
+    index.add_many(
+        (f"random-{i}", Fingerprint(int(p), int(d), int(f), 512, 512))
+        for i, (p, d, f) in enumerate(rng.integers(0, 2**62, (10_000, 3)))
+    )
+    index.add("astronaut", astronaut_fingerprint)
+
+    candidates = index.candidates(fingerprint_image(ImageOps.mirror(photo("astronaut"))), votes=False)
+
+    assert candidates[0].key == "astronaut" and candidates[0].flipped_hash
+    assert [m.key for m in index.query(fingerprint_image(jpeg_60(photo("astronaut"))))] == ["astronaut"]
+
+
+def test_descriptor_votes_also_work_from_an_inverted_file() -> None:
+    index = NearDuplicateIndex(ivf_threshold=1_000)
+    for name in ("astronaut", "coffee", "rocket"):
+        index.add(name, fingerprint_image(photo(name)))
+
+    candidates = index.candidates(fingerprint_image(crop_85(photo("rocket"))))
+
+    assert candidates[0].key == "rocket" and candidates[0].votes > 0
+    assert [m.key for m in index.query(fingerprint_image(crop_85(photo("rocket"))))] == ["rocket"]
+
+
+def test_an_empty_index_finds_nothing(astronaut_fingerprint: Fingerprint) -> None:
+    assert NearDuplicateIndex().query(astronaut_fingerprint) == []

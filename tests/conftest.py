@@ -1,0 +1,85 @@
+"""Personas shared by every test: each permission test reads like a sentence about them.
+
+contributor (linked to a Contributor record), reviewer, second_reviewer, ml_engineer,
+compliance, operator, outsider (an account with no role).
+"""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from core.roles import Role
+from provenance.services.contributors import contributor_add
+from tests.core.factories import user_with_role
+
+
+@pytest.fixture(autouse=True)
+def _blob_storage_per_test(settings, tmp_path):
+    """Each test gets its own blob folder, so content-addressed files never leak between tests."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "blobs": {"BACKEND": "core.storage.ContentAddressedFileSystemStorage", "OPTIONS": {"location": str(tmp_path / "blobs")}},
+    }
+    settings.CLEANROOM_DO_NOT_TRAIN_FILE = str(tmp_path / "do-not-train.txt")
+
+
+@pytest.fixture
+def contributor(db):
+    user = user_with_role("carla", Role.CONTRIBUTOR)
+    contributor_add(email="carla@example.com", name="Carla Contributor", username="carla")
+    return user
+
+
+@pytest.fixture
+def other_contributor(db):
+    user = user_with_role("otto", Role.CONTRIBUTOR)
+    contributor_add(email="otto@example.com", name="Otto Other", username="otto")
+    return user
+
+
+@pytest.fixture
+def reviewer(db):
+    return user_with_role("rita", Role.REVIEWER)
+
+
+@pytest.fixture
+def second_reviewer(db):
+    return user_with_role("ravi", Role.REVIEWER)
+
+
+@pytest.fixture
+def ml_engineer(db):
+    return user_with_role("mel", Role.ML_ENGINEER)
+
+
+@pytest.fixture
+def compliance(db):
+    return user_with_role("cora", Role.COMPLIANCE)
+
+
+@pytest.fixture
+def operator(db):
+    return user_with_role("opal", Role.OPERATOR)
+
+
+@pytest.fixture
+def outsider(db):
+    return user_with_role("oscar", None)
+
+
+@pytest.fixture
+def personas(contributor, reviewer, second_reviewer, ml_engineer, compliance, operator, outsider):
+    return {
+        "contributor": contributor,
+        "reviewer": reviewer,
+        "ml_engineer": ml_engineer,
+        "compliance": compliance,
+        "operator": operator,
+        "outsider": outsider,
+    }
+
+
+@pytest.fixture
+def api():
+    return APIClient()

@@ -1,0 +1,61 @@
+"""Settings: production refuses insecure defaults and passes Django's deploy checks."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def run_manage(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEANROOM_", "DATABASE_URL", "DJANGO_SETTINGS_MODULE"))}
+    env.update(env_extra)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "CLEANROOM_SECRET_KEY": "k" * 30 + "-production-secret-key-from-the-vault-0123456789",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cleanroom",
+    "CLEANROOM_ALLOWED_HOSTS": "cleanroom.example.org",
+}
+
+
+def test_production_settings_pass_the_deploy_checks(tmp_path):
+    done = run_manage({**PRODUCTION, "CLEANROOM_DATA_DIR": str(tmp_path)}, "check", "--deploy", "--fail-level", "WARNING")
+    assert done.returncode == 0, done.stderr
+    assert "no issues" in done.stdout
+
+
+@pytest.mark.parametrize("missing", ["CLEANROOM_SECRET_KEY", "DATABASE_URL", "CLEANROOM_ALLOWED_HOSTS"])
+def test_production_refuses_to_start_without_its_secrets_and_services(tmp_path, missing):
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    done = run_manage({**env, "CLEANROOM_DATA_DIR": str(tmp_path)}, "check")
+    assert done.returncode != 0 and missing in done.stderr
+
+
+def test_production_reads_the_secret_key_from_a_file(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text(secrets.token_urlsafe(64) + "\n")
+    env = {k: v for k, v in PRODUCTION.items() if k != "CLEANROOM_SECRET_KEY"}
+    done = run_manage({**env, "CLEANROOM_SECRET_KEY_FILE": str(secret), "CLEANROOM_DATA_DIR": str(tmp_path)}, "check", "--deploy", "--fail-level", "WARNING")
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_malformed_boolean_stops_the_process(tmp_path):
+    done = run_manage({"CLEANROOM_DEBUG": "maybe", "CLEANROOM_DATA_DIR": str(tmp_path)}, "check")
+    assert done.returncode != 0 and "CLEANROOM_DEBUG" in done.stderr
+
+
+def test_the_embedded_secret_key_lives_in_the_data_folder_not_the_repo(tmp_path):
+    done = run_manage({"CLEANROOM_DATA_DIR": str(tmp_path)}, "check")
+    assert done.returncode == 0, done.stderr
+    key_file = tmp_path / "secret_key"
+    assert key_file.exists() and oct(key_file.stat().st_mode & 0o777) == "0o600"

@@ -1,0 +1,159 @@
+"""Authentication (token and session), error shapes, the schema, the docs and the web pages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.provenance.api.conftest import PASSWORD, World
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_token_obtained_with_a_password_authenticates_api_requests(world: World, ml_engineer, api: APIClient) -> None:
+    obtained = api.post("/api/v1/auth/token/", {"username": "mel", "password": PASSWORD}, format="json")
+
+    assert obtained.status_code == 200
+    key = obtained.json()["token"]
+    assert Token.objects.get(user=ml_engineer).key == key
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api.get("/api/v1/snapshots/").json()["count"] == 1
+
+
+def test_a_wrong_password_gets_no_token(ml_engineer, api: APIClient) -> None:
+    response = api.post("/api/v1/auth/token/", {"username": "mel", "password": "guess"}, format="json")
+
+    assert response.status_code == 400
+    assert not Token.objects.exists()
+
+
+def test_a_request_without_credentials_is_a_401_with_a_token_challenge_not_a_500(world: World, api: APIClient) -> None:
+    for url in ("/api/v1/assets/", f"/api/v1/snapshots/{world.snapshot.pk}/", "/api/v1/audit-events/verify/"):
+        response = api.get(url)
+
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"] == "Token"
+        assert "detail" in response.json()
+    assert api.post("/api/v1/ingest/", {}, format="multipart").status_code == 401
+
+
+def test_an_unknown_token_is_a_401(api: APIClient) -> None:
+    api.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
+
+    assert api.get("/api/v1/datasets/").status_code == 401
+
+
+def test_the_wrong_role_is_a_403_with_a_json_reason(world: World, contributor, client_for) -> None:
+    response = client_for(contributor).get("/api/v1/snapshots/")
+
+    assert response.status_code == 403
+    assert "roles" in response.json()["detail"]
+
+
+def test_a_malformed_json_body_is_a_400_with_a_json_error(operator, client_for) -> None:
+    response = client_for(operator).post(
+        "/api/v1/datasets/", data='{"slug": "broken", "scopes": [', content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]
+
+
+def test_a_body_of_the_wrong_shape_is_a_400_naming_the_fields(operator, client_for) -> None:
+    response = client_for(operator).post("/api/v1/datasets/", {"slug": "x", "scopes": ["telepathy"]}, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"scopes"}
+
+
+def test_a_refusal_by_a_service_keeps_its_status_and_code(world: World, operator, client_for) -> None:
+    response = client_for(operator).post("/api/v1/datasets/", {"slug": "portraits", "scopes": ["ai_training"]}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "dataset_exists"
+
+
+def test_an_unsupported_method_is_a_405(operator, client_for) -> None:
+    assert client_for(operator).delete("/api/v1/datasets/").status_code == 405
+
+
+def test_a_malformed_id_in_the_path_is_a_404(reviewer, client_for) -> None:
+    assert client_for(reviewer).get("/api/v1/snapshots/not-a-uuid/").status_code == 404
+
+
+def test_the_schema_endpoint_returns_the_openapi_document_as_json(api: APIClient) -> None:
+    response = api.get("/api/v1/schema/", {"format": "json"})
+
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert schema["openapi"].startswith("3.")
+    assert {"/api/v1/ingest/", "/api/v1/snapshots/{id}/prove/", "/api/v1/audit-events/verify/"} <= set(schema["paths"])
+    assert "multipart/form-data" in schema["paths"]["/api/v1/ingest/"]["post"]["requestBody"]["content"]
+
+
+def test_the_docs_page_loads_swagger_ui_from_the_sidecar_and_points_at_the_schema(api: APIClient) -> None:
+    response = api.get("/api/v1/docs/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "drf_spectacular_sidecar/swagger-ui-dist" in page
+    assert "/api/v1/schema/" in page
+
+
+def test_the_home_page_is_public_and_links_to_the_docs_and_the_login(client) -> None:
+    page = client.get("/").content.decode()
+
+    assert "Cleanroom" in page
+    assert 'href="/api/v1/docs/"' in page
+    assert 'href="/accounts/login/"' in page
+
+
+def test_a_person_logs_in_on_the_login_page_and_the_api_knows_them_by_their_session(world: World, compliance, client) -> None:
+    login = client.post("/accounts/login/", {"username": "cora", "password": PASSWORD})
+
+    assert (login.status_code, login["Location"]) == (302, "/")
+    assert "cora" in client.get("/").content.decode()
+    assert client.get("/api/v1/audit-events/verify/").json()["valid"] is True
+
+
+def test_a_wrong_password_on_the_login_page_shows_the_form_again(compliance, client) -> None:
+    response = client.post("/accounts/login/", {"username": "cora", "password": "guess"})
+
+    assert response.status_code == 200
+    assert "did not match" in response.content.decode()
+
+
+def test_a_session_write_without_a_csrf_token_is_refused(operator) -> None:
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(operator)
+
+    response = browser.post("/api/v1/datasets/", {"slug": "sneaky", "scopes": ["ai_training"]}, format="json")
+
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+
+
+def test_logging_out_ends_the_session(operator, client) -> None:
+    client.force_login(operator)
+
+    assert client.post("/accounts/logout/").status_code == 302
+    assert client.get("/api/v1/datasets/").status_code == 401
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/snapshots/not-a-uuid/", "/api/v1/no-such-endpoint/", "/api/v1/assets/123/review/"])
+def test_an_api_url_that_matches_no_route_answers_json_404(api, reviewer, path):
+    api.force_authenticate(reviewer)
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_web_pages_keep_the_html_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")

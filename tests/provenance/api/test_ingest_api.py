@@ -1,0 +1,125 @@
+"""Uploading images through POST /api/v1/ingest/: each file is accepted or refused, never a 500."""
+
+from __future__ import annotations
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from provenance.models import Asset, Dataset, IngestBatch
+from provenance.services.datasets import dataset_create
+from tests.provenance.api.conftest import grant_consent, jpeg, zip_of
+from tests.provenance.factories import image_bytes
+
+INGEST = "/api/v1/ingest/"
+
+
+def _dataset(operator) -> Dataset:
+    return dataset_create(slug="portraits", scopes=["ai_training"], actor=operator)
+
+
+def test_a_multipart_upload_accepts_good_files_and_zip_members_and_refuses_the_rest(contributor, operator, client_for) -> None:
+    dataset = _dataset(operator)
+    consent = grant_consent(contributor, "carla@example.com")
+    files = [
+        jpeg("beach.jpg", seed=10),
+        jpeg("forest.jpg", seed=11),
+        zip_of("batch.zip", {"city.jpg": image_bytes(12), "../escape.jpg": image_bytes(13), "copy.jpg": image_bytes(10)}),
+        SimpleUploadedFile("broken.jpg", b"this is not a picture", "image/jpeg"),
+    ]
+
+    response = client_for(contributor).post(
+        INGEST, {"dataset": "portraits", "consent_id": str(consent.pk), "files": files}, format="multipart"
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["consent_id"] == str(consent.pk)
+    assert sorted(row["path"] for row in body["accepted"]) == ["batch.zip!city.jpg", "beach.jpg", "forest.jpg"]
+    refused = {row["path"]: row["reason"] for row in body["refused"]}
+    assert refused == {
+        "batch.zip!../escape.jpg": "unsafe_path",
+        "batch.zip!copy.jpg": "duplicate",
+        "broken.jpg": "invalid_image",
+    }
+    batch = IngestBatch.objects.get(pk=body["batch_id"])
+    assert (batch.accepted_count, batch.refused_count) == (3, 3)
+    assert set(dataset.assets.values_list("sha256", flat=True)) == {row["sha256"] for row in body["accepted"]}
+
+
+def test_the_operator_may_ingest_under_any_contributors_consent(contributor, operator, client_for) -> None:
+    _dataset(operator)
+    consent = grant_consent(contributor, "carla@example.com")
+
+    response = client_for(operator).post(
+        INGEST, {"dataset": "portraits", "consent_id": str(consent.pk), "files": [jpeg("a.jpg", seed=1)]}, format="multipart"
+    )
+
+    assert response.status_code == 200
+    assert Asset.objects.get(pk=response.json()["accepted"][0]["asset_id"]).contributor.email == "carla@example.com"
+
+
+def test_a_contributor_cannot_ingest_under_another_contributors_consent(contributor, other_contributor, operator, client_for) -> None:
+    _dataset(operator)
+    consent = grant_consent(contributor, "carla@example.com")
+
+    response = client_for(other_contributor).post(
+        INGEST, {"dataset": "portraits", "consent_id": str(consent.pk), "files": [jpeg("a.jpg", seed=1)]}, format="multipart"
+    )
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "unknown_consent"
+    assert not Asset.objects.exists()
+
+
+def test_an_unknown_dataset_is_a_404_with_a_json_error(contributor, client_for) -> None:
+    consent = grant_consent(contributor, "carla@example.com")
+
+    response = client_for(contributor).post(
+        INGEST, {"dataset": "nowhere", "consent_id": str(consent.pk), "files": [jpeg("a.jpg", seed=1)]}, format="multipart"
+    )
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "unknown_dataset"
+
+
+def test_an_upload_without_files_or_with_a_malformed_consent_id_is_a_400(contributor, operator, client_for) -> None:
+    _dataset(operator)
+    client = client_for(contributor)
+
+    no_files = client.post(INGEST, {"dataset": "portraits", "consent_id": "not-a-uuid"}, format="multipart")
+
+    assert no_files.status_code == 400
+    assert set(no_files.json()) == {"consent_id", "files"}
+
+
+def test_a_bad_licence_refuses_the_request_with_a_400(contributor, operator, client_for) -> None:
+    _dataset(operator)
+    consent = grant_consent(contributor, "carla@example.com")
+
+    response = client_for(contributor).post(
+        INGEST,
+        {"dataset": "portraits", "consent_id": str(consent.pk), "files": [jpeg("a.jpg", seed=1)], "licence": "no; way"},
+        format="multipart",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_licence"
+
+
+def test_a_licence_and_source_url_are_recorded_on_the_accepted_assets(contributor, operator, client_for) -> None:
+    _dataset(operator)
+    consent = grant_consent(contributor, "carla@example.com")
+
+    response = client_for(contributor).post(
+        INGEST,
+        {
+            "dataset": "portraits",
+            "consent_id": str(consent.pk),
+            "files": [jpeg("a.jpg", seed=1)],
+            "licence": "CC-BY-4.0",
+            "source_url": "https://example.com/shoot",
+        },
+        format="multipart",
+    )
+
+    asset = Asset.objects.get(pk=response.json()["accepted"][0]["asset_id"])
+    assert (asset.source.licence_spdx, asset.source.url) == ("CC-BY-4.0", "https://example.com/shoot")
