@@ -47,6 +47,20 @@ class EventType(models.TextChoices):
     AUDIT_RUN_FINISHED = "audit.run_finished"
     FINDING_RESOLVED = "finding.resolved"
     PROTECTED_WORK_ADDED = "protected_work.added"
+    PKI_INITIALISED = "pki.initialised"
+    SNAPSHOT_EXPORTED = "snapshot.exported"
+    BASE_MODEL_REGISTERED = "base_model.registered"
+    BASE_MODEL_STATUS_CHANGED = "base_model.status_changed"
+    BASE_MODEL_REVIEWED = "base_model.reviewed"
+    TRAINING_REQUESTED = "training.requested"
+    TRAINING_REFUSED = "training.refused"
+    TRAINING_STATUS_CHANGED = "training.status_changed"
+    MODEL_CREATED = "model.created"
+    GENERATION_REQUESTED = "generation.requested"
+    GENERATION_REFUSED = "generation.refused"
+    GENERATION_STATUS_CHANGED = "generation.status_changed"
+    OUTPUT_RELEASED = "output.released"
+    OUTPUT_WITHHELD = "output.withheld"
 
 
 class AuditEvent(models.Model):

@@ -12,6 +12,7 @@ class Role(models.TextChoices):
     ML_ENGINEER = "ml_engineer"
     COMPLIANCE = "compliance"
     OPERATOR = "operator"
+    PRODUCT = "product"  # product teams: the generation API
 
 
 def user_roles(user: AbstractBaseUser | AnonymousUser | None) -> set[str]:

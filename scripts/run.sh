@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The platform on one machine: a Celery worker (queues default and audit, with the periodic
+# The platform on one machine: a Celery worker (queues default, audit and gpu, with the periodic
 # reconciler embedded) in the background, and the web server in the foreground. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -9,7 +9,7 @@ PORT="${PORT:-8000}"
 DATA_DIR="${CLEANROOM_DATA_DIR:-var}"
 mkdir -p "$DATA_DIR"
 
-.venv/bin/celery -A config worker -Q default,audit --concurrency 1 --beat \
+.venv/bin/celery -A config worker -Q default,audit,gpu --concurrency 1 --beat \
     --schedule "$DATA_DIR/celerybeat-schedule" --loglevel INFO --logfile "$DATA_DIR/worker.log" &
 worker=$!
 trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM

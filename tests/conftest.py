@@ -1,7 +1,8 @@
 """Personas shared by every test: each permission test reads like a sentence about them.
 
 contributor (linked to a Contributor record), reviewer, second_reviewer, ml_engineer,
-compliance, operator, outsider (an account with no role).
+compliance, operator, product (a product team's account: the generation API), outsider (an
+account with no role).
 """
 
 from __future__ import annotations
@@ -64,18 +65,24 @@ def operator(db):
 
 
 @pytest.fixture
+def product(db):
+    return user_with_role("pia", Role.PRODUCT)
+
+
+@pytest.fixture
 def outsider(db):
     return user_with_role("oscar", None)
 
 
 @pytest.fixture
-def personas(contributor, reviewer, second_reviewer, ml_engineer, compliance, operator, outsider):
+def personas(contributor, reviewer, second_reviewer, ml_engineer, compliance, operator, product, outsider):
     return {
         "contributor": contributor,
         "reviewer": reviewer,
         "ml_engineer": ml_engineer,
         "compliance": compliance,
         "operator": operator,
+        "product": product,
         "outsider": outsider,
     }
 

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "core",
     "provenance",
     "auditing",
+    "training",
+    "generation",
 ]
 
 MIDDLEWARE = [
@@ -183,6 +185,40 @@ CLEANROOM_AUDIT_DEADLINE_SECONDS = env_int("CLEANROOM_AUDIT_DEADLINE_SECONDS", 9
 # --- Celery -------------------------------------------------------------------------------------
 # Embedded default: kombu's filesystem transport under the data folder (no server; inspect and
 # revoke work; polled every 0.1 s). Production: amqp://… (RabbitMQ) or redis://….
+# --- The organisation's C2PA signing identity (provenance/c2pa/) ---------------------------------
+# `pki init` writes a root CA and a signing certificate here (0700; never under anything the web
+# process serves). Production points CERT_CHAIN/KEY at its own files, or CALLBACK at a function
+# (dotted path) that signs with an HSM/KMS and returns the raw r||s ES256 signature.
+CLEANROOM_PKI_DIR = Path(env_str("CLEANROOM_PKI_DIR") or DATA_DIR / "pki").resolve()
+CLEANROOM_SIGNER = {
+    "BACKEND": env_str("CLEANROOM_SIGNER_BACKEND") or "files",  # files | callback
+    "CERT_CHAIN": env_str("CLEANROOM_SIGNER_CERT_CHAIN") or str(CLEANROOM_PKI_DIR / "signer-chain.pem"),
+    "KEY": env_str("CLEANROOM_SIGNER_KEY") or str(CLEANROOM_PKI_DIR / "signer-key.pem"),
+    "CALLBACK": env_str("CLEANROOM_SIGNER_CALLBACK") or "",
+    "TSA_URL": env_str("CLEANROOM_TSA_URL") or "",
+    # PEM bundle of the roots an output must chain to to read `Trusted` (the org's root CA,
+    # and the TSA's root when a TSA is configured).
+    "TRUST_ANCHORS": env_str("CLEANROOM_TRUST_ANCHORS") or str(CLEANROOM_PKI_DIR / "anchors.pem"),
+}
+
+# --- Training and generation (GPU workers; CPU when no CUDA device) ---------------------------------
+# Base models are registered from local `save_pretrained` directories; nothing is downloaded.
+CLEANROOM_MODELS_DIR = Path(env_str("CLEANROOM_MODELS_DIR") or DATA_DIR / "models").resolve()
+CLEANROOM_TRAINING = {
+    "DEFAULT_STEPS": env_int("CLEANROOM_TRAINING_DEFAULT_STEPS", 100),
+    "MAX_STEPS": env_int("CLEANROOM_TRAINING_MAX_STEPS", 20_000),
+    "DEVICE": env_str("CLEANROOM_TRAINING_DEVICE") or "auto",  # auto | cpu | cuda
+}
+CLEANROOM_GENERATION = {
+    "DEVICE": env_str("CLEANROOM_GENERATION_DEVICE") or "auto",
+    "DEFAULT_STEPS": env_int("CLEANROOM_GENERATION_DEFAULT_STEPS", 25),
+    "MAX_PIXELS": env_int("CLEANROOM_GENERATION_MAX_PIXELS", 1024 * 1024),
+}
+CLEANROOM_WATERMARK = {
+    "BACKEND": env_str("CLEANROOM_WATERMARK_BACKEND") or "rivagan",  # rivagan | trustmark
+    "TRUSTMARK_MODEL_DIR": env_str("CLEANROOM_TRUSTMARK_MODEL_DIR") or "",
+}
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 _BROKER_DIR = DATA_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -204,7 +240,11 @@ CELERY_TASK_IGNORE_RESULT = True  # outcomes live in the database rows, not a re
 # Queue names may carry a prefix, so several instances (or test runs) can share one broker.
 CLEANROOM_QUEUE_PREFIX = env_str("CLEANROOM_QUEUE_PREFIX") or ""
 CELERY_TASK_DEFAULT_QUEUE = f"{CLEANROOM_QUEUE_PREFIX}default"
-CELERY_TASK_ROUTES = {"auditing.*": {"queue": f"{CLEANROOM_QUEUE_PREFIX}audit"}}
+CELERY_TASK_ROUTES = {
+    "auditing.*": {"queue": f"{CLEANROOM_QUEUE_PREFIX}audit"},
+    "training.*": {"queue": f"{CLEANROOM_QUEUE_PREFIX}gpu"},
+    "generation.*": {"queue": f"{CLEANROOM_QUEUE_PREFIX}gpu"},
+}
 # Long CPU work: take one message at a time and acknowledge it only when done, so a worker
 # that dies mid-task hands the message back instead of losing it.
 CELERY_TASK_ACKS_LATE = True
