@@ -78,6 +78,13 @@ ensure_python_packages() {
     printf '%s\n' "$wanted" >"$STAMP"
 }
 
+ensure_js_verifier() {
+    # The independent C2PA verifier the suite runs (pure TypeScript, pinned by its lockfile).
+    command -v npm >/dev/null 2>&1 || { APT_PACKAGES=(nodejs npm); ensure_apt_packages; }
+    bash scripts/js-setup.sh
+}
+
 ensure_apt_packages
 ensure_venv
 ensure_python_packages
+ensure_js_verifier

@@ -54,6 +54,8 @@ class Snapshot(TimeStampedModel):
     asset_count = models.PositiveIntegerField()
     leaf_format = models.CharField(max_length=32, default=LEAF_FORMAT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # sha256 of the signed container (a C2PA-signed ZIP blob) once the approved snapshot is exported.
+    container_sha256 = models.CharField(max_length=64, blank=True, default="")
 
     objects = SnapshotQuerySet.as_manager()
 

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import pytest
+
+from core.exceptions import ApplicationError
+from provenance.c2pa.manifests import read_manifest, sign_image
+from provenance.c2pa.signer import open_signer, trust_anchors_pem
+from tests.provenance.c2pa import kms
+from tests.provenance.c2pa.identity import use_identity, write_identity
+from tests.provenance.ingest import images
+
+
+def sign_png() -> bytes:
+    return sign_image(image=images.png_bytes(), mime_type="image/png", title="output.png", assertions=[], ingredients=[])
+
+
+def test_the_files_backend_signs_with_the_configured_chain_and_key(identity):
+    reading = read_manifest(sign_png(), "image/png")
+
+    assert reading.state == "Trusted"
+    assert reading.active_manifest["signature_info"]["common_name"] == "Cleanroom test signer"
+
+
+def test_the_callback_backend_signs_through_a_function_that_returns_raw_r_and_s(identity, settings, monkeypatch):
+    use_identity(settings, identity, backend="callback", callback="tests.provenance.c2pa.kms.sign")
+    monkeypatch.setattr(kms, "KEY_FILE", identity.key_path)
+    monkeypatch.setattr(kms, "calls", [])
+    settings.CLEANROOM_SIGNER["KEY"] = ""  # the platform itself never sees the key
+
+    reading = read_manifest(sign_png(), "image/png")
+
+    assert kms.calls == [64]
+    assert reading.state == "Trusted" and reading.errors == []
+
+
+def test_a_key_that_does_not_match_the_certificate_is_refused_when_signing(identity, settings, monkeypatch, tmp_path):
+    other = write_identity(tmp_path / "other")
+    use_identity(settings, identity, backend="callback", callback="tests.provenance.c2pa.kms.sign")
+    monkeypatch.setattr(kms, "KEY_FILE", other.key_path)
+
+    with pytest.raises(ApplicationError) as refused:
+        sign_png()
+
+    assert refused.value.code == "signer_not_configured" and "does not verify" in refused.value.message
+
+
+def test_an_unreachable_time_stamp_authority_is_reported_as_such(identity, settings):
+    use_identity(settings, identity, tsa_url="http://127.0.0.1:9/")
+
+    with pytest.raises(ApplicationError) as refused:
+        sign_png()
+
+    assert refused.value.code == "tsa_unavailable" and "127.0.0.1:9" in refused.value.message
+
+
+def test_missing_signer_files_say_to_run_pki_init(settings, tmp_path):
+    settings.CLEANROOM_SIGNER = {**settings.CLEANROOM_SIGNER, "BACKEND": "files", "CERT_CHAIN": str(tmp_path / "none.pem")}
+
+    with pytest.raises(ApplicationError) as refused, open_signer():
+        pass
+
+    assert refused.value.code == "signer_not_configured" and "pki init" in refused.value.message
+
+
+def test_an_unknown_backend_or_callback_is_refused_clearly(identity, settings):
+    settings.CLEANROOM_SIGNER["BACKEND"] = "vault"
+    with pytest.raises(ApplicationError) as unknown, open_signer():
+        pass
+    assert unknown.value.code == "signer_not_configured" and "vault" in unknown.value.message
+
+    use_identity(settings, identity, backend="callback", callback="tests.provenance.c2pa.kms.no_such_function")
+    with pytest.raises(ApplicationError) as missing, open_signer():
+        pass
+    assert missing.value.code == "signer_not_configured" and "no_such_function" in missing.value.message
+
+
+def test_reading_without_trust_anchors_is_refused_not_reported_untrusted(identity, settings, tmp_path):
+    signed = sign_png()
+    settings.CLEANROOM_SIGNER["TRUST_ANCHORS"] = str(tmp_path / "missing.pem")
+
+    with pytest.raises(ApplicationError) as refused:
+        read_manifest(signed, "image/png")
+
+    assert refused.value.code == "trust_anchors_missing"
+    with pytest.raises(ApplicationError):
+        trust_anchors_pem()
