@@ -208,6 +208,9 @@ CLEANROOM_TRAINING = {
     "DEFAULT_STEPS": env_int("CLEANROOM_TRAINING_DEFAULT_STEPS", 100),
     "MAX_STEPS": env_int("CLEANROOM_TRAINING_MAX_STEPS", 20_000),
     "DEVICE": env_str("CLEANROOM_TRAINING_DEVICE") or "auto",  # auto | cpu | cuda
+    # Per-task limits of `training.train`; the hard one below the Redis visibility timeout (2 h).
+    "SOFT_TIME_LIMIT": env_int("CLEANROOM_TRAINING_SOFT_TIME_LIMIT", 6600),
+    "TIME_LIMIT": env_int("CLEANROOM_TRAINING_TIME_LIMIT", 6900),
 }
 CLEANROOM_GENERATION = {
     "DEVICE": env_str("CLEANROOM_GENERATION_DEVICE") or "auto",
@@ -281,6 +284,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per status set that several components share (else spectacular names it by hash).
+    "ENUM_NAME_OVERRIDES": {"TrainingRunStatusEnum": "training.models.RunStatus"},
 }
 
 LOGGING = {

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from core.exceptions import ApplicationError
+from training.models import BaseModel, ModelArtifact, TrainingRun
+from training.selectors import base_model_approvals
+from training.services import model_usable
+
+
+class BaseModelFileSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    sha256 = serializers.CharField()
+    size = serializers.IntegerField()
+
+
+class BaseModelSerializer(serializers.ModelSerializer):
+    registered_by = serializers.CharField(source="registered_by.username", read_only=True, allow_null=True, default=None)
+    files = BaseModelFileSerializer(many=True, read_only=True)
+    approvals = serializers.SerializerMethodField(help_text="usernames of the reviewers who approved, in order")
+
+    class Meta:
+        model = BaseModel
+        fields = [
+            "id", "name", "licence", "declared_provenance", "pipeline_class", "sha256", "files", "status",
+            "status_reason", "status_changed_at", "registered_by", "created_at", "approvals",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_approvals(self, base_model: BaseModel) -> list[str]:
+        return base_model_approvals(base_model)
+
+
+class BaseModelReviewResultSerializer(serializers.Serializer):
+    base_model_id = serializers.UUIDField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    sha256 = serializers.CharField()
+    approvals = serializers.ListField(child=serializers.CharField())
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=10_000)
+
+
+class ModelSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelArtifact
+        fields = ["id", "sha256", "container_sha256", "ingredient_archive_sha256"]
+        read_only_fields = fields
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    """A run with everything it recorded (the list leaves out the loss curve)."""
+
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True, allow_null=True, default=None)
+    model = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id", "snapshot", "base_model", "requested_by", "status", "status_changed_at", "progress", "steps", "seed",
+            "config", "device", "library_versions", "loss_curve", "timings", "error", "error_code", "created_at",
+            "started_at", "finished_at", "model",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(ModelSummarySerializer(allow_null=True))
+    def get_model(self, run: TrainingRun) -> dict | None:
+        artifact = getattr(run, "artifact", None)  # the reverse one-to-one raises an AttributeError when absent
+        return ModelSummarySerializer(artifact).data if artifact is not None else None
+
+
+class TrainingRunListSerializer(TrainingRunSerializer):
+    class Meta(TrainingRunSerializer.Meta):
+        fields = [name for name in TrainingRunSerializer.Meta.fields if name != "loss_curve"]
+        read_only_fields = fields
+
+
+class TrainingRunCreateSerializer(serializers.Serializer):
+    snapshot_id = serializers.UUIDField()
+    base_model_id = serializers.UUIDField()
+    steps = serializers.IntegerField(required=False, min_value=1, help_text="default CLEANROOM_TRAINING_DEFAULT_STEPS")
+    seed = serializers.IntegerField(required=False, min_value=0, help_text="default: a random seed, recorded")
+    rank = serializers.IntegerField(required=False, min_value=1, max_value=256)
+    learning_rate = serializers.FloatField(required=False, min_value=0)
+    batch_size = serializers.IntegerField(required=False, min_value=1, max_value=64)
+    resolution = serializers.IntegerField(required=False, min_value=8, max_value=2048)
+
+
+class RefusalSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    error = serializers.CharField()
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    refusal = serializers.SerializerMethodField(help_text="null when the model may generate, else why not ({code, error})")
+
+    class Meta:
+        model = ModelArtifact
+        fields = [
+            "id", "training_run", "snapshot", "base_model", "sha256", "size", "container_sha256",
+            "ingredient_archive_sha256", "created_at", "refusal",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(RefusalSerializer(allow_null=True))
+    def get_refusal(self, artifact: ModelArtifact) -> dict | None:
+        try:
+            model_usable(artifact)
+        except ApplicationError as refusal:
+            return {"code": refusal.code, "error": refusal.message}
+        return None

@@ -1,0 +1,62 @@
+"""Reads: lookups by public id, approvals, and lineage summaries."""
+
+from __future__ import annotations
+
+import uuid
+
+from core.exceptions import NotFound
+from training.models import BaseModel, BaseModelReview, ModelArtifact, TrainingRun
+
+
+def _uuid(value, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound(f"no {what.replace('_', ' ')} with id {value!r}", code=f"unknown_{what}") from None
+
+
+def base_model_get(*, base_model_id) -> BaseModel:
+    try:
+        return BaseModel.objects.get(pk=_uuid(base_model_id, "base_model"))
+    except BaseModel.DoesNotExist:
+        raise NotFound(f"no base model with id {base_model_id!r}", code="unknown_base_model") from None
+
+
+def base_model_approvals(base_model: BaseModel) -> list[str]:
+    """Usernames of the reviewers who approved, in the order they did."""
+    names = (
+        BaseModelReview.objects.filter(base_model=base_model, decision="approve")
+        .order_by("created_at", "id")
+        .values_list("reviewer__username", flat=True)
+    )
+    return list(dict.fromkeys(names))
+
+
+def training_run_get(*, run_id) -> TrainingRun:
+    try:
+        return TrainingRun.objects.select_related("snapshot", "base_model").get(pk=_uuid(run_id, "training_run"))
+    except TrainingRun.DoesNotExist:
+        raise NotFound(f"no training run with id {run_id!r}", code="unknown_training_run") from None
+
+
+def model_get(*, model_id) -> ModelArtifact:
+    """A model artifact by id, with its run, snapshot and base model."""
+    try:
+        return ModelArtifact.objects.select_related("training_run", "snapshot", "base_model").get(pk=_uuid(model_id, "model"))
+    except ModelArtifact.DoesNotExist:
+        raise NotFound(f"no model with id {model_id!r}", code="unknown_model") from None
+
+
+def run_result(run: TrainingRun) -> dict:
+    """The `train` command's JSON keys for a run in any state."""
+    artifact = ModelArtifact.objects.filter(training_run=run).first()
+    result = {
+        "training_run_id": str(run.pk),
+        "status": run.status,
+        "model_id": str(artifact.pk) if artifact else None,
+        "artifact_sha256": artifact.sha256 if artifact else None,
+        "progress": run.progress,
+    }
+    if run.error_code:
+        result["code"] = run.error_code
+    return result
