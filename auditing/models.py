@@ -77,6 +77,10 @@ class ProtectedWork(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     fingerprint = models.BinaryField()
+    # The image embedding of the configured open_clip model (float32 little-endian), and that
+    # model's version: recomputed from the stored bytes when another model is configured.
+    embedding = models.BinaryField(null=True, blank=True)
+    embedding_model = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     created_by = models.CharField(max_length=150)
 
@@ -88,8 +92,11 @@ class ProtectedWork(models.Model):
 
 
 class AssetFingerprint(models.Model):
-    """An asset's near-duplicate fingerprint (Fingerprint.to_bytes()), written by its auditor."""
+    """An asset's near-duplicate fingerprint (Fingerprint.to_bytes()) and, where a model is
+    configured, its image embedding; written by its auditor."""
 
     asset = models.OneToOneField(Asset, on_delete=models.CASCADE, primary_key=True, related_name="fingerprint")
     fingerprint = models.BinaryField()
+    embedding = models.BinaryField(null=True, blank=True)
+    embedding_model = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

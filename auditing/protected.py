@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import logging
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 
+from auditing.detectors.embeddings import CandidateEmbeddings, candidate_embeddings, vector_to_bytes
 from auditing.detectors.near_duplicate import fingerprint_image
 from auditing.models import ProtectedWork
 from auditing.protected_index import protected_index_add
@@ -32,11 +34,14 @@ def protected_add(*, paths: list[str], owner: str, reference: str = "", actor=No
     """Register every readable image under `paths` as a protected work of `owner`.
 
     Each work is its own transaction with its audit event; the persistent index is updated once
-    the works are committed. Returns `added: [{path, protected_work_id}]` and
-    `refused: [{path, reason, detail}]` (`duplicate` for bytes already registered).
+    the works are committed. Where an embedding model is configured, each work's embedding is
+    stored with it (a model that cannot load refuses the whole call before any file).
+    Returns `added: [{path, protected_work_id}]` and `refused: [{path, reason, detail}]`
+    (`duplicate` for bytes already registered).
     """
     if not owner.strip():
         raise ApplicationError("a protected work needs an owner", code="owner_required")
+    embeddings = ready_embeddings()
     image_limits, archive_limits = ingest_limits()
     added: list[dict] = []
     refused: list[dict] = []
@@ -44,7 +49,9 @@ def protected_add(*, paths: list[str], owner: str, reference: str = "", actor=No
     seen: dict[str, str] = {}
     for candidate in CandidateSource(archive_limits).candidates(paths):
         try:
-            work = _add_one(candidate, owner=owner, reference=reference, actor=actor, limits=image_limits, seen=seen)
+            work = _add_one(
+                candidate, owner=owner, reference=reference, actor=actor, limits=image_limits, seen=seen, embeddings=embeddings
+            )
         except Refused as exc:
             refused.append({"path": candidate.path, "reason": str(exc.reason), "detail": exc.detail})
             continue
@@ -55,7 +62,28 @@ def protected_add(*, paths: list[str], owner: str, reference: str = "", actor=No
     return {"added": added, "refused": refused}
 
 
-def _add_one(candidate: Candidate, *, owner: str, reference: str, actor, limits: Limits, seen: dict[str, str]) -> ProtectedWork:
+def ready_embeddings() -> CandidateEmbeddings | None:
+    """The configured embedding stage with its model loaded, or None; a configuration error is
+    an ApplicationError naming it."""
+    try:
+        embeddings = candidate_embeddings()
+        if embeddings is not None:
+            embeddings.model.load()
+    except ImproperlyConfigured as exc:
+        raise ApplicationError(str(exc), code="embedding_model_unavailable") from None
+    return embeddings
+
+
+def _add_one(
+    candidate: Candidate,
+    *,
+    owner: str,
+    reference: str,
+    actor,
+    limits: Limits,
+    seen: dict[str, str],
+    embeddings: CandidateEmbeddings | None,
+) -> ProtectedWork:
     if candidate.refusal is not None:
         raise Refused(*candidate.refusal)
     data = candidate.data or b""
@@ -66,8 +94,11 @@ def _add_one(candidate: Candidate, *, owner: str, reference: str, actor, limits:
     if existing is not None:
         raise Refused(RefusalReason.DUPLICATE, f"already registered as protected work {existing}")
     image = sniff_and_decode(data, limits)
+    embedding = None
     try:
         fingerprint = fingerprint_image(image)
+        if embeddings is not None:
+            embedding = vector_to_bytes(embeddings.embed(image))
     except Exception as exc:  # noqa: BLE001 - one file's surprise must never sink the batch
         logger.exception("fingerprinting %s failed", candidate.path)
         raise Refused(RefusalReason.INVALID_IMAGE, f"could not be fingerprinted: {type(exc).__name__}: {exc}") from None
@@ -86,6 +117,8 @@ def _add_one(candidate: Candidate, *, owner: str, reference: str, actor, limits:
                 width=fingerprint.width,
                 height=fingerprint.height,
                 fingerprint=fingerprint.to_bytes(),
+                embedding=embedding,
+                embedding_model=embeddings.version if embeddings is not None else "",
                 created_by=actor_name(actor),
             )
             audit_append(

@@ -2,19 +2,24 @@
 recompressed…), or that copies another asset of its own dataset(s).
 
 The asset's fingerprint is stored (AssetFingerprint) so later audits of its dataset can compare
-against it without decoding its image again.
+against it without decoding its image again. Where an open_clip model is configured
+(settings.CLEANROOM_EMBEDDINGS), the asset's image embedding is stored beside it and feeds the
+candidate search too; every candidate still has to pass the geometric verification.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from auditing.auditors.base import AuditSubject, FindingDraft
+from auditing.detectors.embeddings import CandidateEmbeddings, candidate_embeddings, vector_from_bytes, vector_to_bytes
 from auditing.models import AssetFingerprint, ProtectedWork
 
 if TYPE_CHECKING:
-    from auditing.detectors.near_duplicate import Fingerprint, Match
+    from auditing.detectors.near_duplicate import Fingerprint, Match, NearDuplicateIndex
 
 from provenance.models import AssetStatus, DatasetMembership
 
@@ -37,26 +42,62 @@ def _evidence(match: Match) -> dict[str, Any]:
         "method": match.method,
         "transforms": list(match.transforms),
         "geometry": asdict(match.geometry) if match.geometry is not None else None,
+        "embedding_similarity": round(match.similarity, 4) if match.similarity is not None else None,
+        "candidate_sources": list(match.sources),
     }
+
+
+@dataclass(frozen=True)
+class _Query:
+    """One asset's query: its fingerprint and, where a model is configured, its embedding."""
+
+    fingerprint: Fingerprint
+    embedding: np.ndarray | None
+    embeddings: CandidateEmbeddings | None
+
+    def against(self, index: NearDuplicateIndex) -> list[Match]:
+        if self.embeddings is None or self.embedding is None:
+            return index.query(self.fingerprint)
+        return index.query(
+            self.fingerprint,
+            embedding=self.embedding,
+            embedding_candidates=self.embeddings.candidates,
+            min_similarity=self.embeddings.min_similarity,
+        )
 
 
 class NearDuplicateAuditor:
     name = "near_duplicate"
-    version = "1"
+
+    @property
+    def version(self) -> str:
+        # An embedding model changes what the candidate search can find: another model re-audits.
+        embeddings = candidate_embeddings()
+        return "1" if embeddings is None else f"1+e{embeddings.model.digest[:12]}"
 
     def audit(self, subject: AuditSubject) -> list[FindingDraft]:
-        # OpenCV and faiss load here, in the worker: the web process reads auditor versions
-        # (to decide what needs auditing) and must never load them.
+        # OpenCV, faiss and torch load here, in the worker: the web process reads auditor
+        # versions (to decide what needs auditing) and must never load them.
         from auditing.detectors.near_duplicate import fingerprint_image
 
         fingerprint = fingerprint_image(subject.image)
-        AssetFingerprint.objects.update_or_create(asset_id=subject.asset_id, defaults={"fingerprint": fingerprint.to_bytes()})
-        return [*self._protected(fingerprint), *self._within_dataset(subject.asset_id, fingerprint)]
+        embeddings = candidate_embeddings()
+        embedding = embeddings.embed(subject.image) if embeddings is not None else None
+        AssetFingerprint.objects.update_or_create(
+            asset_id=subject.asset_id,
+            defaults={
+                "fingerprint": fingerprint.to_bytes(),
+                "embedding": vector_to_bytes(embedding) if embedding is not None else None,
+                "embedding_model": embeddings.version if embeddings is not None else "",
+            },
+        )
+        query = _Query(fingerprint, embedding, embeddings)
+        return [*self._protected(query), *self._within_dataset(subject.asset_id, query)]
 
-    def _protected(self, fingerprint: Fingerprint) -> list[FindingDraft]:
+    def _protected(self, query: _Query) -> list[FindingDraft]:
         from auditing.protected_index import protected_index
 
-        matches = protected_index().query(fingerprint)
+        matches = query.against(protected_index())
         works = {str(pk): work for pk, work in ProtectedWork.objects.in_bulk([m.key for m in matches]).items()}
         drafts = []
         for match in matches:
@@ -64,10 +105,12 @@ class NearDuplicateAuditor:
             if work is None:
                 continue
             details = {"protected_work_id": str(work.pk), "owner": work.owner, "reference": work.reference}
-            drafts.append(FindingDraft(code="near_duplicate.protected_work", score=_score(match), details={**details, **_evidence(match)}))
+            drafts.append(
+                FindingDraft(code="near_duplicate.protected_work", score=_score(match), details={**details, **_evidence(match)})
+            )
         return drafts
 
-    def _within_dataset(self, asset_id: str, fingerprint: Fingerprint) -> list[FindingDraft]:
+    def _within_dataset(self, asset_id: str, query: _Query) -> list[FindingDraft]:
         from auditing.detectors.near_duplicate import Fingerprint, NearDuplicateIndex
 
         # A per-call index over the fingerprints of every other audited asset in the same
@@ -81,18 +124,23 @@ class NearDuplicateAuditor:
             AssetFingerprint.objects.filter(asset_id__in=neighbours)
             .exclude(asset_id=asset_id)
             .exclude(asset__status__in=_GONE)
-            .values_list("asset_id", "fingerprint")
+            .values_list("asset_id", "fingerprint", "embedding", "embedding_model")
         )
-        items = []
-        for other_id, raw in rows.iterator(chunk_size=500):
+        model = query.embeddings.version if query.embeddings is not None else ""
+        items, vectors = [], {}
+        for other_id, raw, vector, vector_model in rows.iterator(chunk_size=500):
             try:
                 items.append((str(other_id), Fingerprint.from_bytes(bytes(raw))))
             except ValueError:
                 continue  # another fingerprint version: recomputed when that asset is re-audited
+            if model and vector is not None and vector_model == model:
+                vectors[str(other_id)] = vector_from_bytes(vector)
         if not items:
             return []
-        index = NearDuplicateIndex.rebuild(items)
+        index = NearDuplicateIndex.rebuild(items, embeddings=vectors, embedding_model=model)
         return [
-            FindingDraft(code="near_duplicate.within_dataset", score=_score(match), details={"asset_id": match.key, **_evidence(match)})
-            for match in index.query(fingerprint)
+            FindingDraft(
+                code="near_duplicate.within_dataset", score=_score(match), details={"asset_id": match.key, **_evidence(match)}
+            )
+            for match in query.against(index)
         ]

@@ -2,16 +2,20 @@
 
 Stage 1 (candidates): exact Hamming search over every entry's pHash (and its mirrored pHash)
 and dHash with faiss, plus votes from nearest ORB descriptors (a crop moves the hashes too far,
-its keypoints stay). Stage 2 (verification): keypoint matching under a RANSAC homography.
+its keypoints stay), plus, where entries carry image embeddings (a configured open_clip model),
+their nearest neighbours by cosine similarity (exact inner product over L2-normalised float32
+vectors). Stage 2 (verification): keypoint matching under a RANSAC homography, whichever stage
+proposed the candidate.
+
+An index with embeddings is saved as two files: the fingerprints at PATH and the vectors beside
+it at PATH.emb (auditing/detectors/vectors.py).
 """
 
 from __future__ import annotations
 
 import os
-import struct
-import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +24,8 @@ import faiss
 import numpy as np
 
 from auditing.detectors.fingerprint import MIN_INLIERS, Fingerprint, Geometry, hamming, verify
-
-INDEX_VERSION = 1
-_MAGIC = b"CRNDIDX\0"
-_FILE_HEADER = struct.Struct("<8sHQ")
-_ENTRY_HEADER = struct.Struct("<HI")
+from auditing.detectors.index_files import read_index_files, write_index_files
+from auditing.detectors.vectors import VectorIndex
 
 # Candidate thresholds, in bits of 64: unrelated images sit at 31-36 (shared/FACTS.md).
 MAX_CANDIDATE_HASH_DISTANCE = 22
@@ -37,6 +38,8 @@ _VOTE_DISTANCE = 48
 _MIN_VOTES = 4
 _VOTE_CANDIDATES = 8
 _HASH_CANDIDATES = 16
+EMBEDDING_CANDIDATES = 8
+MIN_EMBEDDING_SIMILARITY = 0.75
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class Candidate:
     dhash_distance: int
     flipped_hash: bool
     votes: int
+    similarity: float | None = None  # cosine similarity of the embeddings, when both have one
+    sources: tuple[str, ...] = ()  # the stages that proposed it: "hash", "votes", "embedding"
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class Match:
     method: str  # "keypoints", or "hash" for keypoint-poor images matched on the hashes alone
     transforms: tuple[str, ...]
     geometry: Geometry | None
+    similarity: float | None = None
+    sources: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -84,8 +91,11 @@ class NearDuplicateIndex:
     file (approximate, much faster) beyond it; the hash searches are always exact.
     """
 
-    def __init__(self, *, ivf_threshold: int = 2_000_000) -> None:
+    def __init__(self, *, ivf_threshold: int = 2_000_000, embedding_model: str = "") -> None:
         self._ivf_threshold = ivf_threshold
+        # Which model made the vectors (empty: none); vectors of two models never share an index.
+        self.embedding_model = embedding_model
+        self._vectors = VectorIndex()
         self._fingerprints: dict[str, Fingerprint] = {}
         self._id_of_key: dict[str, int] = {}
         self._key_of_id: dict[int, str] = {}
@@ -108,12 +118,41 @@ class NearDuplicateIndex:
     def fingerprint(self, key: str) -> Fingerprint:
         return self._fingerprints[key]
 
-    def add(self, key: str, fingerprint: Fingerprint) -> None:
-        """Add or replace `key`. Entries need no mirrored features; they are dropped to save memory."""
-        self.add_many([(key, fingerprint)])
+    @property
+    def embedding_dim(self) -> int | None:
+        return self._vectors.dim
 
-    def add_many(self, items: Iterable[tuple[str, Fingerprint]]) -> None:
+    def embedded_count(self) -> int:
+        return len(self._vectors)
+
+    def embedding(self, key: str) -> np.ndarray | None:
+        """The entry's unit-length embedding, or None when it has none."""
+        entry_id = self._id_of_key[key]
+        return self._vectors.get(entry_id) if entry_id in self._vectors else None
+
+    def embeddings(self) -> dict[str, np.ndarray]:
+        """Every entry's embedding, by key (read in bulk)."""
+        ids, vectors = self._vectors.all()
+        return {self._key_of_id[int(entry_id)]: vector for entry_id, vector in zip(ids, vectors)}
+
+    def copy(self) -> NearDuplicateIndex:
+        """An independent index with the same entries: add to it while others query this one."""
+        return NearDuplicateIndex.rebuild(
+            self._fingerprints.items(),
+            embeddings=self.embeddings(),
+            embedding_model=self.embedding_model,
+            ivf_threshold=self._ivf_threshold,
+        )
+
+    def add(self, key: str, fingerprint: Fingerprint, *, embedding: np.ndarray | None = None) -> None:
+        """Add or replace `key`. Entries need no mirrored features; they are dropped to save memory."""
+        self.add_many([(key, fingerprint)], embeddings={key: embedding} if embedding is not None else None)
+
+    def add_many(self, items: Iterable[tuple[str, Fingerprint]], *, embeddings: Mapping[str, np.ndarray] | None = None) -> None:
+        """Add or replace entries; `embeddings` gives some of them an image embedding (any scale:
+        stored L2-normalised)."""
         items = list(items)
+        keys, vectors = self._checked_vectors(items, embeddings or {})
         replaced = [key for key, _ in items if key in self._fingerprints]
         if replaced:
             self.remove_many(replaced)
@@ -133,6 +172,20 @@ class NearDuplicateIndex:
         self._phash.add_with_ids(phashes, np.repeat(ids, 2))
         self._dhash.add_with_ids(dhashes, ids)
         self._votes_stale = True
+        if keys:
+            self._vectors.add(np.array([self._id_of_key[key] for key in keys], dtype=np.int64), vectors)
+
+    def _checked_vectors(
+        self, items: list[tuple[str, Fingerprint]], embeddings: Mapping[str, np.ndarray]
+    ) -> tuple[list[str], np.ndarray]:
+        """The keys and unit rows of `embeddings`, checked before anything is changed."""
+        if not embeddings:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        strangers = set(embeddings) - {key for key, _ in items}
+        if strangers:
+            raise ValueError(f"embeddings for keys not being added: {sorted(strangers)[:3]}")
+        keys = list(embeddings)
+        return keys, self._vectors.checked([embeddings[key] for key in keys])
 
     def remove(self, key: str) -> None:
         self.remove_many([key])
@@ -147,6 +200,7 @@ class NearDuplicateIndex:
         selector = np.array(ids, dtype=np.int64)
         self._phash.remove_ids(selector)
         self._dhash.remove_ids(selector)
+        self._vectors.remove(ids)
         # Descriptor rows of removed entries stay until the next rebuild; their votes are ignored.
 
     def _rebuild_votes(self) -> None:
@@ -200,12 +254,29 @@ class NearDuplicateIndex:
         votes = Counter(int(owner) for owner in self._vote_owner[close] if int(owner) in self._key_of_id)
         return Counter({entry_id: n for entry_id, n in votes.most_common(_VOTE_CANDIDATES) if n >= _MIN_VOTES})
 
-    def candidates(self, fingerprint: Fingerprint, *, votes: bool = True) -> list[Candidate]:
-        """Stage 1 only: entries whose hashes are close or whose descriptors got votes."""
-        hits = self._hash_hits(fingerprint)
+    def candidates(
+        self,
+        fingerprint: Fingerprint,
+        *,
+        embedding: np.ndarray | None = None,
+        hashes: bool = True,
+        votes: bool = True,
+        embedding_candidates: int = EMBEDDING_CANDIDATES,
+        min_similarity: float = MIN_EMBEDDING_SIMILARITY,
+    ) -> list[Candidate]:
+        """Stage 1 only: entries whose hashes are close, whose descriptors got votes, or (given the
+        query's `embedding`) whose embeddings are among its `embedding_candidates` nearest with
+        at least `min_similarity`. `hashes` / `votes` switch those stages off."""
+        hits = self._hash_hits(fingerprint) if hashes else {}
         vote_counts = self._vote_hits(fingerprint) if votes else Counter()
+        query_vector = self._vectors.query_row(embedding) if embedding is not None else None
+        similar: dict[int, float] = {}
+        if query_vector is not None:
+            with _single_threaded():
+                similar = self._vectors.search(query_vector, embedding_candidates, min_similarity)
+            similar = {entry_id: value for entry_id, value in similar.items() if entry_id in self._key_of_id}
         found = []
-        for entry_id in {**hits, **dict.fromkeys(vote_counts)}:
+        for entry_id in {**hits, **dict.fromkeys(vote_counts), **dict.fromkeys(similar)}:
             key = self._key_of_id[entry_id]
             if entry_id in hits:
                 phash_distance, dhash_distance, flipped = hits[entry_id]
@@ -217,14 +288,43 @@ class NearDuplicateIndex:
                     hamming(fingerprint.dhash, stored.dhash),
                     mirrored < direct,
                 )
-            found.append(Candidate(key, phash_distance, dhash_distance, flipped, vote_counts.get(entry_id, 0)))
-        found.sort(key=lambda c: (-c.votes, c.phash_distance + c.dhash_distance))
+            similarity = similar.get(entry_id)
+            if similarity is None and query_vector is not None and entry_id in self._vectors:
+                similarity = float(self._vectors.get(entry_id) @ query_vector[0])
+            sources = tuple(
+                name for name, table in (("hash", hits), ("votes", vote_counts), ("embedding", similar)) if entry_id in table
+            )
+            found.append(
+                Candidate(key, phash_distance, dhash_distance, flipped, vote_counts.get(entry_id, 0), similarity, sources)
+            )
+        found.sort(
+            key=lambda c: (-c.votes, -(c.similarity if c.similarity is not None else -2.0), c.phash_distance + c.dhash_distance)
+        )
         return found
 
-    def query(self, fingerprint: Fingerprint, *, k: int = 5) -> list[Match]:
-        """Verified near-duplicates of `fingerprint`, most inliers first, at most `k`."""
+    def query(
+        self,
+        fingerprint: Fingerprint,
+        *,
+        k: int = 5,
+        embedding: np.ndarray | None = None,
+        hashes: bool = True,
+        votes: bool = True,
+        embedding_candidates: int = EMBEDDING_CANDIDATES,
+        min_similarity: float = MIN_EMBEDDING_SIMILARITY,
+    ) -> list[Match]:
+        """Verified near-duplicates of `fingerprint`, most inliers first, at most `k`. Every
+        candidate, whichever stage proposed it, must pass the same verification."""
         matches: list[Match] = []
-        for candidate in self.candidates(fingerprint):
+        candidates = self.candidates(
+            fingerprint,
+            embedding=embedding,
+            hashes=hashes,
+            votes=votes,
+            embedding_candidates=embedding_candidates,
+            min_similarity=min_similarity,
+        )
+        for candidate in candidates:
             stored = self._fingerprints[candidate.key]
             verification = verify(fingerprint, stored, flipped_first=candidate.flipped_hash)
             if verification is not None:
@@ -237,6 +337,8 @@ class NearDuplicateIndex:
                         method="keypoints",
                         transforms=verification.geometry.transforms,
                         geometry=verification.geometry,
+                        similarity=candidate.similarity,
+                        sources=candidate.sources,
                     )
                 )
             elif (
@@ -253,60 +355,40 @@ class NearDuplicateIndex:
                         method="hash",
                         transforms=("flip",) if candidate.flipped_hash else ("identity",),
                         geometry=None,
+                        similarity=candidate.similarity,
+                        sources=candidate.sources,
                     )
                 )
         matches.sort(key=lambda m: (-m.inliers, m.phash_distance))
         return matches[:k]
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write every entry atomically (temp file in the same folder, fsync, rename)."""
-        target = Path(path)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(_FILE_HEADER.pack(_MAGIC, INDEX_VERSION, len(self._fingerprints)))
-                for key, fingerprint in self._fingerprints.items():
-                    encoded_key, body = key.encode(), fingerprint.to_bytes()
-                    out.write(_ENTRY_HEADER.pack(len(encoded_key), len(body)))
-                    out.write(encoded_key)
-                    out.write(body)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        """Write every entry atomically (temp file in the same folder, fsync, rename); the
+        embeddings, if any, likewise to `embeddings_path(path)` (else that file is removed)."""
+        write_index_files(
+            Path(path),
+            self._fingerprints.items(),
+            embedding_model=self.embedding_model,
+            embeddings=self.embeddings() if self._vectors or self.embedding_model else None,
+            embedding_dim=self.embedding_dim or 0,
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **options: int) -> NearDuplicateIndex:
-        data = Path(path).read_bytes()
-        if len(data) < _FILE_HEADER.size:
-            raise ValueError("not a near-duplicate index: too short")
-        magic, version, count = _FILE_HEADER.unpack_from(data)
-        if magic != _MAGIC:
-            raise ValueError("not a near-duplicate index: bad magic")
-        if version != INDEX_VERSION:
-            raise ValueError(f"index file version {version}, this code reads {INDEX_VERSION}: rebuild it")
-        offset, items = _FILE_HEADER.size, []
-        for _ in range(count):
-            key_length, body_length = _ENTRY_HEADER.unpack_from(data, offset)
-            offset += _ENTRY_HEADER.size
-            key = data[offset : offset + key_length].decode()
-            offset += key_length
-            items.append((key, Fingerprint.from_bytes(data[offset : offset + body_length])))
-            offset += body_length
-        if offset != len(data):
-            raise ValueError("near-duplicate index file has trailing bytes")
-        return cls.rebuild(items, **options)
+        items, model, embeddings = read_index_files(Path(path))
+        return cls.rebuild(items, embeddings=embeddings, embedding_model=model, **options)
 
     @classmethod
-    def rebuild(cls, items: Iterable[tuple[str, Fingerprint]], **options: int) -> NearDuplicateIndex:
-        """A fresh index from stored fingerprints (for example, the rows of a table)."""
-        index = cls(**options)
-        index.add_many(items)
+    def rebuild(
+        cls,
+        items: Iterable[tuple[str, Fingerprint]],
+        *,
+        embeddings: Mapping[str, np.ndarray] | None = None,
+        embedding_model: str = "",
+        **options: int,
+    ) -> NearDuplicateIndex:
+        """A fresh index from stored fingerprints (for example, the rows of a table), and the
+        embeddings of some of them, made by `embedding_model`."""
+        index = cls(embedding_model=embedding_model, **options)
+        index.add_many(items, embeddings=embeddings)
         return index

@@ -18,7 +18,8 @@ from auditing.detectors.fingerprint import (
     hamming,
     verify,
 )
-from auditing.detectors.index import INDEX_VERSION, Candidate, Match, NearDuplicateIndex
+from auditing.detectors.index import Candidate, Match, NearDuplicateIndex
+from auditing.detectors.index_files import INDEX_VERSION
 
 __all__ = [
     "FINGERPRINT_VERSION",

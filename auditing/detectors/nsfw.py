@@ -3,8 +3,9 @@
 `NudeNetDetector` (default) runs the ONNX model that ships inside the nudenet 3.4.2 wheel
 (`320n.onnx`, a YOLO body-part detector with a 320 px input) on onnxruntime's CPU provider,
 fully offline. NudeNet's bundled LICENSE is AGPL-3.0 although its package metadata says MIT,
-so the backend stays swappable: `ClipNsfwDetector` runs a locally configured open_clip
-checkpoint instead, and `detector_from_settings` picks one from a config dict.
+so the backend stays swappable: `ClipNsfwDetector` scores a locally configured open_clip
+image embedding with a small head from a local file (or zero-shot against text prompts), and
+`detector_from_settings` picks one from a config dict.
 
 NudeNet does not say "NSFW"; it names body parts (18 labels, `NUDENET_LABELS`) and we decide
 which of them make an image unfit for a training set. By default these count:
@@ -39,15 +40,16 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
-import os
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, runtime_checkable
 
 import numpy as np
+from django.core.exceptions import ImproperlyConfigured
 from PIL import Image
+
+from auditing.detectors.embeddings import OpenClipModel
+from auditing.detectors.process_cache import once_per_process
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -96,8 +98,8 @@ NUDENET_MAX_SIDE = 1280
 Box = tuple[int, int, int, int]
 
 
-class DetectorUnavailable(RuntimeError):
-    """The backend cannot run here: a package or a weights file is missing."""
+class DetectorUnavailable(ImproperlyConfigured):
+    """The backend cannot run here: a package or a weights file is missing or unreadable."""
 
 
 class NsfwLabel(TypedDict):
@@ -120,30 +122,6 @@ class NsfwDetector(Protocol):
     version: str
 
     def detect(self, image: Image.Image) -> NsfwResult: ...
-
-
-T = TypeVar("T")
-_models: dict[tuple[Any, ...], Any] = {}
-_models_lock = threading.Lock()
-
-
-def _reset_after_fork() -> None:
-    # A session built before a prefork worker pool forks must not be shared by the children
-    # (onnxruntime and torch keep thread pools that do not survive fork), and a lock held by
-    # another thread at fork time would stay held forever in the child.
-    global _models_lock
-    _models.clear()
-    _models_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_reset_after_fork)
-
-
-def _once_per_process(key: tuple[Any, ...], build: Callable[[], T]) -> T:
-    with _models_lock:
-        if key not in _models:
-            _models[key] = build()
-        return _models[key]
 
 
 def nudenet_model_path() -> Path:
@@ -169,7 +147,7 @@ def nudenet_session() -> onnxruntime.InferenceSession:
         options.inter_op_num_threads = 1
         return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-    return _once_per_process(("nudenet", str(path)), build)
+    return once_per_process(("nudenet", str(path)), build)
 
 
 def _labels_digest(labels: frozenset[str]) -> str:
@@ -275,15 +253,90 @@ CLIP_SAFE_PROMPTS: tuple[str, ...] = (
     "a photo of people in swimwear at the beach",
 )
 CLIP_LABEL = "NSFW"
+HEAD_SUFFIXES = (".safetensors", ".npz")
+
+
+@dataclass(frozen=True, eq=False)
+class NsfwHead:
+    """A classifier over L2-normalised image embeddings: dense layers with ReLU between them,
+    ending in one logit; the score is its sigmoid.
+
+    File (.safetensors, or .npz without pickles): `layers.0.weight` (out, in), `layers.0.bias`
+    (out,), `layers.1.weight`, ... the last with out = 1 (a linear probe is one layer). An
+    optional `threshold` (safetensors metadata, or a scalar array in an .npz) is the score at
+    which the head's trainer says to flag; the THRESHOLD setting overrides it.
+    """
+
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
+    threshold: float | None
+    sha256: str
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.layers[0][0].shape[1])
+
+    def scores(self, embeddings: np.ndarray) -> np.ndarray:
+        values = np.asarray(embeddings, dtype=np.float64)
+        for position, (weight, bias) in enumerate(self.layers):
+            values = values @ weight.T + bias
+            if position < len(self.layers) - 1:
+                values = np.maximum(values, 0.0)
+        return 1.0 / (1.0 + np.exp(-values[:, 0]))
+
+
+def load_nsfw_head(path: str | Path) -> NsfwHead:
+    """Read and check a head file; DetectorUnavailable names what is wrong with it."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DetectorUnavailable(f"CLEANROOM_NSFW: HEAD {str(path)!r} is not a file here")
+    raw = path.read_bytes()
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+            from safetensors.numpy import load as load_safetensors
+
+            tensors = load_safetensors(raw)
+            with safe_open(str(path), framework="np") as handle:
+                metadata = handle.metadata() or {}
+            threshold = float(metadata["threshold"]) if "threshold" in metadata else None
+        elif path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                tensors = {name: archive[name] for name in archive.files}
+            threshold = float(tensors.pop("threshold")) if "threshold" in tensors else None
+        else:
+            raise ValueError(f"the file name must end in {' or '.join(HEAD_SUFFIXES)}")
+        layers = []
+        for position in range(len(tensors) // 2):
+            weight = np.asarray(tensors.pop(f"layers.{position}.weight"), dtype=np.float64)
+            bias = np.asarray(tensors.pop(f"layers.{position}.bias"), dtype=np.float64)
+            if weight.ndim != 2 or bias.shape != (weight.shape[0],):
+                raise ValueError(f"layer {position}: weight {weight.shape} and bias {bias.shape} do not fit")
+            if layers and weight.shape[1] != layers[-1][0].shape[0]:
+                raise ValueError(
+                    f"layer {position} takes {weight.shape[1]} inputs, the layer before gives {layers[-1][0].shape[0]}"
+                )
+            layers.append((weight, bias))
+        if tensors:
+            raise ValueError(f"unexpected tensors {sorted(tensors)[:5]}")
+        if not layers or layers[-1][0].shape[0] != 1:
+            raise ValueError("the last layer must give one logit")
+    except (ValueError, KeyError, OSError) as exc:
+        raise DetectorUnavailable(
+            f"CLEANROOM_NSFW: HEAD {str(path)!r} is not a usable head: {type(exc).__name__}: {exc}"
+        ) from None
+    if threshold is not None and not 0.0 < threshold <= 1.0:
+        raise DetectorUnavailable(f"CLEANROOM_NSFW: HEAD {str(path)!r} carries threshold {threshold}, outside (0, 1]")
+    return NsfwHead(tuple(layers), threshold, hashlib.sha256(raw).hexdigest())
 
 
 class ClipNsfwDetector:
-    """An open_clip image encoder from a local checkpoint, scoring the whole image.
+    """An open_clip image encoder from local files, scoring the whole image.
 
-    With `head_path` (a TorchScript module mapping the L2-normalised image embedding, shape
-    (1, D), to one logit) the score is the head's sigmoid; without it, the probability mass
-    CLIP puts on the NSFW prompts against the safe ones. torch and open_clip are imported only
-    here, on first use, so that the default installation needs neither.
+    With `head_path` (see NsfwHead) the score is the head's sigmoid over the L2-normalised
+    image embedding; without it, the probability mass CLIP puts on the NSFW prompts against the
+    safe ones (zero-shot: only meaningful with real CLIP weights). Files are checked here, torch
+    and open_clip are imported on the first detection only. The threshold is THRESHOLD, else the
+    head's own, else 0.5.
     """
 
     name = "clip"
@@ -294,67 +347,46 @@ class ClipNsfwDetector:
         *,
         model_name: str = "ViT-L-14",
         head_path: str | None = None,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         device: str = "cpu",
     ) -> None:
-        missing = [
-            f"the Python package '{module}' (pip install {dist})"
-            for module, dist in (("torch", "torch"), ("open_clip", "open_clip_torch"))
-            if importlib.util.find_spec(module) is None
-        ]
-        weights = [weights_path, head_path] if head_path else [weights_path]
-        missing += [f"the weights file {path!r}" for path in weights if not Path(path).is_file()]
+        try:
+            self.model = OpenClipModel(model=model_name, weights=weights_path, device=device, setting="CLEANROOM_NSFW")
+        except ImproperlyConfigured as exc:
+            raise DetectorUnavailable(f"{exc}. Or use BACKEND 'nudenet'.") from None
+        self.head = load_nsfw_head(head_path) if head_path else None
+        if threshold is None:
+            threshold = self.head.threshold if self.head is not None and self.head.threshold is not None else DEFAULT_THRESHOLD
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold {threshold!r} must be in (0, 1]")
-        if missing:
+        if self.head is not None and self.head.input_dim != self.model.embed_dim:
             raise DetectorUnavailable(
-                f"ClipNsfwDetector cannot run here: missing {'; '.join(missing)}. "
-                "Install them and point WEIGHTS at a local open_clip checkpoint, or use BACKEND 'nudenet'."
+                f"CLEANROOM_NSFW: HEAD {head_path!r} takes {self.head.input_dim}-dimensional embeddings, "
+                f"model {self.model.name!r} gives {self.model.embed_dim}"
             )
-        self.weights_path = str(weights_path)
-        self.model_name = model_name
-        self.head_path = head_path
         self.threshold = float(threshold)
-        self.device = device
-        self.version = (
-            f"{model_name}/{Path(weights_path).name}/{Path(head_path).name if head_path else 'zero-shot'}/t{self.threshold:g}"
+        scorer = self.head.sha256 if self.head is not None else "zero-shot:" + "|".join(CLIP_NSFW_PROMPTS + CLIP_SAFE_PROMPTS)
+        digest = hashlib.sha256(f"{self.model.digest}\0{scorer}".encode()).hexdigest()
+        # The model, the head and the threshold all decide: any change re-audits (32 chars at most).
+        self.version = f"clip/{digest[:12]}/t{self.threshold:g}"
+
+    def _prompt_embeddings(self) -> np.ndarray:
+        return once_per_process(
+            ("clip-prompts", self.model.digest), lambda: self.model.embed_texts(CLIP_NSFW_PROMPTS + CLIP_SAFE_PROMPTS)
         )
 
-    def _model(self) -> tuple[Any, Callable[[Image.Image], Any], Any]:
-        def build() -> tuple[Any, Callable[[Image.Image], Any], Any]:
-            import open_clip
-            import torch
-
-            torch.set_num_threads(1)
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                self.model_name, pretrained=self.weights_path, device=self.device
-            )
-            model.eval()
-            if self.head_path:
-                head = torch.jit.load(self.head_path, map_location=self.device).eval()
-            else:
-                tokenizer = open_clip.get_tokenizer(self.model_name)
-                with torch.no_grad():
-                    text = model.encode_text(tokenizer(list(CLIP_NSFW_PROMPTS + CLIP_SAFE_PROMPTS)).to(self.device))
-                head = text / text.norm(dim=-1, keepdim=True)
-            return model, preprocess, head
-
-        return _once_per_process(("clip", self.weights_path, self.model_name, self.head_path, self.device), build)
+    def score(self, image: Image.Image) -> float:
+        embedding = self.model.embed([image])
+        if self.head is not None:
+            return float(self.head.scores(embedding)[0])
+        logits = 100.0 * (embedding.astype(np.float64) @ self._prompt_embeddings().T.astype(np.float64))[0]
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        return float(probabilities[: len(CLIP_NSFW_PROMPTS)].sum())
 
     def detect(self, image: Image.Image) -> NsfwResult:
-        import torch
-
-        model, preprocess, head = self._model()
-        rgb = image.convert("RGB")
-        with torch.no_grad():
-            embedding = model.encode_image(preprocess(rgb).unsqueeze(0).to(self.device))
-            embedding = embedding / embedding.norm(dim=-1, keepdim=True)
-            if self.head_path:
-                score = float(torch.sigmoid(head(embedding)).reshape(-1)[0])
-            else:
-                probabilities = (100.0 * embedding @ head.T).softmax(dim=-1)[0]
-                score = float(probabilities[: len(CLIP_NSFW_PROMPTS)].sum())
-        label = NsfwLabel(label=CLIP_LABEL, score=score, box=(0, 0, rgb.width, rgb.height))
+        score = self.score(image)
+        label = NsfwLabel(label=CLIP_LABEL, score=score, box=(0, 0, image.width, image.height))
         return NsfwResult(flagged=score >= self.threshold, score=score, threshold=self.threshold, labels=[label])
 
 
@@ -366,7 +398,8 @@ _SETTING_KEYS = {
 
 def detector_from_settings(config: dict[str, Any]) -> NsfwDetector:
     """The backend a config dict names, e.g. {"BACKEND": "nudenet", "THRESHOLD": 0.5} or
-    {"BACKEND": "clip", "WEIGHTS": "/models/clip.pt", "MODEL": "ViT-L-14", "HEAD": "/models/head.pt"}.
+    {"BACKEND": "clip", "MODEL": "ViT-L-14" or "/models/clip.json", "WEIGHTS": "/models/clip.safetensors",
+    "HEAD": "/models/nsfw-head.safetensors"}.
 
     Unknown backends and unknown keys are errors: a misspelt THRESHOLD must not silently fall
     back to the default.
@@ -377,16 +410,15 @@ def detector_from_settings(config: dict[str, Any]) -> NsfwDetector:
     unknown = set(config) - _SETTING_KEYS[backend]
     if unknown:
         raise ValueError(f"unknown settings for the {backend!r} NSFW backend: {', '.join(sorted(unknown))}")
-    threshold = float(config.get("THRESHOLD", DEFAULT_THRESHOLD))
     if backend == "nudenet":
         labels = frozenset(config["LABELS"]) if "LABELS" in config else DEFAULT_COUNTED_LABELS
-        return NudeNetDetector(threshold=threshold, counted_labels=labels)
+        return NudeNetDetector(threshold=float(config.get("THRESHOLD", DEFAULT_THRESHOLD)), counted_labels=labels)
     if not config.get("WEIGHTS"):
         raise ValueError("the 'clip' NSFW backend needs WEIGHTS, the path of a local open_clip checkpoint")
     return ClipNsfwDetector(
         str(config["WEIGHTS"]),
-        model_name=str(config.get("MODEL", "ViT-L-14")),
+        model_name=str(config.get("MODEL") or "ViT-L-14"),
         head_path=str(config["HEAD"]) if config.get("HEAD") else None,
-        threshold=threshold,
-        device=str(config.get("DEVICE", "cpu")),
+        threshold=float(config["THRESHOLD"]) if config.get("THRESHOLD") is not None else None,
+        device=str(config.get("DEVICE") or "cpu"),
     )

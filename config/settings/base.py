@@ -176,8 +176,20 @@ CLEANROOM_PII = {
 CLEANROOM_NSFW = {"BACKEND": env_str("CLEANROOM_NSFW_BACKEND") or "nudenet"}
 if env_str("CLEANROOM_NSFW_THRESHOLD"):
     CLEANROOM_NSFW["THRESHOLD"] = float(env_str("CLEANROOM_NSFW_THRESHOLD"))
-if env_str("CLEANROOM_NSFW_WEIGHTS"):
-    CLEANROOM_NSFW["WEIGHTS"] = env_str("CLEANROOM_NSFW_WEIGHTS")
+# The "clip" backend: MODEL (open_clip architecture name or config JSON path), WEIGHTS (a local
+# checkpoint), HEAD (a .safetensors/.npz head; see auditing/detectors/nsfw.py NsfwHead).
+for _key in ("WEIGHTS", "MODEL", "HEAD"):
+    if env_str(f"CLEANROOM_NSFW_{_key}"):
+        CLEANROOM_NSFW[_key] = env_str(f"CLEANROOM_NSFW_{_key}")
+# Near-duplicate candidates from image embeddings (off unless both are set): MODEL is an open_clip
+# architecture name or a config JSON path, WEIGHTS a local checkpoint; never downloaded.
+CLEANROOM_EMBEDDINGS = {
+    "MODEL": env_str("CLEANROOM_EMBEDDINGS_MODEL") or "",
+    "WEIGHTS": env_str("CLEANROOM_EMBEDDINGS_WEIGHTS") or "",
+    "DEVICE": env_str("CLEANROOM_EMBEDDINGS_DEVICE") or "cpu",
+    "CANDIDATES": env_int("CLEANROOM_EMBEDDINGS_CANDIDATES", 8),
+    "MIN_SIMILARITY": float(env_str("CLEANROOM_EMBEDDINGS_MIN_SIMILARITY") or 0.75),
+}
 CLEANROOM_AUDIT_ON_INGEST = env_bool("CLEANROOM_AUDIT_ON_INGEST", True)
 # An asset still `auditing` this long after its last change is re-enqueued by the reconciler.
 CLEANROOM_AUDIT_DEADLINE_SECONDS = env_int("CLEANROOM_AUDIT_DEADLINE_SECONDS", 900)

@@ -1,0 +1,138 @@
+"""Image embeddings of near-duplicate index entries: exact cosine search, and their file.
+
+Vectors are stored L2-normalised (float32) in a faiss `IndexFlatIP` under the entries' ids, so
+the inner product is the cosine similarity. The file sits beside the index's own
+(`embeddings_path`): a header naming the model that made the vectors, the keys, the vectors.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+import faiss
+import numpy as np
+
+EMBEDDINGS_VERSION = 1
+_MAGIC = b"CRNDEMB\0"
+_HEADER = struct.Struct("<8sHIQH")  # magic, version, dimension, count, model name length
+_KEY_LENGTH = struct.Struct("<H")
+
+
+def embeddings_path(path: str | os.PathLike[str]) -> Path:
+    """Where the vectors of the index saved at `path` are saved."""
+    target = Path(path)
+    return target.with_name(target.name + ".emb")
+
+
+def unit_rows(vectors: np.ndarray | list[np.ndarray]) -> np.ndarray:
+    rows = np.array(vectors, dtype=np.float32, ndmin=2, copy=True)
+    faiss.normalize_L2(rows)
+    return rows
+
+
+class VectorIndex:
+    """Unit vectors by entry id (int64): add, remove, read back, and search by cosine similarity."""
+
+    def __init__(self) -> None:
+        self._index: faiss.IndexIDMap2 | None = None
+        self._ids: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, entry_id: object) -> bool:
+        return entry_id in self._ids
+
+    @property
+    def dim(self) -> int | None:
+        return None if self._index is None else int(self._index.d)
+
+    def checked(self, vectors: list[np.ndarray]) -> np.ndarray:
+        """Unit rows of `vectors`, refused unless they all have this index's dimension."""
+        rows = [np.asarray(vector, dtype=np.float32).ravel() for vector in vectors]
+        dimensions = {len(row) for row in rows} | ({self.dim} if self.dim is not None else set())
+        if len(dimensions) > 1:
+            raise ValueError(f"embeddings of different dimensions {sorted(dimensions)} in one index")
+        return unit_rows(np.stack(rows))
+
+    def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
+        """Add checked unit `rows` (see `checked`) under `ids`."""
+        if self._index is None:
+            self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(rows.shape[1]))
+        self._index.add_with_ids(rows, ids)
+        self._ids.update(ids.tolist())
+
+    def remove(self, ids: list[int]) -> None:
+        held = [entry_id for entry_id in ids if entry_id in self._ids]
+        if held:
+            assert self._index is not None
+            self._index.remove_ids(np.array(held, dtype=np.int64))
+            self._ids.difference_update(held)
+
+    def get(self, entry_id: int) -> np.ndarray:
+        assert self._index is not None
+        return self._index.reconstruct(entry_id)
+
+    def all(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors), read in bulk."""
+        if self._index is None or not self._ids:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim or 0), dtype=np.float32)
+        return faiss.vector_to_array(self._index.id_map), self._index.index.reconstruct_n(0, self._index.ntotal)
+
+    def query_row(self, vector: np.ndarray) -> np.ndarray:
+        query = unit_rows(np.asarray(vector, dtype=np.float32).ravel())
+        if self.dim is not None and query.shape[1] != self.dim:
+            raise ValueError(f"a query embedding of dimension {query.shape[1]} against an index of dimension {self.dim}")
+        return query
+
+    def search(self, query: np.ndarray, k: int, min_similarity: float) -> dict[int, float]:
+        """Entry id → similarity of the `k` nearest to the unit row `query` at `min_similarity` or more."""
+        if self._index is None or not self._ids:
+            return {}
+        similarities, ids = self._index.search(query, min(k, len(self._ids)))
+        return {
+            int(entry_id): float(similarity)
+            for similarity, entry_id in zip(similarities[0], ids[0])
+            if entry_id >= 0 and similarity >= min_similarity
+        }
+
+
+def write_embeddings(out: BinaryIO, model: str, vectors: Mapping[str, np.ndarray], dim: int) -> None:
+    encoded_model = model.encode()
+    out.write(_HEADER.pack(_MAGIC, EMBEDDINGS_VERSION, dim, len(vectors), len(encoded_model)))
+    out.write(encoded_model)
+    for key in vectors:
+        encoded = key.encode()
+        out.write(_KEY_LENGTH.pack(len(encoded)))
+        out.write(encoded)
+    if vectors:
+        out.write(np.ascontiguousarray(np.stack(list(vectors.values())), dtype="<f4").tobytes())
+
+
+def read_embeddings(path: Path) -> tuple[str, dict[str, np.ndarray]]:
+    """(the model that made them, vectors by key) from a file `write_embeddings` wrote."""
+    data = path.read_bytes()
+    if len(data) < _HEADER.size:
+        raise ValueError("not an embeddings file: too short")
+    magic, version, dimension, count, model_length = _HEADER.unpack_from(data)
+    if magic != _MAGIC:
+        raise ValueError("not an embeddings file: bad magic")
+    if version != EMBEDDINGS_VERSION:
+        raise ValueError(f"embeddings file version {version}, this code reads {EMBEDDINGS_VERSION}: rebuild it")
+    offset = _HEADER.size
+    model = data[offset : offset + model_length].decode()
+    offset += model_length
+    keys = []
+    for _ in range(count):
+        (length,) = _KEY_LENGTH.unpack_from(data, offset)
+        offset += _KEY_LENGTH.size
+        keys.append(data[offset : offset + length].decode())
+        offset += length
+    if len(data) - offset != count * dimension * 4:
+        raise ValueError("embeddings file is truncated or has trailing bytes")
+    vectors = np.frombuffer(data, dtype="<f4", count=count * dimension, offset=offset).reshape(count, dimension)
+    return model, dict(zip(keys, vectors.astype(np.float32)))
