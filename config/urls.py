@@ -13,6 +13,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("provenance.api.urls", namespace="api")),
     path("api/v1/", include("auditing.api.urls", namespace="auditing-api")),
+    path("api/v1/", include("training.api.urls", namespace="training-api")),
+    path("api/v1/", include("generation.api.urls", namespace="generation-api")),
 ]
 
 handler404 = "core.views.not_found"

@@ -1,0 +1,17 @@
+"""/api/v1/generation/: the generation API's routes (names under the `generation-api` namespace)."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, path
+
+from generation.api import views
+
+app_name = "generation-api"
+
+urlpatterns: list[URLPattern] = [
+    path("generation/jobs/", views.JobListCreateView.as_view(), name="jobs"),
+    path("generation/jobs/<uuid:pk>/", views.JobDetailView.as_view(), name="job"),
+    path("generation/jobs/<uuid:pk>/cancel/", views.JobCancelView.as_view(), name="job-cancel"),
+    path("generation/outputs/<uuid:pk>/", views.OutputDetailView.as_view(), name="output"),
+    path("generation/outputs/<uuid:pk>/download/", views.OutputDownloadView.as_view(), name="output-download"),
+]

@@ -1,0 +1,111 @@
+"""Reads: jobs as their requester (or an operator, or compliance) may see them, and outputs by
+id, by watermark id and by file, for downloads and for the soft-binding resolution service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from core.exceptions import ApplicationError, NotFound
+from core.storage import blob_open
+from generation.models import GenerationJob, Output
+
+
+def _uuid(value, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound(f"no {what.replace('_', ' ')} with id {value!r}", code=f"unknown_{what}") from None
+
+
+def job_get(*, job_id, user=None, anyone: bool = False) -> GenerationJob:
+    """A job `user` may see (the requester, operators, compliance), or NotFound as if absent.
+    `anyone=True` is the operator at the command line."""
+    jobs = GenerationJob.objects.all() if anyone else GenerationJob.objects.visible_to(user)
+    job = jobs.select_related("model", "output", "requester").filter(pk=_uuid(job_id, "job")).first()
+    if job is None:
+        raise NotFound(f"no generation job with id {job_id!r}", code="unknown_job")
+    return job
+
+
+def job_output(job: GenerationJob) -> Output | None:
+    try:
+        return job.output
+    except Output.DoesNotExist:
+        return None
+
+
+def output_get(*, output_id, user=None, anyone: bool = False) -> Output:
+    """An output by id, if its job is visible to `user` (`anyone=True`: no restriction)."""
+    outputs = Output.objects.all() if anyone else Output.objects.filter(job__in=GenerationJob.objects.visible_to(user))
+    output = outputs.select_related("job").filter(pk=_uuid(output_id, "output")).first()
+    if output is None:
+        raise NotFound(f"no output with id {output_id!r}", code="unknown_output")
+    return output
+
+
+def output_by_watermark_id(watermark_id: int) -> Output | None:
+    """The released output whose embedded watermark carries `watermark_id`, if any."""
+    return Output.objects.select_related("job").filter(watermark_id=watermark_id, watermark_embedded=True, released=True).first()
+
+
+def output_by_sha256(sha256: str) -> Output | None:
+    """The released output whose signed file has these bytes (an untouched copy)."""
+    return Output.objects.select_related("job").filter(sha256=sha256, released=True).first()
+
+
+def output_file(output: Output) -> bytes:
+    """The released output's signed PNG; a withheld or unfinished output has none to give."""
+    if not output.released:
+        if output.withheld_reason:
+            raise ApplicationError(
+                f"output {output.pk} was withheld: {output.withheld_reason}", code="output_withheld", status=409
+            )
+        raise ApplicationError(f"output {output.pk} has not been released", code="output_not_released", status=409)
+    with blob_open(output.sha256) as handle:
+        return handle.read()
+
+
+def job_result(job: GenerationJob) -> dict:
+    """A job as the API and the CLI show it."""
+    output = job_output(job)
+    return {
+        "job_id": str(job.pk),
+        "status": job.status,
+        "status_reason": job.status_reason,
+        "kind": job.kind,
+        "model_id": str(job.model_id),
+        "requester": job.requester.get_username() if job.requester_id else None,
+        "parameters": job.parameters,
+        "seed": job.seed,
+        "input_sha256": job.input_sha256 or None,
+        "mask_sha256": job.mask_sha256 or None,
+        "queued_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "stage_ms": job.stage_ms,
+        "device": job.device,
+        "error": job.error or None,
+        "output": output_result(output) if output is not None else None,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def output_result(output: Output) -> dict:
+    return {
+        "output_id": str(output.pk),
+        "released": output.released,
+        "withheld_reason": output.withheld_reason or None,
+        "sha256": output.sha256 or None,
+        "mime_type": output.mime_type or None,
+        "size": output.size,
+        "width": output.width,
+        "height": output.height,
+        "watermark_id": output.watermark_id if output.watermark_embedded else None,
+        "watermark_note": output.watermark_note or None,
+        "manifest_label": output.manifest_label or None,
+        "moderation": output.moderation,
+    }

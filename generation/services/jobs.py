@@ -1,0 +1,191 @@
+"""Generation jobs: requesting one (with every refusal recorded), its state machine, claiming it
+in a worker, cancelling it."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.audit import actor_name, audit_append
+from core.exceptions import ApplicationError, PermissionDenied
+from core.models import EventType
+from core.roles import Role, has_role, require_role
+from core.storage import blob_put_bytes
+from generation.models import JOB_FINAL, JOB_TRANSITIONS, GenerationJob, JobStatus
+from generation.services.parameters import check_request
+from training.selectors import model_get
+from training.services import model_usable
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def job_transition(*, job_id, to: str, actor=None, reason: str = "", **changes: Any) -> GenerationJob:
+    """Move a job along JOB_TRANSITIONS (row locked), setting `changes` on it, with an audit event."""
+    job = GenerationJob.objects.select_for_update().get(pk=job_id)
+    if to not in JOB_TRANSITIONS[job.status]:
+        raise ApplicationError(f"generation job {job.pk} is {job.status} and cannot become {to}", code="illegal_transition", status=409)
+    previous = job.status
+    job.status, job.status_reason, job.status_changed_at = to, reason, timezone.now()
+    for field, value in changes.items():
+        setattr(job, field, value)
+    job.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at", *changes])
+    audit_append(
+        actor=actor,
+        event_type=EventType.GENERATION_STATUS_CHANGED,
+        subject=job,
+        details={"from": previous, "to": to, "reason": reason},
+    )
+    return job
+
+
+def generation_refusal_record(*, error: ApplicationError, actor=None, model_id: Any = "", kind: Any = "", job=None) -> None:
+    """Append GENERATION_REFUSED in a transaction of its own, so the refusal stays on the record
+    although the request (or the job) fails. Its subject is the job when one exists (a refusal
+    at run time), else the model asked for."""
+    subject = job if job is not None else ("modelartifact", str(model_id)[:64])
+    with transaction.atomic():
+        audit_append(
+            actor=actor,
+            event_type=EventType.GENERATION_REFUSED,
+            subject=subject,
+            details={"code": error.code, "reason": error.message, "model_id": str(model_id)[:64], "kind": str(kind)[:32]},
+        )
+
+
+def generation_request(
+    *,
+    model_id: Any,
+    kind: str,
+    parameters: dict[str, Any],
+    seed: int | None = None,
+    image: bytes | None = None,
+    mask: bytes | None = None,
+    actor=None,
+) -> GenerationJob:
+    """Queue a generation job on the `gpu` queue, or refuse (ApplicationError) and record why.
+
+    Refused: a caller without the product role (`actor=None` is the operator at the command
+    line), an unknown model, a model that may no longer generate (`model_usable`: its snapshot
+    tainted or not approved, its base model not approved), and bad parameters (`check_request`).
+    A refusal leaves no job behind and appends a GENERATION_REFUSED event.
+    """
+    try:
+        require_role(actor, Role.PRODUCT, action="generate images")
+        artifact = model_get(model_id=model_id)
+        model_usable(artifact)
+        checked = check_request(kind=kind, parameters=parameters, seed=seed, image=image, mask=mask)
+    except ApplicationError as error:
+        generation_refusal_record(error=error, actor=actor, model_id=model_id, kind=kind)
+        raise
+    input_sha256 = blob_put_bytes(checked.image) if checked.image is not None else ""
+    mask_sha256 = blob_put_bytes(checked.mask) if checked.mask is not None else ""
+    with transaction.atomic():
+        job = GenerationJob.objects.create(
+            requester=actor,
+            model=artifact,
+            kind=checked.kind,
+            parameters=checked.parameters,
+            seed=checked.seed,
+            input_sha256=input_sha256,
+            mask_sha256=mask_sha256,
+            # Chosen here and stored with the job, so the job can be cancelled (revoked) from
+            # the moment it exists, before the broker has even seen the message.
+            task_id=str(uuid.uuid4()),
+        )
+        audit_append(
+            actor=actor,
+            event_type=EventType.GENERATION_REQUESTED,
+            subject=job,
+            details={
+                "model_id": str(artifact.pk),
+                "kind": job.kind,
+                "seed": job.seed,
+                "parameters": job.parameters,
+                "input_sha256": input_sha256,
+                "mask_sha256": mask_sha256,
+            },
+        )
+        transaction.on_commit(lambda: _enqueue(job))
+    return job
+
+
+def _enqueue(job: GenerationJob) -> None:
+    from generation.tasks import run_job
+
+    run_job.apply_async((str(job.pk),), task_id=job.task_id)
+
+
+def job_claim(*, job_id, task_id: str) -> GenerationJob | None:
+    """Take a queued job for this task (queued → running), or None if it is not ours to run.
+
+    A message delivered again for a job this very task already claimed means the worker
+    running it died (late acknowledgement hands the message back): the job fails as lost
+    rather than running again, so a job that kills its worker cannot loop for ever.
+    """
+    with transaction.atomic():
+        job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            return None
+        if job.status == JobStatus.QUEUED:
+            return job_transition(
+                job_id=job.pk,
+                to=JobStatus.RUNNING,
+                reason="claimed by a worker",
+                started_at=timezone.now(),
+                task_id=task_id or job.task_id,
+            )
+        if job.status == JobStatus.RUNNING and task_id and job.task_id == task_id:
+            job_transition(
+                job_id=job.pk,
+                to=JobStatus.FAILED,
+                reason="the worker running this job was lost; request it again",
+                error="worker_lost: the worker running this job was lost",
+                finished_at=timezone.now(),
+            )
+        return None
+
+
+def job_fail(*, job_id, error: str, stage_ms: dict | None = None) -> GenerationJob | None:
+    """Mark a job failed (from queued or running); a job already final stays as it is."""
+    with transaction.atomic():
+        job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status in JOB_FINAL:
+            return job
+        changes: dict[str, Any] = {"error": error[:10_000], "finished_at": timezone.now()}
+        if stage_ms is not None:
+            changes["stage_ms"] = stage_ms
+        return job_transition(job_id=job.pk, to=JobStatus.FAILED, reason=error[:500], **changes)
+
+
+def generation_cancel(*, job_id, actor=None) -> GenerationJob:
+    """Cancel a queued or running job: its requester, an operator, or the CLI (actor None).
+
+    A queued job never starts; a running one stops at its next stage boundary and releases
+    nothing (its task is also revoked, so a message not yet taken is dropped by the worker).
+    """
+    with transaction.atomic():
+        job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            raise ApplicationError(f"no generation job {job_id}", code="unknown_job", status=404)
+        if actor is not None and not (has_role(actor, Role.OPERATOR) or (job.requester_id == actor.pk and has_role(actor, Role.PRODUCT))):
+            raise PermissionDenied(f"{actor_name(actor)} may not cancel generation job {job.pk}")
+        if job.status in JOB_FINAL:
+            raise ApplicationError(f"generation job {job.pk} is already {job.status}", code="job_finished", status=409)
+        job = job_transition(
+            job_id=job.pk, to=JobStatus.CANCELLED, actor=actor, reason=f"cancelled by {actor_name(actor)}", finished_at=timezone.now()
+        )
+        task_id = job.task_id
+        transaction.on_commit(lambda: _revoke(task_id))
+    return job
+
+
+def _revoke(task_id: str) -> None:
+    from config.celery import app
+
+    if task_id:
+        app.control.revoke(task_id)

@@ -1,0 +1,195 @@
+"""Running a claimed job in a worker: inference → moderation → watermark → fingerprint → sign →
+release; or withhold what moderation flags.
+
+Nothing of an output is stored before moderation passed. A withheld output is recorded (its
+size and the detector's verdict, never its pixels). A released output is stored once, as the
+signed PNG blob, and committed in one transaction with its fingerprint, the job's final state
+and the OUTPUT_RELEASED event; the fingerprint joins the search index after that commit.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image
+
+from core.audit import audit_append
+from core.exceptions import ApplicationError
+from core.models import EventType
+from core.storage import blob_put_bytes
+from generation.models import GenerationJob, JobStatus, Output, OutputFingerprint, WatermarkSerial
+from generation.services.bindings import fingerprint_bytes, watermark_apply
+from generation.services.jobs import generation_refusal_record, job_claim, job_fail, job_transition
+from generation.services.manifest import OUTPUT_MIME_TYPE, output_sign
+from generation.services.moderation import moderate
+from training.pipelines import device_for
+from training.services import model_usable
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class JobStopped(Exception):
+    """The job left `running` (cancelled) while a stage ran: stop, release nothing."""
+
+
+class _Stages:
+    def __init__(self) -> None:
+        self.ms: dict[str, int] = {}
+
+    @contextmanager
+    def timed(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[name] = round((time.perf_counter() - started) * 1000)
+
+    def run(self, name: str, step: Callable[[], T]) -> T:
+        with self.timed(name):
+            return step()
+
+
+def job_run(*, job_id: str, task_id: str = "") -> str:
+    """Run the job if this task may claim it; returns its final status, or `skipped`.
+
+    Every failure (a refusal by the model checks, a crash in a stage, a soft time limit) marks
+    the job failed with the error and its stage timings; the task itself then succeeds, so a
+    broken job is never redelivered in a loop.
+    """
+    job = job_claim(job_id=job_id, task_id=task_id)
+    if job is None:
+        return "skipped"
+    stages = _Stages()
+    try:
+        return _run(job, stages)
+    except JobStopped:
+        return GenerationJob.objects.values_list("status", flat=True).get(pk=job.pk)
+    except ApplicationError as exc:
+        job_fail(job_id=job.pk, error=f"{exc.code}: {exc.message}", stage_ms=stages.ms)
+        return JobStatus.FAILED
+    except Exception as exc:  # noqa: BLE001 - any crash must end the job, with its reason
+        logger.exception("generation job %s failed", job.pk)
+        job_fail(job_id=job.pk, error=f"{type(exc).__name__}: {exc}", stage_ms=stages.ms)
+        return JobStatus.FAILED
+
+
+def _check_running(job: GenerationJob) -> None:
+    if GenerationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).exists():
+        return
+    raise JobStopped()
+
+
+def _run(job: GenerationJob, stages: _Stages) -> str:
+    # torch and diffusers load here, in the worker, on the first job.
+    from generation.services.inference import generate, pipelines_for
+
+    artifact = job.model
+    # Checked again at run time: the snapshot may have been tainted since the job was queued.
+    try:
+        model_usable(artifact)
+    except ApplicationError as refusal:
+        generation_refusal_record(error=refusal, model_id=artifact.pk, kind=job.kind, job=job)
+        raise
+    device = device_for(settings.CLEANROOM_GENERATION["DEVICE"])
+    GenerationJob.objects.filter(pk=job.pk).update(device=device)
+    pipelines = stages.run("load", lambda: pipelines_for(artifact, device))
+    image = stages.run("inference", lambda: generate(job, pipelines))
+    _check_running(job)
+    verdict = stages.run("moderation", lambda: moderate(image))
+    if verdict["flagged"]:
+        _withhold(job, image, verdict, stages.ms)
+        return JobStatus.WITHHELD
+    output = _output_for(job, image, verdict)
+    watermarking = stages.run("watermark", lambda: watermark_apply(image, output.watermark_id))
+    output.watermark_embedded, output.watermark_note = watermarking.embedded, watermarking.note
+    fingerprint = stages.run("fingerprint", lambda: fingerprint_bytes(watermarking.image))
+    _check_running(job)
+    signed, label = stages.run("sign", lambda: output_sign(png=_png(watermarking.image), job=job, output=output, artifact=artifact))
+    _release(job, output, signed, label, fingerprint, stages.ms)
+    return JobStatus.SUCCEEDED
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _output_for(job: GenerationJob, image: Image.Image, verdict: dict) -> Output:
+    """The job's output row, with a newly allocated watermark id (only outputs that passed
+    moderation get one)."""
+    return Output.objects.create(
+        job=job, watermark=WatermarkSerial.objects.create(), width=image.width, height=image.height, moderation=verdict
+    )
+
+
+def _withhold(job: GenerationJob, image: Image.Image, verdict: dict, stage_ms: dict) -> None:
+    labels = sorted({entry["label"] for entry in verdict["labels"] if entry["score"] >= verdict["threshold"]})
+    reason = f"moderation ({verdict['detector']}) flagged the output: score {verdict['score']:.2f} ≥ {verdict['threshold']:g}"
+    if labels:
+        reason += f" ({', '.join(labels)})"
+    with transaction.atomic():
+        _check_running_locked(job)
+        output, _ = Output.objects.update_or_create(
+            job=job, defaults={"width": image.width, "height": image.height, "moderation": verdict, "withheld_reason": reason}
+        )
+        job_transition(job_id=job.pk, to=JobStatus.WITHHELD, reason=reason, finished_at=timezone.now(), stage_ms=stage_ms)
+        audit_append(
+            actor=None,
+            event_type=EventType.OUTPUT_WITHHELD,
+            subject=output,
+            details={"job_id": str(job.pk), "reason": reason, "moderation": verdict},
+        )
+
+
+def _check_running_locked(job: GenerationJob) -> None:
+    if not GenerationJob.objects.select_for_update().filter(pk=job.pk, status=JobStatus.RUNNING).exists():
+        raise JobStopped()
+
+
+def _release(job: GenerationJob, output: Output, signed: bytes, label: str, fingerprint: bytes, stage_ms: dict) -> None:
+    sha256 = blob_put_bytes(signed)
+    with transaction.atomic():
+        _check_running_locked(job)
+        now = timezone.now()
+        fields: dict[str, Any] = {
+            "sha256": sha256,
+            "size": len(signed),
+            "mime_type": OUTPUT_MIME_TYPE,
+            "released": True,
+            "released_at": now,
+            "manifest_label": label,
+            "watermark_embedded": output.watermark_embedded,
+            "watermark_note": output.watermark_note,
+        }
+        Output.objects.filter(pk=output.pk).update(**fields, updated_at=now)
+        entry, _ = OutputFingerprint.objects.update_or_create(output=output, defaults={"fingerprint": fingerprint})
+        job_transition(job_id=job.pk, to=JobStatus.SUCCEEDED, reason="output released", finished_at=now, stage_ms=stage_ms)
+        audit_append(
+            actor=None,
+            event_type=EventType.OUTPUT_RELEASED,
+            subject=output,
+            details={
+                "job_id": str(job.pk),
+                "sha256": sha256,
+                "manifest_label": label,
+                "watermark_id": output.watermark_id if output.watermark_embedded else None,
+                "watermark_note": output.watermark_note,
+            },
+        )
+        transaction.on_commit(lambda: _index(entry))
+
+
+def _index(entry: OutputFingerprint) -> None:
+    from generation.output_index import output_index_add
+
+    output_index_add([entry])

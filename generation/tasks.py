@@ -1,0 +1,25 @@
+"""Thin adapters: ids in, a service call, nothing else. Unknown keyword arguments are accepted
+and logged so that a rolling deploy never breaks messages already queued.
+
+`generation.*` tasks are routed to the `gpu` queue (settings). Late acknowledgement: a worker
+that dies mid-job hands the message back, and the job is claimed again under the same task id.
+The time limits are the global ones (CELERY_TASK_SOFT_TIME_LIMIT / CELERY_TASK_TIME_LIMIT,
+10 and 11 minutes by default): the soft one ends a stuck job as failed, the hard one kills it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, name="generation.run_job", acks_late=True)
+def run_job(self, job_id: str, **unknown) -> str:
+    from generation.services.run import job_run
+
+    if unknown:
+        logger.warning("run_job ignores unknown arguments %s", sorted(unknown))
+    return job_run(job_id=job_id, task_id=self.request.id or "")

@@ -1,0 +1,51 @@
+"""The output registry's persistent index: filled after commit, read back after a restart, rebuilt
+from the database when its file is missing or corrupt."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+from PIL import Image, ImageOps
+
+from auditing.detectors.near_duplicate import NearDuplicateIndex
+from generation.models import GenerationJob, Output
+from generation.output_index import output_index, output_index_forget, output_index_path, output_index_search
+from generation.selectors import output_file
+from generation.services.jobs import generation_request
+from generation.services.run import job_run
+from tests.generation.conftest import FAST, SIZE
+
+pytestmark = pytest.mark.slow
+
+
+def released(world, product, django_capture_on_commit_callbacks, seed: int) -> str:
+    job = generation_request(
+        model_id=world.model.pk, kind="text_to_image", parameters={"prompt": "a harbour", "width": SIZE, "height": SIZE, **FAST},
+        seed=seed, actor=product,
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        assert job_run(job_id=str(job.pk), task_id=job.task_id) == "succeeded"
+    return str(GenerationJob.objects.get(pk=job.pk).output.pk)
+
+
+def test_a_released_output_joins_the_saved_index_which_survives_a_restart_and_corruption(
+    world, product, django_capture_on_commit_callbacks
+):
+    output_id = released(world, product, django_capture_on_commit_callbacks, seed=1)
+    path = output_index_path()
+    assert set(NearDuplicateIndex.load(path).keys()) == {output_id}
+
+    before = os.stat(path)
+    output_index_forget()
+    assert set(output_index().keys()) == {output_id}
+    assert os.stat(path).st_mtime_ns == before.st_mtime_ns  # read back, not rebuilt
+
+    path.write_bytes(b"CRNDIDX\0 garbage")
+    output_index_forget()
+    assert set(output_index().keys()) == {output_id}
+
+    flipped = ImageOps.mirror(Image.open(io.BytesIO(output_file(Output.objects.get(pk=output_id)))).convert("RGB"))
+    [(found, match)] = output_index_search(flipped)
+    assert found == output_id and "flip" in match.transforms
