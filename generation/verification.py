@@ -1,0 +1,276 @@
+"""`verify`: is this image ours, and which approved, consented data made it?
+
+Three ways to find an output, strongest first:
+
+1. **manifest**: the file's own C2PA manifest, validated against the organisation's trust
+   anchors (`Trusted`, not merely `Valid`), whose lineage assertion names one of our outputs;
+2. **watermark**: the manifest was stripped (a re-save, a re-encode, a resize, a crop), but the
+   invisible watermark still decodes to an output's watermark id;
+3. **fingerprint**: the output registry's perceptual fingerprint matches, confirmed by a
+   geometric verification of keypoints (never by a hash distance alone).
+
+A copy found by a soft binding is checked through the output's stored, signed file: `valid`
+and `trusted` then describe that stored manifest, and `manifest` says `stored`, not `embedded`.
+
+Whatever found it, the chain output → model → base model → snapshot is read from the manifest
+and cross-checked against the database: every id and digest must agree, and a snapshot tainted
+since (a consent revoked), or a snapshot or base model no longer approved, is an error in the
+chain. An image that is not ours is reported as unknown (`traced_by` None), never matched to a
+random output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from PIL import Image, UnidentifiedImageError
+
+from core.exceptions import ApplicationError
+from core.storage import blob_open
+from generation.models import Output
+from provenance.c2pa.manifests import chain, read_manifest
+from provenance.models import SnapshotStatus
+from training.models import BaseModelStatus
+
+LINEAGE_LABEL = "org.cleanroom.lineage"
+MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+MAX_VERIFY_PIXELS = 50_000_000
+DATASET_TYPE = "c2pa.types.dataset"
+MODEL_TYPE = "c2pa.types.model"
+
+
+@dataclass
+class Verdict:
+    valid: bool = False
+    trusted: bool = False
+    traced_by: str | None = None
+    chain: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    sha256: str = ""
+    manifest: str | None = None  # embedded | stored | None
+    output_id: str | None = None
+    bindings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.traced_by is not None and self.trusted and not self.errors
+
+    def as_dict(self) -> dict:
+        return {
+            "valid": self.valid,
+            "trusted": self.trusted,
+            "traced_by": self.traced_by,
+            "chain": self.chain,
+            "errors": self.errors,
+            "sha256": self.sha256,
+            "manifest": self.manifest,
+            "output_id": self.output_id,
+            "bindings": self.bindings,
+        }
+
+
+def verify_image(data: bytes) -> Verdict:
+    """Verify one image file's bytes (see the module's docstring)."""
+    mime_type, image = _open_image(data)
+    verdict = Verdict(sha256=hashlib.sha256(data).hexdigest())
+
+    reading = read_manifest(data, mime_type)
+    if reading.found:
+        output = _output_named_by(reading)
+        if output is not None:
+            _judge(verdict, reading, output, traced_by="manifest", manifest="embedded")
+            return verdict
+        # A manifest, but not one of ours (or one too broken to name an output): say why, then
+        # look for our soft bindings in the pixels.
+        verdict.errors.extend(reading.errors or ([f"manifest.unreadable: {reading.problem}"] if reading.problem else []))
+        verdict.errors.append("manifest.not_ours: the manifest names no output of this platform")
+
+    output, binding = _trace_soft_bindings(image, verdict)
+    if output is None:
+        verdict.errors.append("unknown: no manifest, watermark or fingerprint of this platform was found")
+        return verdict
+    stored = blob_open(output.sha256).read()
+    stored_reading = read_manifest(stored, output.mime_type)
+    verdict.errors = [error for error in verdict.errors if not error.startswith("manifest.")]
+    _judge(verdict, stored_reading, output, traced_by=binding, manifest="stored")
+    return verdict
+
+
+def _open_image(data: bytes) -> tuple[str, Image.Image]:
+    try:
+        image = Image.open(io.BytesIO(data))
+        if image.width * image.height > MAX_VERIFY_PIXELS:
+            raise ApplicationError("the image is too large to verify", code="too_large", status=413)
+        image.load()
+    except ApplicationError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+        raise ApplicationError(f"not a readable image: {error}", code="invalid_image") from None
+    mime_type = MIME_TYPES.get(image.format or "")
+    if mime_type is None:
+        # Still ours to trace (a screenshot saved as BMP, say), just never carrying a manifest.
+        mime_type = Image.MIME.get(image.format or "", "application/octet-stream")
+    return mime_type, image.convert("RGB")
+
+
+# --- finding the output -------------------------------------------------------------------------
+
+
+def _lineage(reading) -> dict:
+    manifest = reading.active_manifest or {}
+    for assertion in manifest.get("assertions") or []:
+        if assertion.get("label") == LINEAGE_LABEL and isinstance(assertion.get("data"), dict):
+            return assertion["data"]
+    return {}
+
+
+def _output_named_by(reading) -> Output | None:
+    output_id = _lineage(reading).get("output_id")
+    if not output_id:
+        return None
+    try:
+        return Output.objects.select_related("job__model__snapshot", "job__model__base_model").get(pk=output_id)
+    except (Output.DoesNotExist, ValidationError, ValueError, TypeError):  # a malformed id in a hostile manifest
+        return None
+
+
+def _trace_soft_bindings(image: Image.Image, verdict: Verdict) -> tuple[Output | None, str | None]:
+    """Try both bindings; the watermark (which carries the id) wins when both answer."""
+    from generation.output_index import output_index_search
+    from generation.watermark import detect_watermark
+
+    by_watermark = None
+    hit = detect_watermark(image)
+    if hit is not None:
+        by_watermark = (
+            Output.objects.select_related("job__model__snapshot", "job__model__base_model")
+            .filter(watermark_id=hit.payload, released=True, watermark_embedded=True)
+            .first()
+        )
+        verdict.bindings["watermark"] = {
+            "watermark_id": hit.payload,
+            "corrected_bits": hit.corrected_bits,
+            "output_id": str(by_watermark.pk) if by_watermark else None,
+        }
+    else:
+        verdict.bindings["watermark"] = None
+
+    by_fingerprint = None
+    matches = output_index_search(image)
+    if matches:
+        output_id, match = matches[0]
+        by_fingerprint = (
+            Output.objects.select_related("job__model__snapshot", "job__model__base_model")
+            .filter(pk=output_id, released=True)
+            .first()
+        )
+        verdict.bindings["fingerprint"] = {"output_id": str(output_id), **_match_summary(match)}
+    else:
+        verdict.bindings["fingerprint"] = None
+
+    if by_watermark and by_fingerprint and by_watermark.pk != by_fingerprint.pk:
+        verdict.errors.append(
+            f"soft_binding.disagreement: the watermark names output {by_watermark.pk}, the fingerprint {by_fingerprint.pk}"
+        )
+    if by_watermark is not None:
+        return by_watermark, "watermark"
+    if by_fingerprint is not None:
+        return by_fingerprint, "fingerprint"
+    return None, None
+
+
+def _match_summary(match) -> dict:
+    return {"inliers": match.inliers, "method": match.method, "transforms": list(match.transforms)}
+
+
+# --- judging the chain --------------------------------------------------------------------------
+
+
+def _judge(verdict: Verdict, reading, output: Output, *, traced_by: str, manifest: str) -> None:
+    verdict.traced_by = traced_by
+    verdict.manifest = manifest
+    verdict.output_id = str(output.pk)
+    verdict.valid = reading.state in ("Valid", "Trusted") and not reading.errors
+    verdict.trusted = reading.trusted and verdict.valid
+    verdict.errors.extend(reading.errors)
+    if reading.state not in ("Valid", "Trusted") and not reading.errors:
+        verdict.errors.append(f"manifest.{(reading.state or 'unreadable').lower()}: {reading.problem or 'not valid'}")
+    elif reading.state == "Valid" and not reading.trusted:
+        verdict.errors.append("signingCredential.untrusted: not signed by an identity the organisation's anchors vouch for")
+    verdict.chain, chain_errors = _chain(reading, output)
+    verdict.errors.extend(error for error in chain_errors if error not in verdict.errors)
+
+
+def _meta(node: dict, key: str) -> Any:
+    metadata = node.get("metadata") or {}
+    return metadata.get(f"org.cleanroom.{key}", metadata.get(key))
+
+
+def _chain(reading, output: Output) -> tuple[list[dict], list[str]]:
+    nodes = chain(reading)
+    lineage = _lineage(reading)
+    errors: list[str] = []
+    artifact = output.job.model
+    snapshot, base_model = artifact.snapshot, artifact.base_model
+
+    def expect(what: str, found: Any, wanted: Any) -> None:
+        if found is None or str(found) != str(wanted):
+            errors.append(f"chain.mismatch: {what} is {found!r} in the manifest, {wanted!r} in the platform's records")
+
+    expect("the output id", lineage.get("output_id"), output.pk)
+    expect("the generation job", lineage.get("job_id"), output.job_id)
+    expect("the model id", lineage.get("model_id"), artifact.pk)
+    expect("the model's sha256", lineage.get("model_sha256"), artifact.sha256)
+    expect("the model container's sha256", lineage.get("model_container_sha256"), artifact.container_sha256)
+    expect("the snapshot id", lineage.get("snapshot_id"), snapshot.pk)
+    expect("the snapshot's Merkle root", lineage.get("merkle_root"), snapshot.merkle_root)
+    expect("the base model id", lineage.get("base_model_id"), base_model.pk)
+    expect("the base model's sha256", lineage.get("base_model_sha256"), base_model.sha256)
+
+    model_node = next((n for n in nodes if n["depth"] == 1 and MODEL_TYPE in n["data_types"]), None)
+    snapshot_node = next((n for n in nodes if n["depth"] == 2 and DATASET_TYPE in n["data_types"]), None)
+    base_node = next((n for n in nodes if n["depth"] == 2 and MODEL_TYPE in n["data_types"]), None)
+    if model_node is None:
+        errors.append("chain.missing: the manifest has no model ingredient")
+    else:
+        expect("the model ingredient's id", _meta(model_node, "model_id"), artifact.pk)
+        expect("the model ingredient's sha256", _meta(model_node, "lora_sha256"), artifact.sha256)
+        expect("the model container's sha256", _meta(model_node, "container_sha256"), artifact.container_sha256)
+    if snapshot_node is None:
+        errors.append("chain.missing: the model's manifest has no snapshot ingredient")
+    else:
+        expect("the snapshot ingredient's id", _meta(snapshot_node, "snapshot_id"), snapshot.pk)
+        expect("the snapshot ingredient's Merkle root", _meta(snapshot_node, "merkle_root"), snapshot.merkle_root)
+        expect("the snapshot container's sha256", _meta(snapshot_node, "container_sha256"), snapshot.container_sha256)
+    if base_node is None:
+        errors.append("chain.missing: the model's manifest has no base model ingredient")
+    else:
+        expect("the base model ingredient's id", _meta(base_node, "base_model_id"), base_model.pk)
+        expect("the base model ingredient's sha256", _meta(base_node, "sha256"), base_model.sha256)
+
+    if not output.released:
+        errors.append(f"output.not_released: output {output.pk} was never released")
+    if snapshot.status == SnapshotStatus.TAINTED:
+        errors.append(f"snapshot_tainted: snapshot {snapshot.pk} was tainted since ({snapshot.status_reason or 'a consent was revoked'})")
+    elif snapshot.status != SnapshotStatus.APPROVED:
+        errors.append(f"snapshot_not_approved: snapshot {snapshot.pk} is {snapshot.status}")
+    if base_model.status != BaseModelStatus.APPROVED:
+        errors.append(f"base_model_not_approved: base model {base_model.pk} is {base_model.status}")
+
+    entries = [
+        {"type": "output", "id": str(output.pk), "sha256": output.sha256, "job_id": str(output.job_id)},
+        {"type": "model", "id": str(artifact.pk), "sha256": artifact.sha256},
+        {"type": "base_model", "id": str(base_model.pk), "sha256": base_model.sha256, "name": base_model.name, "status": base_model.status},
+        {
+            "type": "snapshot",
+            "id": str(snapshot.pk),
+            "merkle_root": snapshot.merkle_root,
+            "sha256": snapshot.container_sha256,
+            "status": snapshot.status,
+        },
+    ]
+    return entries, errors
