@@ -26,6 +26,7 @@ ERRORS = {
     403: OpenApiResponse(ErrorSerializer, description="the caller lacks the role"),
     404: OpenApiResponse(ErrorSerializer, description="no such object visible to the caller"),
     409: OpenApiResponse(ErrorSerializer, description="conflicts with the object's state"),
+    413: OpenApiResponse(ErrorSerializer, description="the upload is larger than the server accepts"),
 }
 
 

@@ -152,3 +152,34 @@ class OutputFingerprint(models.Model):
 
     class Meta:
         ordering = ["created_at", "output"]
+
+
+class VerificationStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Verification(TimeStampedModel):
+    """One `verify` request through the API. An image whose embedded manifest settles it is
+    answered at once (`done`); one that needs its soft bindings read (a stripped copy, or a
+    stranger) is queued for a CPU worker, because the web process never loads the detectors.
+
+    `sha256` names the uploaded bytes (a blob), `verdict` is what `verify FILE` prints.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sha256 = models.CharField(max_length=64)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=VerificationStatus.choices, default=VerificationStatus.QUEUED)
+    verdict = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"verification {self.id} ({self.status})"

@@ -23,3 +23,13 @@ def run_job(self, job_id: str, **unknown) -> str:
     if unknown:
         logger.warning("run_job ignores unknown arguments %s", sorted(unknown))
     return job_run(job_id=job_id, task_id=self.request.id or "")
+
+
+@shared_task(bind=True, name="generation.verify", acks_late=True)
+def verify(self, verification_id: str, **unknown) -> str:
+    """A stripped copy's soft bindings (watermark, fingerprint): CPU work, on the `audit` queue."""
+    from generation.verification import verification_run
+
+    if unknown:
+        logger.warning("verify ignores unknown arguments %s", sorted(unknown))
+    return verification_run(verification_id=verification_id)

@@ -23,15 +23,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
 from core.exceptions import ApplicationError
-from core.storage import blob_open
-from generation.models import Output
+from core.storage import blob_open, blob_put_bytes
+from generation.models import Output, Verification, VerificationStatus
 from provenance.c2pa.manifests import chain, read_manifest
 from provenance.models import SnapshotStatus
 from training.models import BaseModelStatus
@@ -75,20 +79,36 @@ class Verdict:
 
 def verify_image(data: bytes) -> Verdict:
     """Verify one image file's bytes (see the module's docstring)."""
+    verdict, image, settled = _by_embedded_manifest(data)
+    if settled:
+        return verdict
+    return _by_soft_bindings(verdict, image)
+
+
+def verify_by_manifest(data: bytes) -> Verdict | None:
+    """The verdict when the file's own manifest names one of our outputs, else None: the part
+    of `verify_image` that needs no detector, so the web process can answer it at once."""
+    verdict, _, settled = _by_embedded_manifest(data)
+    return verdict if settled else None
+
+
+def _by_embedded_manifest(data: bytes) -> tuple[Verdict, Image.Image, bool]:
     mime_type, image = _open_image(data)
     verdict = Verdict(sha256=hashlib.sha256(data).hexdigest())
-
     reading = read_manifest(data, mime_type)
     if reading.found:
         output = _output_named_by(reading)
         if output is not None:
             _judge(verdict, reading, output, traced_by="manifest", manifest="embedded")
-            return verdict
+            return verdict, image, True
         # A manifest, but not one of ours (or one too broken to name an output): say why, then
         # look for our soft bindings in the pixels.
         verdict.errors.extend(reading.errors or ([f"manifest.unreadable: {reading.problem}"] if reading.problem else []))
         verdict.errors.append("manifest.not_ours: the manifest names no output of this platform")
+    return verdict, image, False
 
+
+def _by_soft_bindings(verdict: Verdict, image: Image.Image) -> Verdict:
     output, binding = _trace_soft_bindings(image, verdict)
     if output is None:
         verdict.errors.append("unknown: no manifest, watermark or fingerprint of this platform was found")
@@ -98,6 +118,57 @@ def verify_image(data: bytes) -> Verdict:
     verdict.errors = [error for error in verdict.errors if not error.startswith("manifest.")]
     _judge(verdict, stored_reading, output, traced_by=binding, manifest="stored")
     return verdict
+
+
+# --- the API's requests: answered at once, or queued for a worker --------------------------------
+
+
+def verification_request(*, data: bytes, actor=None) -> Verification:
+    """Answer from the embedded manifest when it settles the question, else queue the soft-binding
+    search (task `generation.verify`, on the CPU `audit` queue) and return the queued request."""
+    if len(data) > settings.CLEANROOM_VERIFY_MAX_BYTES:
+        raise ApplicationError(
+            f"the file is larger than {settings.CLEANROOM_VERIFY_MAX_BYTES} bytes", code="too_large", status=413
+        )
+    requester = actor if getattr(actor, "is_authenticated", False) else None
+    verdict = verify_by_manifest(data)
+    sha256 = blob_put_bytes(data)
+    if verdict is not None:
+        return Verification.objects.create(
+            sha256=sha256, requested_by=requester, status=VerificationStatus.DONE, verdict=verdict.as_dict(), finished_at=timezone.now()
+        )
+    with transaction.atomic():
+        verification = Verification.objects.create(sha256=sha256, requested_by=requester, task_id=str(uuid.uuid4()))
+        transaction.on_commit(lambda: _enqueue(verification))
+    return verification
+
+
+def _enqueue(verification: Verification) -> None:
+    from generation.tasks import verify as verify_task
+
+    verify_task.apply_async(args=[str(verification.pk)], task_id=verification.task_id)
+
+
+def verification_run(*, verification_id) -> str:
+    """The worker's side: claim the queued request once, verify, store the verdict."""
+    claimed = Verification.objects.filter(pk=verification_id, status=VerificationStatus.QUEUED).update(
+        status=VerificationStatus.RUNNING
+    )
+    if not claimed:
+        return "skipped"
+    verification = Verification.objects.get(pk=verification_id)
+    try:
+        with blob_open(verification.sha256) as handle:
+            verdict = verify_image(handle.read())
+    except ApplicationError as error:
+        Verification.objects.filter(pk=verification_id).update(
+            status=VerificationStatus.FAILED, error=error.message, finished_at=timezone.now()
+        )
+        return VerificationStatus.FAILED
+    Verification.objects.filter(pk=verification_id).update(
+        status=VerificationStatus.DONE, verdict=verdict.as_dict(), finished_at=timezone.now()
+    )
+    return VerificationStatus.DONE
 
 
 def _open_image(data: bytes) -> tuple[str, Image.Image]:

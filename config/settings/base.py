@@ -229,6 +229,8 @@ CLEANROOM_GENERATION = {
     "DEFAULT_STEPS": env_int("CLEANROOM_GENERATION_DEFAULT_STEPS", 25),
     "MAX_PIXELS": env_int("CLEANROOM_GENERATION_MAX_PIXELS", 1024 * 1024),
 }
+# `verify` through the API: uploads up to this size; anyone may ask, at this rate per client.
+CLEANROOM_VERIFY_MAX_BYTES = env_int("CLEANROOM_VERIFY_MAX_BYTES", 50 * 1024 * 1024)
 CLEANROOM_WATERMARK = {
     "BACKEND": env_str("CLEANROOM_WATERMARK_BACKEND") or "rivagan",  # rivagan | trustmark
     "TRUSTMARK_MODEL_DIR": env_str("CLEANROOM_TRUSTMARK_MODEL_DIR") or "",
@@ -258,6 +260,8 @@ CELERY_TASK_DEFAULT_QUEUE = f"{CLEANROOM_QUEUE_PREFIX}default"
 CELERY_TASK_ROUTES = {
     "auditing.*": {"queue": f"{CLEANROOM_QUEUE_PREFIX}audit"},
     "training.*": {"queue": f"{CLEANROOM_QUEUE_PREFIX}gpu"},
+    # Reading a stripped copy's watermark and fingerprint is CPU work: the audit workers do it.
+    "generation.verify": {"queue": f"{CLEANROOM_QUEUE_PREFIX}audit"},
     "generation.*": {"queue": f"{CLEANROOM_QUEUE_PREFIX}gpu"},
 }
 # Long CPU work: take one message at a time and acknowledge it only when done, so a worker
@@ -284,7 +288,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "core.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"auth": env_str("CLEANROOM_AUTH_THROTTLE") or "20/minute"},
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": env_str("CLEANROOM_AUTH_THROTTLE") or "20/minute",
+        "verify": env_str("CLEANROOM_VERIFY_THROTTLE") or "30/minute",
+        "verify_poll": env_str("CLEANROOM_VERIFY_POLL_THROTTLE") or "120/minute",
+    },
 }
 
 SPECTACULAR_SETTINGS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from generation.api import views
+from generation.api import verify, views
 
 app_name = "generation-api"
 
@@ -14,4 +14,6 @@ urlpatterns: list[URLPattern] = [
     path("generation/jobs/<uuid:pk>/cancel/", views.JobCancelView.as_view(), name="job-cancel"),
     path("generation/outputs/<uuid:pk>/", views.OutputDetailView.as_view(), name="output"),
     path("generation/outputs/<uuid:pk>/download/", views.OutputDownloadView.as_view(), name="output-download"),
+    path("verify/", verify.VerifyView.as_view(), name="verify"),
+    path("verify/<uuid:pk>/", verify.VerificationDetailView.as_view(), name="verification"),
 ]
