@@ -15,6 +15,10 @@ PNG, and no thumbnail: the image is its own preview, and the SDK's thumbnail wou
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
+
+from core.exceptions import ApplicationError
 from core.storage import blob_open
 from generation.models import GenerationJob, Output
 from generation.services.bindings import soft_binding_assertions
@@ -54,9 +58,17 @@ def output_assertions(*, job: GenerationJob, output: Output, artifact: ModelArti
 
 
 def model_ingredient(artifact: ModelArtifact) -> Ingredient:
-    with blob_open(artifact.ingredient_archive_sha256) as handle:
+    return Ingredient(title=f"model {artifact.pk}", mime_type=CONTAINER_MIME_TYPE, archive=_archive(artifact.ingredient_archive_sha256))
+
+
+@lru_cache(maxsize=32)
+def _archive(sha256: str) -> bytes:
+    # Blobs are content-addressed, so the bytes behind a digest never change: read each once.
+    with blob_open(sha256) as handle:
         archive = handle.read()
-    return Ingredient(title=f"model {artifact.pk}", mime_type=CONTAINER_MIME_TYPE, archive=archive)
+    if hashlib.sha256(archive).hexdigest() != sha256:
+        raise ApplicationError(f"the model's ingredient archive {sha256} does not match its digest", code="model_archive_changed")
+    return archive
 
 
 def output_sign(*, png: bytes, job: GenerationJob, output: Output, artifact: ModelArtifact) -> tuple[bytes, str]:

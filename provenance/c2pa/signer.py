@@ -6,12 +6,14 @@
   signature r||s (64 bytes, not DER), so the key can stay in an HSM or a KMS; the chain still
   comes from CERT_CHAIN.
 
-A signer is made per use and closed after it: native handles never cross a fork (Celery's
-prefork workers) and never outlive the settings they were made from.
+A signer is made once per process and configuration (see `_cached_signer`): native handles
+never cross a fork (Celery's prefork workers) and never outlive the settings or the files they
+were made from.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,22 +64,60 @@ def callback_signer() -> c2pa.Signer:
 BACKENDS: dict[str, Callable[[], c2pa.Signer]] = {"files": files_signer, "callback": callback_signer}
 
 
+# One signer per process and configuration: making one parses the key and the chain, which was
+# a third of an output's signing time. Keyed by process id (a native handle never crosses a
+# fork), by the settings, and by the files' identity (a rotated key is picked up at once).
+_SIGNERS: dict[tuple, c2pa.Signer] = {}
+
+
+def _file_identity(setting: str) -> tuple:
+    path = settings.CLEANROOM_SIGNER.get(setting) or ""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (path, None)
+    return (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _signer_key(backend: str) -> tuple:
+    return (
+        os.getpid(),
+        backend,
+        settings.CLEANROOM_SIGNER.get("CALLBACK") or "",
+        _tsa_url(),
+        _file_identity("CERT_CHAIN"),
+        _file_identity("KEY") if backend == "files" else None,
+    )
+
+
+def _cached_signer(backend: str) -> c2pa.Signer:
+    key = _signer_key(backend)
+    signer = _SIGNERS.get(key)
+    if signer is None:
+        for stale_key in list(_SIGNERS):
+            stale = _SIGNERS.pop(stale_key)
+            if stale_key[0] == os.getpid():
+                stale.close()
+        try:
+            signer = BACKENDS[backend]()
+        except c2pa.C2paError as exc:
+            raise _not_configured(f"the {backend} signer cannot be created: {exc}") from None
+        _SIGNERS[key] = signer
+    return signer
+
+
 @contextmanager
 def open_signer() -> Iterator[c2pa.Signer]:
-    """The configured backend's signer (with the TSA URL when one is set), closed on exit."""
+    """The configured backend's signer (with the TSA URL when one is set)."""
     backend = settings.CLEANROOM_SIGNER.get("BACKEND", "")
     if backend not in BACKENDS:
         raise _not_configured(f"unknown signer backend {backend!r} (one of {', '.join(sorted(BACKENDS))})")
-    try:
-        signer = BACKENDS[backend]()
-    except c2pa.C2paError as exc:
-        raise _not_configured(f"the {backend} signer cannot be created: {exc}") from None
+    signer = _cached_signer(backend)
     try:
         yield signer
     except c2pa.C2paError.Signature as exc:
+        _SIGNERS.clear()  # a signer that failed once is not trusted again
         raise _signing_failed(backend, exc) from None
-    finally:
-        signer.close()
 
 
 def _signing_failed(backend: str, exc: Exception) -> ApplicationError:
