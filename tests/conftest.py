@@ -23,6 +23,18 @@ def _blob_storage_per_test(settings, tmp_path):
         "blobs": {"BACKEND": "core.storage.ContentAddressedFileSystemStorage", "OPTIONS": {"location": str(tmp_path / "blobs")}},
     }
     settings.CLEANROOM_DO_NOT_TRAIN_FILE = str(tmp_path / "do-not-train.txt")
+    # Nothing a test does may touch the checkout's own data folder: the signing identity, model
+    # directories and indexes live in the test's folder too.
+    pki = tmp_path / "pki"
+    settings.CLEANROOM_PKI_DIR = pki
+    settings.CLEANROOM_SIGNER = {
+        **settings.CLEANROOM_SIGNER,
+        "CERT_CHAIN": str(pki / "signer-chain.pem"),
+        "KEY": str(pki / "signer-key.pem"),
+        "TRUST_ANCHORS": str(pki / "anchors.pem"),
+    }
+    settings.CLEANROOM_MODELS_DIR = tmp_path / "models"
+    settings.CLEANROOM_INDEX_DIR = tmp_path / "indexes"
 
 
 @pytest.fixture

@@ -29,5 +29,10 @@ def test_demo_load_twice_leaves_twelve_approved_assets(db, settings, tmp_path):
     credentials = settings.DATA_DIR / "demo-credentials.json"
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
     assert set(json.loads(credentials.read_text())["users"]) == {
-        "demo-contributor", "demo-reviewer", "demo-reviewer-2", "demo-engineer", "demo-operator"
+        "demo-contributor", "demo-reviewer", "demo-reviewer-2", "demo-engineer", "demo-operator", "demo-product"
     }
+    # The chain's prerequisites: a signing identity, and a tiny base model both reviewers approved.
+    assert first_run["signing_identity"]["created"] is True and second_run["signing_identity"]["created"] is False
+    assert first_run["signing_identity"]["anchor_fingerprint"] == second_run["signing_identity"]["anchor_fingerprint"]
+    assert first_run["base_model"] == second_run["base_model"]
+    assert first_run["base_model"]["status"] == "approved"
