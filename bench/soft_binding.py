@@ -298,6 +298,7 @@ def main() -> None:
     results: dict[str, dict[str, list]] = {name: {"bits": [], "wm": [], "fp": [], "any": []} for name in TRANSFORMS}
     wrong: list[str] = []
     missed: dict[str, list[str]] = {name: [] for name in TRANSFORMS}
+    unread: dict[str, list[str]] = {name: [] for name in TRANSFORMS}
     detect_seconds, query_seconds = [], []
     for key, image, payload in outputs:
         for name, transform in TRANSFORMS.items():
@@ -320,6 +321,8 @@ def main() -> None:
                 accuracy = max(float(np.mean(reading.bits(a) == word)) for a in range(len(reading.scores))) if reading else 0.5
                 results[name]["bits"].append(accuracy)
                 results[name]["wm"].append(by_watermark)
+                if not by_watermark:
+                    unread[name].append(key)
             results[name]["fp"].append(by_fingerprint)
             results[name]["any"].append(by_watermark or by_fingerprint)
             if not (by_watermark or by_fingerprint):
@@ -340,6 +343,9 @@ def main() -> None:
         for name, r in results.items()
     ]
     print_table(["transform", "wm bit acc", "wm decoded", "fp traced", "traced (either)", "trace rate"], rows)
+    for name, keys in unread.items():
+        if keys:
+            print(f"watermark not read after {name}: {', '.join(keys)}")
     for name, keys in missed.items():
         if keys:
             print(f"not traced after {name}: {', '.join(keys)}")
