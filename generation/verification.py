@@ -132,11 +132,13 @@ def verification_request(*, data: bytes, actor=None) -> Verification:
         )
     requester = actor if getattr(actor, "is_authenticated", False) else None
     verdict = verify_by_manifest(data)
-    sha256 = blob_put_bytes(data)
     if verdict is not None:
+        # Settled here: the upload itself need not be kept, its digest is in the verdict.
         return Verification.objects.create(
-            sha256=sha256, requested_by=requester, status=VerificationStatus.DONE, verdict=verdict.as_dict(), finished_at=timezone.now()
-        )
+            sha256=verdict.sha256, requested_by=requester, status=VerificationStatus.DONE, verdict=verdict.as_dict(),
+            finished_at=timezone.now(),
+        )  # fmt: skip
+    sha256 = blob_put_bytes(data)  # the worker reads it from the blob store
     with transaction.atomic():
         verification = Verification.objects.create(sha256=sha256, requested_by=requester, task_id=str(uuid.uuid4()))
         transaction.on_commit(lambda: _enqueue(verification))
