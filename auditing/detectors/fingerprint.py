@@ -8,8 +8,10 @@ not, and the homography also says how the copy was transformed.
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -19,7 +21,11 @@ from PIL import Image, ImageOps
 
 # Bump when anything that changes the fingerprint of an image changes (hash size, working size,
 # ORB parameters): stored fingerprints of another version must be recomputed, not compared.
-FINGERPRINT_VERSION = 1
+# Version 2 fills a keypoint-poor image's budget from its contrast-stretched copy; every other
+# image fingerprints exactly as in version 1, so version-1 entries are still read and compared
+# (a smooth image's version-1 entry matches by its hashes, as it always did).
+FINGERPRINT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 MAX_KEYPOINTS = 500
 # Keypoints are found on a copy whose long edge is this size, so a resized copy of an image
@@ -31,6 +37,14 @@ _COORD_SCALE = 64.0
 # ORB proposes this many, of which MAX_KEYPOINTS are kept spread over a _GRID × _GRID grid.
 _ORB_POOL = 2000
 _GRID = 4
+# A keypoint-poor image (soft clouds, skies, generated textures) is stretched to full contrast
+# along its main colour axis, then CLAHE, before ORB fills its remaining budget: its structure
+# is there, only faint in luminance. Below this range (grey levels along that axis) an image is
+# flat, and stretching would only amplify noise.
+_MIN_STRETCH_RANGE = 4.0
+_CLAHE_CLIP = 2.0
+_MIN_STRETCH_SIDE = 32
+_CLAHE_TILES = (8, 8)
 
 LOWE_RATIO = 0.75
 RANSAC_REPROJECTION_PX = 4.0
@@ -114,7 +128,7 @@ class Fingerprint:
         magic, version, phash, dhash, flipped, width, height, count, mirrored_count = _HEADER.unpack_from(data)
         if magic != _MAGIC:
             raise ValueError("not a fingerprint: bad magic")
-        if version != FINGERPRINT_VERSION:
+        if version not in _READABLE_VERSIONS:
             raise ValueError(f"fingerprint version {version}, this code reads {FINGERPRINT_VERSION}: recompute it")
         expected = _HEADER.size + (count + mirrored_count) * (4 + _DESCRIPTOR_BYTES)
         if len(data) != expected:
@@ -154,17 +168,49 @@ def _spread(keypoints: list[cv2.KeyPoint], width: int, height: int) -> list[int]
     return chosen
 
 
-def _orb_features(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keypoints, descriptors = cv2.ORB_create(nfeatures=_ORB_POOL).detectAndCompute(gray, None)
+def _orb(gray: np.ndarray, fast_threshold: int) -> tuple[list[cv2.KeyPoint], np.ndarray | None]:
+    keypoints, descriptors = cv2.ORB_create(nfeatures=_ORB_POOL, fastThreshold=fast_threshold).detectAndCompute(gray, None)
+    return list(keypoints), descriptors
+
+
+def _stretched(rgb: np.ndarray) -> np.ndarray | None:
+    """The image projected on its main colour axis, stretched to 0-255, then CLAHE; None when
+    the image is flat along that axis (nothing there to find)."""
+    if rgb.shape[0] < _MIN_STRETCH_SIDE or rgb.shape[1] < _MIN_STRETCH_SIDE:
+        return None  # ORB finds nothing this small anyway
+    pixels = rgb.reshape(-1, 3).astype(np.float32)
+    mean = pixels.mean(axis=0)
+    _, vectors = np.linalg.eigh(np.cov((pixels - mean).T))
+    axis = vectors[:, -1] * (1.0 if vectors[:, -1].sum() >= 0 else -1.0)
+    projected = (rgb.astype(np.float32) - mean) @ axis
+    low, high = np.percentile(projected, [0.5, 99.5])
+    if high - low < _MIN_STRETCH_RANGE:
+        return None
+    stretched = np.clip((projected - low) * (255.0 / (high - low)), 0, 255).astype(np.uint8)
+    return cv2.createCLAHE(clipLimit=_CLAHE_CLIP, tileGridSize=_CLAHE_TILES).apply(stretched)
+
+
+def _orb_features(gray: np.ndarray, colour: Callable[[], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Up to MAX_KEYPOINTS spread keypoints of `gray` (the working-size luminance), topped up from
+    the contrast-stretched `colour()` (the same frame in RGB) when luminance alone has too few."""
+    keypoints, descriptors = _orb(gray, 20)
     if len(keypoints) < MAX_KEYPOINTS:
         # Low-contrast photos (a clock face, a fundus scan) give few corners at FAST's default
         # threshold of 20; a lower one finds enough to verify a crop of them.
-        keypoints, descriptors = cv2.ORB_create(nfeatures=_ORB_POOL, fastThreshold=5).detectAndCompute(gray, None)
-    if descriptors is None or not keypoints:
+        keypoints, descriptors = _orb(gray, 5)
+    chosen = _spread(keypoints, gray.shape[1], gray.shape[0]) if descriptors is not None else []
+    points = [keypoints[i].pt for i in chosen]
+    rows = [descriptors[i] for i in chosen]
+    if len(chosen) < MAX_KEYPOINTS:
+        stretched = _stretched(colour())
+        extra, extra_descriptors = _orb(stretched, 5) if stretched is not None else ([], None)
+        if extra_descriptors is not None:
+            for i in _spread(extra, gray.shape[1], gray.shape[0])[: MAX_KEYPOINTS - len(chosen)]:
+                points.append(extra[i].pt)
+                rows.append(extra_descriptors[i])
+    if not points:
         return _empty_points(), _empty_descriptors()
-    chosen = _spread(list(keypoints), gray.shape[1], gray.shape[0])
-    points = np.array([keypoints[i].pt for i in chosen], dtype=np.float32)
-    return points, np.ascontiguousarray(descriptors[chosen])
+    return np.array(points, dtype=np.float32), np.ascontiguousarray(np.array(rows, dtype=np.uint8))
 
 
 def _normalised(image: Image.Image) -> Image.Image:
@@ -194,10 +240,14 @@ def fingerprint_image(image: Image.Image, *, include_mirror: bool = True) -> Fin
     scale = WORKING_EDGE / max(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     gray = np.asarray(rgb.convert("L").resize(size, Image.Resampling.LANCZOS))
-    points, descriptors = _orb_features(gray)
+    # The colour copy is only needed for a keypoint-poor image.
+    colour = functools.cache(lambda: np.asarray(rgb.resize(size, Image.Resampling.LANCZOS)))
+    points, descriptors = _orb_features(gray, colour)
     mirrored_points, mirrored_descriptors = _empty_points(), _empty_descriptors()
     if include_mirror:
-        mirrored_points, mirrored_descriptors = _orb_features(np.ascontiguousarray(gray[:, ::-1]))
+        mirrored_points, mirrored_descriptors = _orb_features(
+            np.ascontiguousarray(gray[:, ::-1]), lambda: np.ascontiguousarray(colour()[:, ::-1])
+        )
         if len(mirrored_points):
             # Back into the unmirrored frame, so a homography through these points is a flip.
             mirrored_points[:, 0] = (size[0] - 1) - mirrored_points[:, 0]

@@ -21,6 +21,7 @@ from core.storage import blob_open
 from generation.models import GenerationJob, JobStatus, Output, OutputFingerprint
 from generation.output_index import output_index_search
 from generation.selectors import output_by_watermark_id, output_file
+from generation.services.bindings import FINGERPRINT_ALGORITHM
 from generation.services.jobs import generation_cancel, generation_request, job_claim
 from generation.services.run import job_run
 from provenance.c2pa.manifests import chain, read_manifest
@@ -118,7 +119,7 @@ def test_a_text_to_image_job_releases_a_signed_png_with_its_lineage(world, produ
     # The untrained tiny model paints pixel noise, which cannot carry the watermark: that is
     # recorded, and the fingerprint is the output's only soft binding, the only one named.
     assert not output.watermark_embedded and "not watermarked" in output.watermark_note
-    assert soft_bindings(found) == {"org.cleanroom.fingerprint.v1": str(output.pk)}
+    assert soft_bindings(found) == {FINGERPRINT_ALGORITHM: str(output.pk)}
     assert OutputFingerprint.objects.filter(output=output).exists()
     assert [key for key, _ in output_index_search(image)] == [str(output.pk)]
     [released] = audit_events(event_type=EventType.OUTPUT_RELEASED)
@@ -136,7 +137,7 @@ def test_an_output_with_texture_carries_the_watermark_and_a_stripped_copy_is_tra
     data = output_file(output)
     found = assertions_of(read_manifest(data, "image/png"))
     assert found["org.cleanroom.lineage"][0]["watermark_id"] == output.watermark_id
-    assert soft_bindings(found) == {WATERMARK_ALGORITHM: str(output.watermark_id), "org.cleanroom.fingerprint.v1": str(output.pk)}
+    assert soft_bindings(found) == {WATERMARK_ALGORITHM: str(output.watermark_id), FINGERPRINT_ALGORITHM: str(output.pk)}
     assert detect_watermark(Image.open(io.BytesIO(data))).payload == output.watermark_id
 
     # A Pillow re-save strips the manifest; both bindings still find the output.

@@ -7,6 +7,7 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
@@ -194,6 +195,42 @@ def test_a_keypoint_poor_image_is_matched_on_its_hashes_alone() -> None:
     (match,) = index.query(fingerprint_image(jpeg_60(gradient)))
 
     assert match.key == "gradient" and match.method == "hash" and match.inliers == 0
+
+
+def soft_clouds(seed: int, size: int = 512) -> Image.Image:
+    """Multi-scale coloured noise between two close colours: the soft texture generated art often
+    has, with no corners for ORB in its luminance."""
+    rng = np.random.default_rng(seed)
+    field = sum(
+        cv2.GaussianBlur(rng.normal(size=(size, size, 3)).astype(np.float32), (0, 0), sigma) * weight
+        for sigma, weight in ((40, 1.0), (12, 0.5), (3, 0.25))
+    )
+    field = (field - field.min()) / (field.max() - field.min())
+    low = rng.uniform(60, 190, 3)
+    high = low + rng.uniform(-50, 50, 3)
+    return Image.fromarray((low * (1 - field) + high * field).astype(np.uint8))
+
+
+def test_a_soft_texture_is_verified_with_keypoints_of_its_stretched_contrast() -> None:
+    index = NearDuplicateIndex()
+    for seed in range(4):
+        index.add(f"clouds-{seed}", fingerprint_image(soft_clouds(seed), include_mirror=False))
+    luminance = np.asarray(soft_clouds(3).convert("L"))
+    assert len(cv2.ORB_create(nfeatures=2000, fastThreshold=5).detect(luminance, None)) < 15  # too few to verify
+
+    for transform in (crop_85, jpeg_60, resize_70, ImageOps.mirror):
+        matches = index.query(fingerprint_image(transform(soft_clouds(3))))
+        assert [match.key for match in matches] == ["clouds-3"], transform
+        assert matches[0].method == "keypoints" and matches[0].inliers >= 15
+    assert index.query(fingerprint_image(soft_clouds(7))) == []
+
+
+def test_a_version_1_fingerprint_is_still_read(astronaut_fingerprint: Fingerprint) -> None:
+    # Version 2 changed only keypoint-poor images; the layout is the same.
+    data = bytearray(astronaut_fingerprint.to_bytes())
+    data[4] = 1
+
+    assert Fingerprint.from_bytes(bytes(data)) == astronaut_fingerprint
 
 
 def test_a_removed_entry_is_no_longer_found(astronaut_fingerprint: Fingerprint) -> None:
