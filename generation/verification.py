@@ -226,6 +226,7 @@ def _trace_soft_bindings(image: Image.Image, verdict: Verdict) -> tuple[Output |
         )
         verdict.bindings["watermark"] = {
             "watermark_id": hit.payload,
+            "backend": hit.backend,
             "corrected_bits": hit.corrected_bits,
             "output_id": str(by_watermark.pk) if by_watermark else None,
         }

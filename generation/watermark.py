@@ -18,6 +18,11 @@ Robustness (bench/soft_binding.py): at 512² and above the mark survives JPEG q=
 50% and a 10% crop; at 256² the halves are small and it survives a lossless re-save and JPEG
 q=90 but not q=75 (the fingerprint covers those).
 
+The `trustmark` backend (CLEANROOM_WATERMARK['BACKEND']; generation/watermark_trustmark.py) puts
+the same payload code, with its own mask, into Adobe's TrustMark when the operator provides its
+model files; `detect_watermark` then reads TrustMark first and rivaGan second (outputs made
+before the switch), each with half the false-positive limit.
+
 Costs on 2 CPU cores: ~1 s per model pass at 512². Embedding is one pass plus one to read the
 mark back; detection stops at its first hit: one pass on a marked copy, two on an unmarked one
 (as is, mirrored), four on an unmarked copy smaller than 512² (two scales).
@@ -49,12 +54,14 @@ __all__ = [
     "embed_watermark",
     "payload_word",
     "read_watermark",
+    "watermark_algorithm",
 ]
 
 # Named in the C2PA soft-binding assertion. The payload mask is derived from it, so a change of
 # code, layout or mask must come with a new name.
 WATERMARK_ALGORITHM = "org.cleanroom.rivagan-bch.1"
 BACKEND = "rivagan"
+TRUSTMARK = "trustmark"
 
 # The chance that one unmarked image is reported as marked, all detection attempts together.
 MAX_FALSE_POSITIVE = 1e-9
@@ -118,22 +125,28 @@ def _model_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _check_backend() -> None:
+def _check_backend() -> str:
+    """The configured backend's name: `rivagan` (the default, and the only one outside Django),
+    or `trustmark` (generation/watermark_trustmark.py, with operator-provided model files)."""
     from django.conf import settings
 
     if not settings.configured:
-        return
+        return BACKEND
     backend = getattr(settings, "CLEANROOM_WATERMARK", {}).get("BACKEND", BACKEND)
-    if backend == BACKEND:
-        return
+    if backend in (BACKEND, TRUSTMARK):
+        return backend
     from django.core.exceptions import ImproperlyConfigured
 
-    if backend == "trustmark":
-        raise ImproperlyConfigured(
-            "CLEANROOM_WATERMARK['BACKEND'] = 'trustmark' is not supported yet: the trustmark package is not "
-            "installed and cannot download its models offline. Use 'rivagan'."
-        )
-    raise ImproperlyConfigured(f"unknown CLEANROOM_WATERMARK['BACKEND'] {backend!r}: use 'rivagan'")
+    raise ImproperlyConfigured(f"unknown CLEANROOM_WATERMARK['BACKEND'] {backend!r}: use 'rivagan' or 'trustmark'")
+
+
+def watermark_algorithm() -> str:
+    """The configured backend's name in the C2PA soft-binding assertion."""
+    if _check_backend() == TRUSTMARK:
+        from generation import watermark_trustmark
+
+        return watermark_trustmark.ALGORITHM
+    return WATERMARK_ALGORITHM
 
 
 def _models() -> tuple[object, object]:
@@ -226,14 +239,21 @@ def embed_watermark(image: Image.Image, payload: int, *, verify: bool = True) ->
     `verify`, the default: one more decoder pass) when the marked image does not read back,
     which is what happens on flat or very smooth images.
     """
-    _check_backend()
-    word = word_bits(_CODE.encode(payload))
+    backend = _check_backend()
     rgb = _rgb(image)
     _applicable(*rgb.size)
-    marked_image = _embed_bits(rgb, word)
+    if backend == TRUSTMARK:
+        from generation import watermark_trustmark
+
+        marked_image = watermark_trustmark.embed(rgb, payload)
+    else:
+        marked_image = _embed_bits(rgb, word_bits(_CODE.encode(payload)))
     if verify:
-        reading = _read(marked_image, try_mirror=False, stop_at_hit=False, sizes=[_embedding_size(*rgb.size)])
-        hit = reading.hit() if reading is not None else None
+        if backend == TRUSTMARK:
+            hit = _trustmark_hit(marked_image, try_mirror=False, max_false_positive=MAX_FALSE_POSITIVE)
+        else:
+            reading = _read(marked_image, try_mirror=False, stop_at_hit=False, sizes=[_embedding_size(*rgb.size)])
+            hit = reading.hit() if reading is not None else None
         if hit is None or hit.payload != payload:
             raise WatermarkNotApplicable("the image is too flat to carry a readable watermark")
     if image.mode in ("RGBA", "LA", "PA"):
@@ -302,7 +322,8 @@ class WatermarkReading:
 def read_watermark(
     image: Image.Image, *, try_mirror: bool = True, stop_at_hit: bool = True, max_false_positive: float = MAX_FALSE_POSITIVE
 ) -> WatermarkReading | None:
-    """Run the decoder on `image` at each scale its mark may have been made at, as is and (with
+    """Run the rivaGan decoder (whichever backend is configured: this is a measurement of the
+    rivaGan mark) on `image` at each scale its mark may have been made at, as is and (with
     `try_mirror`) mirrored, one ~1 s pass per attempt, stopping at the first hit unless
     `stop_at_hit` is off; None when the image is too small to try."""
     _check_backend()
@@ -318,9 +339,36 @@ def detect_watermark(
     below `max_false_positive` (for all attempts together: each scale, as is and mirrored when
     `try_mirror`). Images too small to hold a readable mark give None without decoding.
     """
-    _check_backend()
+    if _check_backend() == TRUSTMARK:
+        # Outputs made before the switch carry rivaGan marks: both are read, each with half the
+        # false-positive budget.
+        max_false_positive /= 2
+        hit = _trustmark_hit(image, try_mirror=try_mirror, max_false_positive=max_false_positive)
+        if hit is not None:
+            return hit
     reading = _read(image, try_mirror=try_mirror, stop_at_hit=True, max_false_positive=max_false_positive)
     return reading.hit(max_false_positive) if reading is not None else None
+
+
+def _trustmark_hit(image: Image.Image, *, try_mirror: bool, max_false_positive: float) -> WatermarkHit | None:
+    from generation import watermark_trustmark
+
+    rgb = _rgb(image)
+    if rgb.width * rgb.height < _MIN_DETECT_AREA:
+        return None
+    attempts = (False, True) if try_mirror else (False,)
+    for mirrored in attempts:
+        scores = watermark_trustmark.logits(rgb, mirrored=mirrored)
+        decoded = watermark_trustmark.decode(scores, max_false_positive=max_false_positive / len(attempts))
+        if decoded is not None:
+            return WatermarkHit(
+                payload=decoded.payload,
+                corrected_bits=decoded.flipped_bits,
+                false_positive_bound=min(1.0, decoded.false_positive_bound * len(attempts)),
+                mirrored=mirrored,
+                backend=TRUSTMARK,
+            )
+    return None
 
 
 def _read(

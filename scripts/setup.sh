@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare this checkout: system packages (apt), the virtualenv `.venv`, and the project with
-# its pinned dependencies (`pip install -e '.[ml,test]'`).
+# its pinned dependencies (`pip install -e '.[ml,trustmark,test]'`).
 #
 # Idempotent and fast when nothing changed: the Python step is skipped while the stamp file
 # `.venv/.cleanroom-setup` matches pyproject.toml (and the interpreter); the apt step asks
@@ -71,7 +71,7 @@ ensure_python_packages() {
     fi
     log "installing the project and its pinned dependencies into $VENV"
     rm -f "$STAMP"
-    "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input --quiet -e '.[ml,test]'
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input --quiet -e '.[ml,trustmark,test]'
     # The watermark library (rivaGan ONNX models + dwtDctSvd) declares opencv-python, whose 5.x
     # would replace opencv-python-headless 4.x (which keeps the cascades): install it alone.
     "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input --quiet --no-deps invisible-watermark==0.2.0

@@ -233,7 +233,11 @@ CLEANROOM_GENERATION = {
 CLEANROOM_VERIFY_MAX_BYTES = env_int("CLEANROOM_VERIFY_MAX_BYTES", 50 * 1024 * 1024)
 CLEANROOM_WATERMARK = {
     "BACKEND": env_str("CLEANROOM_WATERMARK_BACKEND") or "rivagan",  # rivagan | trustmark
+    # trustmark: the operator's copy of TrustMark's files (never downloaded), one variant of Q/P/B/C.
     "TRUSTMARK_MODEL_DIR": env_str("CLEANROOM_TRUSTMARK_MODEL_DIR") or "",
+    "TRUSTMARK_VARIANT": env_str("CLEANROOM_TRUSTMARK_VARIANT") or "Q",
+    # Files whose MD5 is not in trustmark's published list are refused unless this is on.
+    "TRUSTMARK_ALLOW_UNPUBLISHED": env_bool("CLEANROOM_TRUSTMARK_ALLOW_UNPUBLISHED", False),
 }
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"

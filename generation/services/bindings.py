@@ -66,7 +66,7 @@ def soft_binding_assertions(*, output_id: str, watermark_id: int | None) -> list
     the watermark's (its value: the output's watermark id, in decimal) when one was embedded,
     and the fingerprint registry's (its value: the output id, the registry's key). Values are
     base64 of ASCII text, as the assertion's `value` is a byte string."""
-    from generation.watermark import WATERMARK_ALGORITHM
+    from generation.watermark import watermark_algorithm
 
     assertions = []
     if watermark_id is not None:
@@ -74,7 +74,7 @@ def soft_binding_assertions(*, output_id: str, watermark_id: int | None) -> list
             {
                 "label": SOFT_BINDING_LABEL,
                 "data": {
-                    "alg": WATERMARK_ALGORITHM,
+                    "alg": watermark_algorithm(),
                     "name": "invisible watermark carrying the output's watermark id",
                     "blocks": _block(str(watermark_id)),
                     "pad": [0],

@@ -164,6 +164,7 @@ def test_a_stripped_copy_is_traced_through_its_soft_bindings(world, product, tmp
     assert code == 0, result
     assert (result["traced_by"], result["manifest"], result["output_id"], result["trusted"]) == ("watermark", "stored", str(output.pk), True)
     assert result["bindings"]["watermark"]["watermark_id"] == output.watermark_id
+    assert result["bindings"]["watermark"]["backend"] == "rivagan"
     assert result["bindings"]["fingerprint"]["output_id"] == str(output.pk)
     assert [entry["type"] for entry in result["chain"]] == ["output", "model", "base_model", "snapshot"]
 
@@ -190,3 +191,27 @@ def test_a_file_that_is_not_an_image_is_refused_with_a_reason(db, tmp_path):
     code, result = verify(write(tmp_path, "notes.png", b"this is not an image"))
 
     assert code == 1 and result["code"] == "invalid_image"
+
+
+def test_with_the_trustmark_backend_a_stripped_copy_is_traced_by_its_trustmark(world, product, tmp_path, settings):
+    from generation.watermark_trustmark import ALGORITHM
+    from tests.generation.tiny_trustmark import build_tiny_trustmark
+
+    settings.CLEANROOM_WATERMARK = {
+        "BACKEND": "trustmark",
+        "TRUSTMARK_MODEL_DIR": str(build_tiny_trustmark(tmp_path / "trustmark")),
+        "TRUSTMARK_ALLOW_UNPUBLISHED": True,
+    }
+    output, data = released(world, product)
+    assert output.watermark_embedded, output.watermark_note
+    assertions = read_manifest(data, "image/png").active_manifest["assertions"]
+    algorithms = [a["data"]["alg"] for a in assertions if a["label"] == "c2pa.soft-binding"]
+    assert algorithms == [ALGORITHM, "org.cleanroom.fingerprint.v2"]
+
+    resaved = io.BytesIO()
+    Image.open(io.BytesIO(data)).convert("RGB").save(resaved, "JPEG", quality=90)
+    code, result = verify(write(tmp_path, "resaved.jpg", resaved.getvalue()))
+
+    assert code == 0, result
+    assert (result["traced_by"], result["output_id"], result["trusted"]) == ("watermark", str(output.pk), True)
+    assert result["bindings"]["watermark"]["backend"] == "trustmark"

@@ -125,12 +125,10 @@ def test_a_thumbnail_is_not_searched_for_a_mark():
     assert detect_watermark(photo("astronaut").resize((100, 100))) is None
 
 
-def test_the_trustmark_backend_is_refused_until_it_can_load_models(settings):
-    settings.CLEANROOM_WATERMARK = {"BACKEND": "trustmark", "TRUSTMARK_MODEL_DIR": "/nonexistent"}
-    with pytest.raises(ImproperlyConfigured, match="trustmark"):
+def test_an_unknown_backend_is_refused(settings):
+    settings.CLEANROOM_WATERMARK = {"BACKEND": "dwtDct"}
+    with pytest.raises(ImproperlyConfigured, match="dwtDct"):
         embed_watermark(photo("astronaut"), 7)
-    with pytest.raises(ImproperlyConfigured, match="trustmark"):
-        detect_watermark(photo("astronaut"))
 
 
 # --- rivaGan on photos --------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.web_process import web_process_report
 
-HEAVY = ["torch", "diffusers", "transformers", "onnxruntime", "cv2", "faiss", "imwatermark"]
+HEAVY = ["torch", "diffusers", "transformers", "onnxruntime", "cv2", "faiss", "imwatermark", "trustmark", "lightning"]
 
 
 def test_the_generation_api_loads_no_heavy_library(tmp_path):
