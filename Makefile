@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test bench setup services demo
+.PHONY: run test lint bench setup services demo
 
 setup:
 	@bash scripts/setup.sh
@@ -23,6 +23,10 @@ run: demo
 
 test: setup services
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 bench: setup services
 	@bash bench/run_all.sh

@@ -171,9 +171,7 @@ class PersistedIndex:
         # The state is read before the rows: a row added in between makes the index look stale
         # next time (one extra rebuild), never fresh while missing a row.
         state = self.current_state()
-        rows = (
-            self.model.objects.order_by("created_at", "pk").values_list("pk", self.fingerprint_field).iterator(chunk_size=500)
-        )
+        rows = self.model.objects.order_by("created_at", "pk").values_list("pk", self.fingerprint_field).iterator(chunk_size=500)
         items = list(_decoded(rows, self._what))
         vectors = self._vectors([key for key, _ in items], state.embedding_model)
         return state, NearDuplicateIndex.rebuild(items, embeddings=vectors, embedding_model=state.embedding_model)

@@ -34,6 +34,9 @@ class AuditRun(models.Model):
             models.UniqueConstraint(fields=["asset", "auditor", "auditor_version"], name="one_run_per_auditor_version")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.auditor} {self.auditor_version} on asset {self.asset_id}: {self.status}"
+
 
 class FindingStatus(models.TextChoices):
     OPEN = "open"
@@ -100,3 +103,6 @@ class AssetFingerprint(models.Model):
     embedding = models.BinaryField(null=True, blank=True)
     embedding_model = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"fingerprint of asset {self.asset_id}"

@@ -99,7 +99,7 @@ def _add_one(
         fingerprint = fingerprint_image(image)
         if embeddings is not None:
             embedding = vector_to_bytes(embeddings.embed(image))
-    except Exception as exc:  # noqa: BLE001 - one file's surprise must never sink the batch
+    except Exception as exc:
         logger.exception("fingerprinting %s failed", candidate.path)
         raise Refused(RefusalReason.INVALID_IMAGE, f"could not be fingerprinted: {type(exc).__name__}: {exc}") from None
     finally:

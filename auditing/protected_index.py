@@ -60,12 +60,12 @@ class ProtectedWorkEmbedder:
                 try:
                     with blob_open(sha256) as handle:
                         batch.append((pk, sniff_and_decode(handle.read(), image_limits)))
-                except Exception as exc:  # noqa: BLE001 - one unreadable work must not keep the others out
+                except Exception as exc:
                     logger.warning("protected work %s cannot be embedded: %s: %s", pk, type(exc).__name__, exc)
             if not batch:
                 continue
             vectors = embeddings.model.embed([image for _, image in batch])
-            for (pk, image), vector in zip(batch, vectors):
+            for (pk, image), vector in zip(batch, vectors, strict=True):
                 image.close()
                 ProtectedWork.objects.filter(pk=pk).update(embedding=vector_to_bytes(vector), embedding_model=embeddings.version)
                 found[pk] = vector

@@ -27,6 +27,4 @@ def dataset_audit_report(*, dataset) -> list[dict]:
                 "detail": finding.details,
             }
         )
-    return [
-        {"asset_id": str(a.pk), "sha256": a.sha256, "status": a.status, "findings": findings[a.pk]} for a in assets
-    ]
+    return [{"asset_id": str(a.pk), "sha256": a.sha256, "status": a.status, "findings": findings[a.pk]} for a in assets]

@@ -164,9 +164,7 @@ def audits_reconcile(*, older_than: timedelta | None = None) -> list[str]:
                 if not cursor.fetchone()[0]:
                     return []
         cutoff = timezone.now() - older_than
-        stale = list(
-            Asset.objects.filter(status=AssetStatus.AUDITING, status_changed_at__lt=cutoff).values_list("pk", flat=True)
-        )
+        stale = list(Asset.objects.filter(status=AssetStatus.AUDITING, status_changed_at__lt=cutoff).values_list("pk", flat=True))
         AuditRun.objects.filter(asset_id__in=stale, status=RunStatus.RUNNING, started_at__lt=cutoff).update(
             status=RunStatus.QUEUED, task_id=""
         )
@@ -205,7 +203,9 @@ def finding_resolve(*, finding_id: str, reviewer, decision: str, reason: str) ->
     )
     asset = finding.asset
     if decision == "confirm":
-        asset_review(asset_id=str(asset.pk), reviewer=reviewer, decision="reject", reason=f"finding {finding.code} confirmed: {reason}")
+        asset_review(
+            asset_id=str(asset.pk), reviewer=reviewer, decision="reject", reason=f"finding {finding.code} confirmed: {reason}"
+        )
     elif asset.status == AssetStatus.FLAGGED and not asset.findings.filter(status=FindingStatus.OPEN).exists():
         asset_transition(asset_id=asset.pk, to=AssetStatus.CLEAR, actor=reviewer, reason="every finding dismissed")
     return finding

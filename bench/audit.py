@@ -49,7 +49,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, bench_line, django_setup, postgres_drop, postgres_recreate, print_table  # noqa: E402
+from _common import REPO, bench_line, django_setup, postgres_drop, postgres_recreate, print_table
 
 SIZE = 512
 PG_DATABASE = "cleanroom_bench_audit"
@@ -59,8 +59,23 @@ TARGET_SCALING = 1.8
 TARGET_OVERHEAD = 0.15
 TARGET_AUDITOR_MS = 1000.0
 PHOTOS = (
-    "astronaut", "coffee", "chelsea", "camera", "rocket", "coins", "clock", "moon", "hubble_deep_field",
-    "immunohistochemistry", "retina", "cell", "brick", "grass", "gravel", "page", "text",
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "camera",
+    "rocket",
+    "coins",
+    "clock",
+    "moon",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "cell",
+    "brick",
+    "grass",
+    "gravel",
+    "page",
+    "text",
 )
 
 
@@ -80,7 +95,8 @@ def _sources() -> list:
     for name in PHOTOS:
         try:
             array = getattr(data, name)()
-        except Exception:  # noqa: BLE001 - a photo that needs a download is skipped (no network here)
+        except Exception as exc:  # a sample that needs a download (pooch) is skipped
+            print(f"skipping skimage sample {name}: {type(exc).__name__}", file=sys.stderr)
             continue
         if array.dtype != np.uint8:
             continue
@@ -152,8 +168,12 @@ def floor_setup(data_dir: Path, images: Path, warmup: Path):
     for slug, folder in (("bench", images), ("warmup", warmup)):
         dataset_create(slug=slug, scopes=["ai_training"])
         result = ingest_paths(
-            paths=[str(folder)], dataset_slug=slug, contributor_email=CONTRIBUTOR, consent_path=str(consent),
-            licence="", actor=operator,
+            paths=[str(folder)],
+            dataset_slug=slug,
+            contributor_email=CONTRIBUTOR,
+            consent_path=str(consent),
+            licence="",
+            actor=operator,
         )
         expected = len(list(folder.iterdir()))
         if len(result["accepted"]) != expected:
@@ -166,10 +186,18 @@ def write_consent(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "evidence.pdf").write_bytes(b"%PDF-1.4 bench consent form")
     path = folder / "consent.json"
-    path.write_text(json.dumps({
-        "contributor": CONTRIBUTOR, "scopes": ["ai_training"], "terms_version": "bench-1",
-        "granted_at": "2025-01-01T00:00:00Z", "expires_at": None, "evidence": "evidence.pdf",
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "contributor": CONTRIBUTOR,
+                "scopes": ["ai_training"],
+                "terms_version": "bench-1",
+                "granted_at": "2025-01-01T00:00:00Z",
+                "expires_at": None,
+                "evidence": "evidence.pdf",
+            }
+        )
+    )
     return path
 
 
@@ -181,8 +209,12 @@ def subject_for(asset):
     with blob_open(asset.sha256) as handle:
         data = handle.read()
     return AuditSubject(
-        asset_id=str(asset.pk), sha256=asset.sha256, data=data, metadata=asset.metadata,
-        caption=asset.caption, original_name=asset.original_name,
+        asset_id=str(asset.pk),
+        sha256=asset.sha256,
+        data=data,
+        metadata=asset.metadata,
+        caption=asset.caption,
+        original_name=asset.original_name,
     )
 
 
@@ -221,7 +253,11 @@ class Pipeline:
         prefix = f"{PG_DATABASE}_{uuid.uuid4().hex[:8]}-"
         self.queue = f"{prefix}audit"
         url = postgres_recreate(PG_DATABASE)
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("CLEANROOM_", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_"))}
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("CLEANROOM_", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_"))
+        }
         self.env = {
             **base,
             "DATABASE_URL": url,
@@ -241,7 +277,9 @@ class Pipeline:
             [sys.executable, "manage.py", *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout
         )
         if done.returncode != 0:
-            raise SystemExit(f"manage.py {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}\n{self.logs()}")
+            raise SystemExit(
+                f"manage.py {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}\n{self.logs()}"
+            )
         return done.stdout
 
     def logs(self) -> str:
@@ -253,10 +291,19 @@ class Pipeline:
         consent = write_consent(self.root / "consent")
         for slug, folder in (("bench", images), ("warmup", warmup)):
             self.manage("dataset", "create", slug, "--scopes", "ai_training")
-            result = json.loads(self.manage(
-                "ingest", str(folder), "--dataset", slug, "--contributor", CONTRIBUTOR,
-                "--consent", str(consent), "--json",
-            ))
+            result = json.loads(
+                self.manage(
+                    "ingest",
+                    str(folder),
+                    "--dataset",
+                    slug,
+                    "--contributor",
+                    CONTRIBUTOR,
+                    "--consent",
+                    str(consent),
+                    "--json",
+                )
+            )
             expected = len(list(folder.iterdir()))
             if len(result["accepted"]) != expected:
                 raise SystemExit(f"ingest of {slug} accepted {len(result['accepted'])} of {expected}: {result.get('refused')}")
@@ -264,11 +311,32 @@ class Pipeline:
     def start(self) -> None:
         for index in range(self.workers):
             logfile = (self.root / f"worker-{index}.log").open("w")
-            self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", self.queue, "-c", "1",
-                 "-n", f"bench{index}-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-                cwd=REPO, env=self.env, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True,
-            ))
+            self.processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "config",
+                        "worker",
+                        "-Q",
+                        self.queue,
+                        "-c",
+                        "1",
+                        "-n",
+                        f"bench{index}-{uuid.uuid4().hex[:6]}@%h",
+                        "--without-gossip",
+                        "--without-mingle",
+                        "--loglevel=INFO",
+                    ],
+                    cwd=REPO,
+                    env=self.env,
+                    stdout=logfile,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
         deadline = time.monotonic() + 180
         for index, process in enumerate(self.processes):
             path = self.root / f"worker-{index}.log"
@@ -309,7 +377,7 @@ class Pipeline:
 
             with Connection(BROKER_URL) as connection:
                 connection.default_channel.queue_delete(self.queue)
-        except Exception as exc:  # noqa: BLE001 - leftover empty queue is harmless
+        except Exception as exc:
             log(f"could not delete queue {self.queue}: {exc}")
         postgres_drop(PG_DATABASE)
 
@@ -322,14 +390,19 @@ def pipeline(root: Path, workers: int, images: Path, warmup: Path, extra_env: di
         warm_seconds, _ = instance.audit("warmup")
         warm_tasks = instance.tasks_per_worker()
         seconds, report = instance.audit("bench")
-        tasks = [after - before for after, before in zip(instance.tasks_per_worker(), warm_tasks)]
+        tasks = [after - before for after, before in zip(instance.tasks_per_worker(), warm_tasks, strict=True)]
         statuses: dict[str, int] = {}
         for row in report["assets"]:
             statuses[row["status"]] = statuses.get(row["status"], 0) + 1
         span = instance.worker_span([row["asset_id"] for row in report["assets"]])
         return {
-            "seconds": seconds, "span": span, "assets": len(report["assets"]), "statuses": statuses,
-            "tasks": tasks, "warm_tasks": warm_tasks, "warmup_seconds": warm_seconds,
+            "seconds": seconds,
+            "span": span,
+            "assets": len(report["assets"]),
+            "statuses": statuses,
+            "tasks": tasks,
+            "warm_tasks": warm_tasks,
+            "warmup_seconds": warm_seconds,
         }
     finally:
         instance.stop()
@@ -365,14 +438,18 @@ def main() -> int:
         best: dict[str, dict] = {}
         for attempt in range(args.repeat):
             result = floor(auditors, assets)
-            log(f"floor run {attempt + 1}: {result['seconds']:.2f} s "
-                + ", ".join(f"{n} {s * 1000 / len(files):.0f} ms" for n, s in result["per_auditor"].items()))
+            log(
+                f"floor run {attempt + 1}: {result['seconds']:.2f} s "
+                + ", ".join(f"{n} {s * 1000 / len(files):.0f} ms" for n, s in result["per_auditor"].items())
+            )
             if result["seconds"] < best.get("floor", {"seconds": float("inf")})["seconds"]:
                 best["floor"] = result
             for workers in (1, 2):
                 result = pipeline(root / f"run-{attempt}-{workers}", workers, root / "images", root / "warmup", extra_env)
-                log(f"{workers} worker(s) run {attempt + 1}: {result['assets']} assets {result['statuses']} in "
-                    f"{result['seconds']:.2f} s (worker span {result['span']:.2f} s, tasks per worker {result['tasks']})")
+                log(
+                    f"{workers} worker(s) run {attempt + 1}: {result['assets']} assets {result['statuses']} in "
+                    f"{result['seconds']:.2f} s (worker span {result['span']:.2f} s, tasks per worker {result['tasks']})"
+                )
                 key = f"workers-{workers}"
                 if result["seconds"] < best.get(key, {"seconds": float("inf")})["seconds"]:
                     best[key] = result
@@ -386,30 +463,39 @@ def main() -> int:
     per_auditor_ms = {name: seconds * 1000 / count for name, seconds in best["floor"]["per_auditor"].items()}
 
     print()
-    print(f"{count} images of {SIZE}x{SIZE}; auditors: {', '.join(names)}; best of {args.repeat}; "
-          f"{os.cpu_count()} CPU core(s)")
+    print(f"{count} images of {SIZE}x{SIZE}; auditors: {', '.join(names)}; best of {args.repeat}; {os.cpu_count()} CPU core(s)")
     print()
     print_table(["auditor (bare, in-process loop)", "ms/image"], [[name, f"{ms:.1f}"] for name, ms in per_auditor_ms.items()])
     print()
     rows = [["floor: auditors in a plain loop", f"{best['floor']['seconds']:.2f}", f"{floor_rate:.2f}", "1.00", "-", "-"]]
     for k in (1, 2):
         result = best[f"workers-{k}"]
-        rows.append([
-            f"pipeline: {k} worker process(es), `audit --wait`", f"{result['seconds']:.2f}", f"{rates[k]:.2f}",
-            f"{rates[k] / floor_rate:.2f}", f"{span_rates[k]:.2f}", "/".join(map(str, result["tasks"])),
-        ])
+        rows.append(
+            [
+                f"pipeline: {k} worker process(es), `audit --wait`",
+                f"{result['seconds']:.2f}",
+                f"{rates[k]:.2f}",
+                f"{rates[k] / floor_rate:.2f}",
+                f"{span_rates[k]:.2f}",
+                "/".join(map(str, result["tasks"])),
+            ]
+        )
     print_table(["run", "seconds", "images/s", "vs floor", "images/s (worker span)", "tasks/worker"], rows)
     print()
-    print(f"scaling 2 vs 1 worker: {scaling:.2f}x (worker span: {span_rates[2] / span_rates[1]:.2f}x); "
-          f"overhead of 1 worker vs floor: {overhead * 100:.1f}% (worker span: {(1 - span_rates[1] / floor_rate) * 100:.1f}%)")
+    print(
+        f"scaling 2 vs 1 worker: {scaling:.2f}x (worker span: {span_rates[2] / span_rates[1]:.2f}x); "
+        f"overhead of 1 worker vs floor: {overhead * 100:.1f}% (worker span: {(1 - span_rates[1] / floor_rate) * 100:.1f}%)"
+    )
     fixed = best["workers-1"]["seconds"] - best["workers-1"]["span"]
     print("  `audit --wait` wall time includes that command's own start-up and enqueueing and its 0.2 s polling")
     print(f"  ({fixed:.2f} s with 1 worker, a fixed cost that weighs more the smaller --count is); the worker span")
     print("  (first AuditRun start to last finish) leaves those out.")
     if scaling < TARGET_SCALING and (os.cpu_count() or 1) <= 2:
-        print(f"  NOTE: this machine has {os.cpu_count()} core(s), shared with PostgreSQL, RabbitMQ, the waiting "
-              "`audit` command and other users; two CPU-bound workers cannot reach "
-              f"{TARGET_SCALING}x here unless both cores are otherwise idle. Raw figures, not adjusted.")
+        print(
+            f"  NOTE: this machine has {os.cpu_count()} core(s), shared with PostgreSQL, RabbitMQ, the waiting "
+            "`audit` command and other users; two CPU-bound workers cannot reach "
+            f"{TARGET_SCALING}x here unless both cores are otherwise idle. Raw figures, not adjusted."
+        )
     print()
     print(bench_line("audit_scaling_2_workers", scaling, "ratio", ">=", TARGET_SCALING))
     print(bench_line("audit_overhead_1_worker", overhead, "ratio", "<=", TARGET_OVERHEAD))

@@ -113,7 +113,8 @@ def main() -> None:
 
     print(f"model {args.model}: first embedding (loads the weights) {cold_s:.1f} s")
     print(
-        f"embed one image per call: p50 {ms(single, 50):.1f} ms; in batches of {len(images)}: {statistics.median(batched) * 1000:.1f} ms per image"
+        f"embed one image per call: p50 {ms(single, 50):.1f} ms; "
+        f"in batches of {len(images)}: {statistics.median(batched) * 1000:.1f} ms per image"
     )
     print(f"CLIP NSFW detect (embedding + linear head): p50 {ms(nsfw, 50):.1f} ms, p99 {ms(nsfw, 99):.1f} ms")
     label = "tiny" if args.model == "tiny" else args.model.lower().replace("-", "_")
@@ -130,14 +131,14 @@ def main() -> None:
         keys = [f"random-{len(index) + i}" for i in range(missing)]
         began = time.perf_counter()
         index.add_many(
-            [(key, Fingerprint(int(p), int(d), int(f), 512, 512)) for key, (p, d, f) in zip(keys, hashes)],
-            embeddings=dict(zip(keys, vectors)),
+            [(key, Fingerprint(int(p), int(d), int(f), 512, 512)) for key, (p, d, f) in zip(keys, hashes, strict=True)],
+            embeddings=dict(zip(keys, vectors, strict=True)),
         )
         build_s = time.perf_counter() - began
         query_vectors = rng.normal(size=(len(queries), args.dim)).astype(np.float32)
         plain, with_embeddings, embedding_only = [], [], []
         for _ in range(args.rounds):
-            for fingerprint, vector in zip(queries, query_vectors):
+            for fingerprint, vector in zip(queries, query_vectors, strict=True):
                 for bucket, options in (
                     (plain, {}),
                     (with_embeddings, {"embedding": vector}),

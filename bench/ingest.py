@@ -9,7 +9,8 @@
    CLEANROOM_DATA_DIR, migrated first: a fresh SQLite file, and a fresh PostgreSQL database
    (`cleanroom_bench_ingest`, dropped and created each run). Images/s.
 
-Run: `.venv/bin/python bench/ingest.py [--count N] [--repeat R] [--only sqlite|postgres] [--profile]`.\nEach figure is the best of R (default 3) interleaved runs, since the machine is shared.
+Run: `.venv/bin/python bench/ingest.py [--count N] [--repeat R] [--only sqlite|postgres] [--profile]`.
+Each figure is the best of R (default 3) interleaved runs, since the machine is shared.
 `--profile` prints the top cProfile entries of each ingest run on stderr.
 """
 
@@ -27,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     bench_line,
     django_setup,
     maybe_profile,
@@ -209,7 +210,9 @@ def main() -> int:
                 finally:
                     if database == "postgres":
                         postgres_drop(PG_DATABASE)
-                print(f"{database} run {attempt + 1}: {result['accepted']} accepted in {result['seconds']:.2f} s", file=sys.stderr)
+                print(
+                    f"{database} run {attempt + 1}: {result['accepted']} accepted in {result['seconds']:.2f} s", file=sys.stderr
+                )
                 if result["seconds"] < best.get(database, float("inf")):
                     best[database], results[database] = result["seconds"], result
         floor_rate = len(files) / best["floor"]
@@ -220,8 +223,12 @@ def main() -> int:
             rate = result["accepted"] / result["seconds"]
             ratios[database] = rate / floor_rate
             rows.append(
-                [f"ingest_paths on {database} ({result['accepted']} accepted, {result['refused']} refused)",
-                 f"{result['seconds']:.2f}", f"{rate:.1f}", f"{ratios[database]:.2f}"]
+                [
+                    f"ingest_paths on {database} ({result['accepted']} accepted, {result['refused']} refused)",
+                    f"{result['seconds']:.2f}",
+                    f"{rate:.1f}",
+                    f"{ratios[database]:.2f}",
+                ]
             )
 
     print()

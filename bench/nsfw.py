@@ -27,7 +27,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import bench_line, print_table  # noqa: E402
+from _common import bench_line, print_table
 
 TARGET_MS = 60.0
 PHOTOS = ("astronaut", "coffee", "chelsea", "camera", "rocket", "coins", "immunohistochemistry", "hubble_deep_field")
@@ -90,13 +90,15 @@ def main() -> None:
     print()
     print(f"first detection (loads the model): {cold_ms:.0f} ms")
     print(
-        f"NudeNetDetector.detect, warm: mean {statistics.fmean(ours):.1f} ms, p50 {statistics.median(ours):.1f} ms over {len(ours)}"
+        f"NudeNetDetector.detect, warm: mean {statistics.fmean(ours):.1f} ms, "
+        f"p50 {statistics.median(ours):.1f} ms over {len(ours)}"
     )
     print(
         f"nudenet NudeDetector.detect (stock), warm: mean {statistics.fmean(stock):.1f} ms, p50 {statistics.median(stock):.1f} ms"
     )
     print(
-        f"NudeNetDetector.detect, CPU time: {ours_cpu:.1f} ms per image (machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+        f"NudeNetDetector.detect, CPU time: {ours_cpu:.1f} ms per image "
+        f"(machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
     print(bench_line("nsfw_ms_per_image", statistics.fmean(ours), "ms", "<", TARGET_MS))
 

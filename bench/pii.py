@@ -71,7 +71,9 @@ AREA_CODES = (212, 415, 617, 312, 202, 305, 206, 512, 303, 718, 646, 213)
 
 def _phone(rng: random.Random) -> str:
     area, middle, last = rng.choice(AREA_CODES), rng.randint(200, 899), rng.randint(1000, 9999)
-    return rng.choice([f"+1 {area} {middle} {last}", f"({area}) {middle}-{last}", f"{area}-{middle}-{last}", f"+44 20 7946 {last % 1000:04d}"])
+    return rng.choice(
+        [f"+1 {area} {middle} {last}", f"({area}) {middle}-{last}", f"{area}-{middle}-{last}", f"+44 20 7946 {last % 1000:04d}"]
+    )
 
 
 def _email(rng: random.Random) -> str:
@@ -86,7 +88,10 @@ def render_sample(index: int, rng: random.Random) -> tuple[Image.Image, dict[str
         image, ink = photo, None
     else:
         shade = rng.randint(200, 255)
-        image, ink = Image.new("RGB", (SIZE, SIZE), (shade, rng.randint(200, 255), rng.randint(200, 255))), (0, 0, rng.randint(0, 90))
+        image, ink = (
+            Image.new("RGB", (SIZE, SIZE), (shade, rng.randint(200, 255), rng.randint(200, 255))),
+            (0, 0, rng.randint(0, 90)),
+        )
     draw = ImageDraw.Draw(image)
     lines = [
         (entity, f"{label} {value}" if rng.random() < 0.5 else value)
@@ -98,7 +103,7 @@ def render_sample(index: int, rng: random.Random) -> tuple[Image.Image, dict[str
         font = font.font_variant(size=size) if isinstance(font, ImageFont.FreeTypeFont) else ImageFont.load_default(size=size)
     drawn: dict[str, Box] = {}
     tops = sorted(rng.sample(range(10, SIZE - 2 * size - 20, 2 * size), 2))
-    for (entity, text), top in zip(lines, tops):
+    for (entity, text), top in zip(lines, tops, strict=True):
         left = rng.randint(5, max(5, SIZE - 20 - int(draw.textlength(text, font=font))))
         bbox = draw.textbbox((left, top), text, font=font)
         if ink is None:
@@ -121,7 +126,7 @@ def bench_ocr(samples: int, rng: random.Random) -> tuple[float, float, float, li
     misses: list[str] = []
     for index in range(samples):
         image, drawn = render_sample(index, rng)
-        hits, ms = _timed(lambda: find_pii_in_pixels(image))
+        hits, ms = _timed(lambda image=image: find_pii_in_pixels(image))
         timings.append(ms)
         for entity, box in drawn.items():
             total += 1
@@ -140,14 +145,18 @@ def bench_text(rng: random.Random) -> tuple[float, int, float]:
     for index in range(200):
         email, phone = _email(rng), _phone(rng)
         text = templates[index % len(templates)].format(e=email, p=phone)
-        hits, ms = _timed(lambda: find_pii_in_text(text, field="caption"))
+        hits, ms = _timed(lambda text=text: find_pii_in_text(text, field="caption"))
         timings.append(ms)
         types = {h.entity_type for h in hits}  # type: ignore[attr-defined]
         found += ("EMAIL_ADDRESS" in types) + ("PHONE_NUMBER" in types)
         total += 2
     plain = (
-        "A red fox in the snow at dawn", "Sunset over Lake Bled, 2019", "Product shot, 50mm f/1.8, ISO 100",
-        "Seven apples on a table", "Frame 0042 of 1200", "Aerial view of the harbour, 4000x3000",
+        "A red fox in the snow at dawn",
+        "Sunset over Lake Bled, 2019",
+        "Product shot, 50mm f/1.8, ISO 100",
+        "Seven apples on a table",
+        "Frame 0042 of 1200",
+        "Aerial view of the harbour, 4000x3000",
     )
     false_hits = sum(len(find_pii_in_text(text, field="caption")) for text in plain)
     return found / total, false_hits, statistics.median(timings)
@@ -162,7 +171,12 @@ def bench_gps(count: int, rng: random.Random) -> tuple[float, float]:
         image = Image.new("RGB", (64, 64), (index * 5 % 255, 90, 120))
         if index % 2:
             exif = Image.Exif()
-            exif[0x8825] = {1: "N" if latitude >= 0 else "S", 2: _dms(latitude), 3: "E" if longitude >= 0 else "W", 4: _dms(longitude)}
+            exif[0x8825] = {
+                1: "N" if latitude >= 0 else "S",
+                2: _dms(latitude),
+                3: "E" if longitude >= 0 else "W",
+                4: _dms(longitude),
+            }
             image.save(buffer, "JPEG", exif=exif)
         else:
             xmp = (
@@ -173,9 +187,13 @@ def bench_gps(count: int, rng: random.Random) -> tuple[float, float]:
             image.save(buffer, "JPEG", xmp=xmp.encode())
         raw = buffer.getvalue()
         metadata = extract_metadata(Image.open(io.BytesIO(raw)), raw, mime_type="image/jpeg").as_json()
-        hit, ms = _timed(lambda: find_gps(metadata))
+        hit, ms = _timed(lambda metadata=metadata: find_gps(metadata))
         timings.append(ms)
-        if hit is not None and abs(hit.details["latitude"] - latitude) < 1e-5 and abs(hit.details["longitude"] - longitude) < 1e-5:  # type: ignore[attr-defined]
+        if (
+            hit is not None
+            and abs(hit.details["latitude"] - latitude) < 1e-5
+            and abs(hit.details["longitude"] - longitude) < 1e-5
+        ):  # type: ignore[attr-defined]
             found += 1
     return found / count, statistics.median(timings)
 
@@ -212,12 +230,12 @@ def bench_faces(backend: str) -> tuple[float, float, float]:
     timings: list[float] = []
     found = 0
     for image in positives:
-        hits, ms = _timed(lambda: find_faces(image, backend=backend))
+        hits, ms = _timed(lambda image=image: find_faces(image, backend=backend))
         timings.append(ms)
         found += len(hits) >= 1  # type: ignore[arg-type]
     false_images = 0
     for image in negatives:
-        hits, ms = _timed(lambda: find_faces(image, backend=backend))
+        hits, ms = _timed(lambda image=image: find_faces(image, backend=backend))
         timings.append(ms)
         false_images += len(hits) > 0  # type: ignore[arg-type]
     return found / len(positives), false_images / len(negatives), statistics.median(timings)
@@ -240,7 +258,12 @@ def main() -> int:
         ["detector", "recall", "false positives", "ms/image (median)"],
         [
             ["text (caption, 200)", f"{text_recall:.3f}", f"{text_false} hits / 6 plain captions", f"{text_ms:.1f}"],
-            [f"OCR ({args.samples} rendered)", f"{ocr_recall:.3f}", f"{ocr_false_per_image:.2f} hits / text-free photo", f"{ocr_ms:.0f}"],
+            [
+                f"OCR ({args.samples} rendered)",
+                f"{ocr_recall:.3f}",
+                f"{ocr_false_per_image:.2f} hits / text-free photo",
+                f"{ocr_ms:.0f}",
+            ],
             [f"GPS ({args.gps} JPEGs)", f"{gps_recall:.3f}", "-", f"{gps_ms:.3f}"],
             *[
                 [f"faces {backend} (10 / 8)", f"{recall:.2f}", f"{false:.2f} of faceless photos", f"{ms:.0f}"]

@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import bench_line, django_setup, print_table  # noqa: E402
+from _common import bench_line, django_setup, print_table
 
 
 def median_ms(function, rounds: int) -> float:

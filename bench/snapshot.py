@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     bench_line,
     django_setup,
     maybe_profile,
@@ -184,24 +184,35 @@ def main() -> int:
             if args.only and args.only != database:
                 continue
             data_dir = Path(temporary) / f"data-{database}"
-            if database == "sqlite":
-                url = f"sqlite:///{data_dir / 'cleanroom.sqlite3'}"
-            else:
-                url = postgres_recreate(PG_DATABASE)
+            url = f"sqlite:///{data_dir / 'cleanroom.sqlite3'}" if database == "sqlite" else postgres_recreate(PG_DATABASE)
             print(f"{database}: building {args.assets} assets and {args.events} audit events…", file=sys.stderr)
             try:
-                results[database] = run_worker(Path(__file__), [*worker_args, "--label", database], database_url=url, data_dir=data_dir)
+                results[database] = run_worker(
+                    Path(__file__), [*worker_args, "--label", database], database_url=url, data_dir=data_dir
+                )
             finally:
                 if database == "postgres":
                     postgres_drop(PG_DATABASE)
 
     rows = []
     for database, r in results.items():
-        rows.append([database, f"{r['make_assets_s']:.1f}", f"{r['snapshot_create_s']:.2f}", r["snapshot_assets"],
-                     f"{r['append_events_s']:.1f}", f"{r['auditlog_verify_s']:.2f}", r["audit_events"], r["audit_valid"]])
+        rows.append(
+            [
+                database,
+                f"{r['make_assets_s']:.1f}",
+                f"{r['snapshot_create_s']:.2f}",
+                r["snapshot_assets"],
+                f"{r['append_events_s']:.1f}",
+                f"{r['auditlog_verify_s']:.2f}",
+                r["audit_events"],
+                r["audit_valid"],
+            ]
+        )
     print()
-    print_table(["database", "bulk_create s", "snapshot_create s", "members", "audit_append s", "auditlog_verify s",
-                 "events", "valid"], rows)
+    print_table(
+        ["database", "bulk_create s", "snapshot_create s", "members", "audit_append s", "auditlog_verify s", "events", "valid"],
+        rows,
+    )
     print()
     failed = False
     for database, r in results.items():

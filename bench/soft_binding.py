@@ -96,7 +96,7 @@ def procedural_scene(rng: np.random.Generator) -> Image.Image:
     top, bottom = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
     image = top * (1 - y[..., None]) + bottom * y[..., None]
     image += (_blurred_noise(rng, rng.uniform(12, 30)) * rng.uniform(8, 25))[..., None]
-    for layer in range(int(rng.integers(2, 5))):
+    for _layer in range(int(rng.integers(2, 5))):
         ridge = rng.uniform(0.35, 0.85) + sum(
             rng.uniform(0.01, 0.08) * np.sin(2 * np.pi * rng.uniform(0.5, 6) * x[0] + rng.uniform(0, 2 * np.pi)) for _ in range(3)
         )
@@ -365,14 +365,15 @@ def main() -> None:
         base = generated_image(foreign_rng) if i % 2 else skimage_photo(OTHER_PHOTOS[i % len(OTHER_PHOTOS)]).resize((SIZE, SIZE))
         foreign.append(("foreign:invisible-watermark", foreign_rivagan(base, foreign_rng)))
         foreign.append(("foreign:our-layout", foreign_layout(base, foreign_rng)))
-    for i, (kind, image) in enumerate(checked + foreign):
+    for kind, image in checked + foreign:
         hit = detect_watermark(image)
         if hit is not None:
             wm_hits.append(f"{kind} → {hit.payload} (bound {hit.false_positive_bound:.1e})")
     print(
         f"not ours: {len(negatives)} images, fingerprint matched {len(fp_hits)}"
         f"{' (' + ', '.join(fp_hits[:10]) + ')' if fp_hits else ''}; watermark checked on {len(checked)} of them "
-        f"and {len(foreign)} images with foreign rivaGan marks, detected {len(wm_hits)}{' (' + '; '.join(wm_hits) + ')' if wm_hits else ''}"
+        f"and {len(foreign)} images with foreign rivaGan marks, "
+        f"detected {len(wm_hits)}{' (' + '; '.join(wm_hits) + ')' if wm_hits else ''}"
     )
     false_matches = len(fp_hits) + len(wm_hits) + len(wrong)
     print(

@@ -47,4 +47,5 @@ def bulk_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable
                 values[i] = convert(values[i])
             prepared.append(values)
         placeholders = ", ".join(["%s"] * len(model_fields))
-        cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})", prepared)
+        # Table and column names come from the model's own metadata, never from input.
+        cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})", prepared)  # noqa: S608

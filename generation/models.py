@@ -106,6 +106,9 @@ class WatermarkSerial(models.Model):
     id = models.BigAutoField(primary_key=True)
     allocated_at = models.DateTimeField(default=timezone.now)
 
+    def __str__(self) -> str:
+        return f"watermark {self.pk}"
+
 
 class Output(TimeStampedModel):
     """The image a job made. Released: the signed file is the blob `sha256`. Withheld: nothing
@@ -152,6 +155,9 @@ class OutputFingerprint(models.Model):
 
     class Meta:
         ordering = ["created_at", "output"]
+
+    def __str__(self) -> str:
+        return f"fingerprint of output {self.output_id}"
 
 
 class VerificationStatus(models.TextChoices):

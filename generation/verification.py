@@ -329,7 +329,9 @@ def _chain(reading, output: Output) -> tuple[list[dict], list[str]]:
     if not output.released:
         errors.append(f"output.not_released: output {output.pk} was never released")
     if snapshot.status == SnapshotStatus.TAINTED:
-        errors.append(f"snapshot_tainted: snapshot {snapshot.pk} was tainted since ({snapshot.status_reason or 'a consent was revoked'})")
+        errors.append(
+            f"snapshot_tainted: snapshot {snapshot.pk} was tainted since ({snapshot.status_reason or 'a consent was revoked'})"
+        )
     elif snapshot.status != SnapshotStatus.APPROVED:
         errors.append(f"snapshot_not_approved: snapshot {snapshot.pk} is {snapshot.status}")
     if base_model.status != BaseModelStatus.APPROVED:
@@ -338,7 +340,13 @@ def _chain(reading, output: Output) -> tuple[list[dict], list[str]]:
     entries = [
         {"type": "output", "id": str(output.pk), "sha256": output.sha256, "job_id": str(output.job_id)},
         {"type": "model", "id": str(artifact.pk), "sha256": artifact.sha256},
-        {"type": "base_model", "id": str(base_model.pk), "sha256": base_model.sha256, "name": base_model.name, "status": base_model.status},
+        {
+            "type": "base_model",
+            "id": str(base_model.pk),
+            "sha256": base_model.sha256,
+            "name": base_model.name,
+            "status": base_model.status,
+        },
         {
             "type": "snapshot",
             "id": str(snapshot.pk),

@@ -267,7 +267,7 @@ def _embed_bits(rgb: Image.Image, word: np.ndarray) -> Image.Image:
     frame = _frame(rgb, _embedding_size(*rgb.size))
     bits = np.asarray(word, dtype=np.float32)
     residual = np.zeros(frame.shape, dtype=np.float32)
-    for half, half_bits, out in zip(_halves(frame), (bits[:32], bits[32:]), _halves(residual)):
+    for half, half_bits, out in zip(_halves(frame), (bits[:32], bits[32:]), _halves(residual), strict=True):
         marked = encoder.run(None, {"frame": _to_model([half]), "data": half_bits[None, :]})[0]  # type: ignore[attr-defined]
         marked_bgr = np.clip(marked[0, :, 0].transpose(1, 2, 0), -1.0, 1.0)
         out[...] = ((marked_bgr[..., ::-1] + 1.0) * 127.5 - half.astype(np.float32)) * STRENGTH
@@ -304,7 +304,7 @@ class WatermarkReading:
         """The payload, when an unmarked image would decode this well with probability below
         `max_false_positive`, all planned attempts together (a Bonferroni split between them)."""
         best: WatermarkHit | None = None
-        for scores, mirrored in zip(self.scores, self.mirrored):
+        for scores, mirrored in zip(self.scores, self.mirrored, strict=True):
             decoded = soft_decode(_CODE, scores, max_false_positive=max_false_positive / self.planned)
             if decoded is None:
                 continue

@@ -65,12 +65,13 @@ def _minimal_polynomial(power: int, exp: list[int], log: list[int]) -> int:
         member = member * 2 % size
     coefficients = [1]  # in GF(64), lowest degree first: prod (x + alpha^j)
     for root in coset:
-        shifted = [0] + coefficients
+        shifted = [0, *coefficients]
         for i, c in enumerate(coefficients):
             if c:
                 shifted[i] ^= exp[log[c] + root]
         coefficients = shifted
-    assert all(c in (0, 1) for c in coefficients), "a minimal polynomial has binary coefficients"
+    if any(c not in (0, 1) for c in coefficients):
+        raise ArithmeticError("a minimal polynomial has binary coefficients")
     return sum(c << i for i, c in enumerate(coefficients))
 
 
@@ -98,7 +99,8 @@ def _generator_polynomial() -> int:
 
 
 GENERATOR = _generator_polynomial()
-assert GENERATOR.bit_length() - 1 == CHECK_BITS - 1, "BCH(63, 24) has 39 check bits (+1 parity)"
+if GENERATOR.bit_length() - 1 != CHECK_BITS - 1:
+    raise ArithmeticError("BCH(63, 24) has 39 check bits (+1 parity)")
 
 
 def _remainder(word: int) -> int:
@@ -219,7 +221,8 @@ def soft_decode(code: PayloadCode, scores: np.ndarray, *, max_false_positive: fl
                 if chosen >> index & 1:
                     word ^= 1 << (CODE_BITS - 1 - int(order[index]))
             payload = code.payload_of(word)
-            assert payload is not None
+            if payload is None:
+                raise ArithmeticError("a word with a zero syndrome is always a codeword")
             return Decoded(payload, count, tried, false_positive_bound(tried))
         if last + 1 < CODE_BITS:
             following = last + 1

@@ -34,7 +34,9 @@ class ConsentState:
         return self.status == "active"
 
 
-def consent_state(consent: ConsentRecord, *, at: datetime | None = None, events: list[ConsentEvent] | None = None) -> ConsentState:
+def consent_state(
+    consent: ConsentRecord, *, at: datetime | None = None, events: list[ConsentEvent] | None = None
+) -> ConsentState:
     """Fold a grant and its events into the state at `at` (now by default)."""
     at = at or timezone.now()
     if events is None:
@@ -71,7 +73,9 @@ def consent_gap(state: ConsentState, required: list[str] | set[str]) -> str | No
     """Why this consent does not cover `required`, or None when it does."""
     if not state.active:
         when = state.expires_at or state.revoked_at
-        return f"consent is {state.status.replace('_', ' ')}" + (f" (since {when.isoformat()})" if when and state.status != "not_yet_valid" else "")
+        return f"consent is {state.status.replace('_', ' ')}" + (
+            f" (since {when.isoformat()})" if when and state.status != "not_yet_valid" else ""
+        )
     missing = set(required) - state.scopes
     if missing:
         return f"consent does not cover scope(s) {', '.join(sorted(missing))}"

@@ -76,9 +76,7 @@ class BaseModel(TimeStampedModel):
     status = models.CharField(max_length=16, choices=BaseModelStatus.choices, default=BaseModelStatus.IN_REVIEW)
     status_reason = models.TextField(blank=True)
     status_changed_at = models.DateTimeField(default=timezone.now)
-    registered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     objects = BaseModelQuerySet.as_manager()
 
@@ -129,9 +127,7 @@ class TrainingRun(TimeStampedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="training_runs")
     base_model = models.ForeignKey(BaseModel, on_delete=models.PROTECT, related_name="training_runs")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
     status_changed_at = models.DateTimeField(default=timezone.now)
     config = models.JSONField(default=dict)

@@ -31,6 +31,7 @@ from provenance.models import Asset, Dataset
 # the roles that see findings; an ML engineer or a user with no role is refused outright.
 FINDING_READERS: tuple[str, ...] = (Role.OPERATOR, Role.REVIEWER, Role.COMPLIANCE, Role.CONTRIBUTOR)
 
+
 def _findings(user: Any) -> QuerySet[Finding]:
     return findings_visible_to(user).select_related("resolved_by").order_by("-created_at", "id")
 

@@ -157,9 +157,10 @@ class OpenClipModel:
                 require_pretrained=True,
                 weights_only=True,
             )
-        except Exception as exc:  # noqa: BLE001 - open_clip and torch raise anything on a bad checkpoint
+        except Exception as exc:
             raise ImproperlyConfigured(
-                f"{self.setting}: the weights {str(self.weights)!r} do not load into open_clip model {self.name!r}: {type(exc).__name__}: {exc}"
+                f"{self.setting}: the weights {str(self.weights)!r} do not load into open_clip model {self.name!r}: "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
         model.eval()
         return model, preprocess

@@ -12,7 +12,7 @@ NudeNet's bundled LICENSE is AGPL-3.0 (its metadata says MIT): keep the backend 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -95,14 +95,14 @@ class HaarFaces:
         # A cascade has no probability; more agreeing neighbours means a more certain face.
         return [
             (tuple(int(v) for v in box), round(float(n) / (float(n) + self.min_neighbours), 4))  # type: ignore[misc]
-            for box, n in zip(boxes, np.ravel(neighbours))
+            for box, n in zip(boxes, np.ravel(neighbours), strict=True)
         ]
 
 
 BACKENDS: dict[str, type[NudeNetFaces] | type[HaarFaces]] = {"nudenet": NudeNetFaces, "haar": HaarFaces}
 
 
-@lru_cache(maxsize=None)
+@cache
 def face_detector(backend: str = DEFAULT_BACKEND) -> FaceDetector:
     """The shared detector for `backend` (its model is loaded once per process)."""
     try:

@@ -133,7 +133,7 @@ class NearDuplicateIndex:
     def embeddings(self) -> dict[str, np.ndarray]:
         """Every entry's embedding, by key (read in bulk)."""
         ids, vectors = self._vectors.all()
-        return {self._key_of_id[int(entry_id)]: vector for entry_id, vector in zip(ids, vectors)}
+        return {self._key_of_id[int(entry_id)]: vector for entry_id, vector in zip(ids, vectors, strict=True)}
 
     def copy(self) -> NearDuplicateIndex:
         """An independent index with the same entries: add to it while others query this one."""
@@ -160,7 +160,7 @@ class NearDuplicateIndex:
         self._next_id += len(items)
         phashes = np.empty((2 * len(items), 8), dtype=np.uint8)
         dhashes = np.empty((len(items), 8), dtype=np.uint8)
-        for row, (entry_id, (key, fingerprint)) in enumerate(zip(ids.tolist(), items)):
+        for row, (entry_id, (key, fingerprint)) in enumerate(zip(ids.tolist(), items, strict=True)):
             if key in self._id_of_key:
                 raise ValueError(f"key {key!r} given twice")
             self._fingerprints[key] = fingerprint.without_mirror()
@@ -233,7 +233,7 @@ class NearDuplicateIndex:
             p_distances, p_ids = self._phash.search(_code(fingerprint.phash)[None, :], 2 * k)
             d_distances, d_ids = self._dhash.search(_code(fingerprint.dhash)[None, :], k)
         hits: dict[int, tuple[int, int, bool]] = {}
-        for distance, entry_id in [*zip(p_distances[0], p_ids[0]), *zip(d_distances[0], d_ids[0])]:
+        for distance, entry_id in [*zip(p_distances[0], p_ids[0], strict=True), *zip(d_distances[0], d_ids[0], strict=True)]:
             if entry_id < 0 or distance > MAX_CANDIDATE_HASH_DISTANCE or entry_id in hits:
                 continue
             stored = self._fingerprints[self._key_of_id[int(entry_id)]]
@@ -244,7 +244,8 @@ class NearDuplicateIndex:
     def _vote_hits(self, fingerprint: Fingerprint) -> Counter[int]:
         if self._votes_stale:
             self._rebuild_votes()
-        assert self._votes is not None
+        if self._votes is None:
+            raise RuntimeError("the descriptor-vote index was not built")
         queries = [d for d in (fingerprint.descriptors, fingerprint.mirrored_descriptors) if len(d)]
         if not queries or self._votes.ntotal == 0:
             return Counter()

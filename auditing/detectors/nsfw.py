@@ -167,7 +167,8 @@ class NudeNetDetector:
             raise ValueError("counted_labels is empty: nothing could ever be flagged")
         if not NUDENET_REPORT_FLOOR <= threshold <= 1.0:
             raise ValueError(
-                f"threshold {threshold!r} must be in [{NUDENET_REPORT_FLOOR}, 1]: NudeNet reports nothing below {NUDENET_REPORT_FLOOR}"
+                f"threshold {threshold!r} must be in [{NUDENET_REPORT_FLOOR}, 1]: "
+                f"NudeNet reports nothing below {NUDENET_REPORT_FLOOR}"
             )
         self.threshold = float(threshold)
         self.counted_labels = frozenset(counted_labels)

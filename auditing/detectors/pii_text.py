@@ -143,9 +143,7 @@ def analyze_text(text: str, *, ner_model_dir: str | Path | None = None) -> list[
     if not text.strip():
         return []
     entities = list(PATTERN_ENTITIES) + (list(NER_ENTITIES) if ner_model_dir is not None else [])
-    results = text_analyzer(ner_model_dir).analyze(
-        text=text, language=LANGUAGE, entities=entities, score_threshold=MIN_SCORE
-    )
+    results = text_analyzer(ner_model_dir).analyze(text=text, language=LANGUAGE, entities=entities, score_threshold=MIN_SCORE)
     return sorted(_without_nested(results), key=lambda result: (result.start, result.end))
 
 

@@ -68,13 +68,13 @@ class VectorIndex:
 
     def remove(self, ids: list[int]) -> None:
         held = [entry_id for entry_id in ids if entry_id in self._ids]
-        if held:
-            assert self._index is not None
+        if held and self._index is not None:  # ids are only ever held once the index exists
             self._index.remove_ids(np.array(held, dtype=np.int64))
             self._ids.difference_update(held)
 
     def get(self, entry_id: int) -> np.ndarray:
-        assert self._index is not None
+        if self._index is None:
+            raise KeyError(entry_id)
         return self._index.reconstruct(entry_id)
 
     def all(self) -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +96,7 @@ class VectorIndex:
         similarities, ids = self._index.search(query, min(k, len(self._ids)))
         return {
             int(entry_id): float(similarity)
-            for similarity, entry_id in zip(similarities[0], ids[0])
+            for similarity, entry_id in zip(similarities[0], ids[0], strict=True)
             if entry_id >= 0 and similarity >= min_similarity
         }
 
@@ -135,4 +135,4 @@ def read_embeddings(path: Path) -> tuple[str, dict[str, np.ndarray]]:
     if len(data) - offset != count * dimension * 4:
         raise ValueError("embeddings file is truncated or has trailing bytes")
     vectors = np.frombuffer(data, dtype="<f4", count=count * dimension, offset=offset).reshape(count, dimension)
-    return model, dict(zip(keys, vectors.astype(np.float32)))
+    return model, dict(zip(keys, vectors.astype(np.float32), strict=True))

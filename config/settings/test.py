@@ -9,7 +9,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cleanr
 os.environ.setdefault("CLEANROOM_DATA_DIR", tempfile.mkdtemp(prefix="cleanroom-test-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from config.settings.base import *  # noqa: E402,F403
+from config.settings.base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; tests alone
 

@@ -24,7 +24,9 @@ from generation.verification import verification_request
 
 
 class VerifyRequestSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="the image to verify (JPEG, PNG, WebP; other raster formats are traced without a manifest)")
+    file = serializers.FileField(
+        help_text="the image to verify (JPEG, PNG, WebP; other raster formats are traced without a manifest)"
+    )
 
 
 class ChainEntrySerializer(serializers.Serializer):

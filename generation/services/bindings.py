@@ -47,7 +47,9 @@ def watermark_apply(image: Image.Image, watermark_id: int) -> Watermarking:
     hit = detect_watermark(marked)
     if hit is None or hit.payload != watermark_id:
         found = "nothing" if hit is None else f"id {hit.payload}"
-        return Watermarking(image, False, f"not watermarked: the marked image read back {found} (too flat or too small to carry it)")
+        return Watermarking(
+            image, False, f"not watermarked: the marked image read back {found} (too flat or too small to carry it)"
+        )
     return Watermarking(marked, True, "")
 
 

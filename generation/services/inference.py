@@ -115,10 +115,7 @@ def generate(job: GenerationJob, pipelines: dict[str, Any]) -> Image.Image:
     with torch.inference_mode():
         if job.kind == JobKind.TEXT_TO_IMAGE:
             result = pipelines["text"](width=width, height=height, **common).images[0]
-        elif job.kind == JobKind.IMAGE_TO_IMAGE:
-            source = _fit(_blob_image(job.input_sha256, "RGB"), width, height)
-            result = _derived(pipelines, "image")(image=source, strength=p["strength"], **common).images[0]
-        elif job.kind == JobKind.UPSCALE:
+        elif job.kind == JobKind.IMAGE_TO_IMAGE or job.kind == JobKind.UPSCALE:
             source = _fit(_blob_image(job.input_sha256, "RGB"), width, height)
             result = _derived(pipelines, "image")(image=source, strength=p["strength"], **common).images[0]
         elif job.kind == JobKind.INPAINT:

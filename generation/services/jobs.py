@@ -28,7 +28,9 @@ def job_transition(*, job_id, to: str, actor=None, reason: str = "", **changes: 
     """Move a job along JOB_TRANSITIONS (row locked), setting `changes` on it, with an audit event."""
     job = GenerationJob.objects.select_for_update().get(pk=job_id)
     if to not in JOB_TRANSITIONS[job.status]:
-        raise ApplicationError(f"generation job {job.pk} is {job.status} and cannot become {to}", code="illegal_transition", status=409)
+        raise ApplicationError(
+            f"generation job {job.pk} is {job.status} and cannot become {to}", code="illegal_transition", status=409
+        )
     previous = job.status
     job.status, job.status_reason, job.status_changed_at = to, reason, timezone.now()
     for field, value in changes.items():
@@ -172,12 +174,18 @@ def generation_cancel(*, job_id, actor=None) -> GenerationJob:
         job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None:
             raise ApplicationError(f"no generation job {job_id}", code="unknown_job", status=404)
-        if actor is not None and not (has_role(actor, Role.OPERATOR) or (job.requester_id == actor.pk and has_role(actor, Role.PRODUCT))):
+        if actor is not None and not (
+            has_role(actor, Role.OPERATOR) or (job.requester_id == actor.pk and has_role(actor, Role.PRODUCT))
+        ):
             raise PermissionDenied(f"{actor_name(actor)} may not cancel generation job {job.pk}")
         if job.status in JOB_FINAL:
             raise ApplicationError(f"generation job {job.pk} is already {job.status}", code="job_finished", status=409)
         job = job_transition(
-            job_id=job.pk, to=JobStatus.CANCELLED, actor=actor, reason=f"cancelled by {actor_name(actor)}", finished_at=timezone.now()
+            job_id=job.pk,
+            to=JobStatus.CANCELLED,
+            actor=actor,
+            reason=f"cancelled by {actor_name(actor)}",
+            finished_at=timezone.now(),
         )
         task_id = job.task_id
         transaction.on_commit(lambda: _revoke(task_id))

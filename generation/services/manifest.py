@@ -52,13 +52,20 @@ def lineage(*, job: GenerationJob, output: Output, artifact: ModelArtifact) -> d
 def output_assertions(*, job: GenerationJob, output: Output, artifact: ModelArtifact) -> list[dict]:
     return [
         {"label": LINEAGE_LABEL, "data": lineage(job=job, output=output, artifact=artifact)},
-        {"label": TRAINING_MINING_LABEL, "data": {"entries": {entry: {"use": "notAllowed"} for entry in TRAINING_MINING_ENTRIES}}},
-        *soft_binding_assertions(output_id=str(output.pk), watermark_id=output.watermark_id if output.watermark_embedded else None),
+        {
+            "label": TRAINING_MINING_LABEL,
+            "data": {"entries": {entry: {"use": "notAllowed"} for entry in TRAINING_MINING_ENTRIES}},
+        },
+        *soft_binding_assertions(
+            output_id=str(output.pk), watermark_id=output.watermark_id if output.watermark_embedded else None
+        ),
     ]
 
 
 def model_ingredient(artifact: ModelArtifact) -> Ingredient:
-    return Ingredient(title=f"model {artifact.pk}", mime_type=CONTAINER_MIME_TYPE, archive=_archive(artifact.ingredient_archive_sha256))
+    return Ingredient(
+        title=f"model {artifact.pk}", mime_type=CONTAINER_MIME_TYPE, archive=_archive(artifact.ingredient_archive_sha256)
+    )
 
 
 @lru_cache(maxsize=32)

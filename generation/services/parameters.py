@@ -95,9 +95,7 @@ def max_pixels() -> int:
 
 def _check_size(width: int, height: int, what: str) -> None:
     if width * height > max_pixels():
-        raise _refuse(
-            f"{what} {width}×{height} = {width * height} pixels is over the limit of {max_pixels()}", "too_large"
-        )
+        raise _refuse(f"{what} {width}×{height} = {width * height} pixels is over the limit of {max_pixels()}", "too_large")
 
 
 def _multiple(value: int) -> int:

@@ -76,7 +76,7 @@ def job_run(*, job_id: str, task_id: str = "") -> str:
     except ApplicationError as exc:
         job_fail(job_id=job.pk, error=f"{exc.code}: {exc.message}", stage_ms=stages.ms)
         return JobStatus.FAILED
-    except Exception as exc:  # noqa: BLE001 - any crash must end the job, with its reason
+    except Exception as exc:
         logger.exception("generation job %s failed", job.pk)
         job_fail(job_id=job.pk, error=f"{type(exc).__name__}: {exc}", stage_ms=stages.ms)
         return JobStatus.FAILED
@@ -113,7 +113,9 @@ def _run(job: GenerationJob, stages: _Stages) -> str:
     output.watermark_embedded, output.watermark_note = watermarking.embedded, watermarking.note
     fingerprint = stages.run("fingerprint", lambda: fingerprint_bytes(watermarking.image))
     _check_running(job)
-    signed, label = stages.run("sign", lambda: output_sign(png=_png(watermarking.image), job=job, output=output, artifact=artifact))
+    signed, label = stages.run(
+        "sign", lambda: output_sign(png=_png(watermarking.image), job=job, output=output, artifact=artifact)
+    )
     _release(job, output, signed, label, fingerprint, stages.ms)
     return JobStatus.SUCCEEDED
 

@@ -22,7 +22,7 @@ CONSENT_READERS: tuple[str, ...] = (Role.OPERATOR, Role.REVIEWER, Role.COMPLIANC
 SNAPSHOT_READERS: tuple[str, ...] = (Role.OPERATOR, Role.REVIEWER, Role.COMPLIANCE, Role.ML_ENGINEER)
 
 
-def HasRole(*roles: str) -> type[BasePermission]:  # noqa: N802 - used like a class: HasRole(...)
+def HasRole(*roles: str) -> type[BasePermission]:
     """A permission class that lets in authenticated, active users holding any of `roles`."""
     if not roles:
         raise ValueError("HasRole needs at least one role")

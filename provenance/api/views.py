@@ -192,15 +192,11 @@ class ConsentRevokeView(APIView):
 class ConsentRenewView(APIView):
     permission_classes = [HasRole(Role.OPERATOR, Role.REVIEWER, Role.CONTRIBUTOR)]
 
-    @extend_schema(
-        request=s.ConsentRenewSerializer, responses={200: s.ConsentSerializer, **_errors(400, 403, 404, 409)}
-    )
+    @extend_schema(request=s.ConsentRenewSerializer, responses={200: s.ConsentSerializer, **_errors(400, 403, 404, 409)})
     def post(self, request: Request, pk: str) -> Response:
         consent = _visible(consents_visible_to(request.user), "consent", pk=pk)
         data = _valid(s.ConsentRenewSerializer, request)
-        consent_renew(
-            consent_id=str(consent.pk), actor=request.user, expires_at=data["expires_at"], reason=data["reason"]
-        )
+        consent_renew(consent_id=str(consent.pk), actor=request.user, expires_at=data["expires_at"], reason=data["reason"])
         return Response(s.ConsentSerializer(_consents(request.user).get(pk=consent.pk)).data)
 
 
@@ -264,9 +260,7 @@ class AssetReviewView(APIView):
     def post(self, request: Request, pk: str) -> Response:
         asset = _visible(Asset.objects.visible_to(request.user), "asset", pk=pk)
         data = _valid(s.AssetReviewSerializer, request)
-        reviewed = asset_review(
-            asset_id=str(asset.pk), reviewer=request.user, decision=data["decision"], reason=data["reason"]
-        )
+        reviewed = asset_review(asset_id=str(asset.pk), reviewer=request.user, decision=data["decision"], reason=data["reason"])
         return Response(s.AssetSerializer(reviewed).data)
 
 

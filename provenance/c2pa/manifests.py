@@ -319,4 +319,3 @@ def chain(reading: ManifestReading) -> list[dict]:
 
     walk(reading.active_label, 1)
     return nodes
-

@@ -88,7 +88,9 @@ def _key_usage(*, certificate_authority: bool) -> x509.KeyUsage:
     )
 
 
-def issue_root(common_name: str, *, organisation: str = ORGANISATION, lifetime: datetime.timedelta = ROOT_LIFETIME) -> Credentials:
+def issue_root(
+    common_name: str, *, organisation: str = ORGANISATION, lifetime: datetime.timedelta = ROOT_LIFETIME
+) -> Credentials:
     """A self-signed P-256 certificate authority."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = _name(common_name, organisation)

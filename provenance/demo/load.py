@@ -103,7 +103,11 @@ def demo_load(*, stderr=None) -> dict:
         # With auditing on, the auditors decide (a worker clears the images); a reviewer's
         # approval stands in only where auditing is switched off.
         auditors_decide = settings.CLEANROOM_AUDIT_ON_INGEST
-        if not auditors_decide and asset.status == AssetStatus.INGESTED and AssetStatus.APPROVED in ASSET_TRANSITIONS[asset.status]:
+        if (
+            not auditors_decide
+            and asset.status == AssetStatus.INGESTED
+            and AssetStatus.APPROVED in ASSET_TRANSITIONS[asset.status]
+        ):
             asset = asset_review(asset_id=str(asset.pk), reviewer=reviewer, decision="approve", reason=APPROVAL_REASON)
             approved_now += 1
         in_dataset = DatasetMembership.objects.filter(dataset=dataset, asset=asset).exists()
@@ -161,9 +165,7 @@ def _load_users(credentials_path: Path) -> tuple[dict, dict[str, str]]:
             {
                 "note": "Demo accounts created by `manage.py demo load`. Keep this file private.",
                 "url": "http://127.0.0.1:8000/",
-                "users": {
-                    name: {"password": passwords[name], "roles": user_role_names(users[name])} for name in users
-                },
+                "users": {name: {"password": passwords[name], "roles": user_role_names(users[name])} for name in users},
             },
         )
     return users, new_passwords
@@ -245,7 +247,15 @@ def _write_if_changed(path: Path, data: bytes) -> None:
 
 def _write_consent(demo_dir: Path) -> Path:
     evidence_name = "consent-form.pdf"
-    _write_if_changed(demo_dir / evidence_name, consent_form_pdf(contributor_name=CONTRIBUTOR_NAME, contributor_email=CONTRIBUTOR_EMAIL, terms_version=TERMS_VERSION, granted_at=GRANTED_AT))
+    _write_if_changed(
+        demo_dir / evidence_name,
+        consent_form_pdf(
+            contributor_name=CONTRIBUTOR_NAME,
+            contributor_email=CONTRIBUTOR_EMAIL,
+            terms_version=TERMS_VERSION,
+            granted_at=GRANTED_AT,
+        ),
+    )
     document = {
         "contributor": CONTRIBUTOR_EMAIL,
         "scopes": DATASET_SCOPES,

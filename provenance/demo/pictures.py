@@ -61,7 +61,7 @@ def _value_noise(rng: np.random.Generator, octaves: int = 5) -> np.ndarray:
 
 
 def _sunset(r: random.Random, rng: np.random.Generator) -> Image.Image:
-    x, y = _grid()
+    _, y = _grid()
     sky = _lerp((40, 20, 90), (255, 150, 60), y)
     image = _to_image(sky)
     draw = ImageDraw.Draw(image)
@@ -94,7 +94,9 @@ def _rings(r: random.Random, rng: np.random.Generator) -> Image.Image:
     cx, cy = r.uniform(0.3, 0.7), r.uniform(0.3, 0.7)
     distance = np.sqrt((x - cx) ** 2 + (y - cy) ** 2)
     band = (distance * 14).astype(np.int32) % 6
-    palette = np.array([(230, 57, 70), (241, 250, 238), (168, 218, 220), (69, 123, 157), (29, 53, 87), (244, 162, 97)], np.float32)
+    palette = np.array(
+        [(230, 57, 70), (241, 250, 238), (168, 218, 220), (69, 123, 157), (29, 53, 87), (244, 162, 97)], np.float32
+    )
     return _to_image(palette[band])
 
 
@@ -132,7 +134,7 @@ def _mondrian(r: random.Random, rng: np.random.Generator) -> Image.Image:
 
 
 def _clouds(r: random.Random, rng: np.random.Generator) -> Image.Image:
-    x, y = _grid()
+    _, y = _grid()
     sky = _lerp((70, 130, 210), (170, 205, 240), y)
     cover = np.clip((_value_noise(rng) - 0.45) * 3.0, 0, 1)
     return _grain(_to_image(sky * (1 - cover[..., None]) + 250 * cover[..., None]), rng, 3.0)
@@ -160,7 +162,7 @@ def _poster(r: random.Random, rng: np.random.Generator) -> Image.Image:
 
 
 def _mountains(r: random.Random, rng: np.random.Generator) -> Image.Image:
-    x, y = _grid()
+    _, y = _grid()
     image = _to_image(_lerp((200, 220, 235), (250, 245, 235), y))
     draw = ImageDraw.Draw(image)
     for layer in range(5):
@@ -216,7 +218,9 @@ PICTURES = [
     Picture("moon", "JPEG", "A full moon with craters in a deep blue night sky full of stars.", _moon),
     Picture("rings", "PNG", "Concentric rings in red, cream, teal and navy around an off-centre point.", _rings),
     Picture("checker", "PNG", "A red ball with a soft shadow on a green and cream checkerboard.", _checker),
-    Picture("mondrian", "PNG", "An abstract grid of rectangles in red, blue, yellow and white with thick black lines.", _mondrian),
+    Picture(
+        "mondrian", "PNG", "An abstract grid of rectangles in red, blue, yellow and white with thick black lines.", _mondrian
+    ),
     Picture("clouds", "JPEG", "White clouds drifting across a blue afternoon sky.", _clouds),
     Picture("waves", "PNG", "Rippling teal and turquoise stripes like water.", _waves),
     Picture("poster", "PNG", "A typographic poster reading CLEANROOM, consented pixels only.", _poster),
@@ -263,7 +267,7 @@ def consent_form_pdf(*, contributor_name: str, contributor_email: str, terms_ver
 def render(picture: Picture, index: int) -> tuple[bytes, str]:
     """The picture's file bytes and suffix (deterministic: seeded by its index)."""
     seed = 1000 + index
-    image = picture.draw(random.Random(seed), np.random.default_rng(seed))
+    image = picture.draw(random.Random(seed), np.random.default_rng(seed))  # noqa: S311 (reproducible pictures)
     buffer = io.BytesIO()
     if picture.fmt == "JPEG":
         image.save(buffer, "JPEG", quality=90, optimize=True)

@@ -75,7 +75,7 @@ def _identify_any(data: bytes) -> str | None:
     try:
         with Image.open(io.BytesIO(data)) as probe:
             return probe.format
-    except Exception:  # noqa: BLE001 - anything unreadable is simply not identified
+    except Exception:
         return None
 
 
@@ -94,9 +94,12 @@ def sniff_and_decode(data: bytes, limits: Limits) -> Image.Image:
         except UnidentifiedImageError:
             other = _recognise_other(data) or _identify_any(data)
             if other:
-                raise Refused(RefusalReason.UNSUPPORTED_TYPE, f"content is {other}, not an accepted image format ({', '.join(limits.allowed_formats)})") from None
+                raise Refused(
+                    RefusalReason.UNSUPPORTED_TYPE,
+                    f"content is {other}, not an accepted image format ({', '.join(limits.allowed_formats)})",
+                ) from None
             raise Refused(RefusalReason.INVALID_IMAGE, "content is not a recognisable image") from None
-        except Exception as exc:  # noqa: BLE001 - a malformed header must refuse, not crash
+        except Exception as exc:
             raise Refused(RefusalReason.INVALID_IMAGE, f"unreadable image header: {exc}") from None
         width, height = image.size
         if width * height > limits.max_image_pixels:
@@ -110,7 +113,7 @@ def sniff_and_decode(data: bytes, limits: Limits) -> Image.Image:
             image.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise Refused(RefusalReason.TOO_LARGE, f"decompression bomb: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - truncated and corrupt data both land here
+        except Exception as exc:
             raise Refused(RefusalReason.INVALID_IMAGE, f"image data is truncated or corrupt: {exc}") from None
     return image
 
@@ -121,7 +124,7 @@ def inspect_image(data: bytes, limits: Limits, *, sha256: str | None = None) -> 
         # Both hashes start from the greyscale image; converting once gives the same values.
         grey = image if image.mode == "L" else image.convert("L")
         phash, dhash = str(imagehash.phash(grey)), str(imagehash.dhash(grey))
-    except Exception as exc:  # noqa: BLE001 - exotic modes Pillow cannot convert to greyscale
+    except Exception as exc:
         raise Refused(RefusalReason.INVALID_IMAGE, f"cannot compute a perceptual hash: {exc}") from None
     return InspectedImage(
         sha256=sha256 or hashlib.sha256(data).hexdigest(),

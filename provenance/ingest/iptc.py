@@ -14,14 +14,30 @@ from provenance.ingest.jsonsafe import MAX_LIST_ITEMS, MAX_TEXT_CHARS, clean_tex
 TIFF_IPTC_TAG = 33723
 
 IIM_DATASETS: dict[tuple[int, int], str] = {
-    (2, 5): "ObjectName", (2, 7): "EditStatus", (2, 10): "Urgency", (2, 15): "Category",
-    (2, 20): "SupplementalCategories", (2, 25): "Keywords", (2, 40): "SpecialInstructions",
-    (2, 55): "DateCreated", (2, 60): "TimeCreated", (2, 80): "By-line", (2, 85): "By-lineTitle",
-    (2, 90): "City", (2, 92): "Sub-location", (2, 95): "Province-State",
-    (2, 100): "Country-PrimaryLocationCode", (2, 101): "Country-PrimaryLocationName",
-    (2, 103): "OriginalTransmissionReference", (2, 105): "Headline", (2, 110): "Credit",
-    (2, 115): "Source", (2, 116): "CopyrightNotice", (2, 118): "Contact",
-    (2, 120): "Caption-Abstract", (2, 122): "Writer-Editor",
+    (2, 5): "ObjectName",
+    (2, 7): "EditStatus",
+    (2, 10): "Urgency",
+    (2, 15): "Category",
+    (2, 20): "SupplementalCategories",
+    (2, 25): "Keywords",
+    (2, 40): "SpecialInstructions",
+    (2, 55): "DateCreated",
+    (2, 60): "TimeCreated",
+    (2, 80): "By-line",
+    (2, 85): "By-lineTitle",
+    (2, 90): "City",
+    (2, 92): "Sub-location",
+    (2, 95): "Province-State",
+    (2, 100): "Country-PrimaryLocationCode",
+    (2, 101): "Country-PrimaryLocationName",
+    (2, 103): "OriginalTransmissionReference",
+    (2, 105): "Headline",
+    (2, 110): "Credit",
+    (2, 115): "Source",
+    (2, 116): "CopyrightNotice",
+    (2, 118): "Contact",
+    (2, 120): "Caption-Abstract",
+    (2, 122): "Writer-Editor",
 }
 IIM_LIST_DATASETS = frozenset({"Keywords", "SupplementalCategories"})
 IIM_CODED_CHARACTER_SET = (1, 90)

@@ -31,10 +31,7 @@ def json_safe(value: Any, *, max_chars: int | None = MAX_TEXT_CHARS, _depth: int
         return clean_text(_decode_bytes(bytes(value)), max_chars)
     if isinstance(value, dict):
         items = list(value.items())[:MAX_LIST_ITEMS] if max_chars is not None else value.items()
-        return {
-            clean_text(str(key), max_chars): json_safe(item, max_chars=max_chars, _depth=_depth + 1)
-            for key, item in items
-        }
+        return {clean_text(str(key), max_chars): json_safe(item, max_chars=max_chars, _depth=_depth + 1) for key, item in items}
     if isinstance(value, (list, tuple, set, frozenset)):
         items = list(value)[:MAX_LIST_ITEMS] if max_chars is not None else list(value)
         return [json_safe(item, max_chars=max_chars, _depth=_depth + 1) for item in items]

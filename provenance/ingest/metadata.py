@@ -58,9 +58,7 @@ def extract_metadata(
     """Reads everything; `trust_anchors_pem` (PEM roots) lets a C2PA signer read as "Trusted"."""
     exif, gps_ifd = _read_exif(image)
     xmp = parse_xmp(raw_xmp_packet(image, data, mime_type))
-    manifest_store = read_c2pa(
-        data, mime_type, trust_anchors_pem=trust_anchors_pem, remote_reference=XMP_PROVENANCE in xmp
-    )
+    manifest_store = read_c2pa(data, mime_type, trust_anchors_pem=trust_anchors_pem, remote_reference=XMP_PROVENANCE in xmp)
     return ExtractedMetadata(
         exif=exif,
         gps=_gps_from_exif(gps_ifd) or _gps_from_xmp(xmp),

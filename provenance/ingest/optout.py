@@ -266,9 +266,7 @@ class DoNotTrainList:
             return OptOutSignal("do-not-train:source-url", f"do-not-train list names source URL {url}")
         prefix = self._matching_prefix(url)
         if prefix is not None:
-            return OptOutSignal(
-                "do-not-train:source-url", f"do-not-train list entry {prefix}* matches source URL {url}"
-            )
+            return OptOutSignal("do-not-train:source-url", f"do-not-train list entry {prefix}* matches source URL {url}")
         return None
 
     def _matching_prefix(self, url: str) -> str | None:

@@ -244,7 +244,7 @@ class CandidateSource:
     def _archive(self, archive: zipfile.ZipFile, *, prefix: str, depth: int, budget: list[int]) -> Iterator[Candidate]:
         try:
             members = [info for info in archive.infolist() if not info.is_dir()]
-        except Exception as exc:  # noqa: BLE001 - a broken central directory refuses the archive
+        except Exception as exc:
             yield _refused(prefix, RefusalReason.INVALID_IMAGE, f"unreadable ZIP directory: {exc}")
             return
         if len(members) > self.limits.max_members:
@@ -281,7 +281,7 @@ class CandidateSource:
                     with archive.open(caption_info) as stream:
                         raw = _read_bounded(stream, self.limits.max_caption_chars * 4) or b""
                     caption = _decode_caption(raw, self.limits.max_caption_chars)
-                except Exception:  # noqa: BLE001 - a broken caption never costs the image
+                except Exception:
                     caption = ""
             yield Candidate(path=display_path(path), data=data, caption=caption)
 
@@ -305,7 +305,9 @@ class CandidateSource:
 
     def _nested(self, data: bytes, *, path: str, depth: int, budget: list[int]) -> Iterator[Candidate]:
         if depth >= self.limits.max_depth:
-            yield _refused(path, RefusalReason.UNSUPPORTED_TYPE, f"archives nested deeper than {self.limits.max_depth} levels are not opened")
+            yield _refused(
+                path, RefusalReason.UNSUPPORTED_TYPE, f"archives nested deeper than {self.limits.max_depth} levels are not opened"
+            )
             return
         try:
             inner = zipfile.ZipFile(io.BytesIO(data))

@@ -14,6 +14,7 @@ from provenance.models.snapshots import (
 
 __all__ = [
     "ASSET_TRANSITIONS",
+    "SNAPSHOT_TRANSITIONS",
     "Asset",
     "AssetQuerySet",
     "AssetStatus",
@@ -30,7 +31,6 @@ __all__ = [
     "IngestBatch",
     "IngestItem",
     "ReviewDecision",
-    "SNAPSHOT_TRANSITIONS",
     "Snapshot",
     "SnapshotExclusion",
     "SnapshotMember",

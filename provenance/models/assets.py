@@ -25,7 +25,14 @@ class AssetStatus(models.TextChoices):
 
 _GONE = {AssetStatus.WITHDRAWN, AssetStatus.ERASED}
 ASSET_TRANSITIONS: dict[str, set[str]] = {
-    AssetStatus.INGESTED: {AssetStatus.AUDITING, AssetStatus.CLEAR, AssetStatus.FLAGGED, AssetStatus.APPROVED, AssetStatus.REJECTED, *_GONE},
+    AssetStatus.INGESTED: {
+        AssetStatus.AUDITING,
+        AssetStatus.CLEAR,
+        AssetStatus.FLAGGED,
+        AssetStatus.APPROVED,
+        AssetStatus.REJECTED,
+        *_GONE,
+    },
     AssetStatus.AUDITING: {AssetStatus.INGESTED, AssetStatus.CLEAR, AssetStatus.FLAGGED, *_GONE},
     AssetStatus.CLEAR: {AssetStatus.AUDITING, AssetStatus.FLAGGED, AssetStatus.APPROVED, AssetStatus.REJECTED, *_GONE},
     # flagged -> clear: a reviewer dismissed every finding.
@@ -40,7 +47,7 @@ ASSET_ELIGIBLE = {AssetStatus.CLEAR, AssetStatus.APPROVED}
 
 
 class AssetQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "AssetQuerySet":
+    def visible_to(self, user) -> AssetQuerySet:
         """The one rule for who sees which images: the API, CLI and web UI all use it."""
         roles = user_roles(user)
         if roles & {Role.OPERATOR, Role.REVIEWER, Role.COMPLIANCE}:
@@ -49,7 +56,7 @@ class AssetQuerySet(models.QuerySet):
             return self.filter(contributor__user=user)
         return self.none()
 
-    def review_queue(self) -> "AssetQuerySet":
+    def review_queue(self) -> AssetQuerySet:
         return self.filter(Q(status=AssetStatus.FLAGGED) | Q(status=AssetStatus.INGESTED) | Q(status=AssetStatus.CLEAR))
 
 

@@ -43,9 +43,7 @@ class Source(TimeStampedModel):
     collection = models.CharField(max_length=200, blank=True)
     licensor = models.CharField(max_length=200, blank=True)
     licence_spdx = models.CharField(max_length=200, blank=True, help_text="an SPDX licence id or expression")
-    licence_document = models.ForeignKey(
-        EvidenceDocument, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    licence_document = models.ForeignKey(EvidenceDocument, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     acquired_on = models.DateField(null=True, blank=True)
     evidence = models.ManyToManyField(EvidenceDocument, blank=True, related_name="sources")
 

@@ -11,7 +11,7 @@ from provenance.models.assets import Asset
 
 
 class DatasetQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "DatasetQuerySet":
+    def visible_to(self, user) -> DatasetQuerySet:
         roles = user_roles(user)
         if roles & {Role.OPERATOR, Role.REVIEWER, Role.COMPLIANCE, Role.ML_ENGINEER}:
             return self.all()
@@ -43,3 +43,6 @@ class DatasetMembership(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["dataset", "asset"], name="asset_once_per_dataset")]
+
+    def __str__(self) -> str:
+        return f"asset {self.asset_id} in dataset {self.dataset_id}"

@@ -37,3 +37,6 @@ class IngestItem(models.Model):
 
     class Meta:
         ordering = ["batch", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.path}: {'accepted' if self.accepted else self.reason}"

@@ -34,7 +34,7 @@ LEAF_FORMAT = "cleanroom-leaf-v1"
 
 
 class SnapshotQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "SnapshotQuerySet":
+    def visible_to(self, user) -> SnapshotQuerySet:
         roles = user_roles(user)
         if roles & {Role.OPERATOR, Role.REVIEWER, Role.COMPLIANCE, Role.ML_ENGINEER}:
             return self.all()
@@ -72,15 +72,11 @@ class SnapshotMember(models.Model):
     constraint, so no image in a snapshot can be deleted behind the platform's back.
     """
 
-    snapshot = models.ForeignKey(
-        Snapshot, on_delete=models.PROTECT, related_name="members", db_constraint=False, db_index=False
-    )
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="members", db_constraint=False, db_index=False)
     index = models.PositiveIntegerField()
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="snapshot_members")
     asset_sha256 = models.CharField(max_length=64)
-    consent = models.ForeignKey(
-        ConsentRecord, on_delete=models.PROTECT, related_name="snapshot_members", db_constraint=False
-    )
+    consent = models.ForeignKey(ConsentRecord, on_delete=models.PROTECT, related_name="snapshot_members", db_constraint=False)
     consent_digest = models.CharField(max_length=64)
 
     class Meta:
@@ -90,9 +86,15 @@ class SnapshotMember(models.Model):
             models.UniqueConstraint(fields=["snapshot", "asset_sha256"], name="asset_once_per_snapshot"),
         ]
 
+    def __str__(self) -> str:
+        return f"leaf {self.index} of snapshot {self.snapshot_id}"
+
 
 class SnapshotExclusion(models.Model):
     snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="exclusions")
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=32)
     detail = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"asset {self.asset_id} excluded from snapshot {self.snapshot_id}: {self.reason}"

@@ -18,9 +18,7 @@ def asset_transition(*, asset_id, to: str, actor, reason: str = "") -> Asset:
     """Move an asset to `to` if the state machine allows it; the row is locked meanwhile."""
     asset = Asset.objects.select_for_update().get(pk=asset_id)
     if to not in ASSET_TRANSITIONS[asset.status]:
-        raise ApplicationError(
-            f"asset {asset.pk} cannot go from {asset.status} to {to}", code="illegal_transition", status=409
-        )
+        raise ApplicationError(f"asset {asset.pk} cannot go from {asset.status} to {to}", code="illegal_transition", status=409)
     previous = asset.status
     asset.status = to
     asset.status_changed_at = timezone.now()

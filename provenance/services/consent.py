@@ -143,9 +143,7 @@ def consent_grant(
         )
     evidence = _store_evidence(open_evidence, document.evidence)
     person_evidence = [_store_evidence(open_evidence, person.evidence) for person in document.depicted_persons]
-    canonical = document.canonical(
-        evidence_sha256=evidence.sha256, person_evidence_sha256=[e.sha256 for e in person_evidence]
-    )
+    canonical = document.canonical(evidence_sha256=evidence.sha256, person_evidence_sha256=[e.sha256 for e in person_evidence])
     digest = consent_digest(canonical)
     existing = ConsentRecord.objects.filter(digest=digest).first()
     if existing is not None:
@@ -200,12 +198,14 @@ def consent_revoke(*, consent_id: str, actor, reason: str) -> dict:
     withdrawn = []
     assets = Asset.objects.filter(consent=consent).exclude(status__in=[AssetStatus.WITHDRAWN, AssetStatus.ERASED])
     for asset_id in assets.values_list("pk", flat=True):
-        asset_transition(asset_id=asset_id, to=AssetStatus.WITHDRAWN, actor=actor, reason=f"consent {consent.pk} revoked: {reason}")
+        asset_transition(
+            asset_id=asset_id, to=AssetStatus.WITHDRAWN, actor=actor, reason=f"consent {consent.pk} revoked: {reason}"
+        )
         withdrawn.append(str(asset_id))
     tainted = []
-    holding = Snapshot.objects.filter(
-        pk__in=SnapshotMember.objects.filter(consent=consent).values("snapshot_id")
-    ).exclude(status__in=SNAPSHOT_FINAL)
+    holding = Snapshot.objects.filter(pk__in=SnapshotMember.objects.filter(consent=consent).values("snapshot_id")).exclude(
+        status__in=SNAPSHOT_FINAL
+    )
     for snapshot_id in holding.values_list("pk", flat=True):
         snapshot_transition(
             snapshot_id=snapshot_id, to=SnapshotStatus.TAINTED, actor=actor, reason=f"consent {consent.pk} revoked: {reason}"
@@ -226,7 +226,9 @@ def consent_renew(*, consent_id: str, actor, expires_at: datetime | None, reason
         raise ApplicationError("a revoked consent cannot be renewed; grant a new one", code="already_revoked", status=409)
     if expires_at is not None and expires_at <= timezone.now():
         raise ApplicationError("the new expiry must be in the future", code="invalid_expiry")
-    ConsentEvent(consent=consent, kind=ConsentEventKind.RENEWED, actor=actor.username, reason=reason, expires_at=expires_at).save()
+    ConsentEvent(
+        consent=consent, kind=ConsentEventKind.RENEWED, actor=actor.username, reason=reason, expires_at=expires_at
+    ).save()
     audit_append(
         actor=actor,
         event_type=EventType.CONSENT_RENEWED,

@@ -17,7 +17,8 @@ def parse_scopes(scopes: list[str] | str) -> list[str]:
     unknown = [s for s in items if s not in ConsentScope.values]
     if not items or unknown:
         raise ApplicationError(
-            f"scopes must be a non-empty list of {', '.join(ConsentScope.values)}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+            f"scopes must be a non-empty list of {', '.join(ConsentScope.values)}"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
             code="invalid_scopes",
         )
     return sorted(set(items))
@@ -33,8 +34,12 @@ def dataset_create(*, slug: str, scopes: list[str] | str, name: str = "", actor=
     scopes = parse_scopes(scopes)
     try:
         with transaction.atomic():
-            dataset = Dataset.objects.create(slug=slug, name=name or slug, scopes=scopes, created_by=str(getattr(actor, "username", actor) or "system"))
-            audit_append(actor=actor, event_type=EventType.DATASET_CREATED, subject=dataset, details={"slug": slug, "scopes": scopes})
+            dataset = Dataset.objects.create(
+                slug=slug, name=name or slug, scopes=scopes, created_by=str(getattr(actor, "username", actor) or "system")
+            )
+            audit_append(
+                actor=actor, event_type=EventType.DATASET_CREATED, subject=dataset, details={"slug": slug, "scopes": scopes}
+            )
     except IntegrityError:
         raise ApplicationError(f"a dataset with slug {slug!r} already exists", code="dataset_exists", status=409) from None
     return dataset

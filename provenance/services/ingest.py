@@ -204,7 +204,9 @@ def ingest_candidates(
 
 def _refuse(state: _Batch, position: int, path: str, reason: RefusalReason, detail: str, sha256: str = "") -> None:
     state.pending_refusals.append(
-        IngestItem(batch=state.batch, position=position, path=path, accepted=False, reason=str(reason), detail=detail, sha256=sha256)
+        IngestItem(
+            batch=state.batch, position=position, path=path, accepted=False, reason=str(reason), detail=detail, sha256=sha256
+        )
     )
     state.refused.append({"path": path, "reason": str(reason), "detail": detail})
 
@@ -240,9 +242,16 @@ def _ingest_one(state: _Batch, position: int, candidate: Candidate, sha256: str)
     except Refused as refused:
         _refuse(state, position, candidate.path, refused.reason, refused.detail, sha256)
         return
-    except Exception as exc:  # noqa: BLE001 - one file's surprise must never sink the batch
+    except Exception as exc:
         logger.exception("ingest of %s failed unexpectedly", candidate.path)
-        _refuse(state, position, candidate.path, RefusalReason.INVALID_IMAGE, f"could not be read: {type(exc).__name__}: {exc}", sha256)
+        _refuse(
+            state,
+            position,
+            candidate.path,
+            RefusalReason.INVALID_IMAGE,
+            f"could not be read: {type(exc).__name__}: {exc}",
+            sha256,
+        )
         return
     blob_put_bytes(data, sha256=sha256)
     asset = Asset(
@@ -287,11 +296,25 @@ def _flush(state: _Batch) -> None:
                     _insert(state, [item])
             except IntegrityError:
                 state.seen.pop(item.asset.sha256, None)
-                _refuse(state, item.position, item.path, RefusalReason.DUPLICATE, "the same bytes were ingested concurrently", item.asset.sha256)
+                _refuse(
+                    state,
+                    item.position,
+                    item.path,
+                    RefusalReason.DUPLICATE,
+                    "the same bytes were ingested concurrently",
+                    item.asset.sha256,
+                )
             except DatabaseError as exc:
                 logger.exception("recording %s failed", item.path)
                 state.seen.pop(item.asset.sha256, None)
-                _refuse(state, item.position, item.path, RefusalReason.INVALID_IMAGE, f"could not be recorded: {exc}".strip()[:500], item.asset.sha256)
+                _refuse(
+                    state,
+                    item.position,
+                    item.path,
+                    RefusalReason.INVALID_IMAGE,
+                    f"could not be recorded: {exc}".strip()[:500],
+                    item.asset.sha256,
+                )
         IngestItem.objects.bulk_create(state.pending_refusals)
         state.pending_refusals = []
 
@@ -300,7 +323,9 @@ def _insert(state: _Batch, pending: list[_Pending]) -> None:
     assets = Asset.objects.bulk_create([item.asset for item in pending])
     DatasetMembership.objects.bulk_create(DatasetMembership(dataset=state.dataset, asset=asset) for asset in assets)
     IngestItem.objects.bulk_create(
-        IngestItem(batch=state.batch, position=item.position, path=item.path, accepted=True, sha256=item.asset.sha256, asset=item.asset)
+        IngestItem(
+            batch=state.batch, position=item.position, path=item.path, accepted=True, sha256=item.asset.sha256, asset=item.asset
+        )
         for item in pending
     )
     audit_append_many(

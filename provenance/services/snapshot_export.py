@@ -107,8 +107,10 @@ def _result(snapshot: Snapshot, *, created: bool) -> dict:
 
 def snapshot_document(snapshot: Snapshot) -> dict:
     """What the container holds: enough to recompute the Merkle root without the database."""
-    members = SnapshotMember.objects.filter(snapshot=snapshot).order_by("index").values_list(
-        "index", "asset_id", "asset_sha256", "consent_id", "consent_digest"
+    members = (
+        SnapshotMember.objects.filter(snapshot=snapshot)
+        .order_by("index")
+        .values_list("index", "asset_id", "asset_sha256", "consent_id", "consent_digest")
     )
     approvals = (
         ReviewDecision.objects.filter(snapshot=snapshot, subject_type="snapshot", decision="approve")

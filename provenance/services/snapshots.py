@@ -182,7 +182,9 @@ def snapshot_approve(*, snapshot_id: str, reviewer) -> dict:
             code="already_approved_by_you",
             status=409,
         )
-    ReviewDecision(reviewer=reviewer, subject_type="snapshot", snapshot=snapshot, decision=Decision.APPROVE, reason="approved").save()
+    ReviewDecision(
+        reviewer=reviewer, subject_type="snapshot", snapshot=snapshot, decision=Decision.APPROVE, reason="approved"
+    ).save()
     audit_append(actor=reviewer, event_type=EventType.SNAPSHOT_REVIEWED, subject=snapshot, details={"decision": "approve"})
     if len(approvals) + 1 >= REQUIRED_APPROVALS:
         snapshot = snapshot_transition(
@@ -200,7 +202,9 @@ def snapshot_reject(*, snapshot_id: str, reviewer, reason: str) -> dict:
     if not reason.strip():
         raise ApplicationError("a rejection needs a reason", code="reason_required")
     ReviewDecision(reviewer=reviewer, subject_type="snapshot", snapshot=snapshot, decision=Decision.REJECT, reason=reason).save()
-    audit_append(actor=reviewer, event_type=EventType.SNAPSHOT_REVIEWED, subject=snapshot, details={"decision": "reject", "reason": reason})
+    audit_append(
+        actor=reviewer, event_type=EventType.SNAPSHOT_REVIEWED, subject=snapshot, details={"decision": "reject", "reason": reason}
+    )
     snapshot = snapshot_transition(snapshot_id=snapshot.pk, to=SnapshotStatus.REJECTED, actor=reviewer, reason=reason)
     return _review_result(snapshot)
 

@@ -45,7 +45,9 @@ def ingest(contributor, tmp_path, settings):
             (folder / name).write_bytes(content)
         for name, caption in (captions or {}).items():
             (folder / name).write_text(caption)
-        result = ingest_paths(paths=[str(folder)], dataset_slug="photos", contributor_email="carla@example.com", consent_path=str(consent))
+        result = ingest_paths(
+            paths=[str(folder)], dataset_slug="photos", contributor_email="carla@example.com", consent_path=str(consent)
+        )
         ids = {row["path"].rsplit("/", 1)[-1]: row["asset_id"] for row in result["accepted"]}
         for asset_id in ids.values():
             with transaction.atomic():

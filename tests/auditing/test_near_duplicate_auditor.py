@@ -253,5 +253,5 @@ def test_a_weights_path_that_is_not_there_is_a_clear_refusal(protect, settings, 
         protect("astronaut.jpg", jpeg(samples.astronaut()))
     assert refused.value.code == "embedding_model_unavailable" and "clip-missing.safetensors" in refused.value.message
     assert not ProtectedWork.objects.exists()
-    with pytest.raises(ImproperlyConfigured, match="clip-missing.safetensors"):
-        NearDuplicateAuditor().version
+    with pytest.raises(ImproperlyConfigured, match=r"clip-missing\.safetensors"):
+        _ = NearDuplicateAuditor().version

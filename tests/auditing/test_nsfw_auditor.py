@@ -125,7 +125,7 @@ def test_a_misconfigured_weights_path_fails_clearly_and_audits_nothing(clip_back
     settings.CLEANROOM_NSFW = {**clip_backend, "WEIGHTS": str(missing)}
 
     with pytest.raises(DetectorUnavailable, match=str(missing)):
-        NsfwAuditor().version
+        _ = NsfwAuditor().version
     with pytest.raises(DetectorUnavailable):
         ingest(["coffee"])
     assert not Finding.objects.exists()
@@ -136,7 +136,7 @@ def test_a_head_of_another_embedding_size_is_refused_before_any_image(clip_backe
     settings.CLEANROOM_NSFW = {**clip_backend, "HEAD": str(head)}
 
     with pytest.raises(DetectorUnavailable, match="768-dimensional"):
-        NsfwAuditor().version
+        _ = NsfwAuditor().version
 
 
 def test_the_web_process_reads_the_versions_of_clip_backed_auditors_without_loading_torch(clip_files, tmp_path):
@@ -146,7 +146,8 @@ def test_the_web_process_reads_the_versions_of_clip_backed_auditors_without_load
         "from config.wsgi import application\n"
         "from auditing.registry import current_versions\n"
         "versions = current_versions()\n"
-        "print(json.dumps({'versions': versions, 'heavy': [m for m in ('torch', 'open_clip', 'faiss', 'cv2') if m in sys.modules]}))\n"
+        "heavy = [m for m in ('torch', 'open_clip', 'faiss', 'cv2') if m in sys.modules]\n"
+        "print(json.dumps({'versions': versions, 'heavy': heavy}))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEANROOM_", "DATABASE_URL", "DJANGO_SETTINGS_MODULE"))}
     env.update(

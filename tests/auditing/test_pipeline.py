@@ -35,7 +35,12 @@ class Instance:
 
     def manage(self, *args: str, env: dict | None = None, expect: int = 0) -> subprocess.CompletedProcess:
         done = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=180
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
         assert done.returncode == expect, f"{args}: {done.stdout}\n{done.stderr}\n{self.worker_logs()}"
         return done
@@ -46,9 +51,28 @@ class Instance:
     def worker(self, name: str, env: dict, concurrency: int = 1) -> subprocess.Popen:
         log = (self.root / f"{name}.log").open("w")
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", self.queue, "-c", str(concurrency),
-             "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-            cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                self.queue,
+                "-c",
+                str(concurrency),
+                "-n",
+                f"{name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=INFO",
+            ],
+            cwd=ROOT,
+            env={**self.env, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
@@ -68,7 +92,11 @@ def instance(tmp_path_factory):
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     root = tmp_path_factory.mktemp("pipeline")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEANROOM_", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CLEANROOM_", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_"))
+    }
     env.update(
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{name}",
         CLEANROOM_DATA_DIR=str(root / "data"),
@@ -94,8 +122,16 @@ def instance(tmp_path_factory):
 def ingest(platform: Instance, dataset: str, folder: Path, env: dict) -> dict:
     platform.manage("dataset", "create", dataset, "--scopes", "ai_training", env=env)
     done = platform.manage(
-        "ingest", str(folder), "--dataset", dataset, "--contributor", "carla@example.com",
-        "--consent", str(platform.root / "consent" / "consent.json"), "--json", env=env,
+        "ingest",
+        str(folder),
+        "--dataset",
+        dataset,
+        "--contributor",
+        "carla@example.com",
+        "--consent",
+        str(platform.root / "consent" / "consent.json"),
+        "--json",
+        env=env,
     )
     return json.loads(done.stdout)
 
@@ -103,7 +139,13 @@ def ingest(platform: Instance, dataset: str, folder: Path, env: dict) -> dict:
 @pytest.mark.parametrize("broker", ["rabbitmq", "redis"])
 def test_ingested_images_are_audited_by_real_workers(instance, broker, tmp_path):
     env = {"CELERY_BROKER_URL": BROKERS[broker]}
-    subprocess.run([sys.executable, "-m", "celery", "-A", "config", "purge", "-f", "-Q", instance.queue], cwd=ROOT, env={**instance.env, **env}, capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "config", "purge", "-f", "-Q", instance.queue],
+        cwd=ROOT,
+        env={**instance.env, **env},
+        capture_output=True,
+        timeout=60,
+    )
     folder = tmp_path / "images"
     folder.mkdir()
     for i in range(5):
@@ -113,7 +155,9 @@ def test_ingested_images_are_audited_by_real_workers(instance, broker, tmp_path)
     try:
         accepted = ingest(instance, f"faces-{broker}", folder, env)["accepted"]
         assert len(accepted) == 6
-        report = json.loads(instance.manage("audit", "--dataset", f"faces-{broker}", "--wait", "--timeout", "90", "--json", env=env).stdout)
+        report = json.loads(
+            instance.manage("audit", "--dataset", f"faces-{broker}", "--wait", "--timeout", "90", "--json", env=env).stdout
+        )
     finally:
         stop(worker)
     statuses = {row["asset_id"]: row["status"] for row in report["assets"]}
@@ -134,7 +178,13 @@ def test_a_worker_killed_mid_task_loses_nothing(instance, tmp_path):
         "CLEANROOM_TEST_SLOW_MARKER": str(marker),
         "CLEANROOM_TEST_SLOW_SECONDS": "30",
     }
-    subprocess.run([sys.executable, "-m", "celery", "-A", "config", "purge", "-f", "-Q", instance.queue], cwd=ROOT, env={**instance.env, **env}, capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "config", "purge", "-f", "-Q", instance.queue],
+        cwd=ROOT,
+        env={**instance.env, **env},
+        capture_output=True,
+        timeout=60,
+    )
     folder = tmp_path / "images"
     folder.mkdir()
     (folder / "one.jpg").write_bytes(image_bytes(900))
@@ -152,9 +202,18 @@ def test_a_worker_killed_mid_task_loses_nothing(instance, tmp_path):
     assert show["status"] == "auditing"
     survivor = instance.worker("survivor", {**env, "CLEANROOM_TEST_SLOW_SECONDS": "0"})
     try:
-        report = json.loads(instance.manage("audit", "--dataset", "faces-kill", "--wait", "--timeout", "90", "--json", env=env).stdout)
+        report = json.loads(
+            instance.manage("audit", "--dataset", "faces-kill", "--wait", "--timeout", "90", "--json", env=env).stdout
+        )
     finally:
         stop(survivor)
     assert [asset["status"] for asset in report["assets"]] == ["clear"]
-    runs = instance.manage("shell", "-v0", "-c", f"from auditing.models import AuditRun; print(sorted(AuditRun.objects.filter(asset_id='{row['asset_id']}').values_list('auditor', 'attempts', 'status')))", env=env)
+    runs = instance.manage(
+        "shell",
+        "-v0",
+        "-c",
+        "from auditing.models import AuditRun; "
+        f"print(sorted(AuditRun.objects.filter(asset_id='{row['asset_id']}').values_list('auditor', 'attempts', 'status')))",
+        env=env,
+    )
     assert runs.stdout.strip() == "[('slow', 2, 'done'), ('synthetic', 1, 'done')]"

@@ -110,7 +110,9 @@ def test_the_command_exits_0_with_refusals_and_2_on_a_usage_error(tmp_path, work
     )
 
     def manage(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
 
     done = manage("protected", "add", str(works), "--owner", "Acme", "--json")
     assert done.returncode == 0, done.stderr

@@ -34,7 +34,9 @@ def assets(contributor, tmp_path, settings):
     (folder / "camera.jpg").write_bytes(image_bytes(1))
     (folder / "generated.jpg").write_bytes(image_bytes(2, xmp=SYNTHETIC_XMP))
     consent = write_consent(tmp_path / "c", contributor="carla@example.com", scopes=["ai_training"])
-    result = ingest_paths(paths=[str(folder)], dataset_slug="faces", contributor_email="carla@example.com", consent_path=str(consent))
+    result = ingest_paths(
+        paths=[str(folder)], dataset_slug="faces", contributor_email="carla@example.com", consent_path=str(consent)
+    )
     return {row["path"].rsplit("/", 1)[-1]: row["asset_id"] for row in result["accepted"]}
 
 
@@ -73,7 +75,9 @@ def test_a_new_auditor_version_re_audits(assets, settings):
 def test_a_run_held_by_another_worker_is_not_taken(assets):
     with transaction.atomic():
         audits_request(asset_ids=[assets["camera.jpg"]])
-    AuditRun.objects.create(asset_id=assets["camera.jpg"], auditor="synthetic", auditor_version="1", status="running", task_id="other")
+    AuditRun.objects.create(
+        asset_id=assets["camera.jpg"], auditor="synthetic", auditor_version="1", status="running", task_id="other"
+    )
     assert asset_audit_run(asset_id=assets["camera.jpg"], task_id="mine") == "claimed_elsewhere"
     # The same message redelivered after its worker died takes its own run back.
     assert asset_audit_run(asset_id=assets["camera.jpg"], task_id="other") == "clear"
@@ -82,7 +86,9 @@ def test_a_run_held_by_another_worker_is_not_taken(assets):
 def test_dismissing_every_finding_clears_the_asset(assets, reviewer):
     audit(assets["generated.jpg"])
     finding = Finding.objects.get()
-    finding_resolve(finding_id=str(finding.pk), reviewer=reviewer, decision="dismiss", reason="a scan of a painting, not generated")
+    finding_resolve(
+        finding_id=str(finding.pk), reviewer=reviewer, decision="dismiss", reason="a scan of a painting, not generated"
+    )
     assert Asset.objects.get(pk=assets["generated.jpg"]).status == "clear"
     with pytest.raises(ApplicationError) as again:
         finding_resolve(finding_id=str(finding.pk), reviewer=reviewer, decision="confirm", reason="x")
@@ -115,7 +121,9 @@ def test_the_reconciler_re_enqueues_assets_left_auditing(assets, django_capture_
 
     with transaction.atomic():
         audits_request(asset_ids=[assets["camera.jpg"]])
-    AuditRun.objects.create(asset_id=assets["camera.jpg"], auditor="synthetic", auditor_version="1", status="running", task_id="dead")
+    AuditRun.objects.create(
+        asset_id=assets["camera.jpg"], auditor="synthetic", auditor_version="1", status="running", task_id="dead"
+    )
     Asset.objects.filter(pk=assets["camera.jpg"]).update(status_changed_at="2020-01-01T00:00:00Z")
     AuditRun.objects.filter(task_id="dead").update(started_at="2020-01-01T00:00:00Z")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

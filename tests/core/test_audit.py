@@ -12,7 +12,12 @@ from core.models import AuditChainHead, AuditEvent, EventType
 def _append(n: int, actor: str = "tester") -> None:
     for i in range(n):
         with transaction.atomic():
-            audit_append(actor=actor, event_type=EventType.DATASET_CREATED, subject=("dataset", str(i)), details={"i": i, "note": "ünïcode"})
+            audit_append(
+                actor=actor,
+                event_type=EventType.DATASET_CREATED,
+                subject=("dataset", str(i)),
+                details={"i": i, "note": "ünïcode"},
+            )
 
 
 @pytest.mark.django_db
@@ -108,7 +113,7 @@ def test_concurrent_appenders_never_fork_the_chain(head_exists):
         try:
             barrier.wait()
             _append(25, actor=name)
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()

@@ -45,7 +45,13 @@ def test_production_reads_the_secret_key_from_a_file(tmp_path):
     secret = tmp_path / "secret"
     secret.write_text(secrets.token_urlsafe(64) + "\n")
     env = {k: v for k, v in PRODUCTION.items() if k != "CLEANROOM_SECRET_KEY"}
-    done = run_manage({**env, "CLEANROOM_SECRET_KEY_FILE": str(secret), "CLEANROOM_DATA_DIR": str(tmp_path)}, "check", "--deploy", "--fail-level", "WARNING")
+    done = run_manage(
+        {**env, "CLEANROOM_SECRET_KEY_FILE": str(secret), "CLEANROOM_DATA_DIR": str(tmp_path)},
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
     assert done.returncode == 0, done.stderr
 
 

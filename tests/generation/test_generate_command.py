@@ -29,7 +29,18 @@ def generate(*args: str) -> tuple[int, dict]:
 
 
 def args(world, output) -> list[str]:
-    return ["--model", str(world.model.pk), "--prompt", "a lighthouse", "--output", str(output), "--width", str(SIZE), "--height", str(SIZE)]
+    return [
+        "--model",
+        str(world.model.pk),
+        "--prompt",
+        "a lighthouse",
+        "--output",
+        str(output),
+        "--width",
+        str(SIZE),
+        "--height",
+        str(SIZE),
+    ]
 
 
 def test_a_tainted_model_is_refused_with_exit_1_and_the_reason(world, contributor, tmp_path):

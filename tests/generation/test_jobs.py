@@ -168,7 +168,9 @@ def test_our_own_output_is_refused_by_ingest_as_opted_out_of_training(world, pro
 @pytest.mark.parametrize("kind", ["image_to_image", "upscale"])
 def test_image_to_image_and_upscaling_release_an_output_of_the_expected_size(world, product, kind):
     source = png(astronaut(128 if kind == "upscale" else SIZE))
-    parameters = {"prompt": "a portrait", **FAST, "strength": 0.5} if kind == "image_to_image" else {"scale": 2, **FAST, "strength": 0.5}
+    parameters = (
+        {"prompt": "a portrait", **FAST, "strength": 0.5} if kind == "image_to_image" else {"scale": 2, **FAST, "strength": 0.5}
+    )
 
     job = run(generation_request(model_id=world.model.pk, kind=kind, parameters=parameters, seed=3, image=source, actor=product))
 

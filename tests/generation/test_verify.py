@@ -106,10 +106,21 @@ def test_a_released_output_verifies_trusted_with_its_whole_chain(world, product,
     assert result["chain"] == [
         {"type": "output", "id": str(output.pk), "sha256": output.sha256, "job_id": str(output.job_id)},
         {"type": "model", "id": str(model.pk), "sha256": model.sha256},
-        {"type": "base_model", "id": str(model.base_model.pk), "sha256": model.base_model.sha256, "name": "tiny-sd", "status": "approved"},
-        {"type": "snapshot", "id": str(snapshot.pk), "merkle_root": snapshot.merkle_root,
-         "sha256": snapshot.container_sha256, "status": "approved"},
-    ]  # fmt: skip
+        {
+            "type": "base_model",
+            "id": str(model.base_model.pk),
+            "sha256": model.base_model.sha256,
+            "name": "tiny-sd",
+            "status": "approved",
+        },
+        {
+            "type": "snapshot",
+            "id": str(snapshot.pk),
+            "merkle_root": snapshot.merkle_root,
+            "sha256": snapshot.container_sha256,
+            "status": "approved",
+        },
+    ]
 
 
 def test_a_snapshot_tainted_since_generation_is_an_error_in_the_chain(world, product, contributor, tmp_path):
@@ -138,7 +149,7 @@ def test_tampered_pixels_and_a_tampered_assertion_are_reported_with_the_validato
 
 
 def test_a_foreign_signer_copying_our_lineage_is_not_trusted(world, product, settings, tmp_path):
-    output, data = released(world, product)
+    _, data = released(world, product)
     ours = read_manifest(data, "image/png").active_manifest
     lineage = next(a for a in ours["assertions"] if a["label"] == "org.cleanroom.lineage")
     mine = settings.CLEANROOM_SIGNER
@@ -162,7 +173,12 @@ def test_a_stripped_copy_is_traced_through_its_soft_bindings(world, product, tmp
     original.save(resaved, "PNG")
     code, result = verify(write(tmp_path, "resaved.png", resaved.getvalue()))
     assert code == 0, result
-    assert (result["traced_by"], result["manifest"], result["output_id"], result["trusted"]) == ("watermark", "stored", str(output.pk), True)
+    assert (result["traced_by"], result["manifest"], result["output_id"], result["trusted"]) == (
+        "watermark",
+        "stored",
+        str(output.pk),
+        True,
+    )
     assert result["bindings"]["watermark"]["watermark_id"] == output.watermark_id
     assert result["bindings"]["watermark"]["backend"] == "rivagan"
     assert result["bindings"]["fingerprint"]["output_id"] == str(output.pk)

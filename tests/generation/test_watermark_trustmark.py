@@ -64,9 +64,9 @@ def test_without_a_model_folder_the_backend_is_refused(settings):
 def test_missing_files_are_named_and_not_fetched(trustmark: Path):
     (trustmark / "decoder_Q.ckpt").unlink()
 
-    with pytest.raises(ImproperlyConfigured, match="decoder_Q.ckpt missing"):
+    with pytest.raises(ImproperlyConfigured, match=r"decoder_Q\.ckpt missing"):
         embed_watermark(photo("astronaut"), 7)
-    with pytest.raises(ImproperlyConfigured, match="decoder_Q.ckpt missing"):
+    with pytest.raises(ImproperlyConfigured, match=r"decoder_Q\.ckpt missing"):
         detect_watermark(photo("astronaut"))
     assert not (trustmark / "decoder_Q.ckpt").exists()
 
@@ -74,7 +74,7 @@ def test_missing_files_are_named_and_not_fetched(trustmark: Path):
 def test_files_that_are_not_the_published_ones_are_refused_unless_allowed(settings, trustmark: Path):
     settings.CLEANROOM_WATERMARK = {**settings.CLEANROOM_WATERMARK, "TRUSTMARK_ALLOW_UNPUBLISHED": False}
 
-    with pytest.raises(ImproperlyConfigured, match="not TrustMark's published trustmark_Q.yaml"):
+    with pytest.raises(ImproperlyConfigured, match=r"not TrustMark's published trustmark_Q\.yaml"):
         embed_watermark(photo("astronaut"), 7)
 
 
@@ -93,7 +93,7 @@ def test_a_checkpoint_that_leaves_weights_unset_is_refused(trustmark: Path):
 def test_a_checkpoint_holding_more_than_tensors_is_refused_when_unpublished(trustmark: Path):
     torch.save({"state_dict": {}, "callback": Path("/")}, trustmark / "encoder_Q.ckpt")
 
-    with pytest.raises(ImproperlyConfigured, match="encoder_Q.ckpt cannot be read as weights only"):
+    with pytest.raises(ImproperlyConfigured, match=r"encoder_Q\.ckpt cannot be read as weights only"):
         embed_watermark(photo("astronaut"), 7)
 
 

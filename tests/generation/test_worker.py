@@ -32,7 +32,11 @@ pytestmark = pytest.mark.slow
 
 
 def _environment(tmp_path: Path, prefix: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEANROOM_", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CLEANROOM_", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_"))
+    }
     database = connection.settings_dict
     env.update(
         DATABASE_URL=f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
@@ -97,9 +101,31 @@ def test_generate_waits_for_a_real_gpu_worker_and_writes_the_signed_png(transact
     assert Image.open(io.BytesIO(data)).size == (SIZE, SIZE)
 
     again = subprocess.run(
-        [sys.executable, "manage.py", "generate", "--model", str(world.model.pk), "--prompt", "p", "--output", str(target), "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "manage.py",
+            "generate",
+            "--model",
+            str(world.model.pk),
+            "--prompt",
+            "p",
+            "--output",
+            str(target),
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 1 and json.loads(again.stdout)["code"] == "output_exists"
-    usage = subprocess.run([sys.executable, "manage.py", "generate", "--prompt", "p", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    usage = subprocess.run(
+        [sys.executable, "manage.py", "generate", "--prompt", "p", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert usage.returncode == 2 and "--model" in usage.stderr

@@ -61,11 +61,7 @@ def build_tiny_trustmark(directory: Path, *, variant: str = "Q", seed: int = 0) 
     model = TinyTrustMark()
     model.load_state_dict({"decoder.patterns": patterns})
     (directory / f"trustmark_{variant}.yaml").write_text(
-        "model:\n"
-        f"  target: {__name__}.TinyTrustMark\n"
-        "  params:\n"
-        f"    secret_len: {SECRET_LEN}\n"
-        f"    resolution: {RESOLUTION}\n"
+        f"model:\n  target: {__name__}.TinyTrustMark\n  params:\n    secret_len: {SECRET_LEN}\n    resolution: {RESOLUTION}\n"
     )
     for part in ("encoder", "decoder"):
         torch.save({"state_dict": model.state_dict(), "global_step": 0}, directory / f"{part}_{variant}.ckpt")

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 def test_a_bulk_transition_moves_only_the_assets_the_state_machine_allows():
     ingested = [AssetFactory(status=AssetStatus.INGESTED) for _ in range(3)]
     rejected = AssetFactory(status=AssetStatus.REJECTED)
-    moved = assets_transition(asset_ids=[a.pk for a in [*ingested, rejected]], to=AssetStatus.AUDITING, actor=None, reason="audit")
+    moved = assets_transition(
+        asset_ids=[a.pk for a in [*ingested, rejected]], to=AssetStatus.AUDITING, actor=None, reason="audit"
+    )
     assert sorted(moved) == sorted(str(a.pk) for a in ingested)
     rejected.refresh_from_db()
     assert rejected.status == AssetStatus.REJECTED

@@ -34,8 +34,24 @@ def cli(tmp_path_factory):
 
     def worker() -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "audit", "-c", "1", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "audit",
+                "-c",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     run.worker = worker
@@ -48,7 +64,9 @@ def as_json(done) -> dict:
 
 
 def test_the_embedded_default_uses_sqlite_in_the_data_folder(cli):
-    done = cli("shell", "-v0", "-c", "from django.db import connection; print(connection.vendor, connection.settings_dict['NAME'])")
+    done = cli(
+        "shell", "-v0", "-c", "from django.db import connection; print(connection.vendor, connection.settings_dict['NAME'])"
+    )
     vendor, name = done.stdout.split()
     assert vendor == "sqlite" and name.endswith("cleanroom.sqlite3")
 
@@ -68,16 +86,46 @@ def test_a_whole_governance_session_through_the_contract(cli, tmp_path):
     for i in range(4):
         write_image(images / f"img{i}.jpg", seed=500 + i)
     (images / "notes.png").write_text("not an image")
-    ingest = as_json(cli("ingest", str(images), "--dataset", "faces", "--contributor", "carla@example.com", "--consent", str(consent), "--licence", "CC-BY-4.0", "--source-url", "https://example.com/gallery", "--json"))
+    ingest = as_json(
+        cli(
+            "ingest",
+            str(images),
+            "--dataset",
+            "faces",
+            "--contributor",
+            "carla@example.com",
+            "--consent",
+            str(consent),
+            "--licence",
+            "CC-BY-4.0",
+            "--source-url",
+            "https://example.com/gallery",
+            "--json",
+        )
+    )
     assert len(ingest["accepted"]) == 4
-    assert ingest["refused"] == [{"path": str(images / "notes.png"), "reason": "invalid_image", "detail": "content is not a recognisable image"}]
+    assert ingest["refused"] == [
+        {"path": str(images / "notes.png"), "reason": "invalid_image", "detail": "content is not a recognisable image"}
+    ]
     assert set(ingest["accepted"][0]) >= {"path", "asset_id", "sha256"}
 
     # Nothing is audited yet: a snapshot would be empty and is refused with exit 1.
     refused = cli("snapshot", "create", "--dataset", "faces", "--as", "mel", "--json", expect=1)
     assert as_json(refused)["code"] == "empty_snapshot"
 
-    not_a_reviewer = cli("asset", "review", ingest["accepted"][0]["asset_id"], "--as", "mel", "--decision", "approve", "--reason", "x", "--json", expect=1)
+    not_a_reviewer = cli(
+        "asset",
+        "review",
+        ingest["accepted"][0]["asset_id"],
+        "--as",
+        "mel",
+        "--decision",
+        "approve",
+        "--reason",
+        "x",
+        "--json",
+        expect=1,
+    )
     assert as_json(not_a_reviewer)["code"] == "permission_denied"
     # A worker on the embedded broker (files in the data folder, no server) audits them.
     worker = cli.worker()
@@ -88,7 +136,9 @@ def test_a_whole_governance_session_through_the_contract(cli, tmp_path):
         worker.wait(timeout=30)
     assert [asset["status"] for asset in audited["assets"]] == ["clear"] * 4
     for row in ingest["accepted"][:2]:
-        reviewed = as_json(cli("asset", "review", row["asset_id"], "--as", "rita", "--decision", "approve", "--reason", "looked at it", "--json"))
+        reviewed = as_json(
+            cli("asset", "review", row["asset_id"], "--as", "rita", "--decision", "approve", "--reason", "looked at it", "--json")
+        )
         assert reviewed["status"] == "approved" and reviewed["sha256"] == row["sha256"]
     snapshot = as_json(cli("snapshot", "create", "--dataset", "faces", "--as", "mel", "--json"))
     assert snapshot["asset_count"] == 4 and len(snapshot["merkle_root"]) == 64 and snapshot["excluded"] == []
@@ -120,7 +170,10 @@ def test_a_whole_governance_session_through_the_contract(cli, tmp_path):
 def test_refused_requests_exit_1_with_an_error_in_the_json(cli, tmp_path):
     consent = write_consent(tmp_path, contributor="nobody@example.com")
     for args, code in [
-        (("ingest", str(tmp_path), "--dataset", "no-such", "--contributor", "nobody@example.com", "--consent", str(consent)), "unknown_dataset"),
+        (
+            ("ingest", str(tmp_path), "--dataset", "no-such", "--contributor", "nobody@example.com", "--consent", str(consent)),
+            "unknown_dataset",
+        ),
         (("snapshot", "approve", "not-a-uuid", "--as", "nobody"), "unknown_user"),
         (("consent", "revoke", "00000000-0000-0000-0000-000000000000", "--as", "nobody", "--reason", "x"), "unknown_user"),
     ]:
@@ -134,9 +187,31 @@ def test_an_unreadable_consent_file_refuses_the_request(cli, tmp_path):
     cli("contributor", "add", "dora@example.com", "--name", "Dora", "--json")
     cli("dataset", "create", "misc", "--scopes", "ai_training", "--json")
     (tmp_path / "consent.json").write_text("{not json")
-    done = cli("ingest", str(tmp_path), "--dataset", "misc", "--contributor", "dora@example.com", "--consent", str(tmp_path / "consent.json"), "--json", expect=1)
+    done = cli(
+        "ingest",
+        str(tmp_path),
+        "--dataset",
+        "misc",
+        "--contributor",
+        "dora@example.com",
+        "--consent",
+        str(tmp_path / "consent.json"),
+        "--json",
+        expect=1,
+    )
     assert json.loads(done.stdout)["code"] == "invalid_consent"
-    missing = cli("ingest", str(tmp_path), "--dataset", "misc", "--contributor", "dora@example.com", "--consent", str(tmp_path / "absent.json"), "--json", expect=1)
+    missing = cli(
+        "ingest",
+        str(tmp_path),
+        "--dataset",
+        "misc",
+        "--contributor",
+        "dora@example.com",
+        "--consent",
+        str(tmp_path / "absent.json"),
+        "--json",
+        expect=1,
+    )
     assert json.loads(missing.stdout)["code"] == "invalid_consent"
 
 

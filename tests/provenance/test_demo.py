@@ -29,7 +29,12 @@ def test_demo_load_twice_leaves_twelve_approved_assets(db, settings, tmp_path):
     credentials = settings.DATA_DIR / "demo-credentials.json"
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
     assert set(json.loads(credentials.read_text())["users"]) == {
-        "demo-contributor", "demo-reviewer", "demo-reviewer-2", "demo-engineer", "demo-operator", "demo-product"
+        "demo-contributor",
+        "demo-reviewer",
+        "demo-reviewer-2",
+        "demo-engineer",
+        "demo-operator",
+        "demo-product",
     }
     # The chain's prerequisites: a signing identity, and a tiny base model both reviewers approved.
     assert first_run["signing_identity"]["created"] is True and second_run["signing_identity"]["created"] is False

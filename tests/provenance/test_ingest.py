@@ -63,7 +63,9 @@ def test_content_is_sniffed_never_trusted_from_the_extension(ingest, tmp_path):
     folder = tmp_path / "in"
     write_image(folder / "really_png.jpg", seed=2, fmt="PNG")
     (folder / "text.png").write_text("just some text")
-    (folder / "vector.svg.png").write_text('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
+    (folder / "vector.svg.png").write_text(
+        '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    )
     (folder / "doc.jpg").write_bytes(b"%PDF-1.7\n...")
     (folder / "empty.jpg").write_bytes(b"")
     whole = image_bytes(3, size=(128, 128))
@@ -136,7 +138,9 @@ def _zip(path, members: dict[str, bytes], compression=zipfile.ZIP_DEFLATED):
 
 
 def test_zip_members_are_ingested_with_archive_bang_member_paths(ingest, tmp_path):
-    archive = _zip(tmp_path / "batch.zip", {"photos/a.jpg": image_bytes(7), "photos/a.txt": b"caption a", "b.png": image_bytes(8, fmt="PNG")})
+    archive = _zip(
+        tmp_path / "batch.zip", {"photos/a.jpg": image_bytes(7), "photos/a.txt": b"caption a", "b.png": image_bytes(8, fmt="PNG")}
+    )
     result = ingest(archive)
     assert sorted(r["path"] for r in result["accepted"]) == [f"{archive}!b.png", f"{archive}!photos/a.jpg"]
     assert Asset.objects.get(original_name="a.jpg").caption == "caption a"
@@ -156,7 +160,7 @@ def test_zip_slip_members_are_refused_and_nothing_is_written_outside_storage(ing
     )
     with zipfile.ZipFile(archive, "a") as z:
         link = zipfile.ZipInfo("link.png")
-        link.external_attr = (0o120777 << 16)
+        link.external_attr = 0o120777 << 16
         z.writestr(link, "/etc/passwd")
     result = ingest(archive)
     assert reasons(result) == {
@@ -223,7 +227,9 @@ def test_files_without_a_consent_covering_the_dataset_scopes_are_no_consent(cont
     dataset_create(slug="commercial", scopes=["ai_training", "commercial_use"])
     consent = write_consent(tmp_path / "c", contributor="carla@example.com", scopes=["ai_training"])
     write_image(tmp_path / "in" / "a.jpg", seed=18)
-    result = ingest_paths(paths=[str(tmp_path / "in")], dataset_slug="commercial", contributor_email="carla@example.com", consent_path=str(consent))
+    result = ingest_paths(
+        paths=[str(tmp_path / "in")], dataset_slug="commercial", contributor_email="carla@example.com", consent_path=str(consent)
+    )
     assert reasons(result) == {"a.jpg": "no_consent"}
     assert "commercial_use" in result["refused"][0]["detail"]
 
@@ -259,9 +265,15 @@ def _xmp(inner: str) -> bytes:
 def test_xmp_data_mining_and_tdm_reservation_opt_outs_are_honoured(ingest, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
-    prohibited = _xmp('<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" plus:DataMining="http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING"/>')
-    allowed = _xmp('<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" plus:DataMining="http://ns.useplus.org/ldf/vocab/DMI-ALLOWED"/>')
-    reserved = _xmp('<rdf:Description xmlns:tdm="http://www.w3.org/ns/tdmrep/"><tdm:reservation>1</tdm:reservation></rdf:Description>')
+    prohibited = _xmp(
+        '<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" plus:DataMining="http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING"/>'
+    )
+    allowed = _xmp(
+        '<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" plus:DataMining="http://ns.useplus.org/ldf/vocab/DMI-ALLOWED"/>'
+    )
+    reserved = _xmp(
+        '<rdf:Description xmlns:tdm="http://www.w3.org/ns/tdmrep/"><tdm:reservation>1</tdm:reservation></rdf:Description>'
+    )
     (folder / "prohibited.jpg").write_bytes(image_bytes(23, xmp=prohibited))
     (folder / "allowed.jpg").write_bytes(image_bytes(24, xmp=allowed))
     (folder / "reserved.jpg").write_bytes(image_bytes(25, xmp=reserved))
@@ -313,7 +325,13 @@ def test_a_signed_cawg_training_mining_optout_is_refused_and_an_allowed_one_acce
 def test_a_tampered_signed_optout_is_still_refused_and_the_detail_says_so(ingest, tmp_path):
     from tests.provenance.ingest.c2pa_signing import sign_image, training_mining_assertion
 
-    signed = bytearray(sign_image(image_bytes(42, size=(128, 128)), "image/jpeg", assertions=[training_mining_assertion({"cawg.ai_training": "notAllowed"})]))
+    signed = bytearray(
+        sign_image(
+            image_bytes(42, size=(128, 128)),
+            "image/jpeg",
+            assertions=[training_mining_assertion({"cawg.ai_training": "notAllowed"})],
+        )
+    )
     signed[-200] ^= 0xFF  # flip bits in the pixel data after signing
     (tmp_path / "tampered.jpg").write_bytes(bytes(signed))
     result = ingest(tmp_path / "tampered.jpg")

@@ -29,8 +29,8 @@ def rfc9162_path(m: int, leaves: list[bytes]) -> list[bytes]:
     while k * 2 < n:
         k *= 2
     if m < k:
-        return rfc9162_path(m, leaves[:k]) + [rfc9162_mth(leaves[k:])]
-    return rfc9162_path(m - k, leaves[k:]) + [rfc9162_mth(leaves[:k])]
+        return [*rfc9162_path(m, leaves[:k]), rfc9162_mth(leaves[k:])]
+    return [*rfc9162_path(m - k, leaves[k:]), rfc9162_mth(leaves[:k])]
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 31, 100])

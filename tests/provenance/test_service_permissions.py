@@ -28,7 +28,9 @@ def test_only_operators_register_contributors(contributor, operator):
 def test_a_contributor_cannot_record_consent_for_someone_else(contributor, other_contributor, tmp_path):
     document, opener = read_consent_file(write_consent(tmp_path, contributor="otto@example.com"))
     with pytest.raises(PermissionDenied):
-        consent_grant(document=document, contributor=contributor_get(email="otto@example.com"), open_evidence=opener, actor=contributor)
+        consent_grant(
+            document=document, contributor=contributor_get(email="otto@example.com"), open_evidence=opener, actor=contributor
+        )
     consent, created = consent_grant(
         document=document, contributor=contributor_get(email="otto@example.com"), open_evidence=opener, actor=other_contributor
     )

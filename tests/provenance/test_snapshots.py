@@ -32,9 +32,7 @@ def cleared(dataset):
 def test_snapshot_root_is_recomputable_from_its_documented_leaves(dataset, cleared, ml_engineer):
     result = snapshot_create(dataset_slug="faces", actor=ml_engineer)
     # Independent computation, straight from docs/merkle.md: leaves sorted by asset sha256.
-    leaves = sorted(
-        f"{a.sha256}:{a.consent_id}:{a.consent.digest}".encode("ascii") for a in cleared
-    )
+    leaves = sorted(f"{a.sha256}:{a.consent_id}:{a.consent.digest}".encode("ascii") for a in cleared)
 
     def mth(items):
         if len(items) == 1:

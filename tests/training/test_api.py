@@ -59,7 +59,9 @@ def test_a_refused_request_answers_409_with_the_code_and_creates_no_run(governed
 @pytest.mark.parametrize("persona, allowed", [
     ("ml_engineer", True), ("compliance", True), ("operator", True), ("reviewer", False), ("product", False), ("outsider", False),
 ])  # fmt: skip
-def test_runs_are_readable_by_ml_engineers_compliance_and_operators(governed, base_model, personas, persona, allowed, client_for, pki):
+def test_runs_are_readable_by_ml_engineers_compliance_and_operators(
+    governed, base_model, personas, persona, allowed, client_for, pki
+):
     run = training_request(snapshot_id=governed.snapshot.pk, base_model_id=base_model.pk, steps=2, seed=1)
     training_execute(run_id=run.pk)
     client = client_for(personas[persona])
@@ -89,7 +91,9 @@ def test_a_queued_run_is_cancelled_once(governed, base_model, ml_engineer, clien
     assert (again.status_code, again.json()["code"]) == (409, "illegal_transition")
 
 
-def test_reviewers_approve_base_models_through_the_api(tiny_model_dir, ml_engineer, reviewer, second_reviewer, product, client_for):
+def test_reviewers_approve_base_models_through_the_api(
+    tiny_model_dir, ml_engineer, reviewer, second_reviewer, product, client_for
+):
     base_model_id = base_model_register(directory=tiny_model_dir, name="tiny", licence="MIT", actor=ml_engineer)["base_model_id"]
     assert client_for(ml_engineer).post(f"{BASE_MODELS}{base_model_id}/approve/").status_code == 403
     assert client_for(reviewer).post(f"{BASE_MODELS}{base_model_id}/approve/").json()["approvals"] == ["rita"]
@@ -100,7 +104,9 @@ def test_reviewers_approve_base_models_through_the_api(tiny_model_dir, ml_engine
     assert client_for(product).get(BASE_MODELS).status_code == 403
 
 
-def test_product_teams_see_models_and_why_one_may_no_longer_generate(governed, base_model, product, outsider, operator, client_for, pki):
+def test_product_teams_see_models_and_why_one_may_no_longer_generate(
+    governed, base_model, product, outsider, operator, client_for, pki
+):
     run = training_request(snapshot_id=governed.snapshot.pk, base_model_id=base_model.pk, steps=1, seed=1)
     model_id = training_execute(run_id=run.pk)["model_id"]
     client = client_for(product)

@@ -61,7 +61,11 @@ def platform(tmp_path_factory):
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     root = tmp_path_factory.mktemp("training-cli")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEANROOM_", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CLEANROOM_", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_"))
+    }
     env.update(
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{name}",
         CLEANROOM_DATA_DIR=str(root / "data"),
@@ -94,7 +98,9 @@ def test_an_operator_registers_a_base_model_and_trains_through_a_gpu_worker(plat
         write_image(images / f"img{i}.jpg", seed=40 + i, size=(80, 64))
         (images / f"img{i}.txt").write_text(f"a portrait number {i}")
     consent = write_consent(tmp_path / "consent", contributor="carla@example.com")
-    ingested = p.manage("ingest", str(images), "--dataset", "faces", "--contributor", "carla@example.com", "--consent", str(consent), "--json")
+    ingested = p.manage(
+        "ingest", str(images), "--dataset", "faces", "--contributor", "carla@example.com", "--consent", str(consent), "--json"
+    )
     for row in ingested["accepted"]:
         p.manage("asset", "review", row["asset_id"], "--as", "rita", "--decision", "approve", "--reason", "clean")
     snapshot_id = p.manage("snapshot", "create", "--dataset", "faces", "--as", "mel", "--json")["snapshot_id"]
@@ -105,7 +111,20 @@ def test_an_operator_registers_a_base_model_and_trains_through_a_gpu_worker(plat
     not_a_pipeline = p.manage("basemodel", "add", str(images), "--name", "photos", "--licence", "MIT", "--json", expect=1)
     assert not_a_pipeline["code"] == "not_a_pipeline" and "model_index.json" in not_a_pipeline["error"]
     tiny = p.manage("basemodel", "build-tiny", str(tmp_path / "tiny-sd"), "--json")["path"]
-    added = p.manage("basemodel", "add", tiny, "--name", "tiny-sd", "--licence", "MIT", "--provenance", "random weights", "--as", "mel", "--json")
+    added = p.manage(
+        "basemodel",
+        "add",
+        tiny,
+        "--name",
+        "tiny-sd",
+        "--licence",
+        "MIT",
+        "--provenance",
+        "random weights",
+        "--as",
+        "mel",
+        "--json",
+    )
     assert set(added) >= {"base_model_id", "status", "sha256"} and added["status"] == "in_review"
     base_id = added["base_model_id"]
     assert p.manage("basemodel", "approve", base_id, "--as", "mel", "--json", expect=1)["code"] == "permission_denied"
@@ -118,7 +137,9 @@ def test_an_operator_registers_a_base_model_and_trains_through_a_gpu_worker(plat
 
     worker = p.worker()
     try:
-        trained = p.manage("train", "--snapshot", snapshot_id, "--base", base_id, "--steps", "3", "--seed", "7", "--as", "mel", "--json")
+        trained = p.manage(
+            "train", "--snapshot", snapshot_id, "--base", base_id, "--steps", "3", "--seed", "7", "--as", "mel", "--json"
+        )
     finally:
         stop(worker)
     # No worker now: the run stays queued until it is cancelled (and its message revoked).

@@ -49,7 +49,11 @@ def test_a_run_trains_a_lora_and_records_everything(governed, base_model, pki, m
     weights = blob(artifact.sha256)
     assert hashlib.sha256(weights).hexdigest() == artifact.sha256 and artifact.size == len(weights)
     assert (run.status, run.progress, run.device, len(run.loss_curve)) == (RunStatus.SUCCEEDED, 1.0, "cpu", 3)
-    assert run.config["resolution"] == 64 and run.config["rank"] == 4 and run.config["target_modules"] == ["to_q", "to_k", "to_v", "to_out.0"]
+    assert (
+        run.config["resolution"] == 64
+        and run.config["rank"] == 4
+        and run.config["target_modules"] == ["to_q", "to_k", "to_v", "to_out.0"]
+    )
     assert {"torch", "diffusers", "peft", "accelerate", "transformers"} <= set(run.library_versions)
     assert {"load_s", "train_s", "step_s_mean", "save_s", "total_s"} <= set(run.timings)
     assert run.started_at <= run.finished_at
@@ -89,7 +93,11 @@ def test_the_model_container_is_signed_with_the_snapshot_and_base_model_as_ingre
     by_type = {node["data_types"][0]: node for node in nodes[1:] if node["data_types"]}
     dataset, model = by_type["c2pa.types.dataset"], by_type["c2pa.types.model"]
     assert dataset["relationship"] == model["relationship"] == "inputTo"
-    assert dataset["metadata"] == {"snapshot_id": str(snapshot.pk), "merkle_root": snapshot.merkle_root, "container_sha256": snapshot.container_sha256}
+    assert dataset["metadata"] == {
+        "snapshot_id": str(snapshot.pk),
+        "merkle_root": snapshot.merkle_root,
+        "container_sha256": snapshot.container_sha256,
+    }
     # The snapshot's own signed manifest is nested inside the model's.
     assert dataset["label"] and dataset["assertions"]["org.cleanroom.snapshot"]["merkle_root"] == snapshot.merkle_root
     assert model["metadata"]["sha256"] == base_model.sha256
@@ -141,7 +149,9 @@ def test_an_image_changed_after_the_request_fails_the_run_before_a_single_step(g
     assert (refusal.subject_type, refusal.subject_id, refusal.details["code"]) == ("trainingrun", str(run.pk), "blob_mismatch")
 
 
-def test_base_model_files_changed_after_the_request_fail_the_run(governed, tiny_copy, ml_engineer, reviewer, second_reviewer, pki):
+def test_base_model_files_changed_after_the_request_fail_the_run(
+    governed, tiny_copy, ml_engineer, reviewer, second_reviewer, pki
+):
     base_model = approved_base_model(tiny_copy, ml_engineer, reviewer, second_reviewer)
     run = run_for(governed, base_model)
     (tiny_copy / "unet" / "extra.safetensors").write_bytes(b"smuggled")
@@ -156,7 +166,11 @@ def test_a_snapshot_tainted_after_the_request_fails_the_run(governed, base_model
 
 
 def test_without_a_signing_identity_no_model_is_recorded(governed, base_model, settings, tmp_path):
-    settings.CLEANROOM_SIGNER = {**settings.CLEANROOM_SIGNER, "CERT_CHAIN": str(tmp_path / "none.pem"), "KEY": str(tmp_path / "none.key")}
+    settings.CLEANROOM_SIGNER = {
+        **settings.CLEANROOM_SIGNER,
+        "CERT_CHAIN": str(tmp_path / "none.pem"),
+        "KEY": str(tmp_path / "none.key"),
+    }
     run = run_for(governed, base_model, steps=1)
     result = training_execute(run_id=run.pk)
     assert (result["status"], result["code"]) == ("failed", "signer_not_configured")

@@ -42,7 +42,9 @@ def test_a_valid_request_creates_a_queued_run_with_its_task_id(governed, base_mo
     assert len(run.task_id) == 36
     assert run.config == {"rank": 4, "learning_rate": 1e-4, "batch_size": 1, "resolution": None, "mixed_precision": "no"}
     [event] = audit_events(event_type="training.requested")
-    assert event.details["merkle_root"] == governed.snapshot.merkle_root and event.details["base_model_sha256"] == base_model.sha256
+    assert (
+        event.details["merkle_root"] == governed.snapshot.merkle_root and event.details["base_model_sha256"] == base_model.sha256
+    )
 
 
 def test_a_snapshot_in_review_is_refused(ml_engineer, base_model, governed):
@@ -66,7 +68,9 @@ def test_a_tainted_snapshot_is_refused(governed, base_model, operator):
 def test_a_base_model_in_review_is_refused(governed, tiny_model_dir, ml_engineer):
     from training.models import BaseModel
 
-    pending = BaseModel.objects.get(pk=base_model_register(directory=tiny_model_dir, name="pending", licence="MIT", actor=ml_engineer)["base_model_id"])
+    pending = BaseModel.objects.get(
+        pk=base_model_register(directory=tiny_model_dir, name="pending", licence="MIT", actor=ml_engineer)["base_model_id"]
+    )
     assert refused(governed, pending).code == "base_model_not_approved"
     assert_refusal_logged("base_model_not_approved", governed.snapshot.pk)
 

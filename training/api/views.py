@@ -78,7 +78,9 @@ class BaseModelRejectView(APIView):
         base_model = _visible(_base_models(request.user), "base_model", pk=pk)
         serializer = s.RejectSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return Response(base_model_reject(base_model_id=base_model.pk, reviewer=request.user, reason=serializer.validated_data["reason"]))
+        return Response(
+            base_model_reject(base_model_id=base_model.pk, reviewer=request.user, reason=serializer.validated_data["reason"])
+        )
 
 
 # -- training runs --------------------------------------------------------------------------

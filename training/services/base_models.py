@@ -111,7 +111,9 @@ def _locked_for_review(base_model_id, reviewer) -> BaseModel:
     if not has_role(reviewer, Role.REVIEWER):
         raise PermissionDenied(f"{actor_name(reviewer)} is not a reviewer")
     if base_model.status != BaseModelStatus.IN_REVIEW:
-        raise ApplicationError(f"base model {base_model.pk} is {base_model.status}, not in review", code="not_in_review", status=409)
+        raise ApplicationError(
+            f"base model {base_model.pk} is {base_model.status}, not in review", code="not_in_review", status=409
+        )
     if base_model.registered_by_id is not None and base_model.registered_by_id == reviewer.pk:
         raise PermissionDenied("the person who registered a base model cannot review it")
     return base_model
@@ -149,7 +151,10 @@ def base_model_reject(*, base_model_id, reviewer, reason: str) -> dict:
         raise ApplicationError("a rejection needs a reason", code="reason_required")
     BaseModelReview(base_model=base_model, reviewer=reviewer, decision="reject", reason=reason).save()
     audit_append(
-        actor=reviewer, event_type=EventType.BASE_MODEL_REVIEWED, subject=base_model, details={"decision": "reject", "reason": reason}
+        actor=reviewer,
+        event_type=EventType.BASE_MODEL_REVIEWED,
+        subject=base_model,
+        details={"decision": "reject", "reason": reason},
     )
     base_model = base_model_transition(base_model_id=base_model.pk, to=BaseModelStatus.REJECTED, actor=reviewer, reason=reason)
     return _result(base_model)

@@ -47,7 +47,10 @@ def _claim(run_id, task_id: str) -> bool:
             return True
     if task_id and TrainingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, task_id=task_id).exists():
         training_run_transition(
-            run_id=run_id, to=RunStatus.FAILED, reason="the worker running this training was lost; request it again", code="worker_lost"
+            run_id=run_id,
+            to=RunStatus.FAILED,
+            reason="the worker running this training was lost; request it again",
+            code="worker_lost",
         )
     return False
 
@@ -137,7 +140,9 @@ def _fail(run: TrainingRun, reason: str, code: str) -> None:
     try:
         training_run_transition(run_id=run.pk, to=RunStatus.FAILED, reason=reason, code=code)
     except ApplicationError:
-        logger.info("training run %s ended as %s before it could fail: %s", run.pk, training_run_get(run_id=run.pk).status, reason)
+        logger.info(
+            "training run %s ended as %s before it could fail: %s", run.pk, training_run_get(run_id=run.pk).status, reason
+        )
 
 
 def _finish(run: TrainingRun, result) -> None:

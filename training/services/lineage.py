@@ -41,7 +41,9 @@ def canonical_json(document: dict) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def model_document(*, model_id: uuid.UUID, run: TrainingRun, lora_sha256: str, lora_size: int, snapshot_container_sha256: str) -> dict:
+def model_document(
+    *, model_id: uuid.UUID, run: TrainingRun, lora_sha256: str, lora_size: int, snapshot_container_sha256: str
+) -> dict:
     """What `model.json` says: enough to re-derive and check every digest of the chain."""
     base_model, snapshot = run.base_model, run.snapshot
     return {
@@ -82,7 +84,9 @@ def _snapshot_container(snapshot_id) -> tuple[bytes, dict]:
         data = handle.read()
     if hashlib.sha256(data).hexdigest() != exported["sha256"]:
         raise ApplicationError(
-            f"snapshot {snapshot_id}'s signed container differs from its recorded sha256", code="snapshot_container_changed", status=409
+            f"snapshot {snapshot_id}'s signed container differs from its recorded sha256",
+            code="snapshot_container_changed",
+            status=409,
         )
     return data, exported
 
@@ -116,7 +120,11 @@ def model_lineage_sign(*, model_id: uuid.UUID, run: TrainingRun, lora_sha256: st
                 data=snapshot_zip,
                 relationship="inputTo",
                 data_types=["c2pa.types.dataset"],
-                metadata={"snapshot_id": str(snapshot.pk), "merkle_root": snapshot.merkle_root, "container_sha256": exported["sha256"]},
+                metadata={
+                    "snapshot_id": str(snapshot.pk),
+                    "merkle_root": snapshot.merkle_root,
+                    "container_sha256": exported["sha256"],
+                },
             ),
             Ingredient(
                 title=f"Base model {base_model.name}",

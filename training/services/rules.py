@@ -40,7 +40,9 @@ def _check_snapshot_status(snapshot: Snapshot, *, what: str = "snapshot") -> Non
             status=409,
         )
     if snapshot.status != SnapshotStatus.APPROVED:
-        raise ApplicationError(f"{what} {snapshot.pk} is {snapshot.status}, not approved", code="snapshot_not_approved", status=409)
+        raise ApplicationError(
+            f"{what} {snapshot.pk} is {snapshot.status}, not approved", code="snapshot_not_approved", status=409
+        )
 
 
 def _check_base_model_status(base_model: BaseModel, *, what: str = "base model") -> None:

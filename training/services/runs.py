@@ -28,7 +28,9 @@ logger = logging.getLogger(__name__)
 def training_run_transition(*, run_id, to: str, actor=None, reason: str = "", code: str = "") -> TrainingRun:
     run = TrainingRun.objects.select_for_update().get(pk=run_id)
     if to not in RUN_TRANSITIONS[run.status]:
-        raise ApplicationError(f"training run {run.pk} is {run.status} and cannot become {to}", code="illegal_transition", status=409)
+        raise ApplicationError(
+            f"training run {run.pk} is {run.status} and cannot become {to}", code="illegal_transition", status=409
+        )
     previous, now = run.status, timezone.now()
     run.status, run.status_changed_at = to, now
     fields = ["status", "status_changed_at", "updated_at"]
@@ -58,7 +60,12 @@ def record_refusal(refusal: ApplicationError, *, snapshot_id, base_model_id, act
             actor=actor,
             event_type=EventType.TRAINING_REFUSED,
             subject=run if run is not None else ("snapshot", str(snapshot_id)),
-            details={"code": refusal.code, "reason": refusal.message, "snapshot_id": str(snapshot_id), "base_model_id": str(base_model_id)},
+            details={
+                "code": refusal.code,
+                "reason": refusal.message,
+                "snapshot_id": str(snapshot_id),
+                "base_model_id": str(base_model_id),
+            },
         )
 
 

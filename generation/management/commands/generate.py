@@ -79,8 +79,12 @@ class Command(JsonCommand):
             "stage_ms": job.stage_ms,
         }
         if job.status != JobStatus.SUCCEEDED:
-            code = {JobStatus.WITHHELD: "output_withheld", JobStatus.CANCELLED: "generation_cancelled"}.get(job.status, "generation_failed")
-            raise CheckFailed({**summary, "code": code, "job": result}, f"generation job {job.pk} {job.status}: {job.status_reason}")
+            code = {JobStatus.WITHHELD: "output_withheld", JobStatus.CANCELLED: "generation_cancelled"}.get(
+                job.status, "generation_failed"
+            )
+            raise CheckFailed(
+                {**summary, "code": code, "job": result}, f"generation job {job.pk} {job.status}: {job.status_reason}"
+            )
         output = job_output(job)
         _write_atomically(target, output_file(output), force=options["force"])
         return {
@@ -143,6 +147,8 @@ def _write_atomically(path: Path, data: bytes, *, force: bool) -> None:
             try:
                 os.link(temporary, path)
             except FileExistsError:
-                raise ApplicationError(f"{str(path)!r} appeared while the job ran; nothing was replaced", code="output_exists") from None
+                raise ApplicationError(
+                    f"{str(path)!r} appeared while the job ran; nothing was replaced", code="output_exists"
+                ) from None
     finally:
         Path(temporary).unlink(missing_ok=True)

@@ -52,7 +52,7 @@ def indexed(model) -> NearDuplicateIndex:
     index = NearDuplicateIndex(embedding_model=model.version)
     index.add_many(
         [(name, fingerprint_image(photo(name), include_mirror=False)) for name in INDEXED],
-        embeddings=dict(zip(INDEXED, vectors)),
+        embeddings=dict(zip(INDEXED, vectors, strict=True)),
     )
     return index
 
@@ -96,7 +96,7 @@ def test_a_missing_weights_file_is_a_configuration_error_naming_it(tiny, tmp_pat
     config, _ = tiny
     missing = tmp_path / "nowhere" / "clip.safetensors"
 
-    with pytest.raises(ImproperlyConfigured, match="nowhere/clip.safetensors") as raised:
+    with pytest.raises(ImproperlyConfigured, match=r"nowhere/clip\.safetensors") as raised:
         OpenClipModel(model=str(config), weights=str(missing))
 
     assert "never a pretrained tag" in str(raised.value)

@@ -93,20 +93,20 @@ def test_a_counted_label_below_the_threshold_is_scored_but_does_not_flag() -> No
 
 
 def test_the_default_counted_labels_are_the_exposed_intimate_parts_and_no_face() -> None:
-    assert DEFAULT_COUNTED_LABELS == {
+    assert {
         "FEMALE_GENITALIA_EXPOSED",
         "MALE_GENITALIA_EXPOSED",
         "ANUS_EXPOSED",
         "FEMALE_BREAST_EXPOSED",
         "BUTTOCKS_EXPOSED",
-    }
-    assert DEFAULT_COUNTED_LABELS < set(NUDENET_LABELS)
+    } == DEFAULT_COUNTED_LABELS
+    assert set(NUDENET_LABELS) > DEFAULT_COUNTED_LABELS
 
 
 def test_the_label_names_are_those_of_the_model_nudenet_ships() -> None:
     import nudenet.nudenet
 
-    assert NUDENET_LABELS == tuple(getattr(nudenet.nudenet, "__labels"))
+    assert tuple(getattr(nudenet.nudenet, "__labels")) == NUDENET_LABELS
     (output,) = nudenet_session().get_outputs()
     assert output.shape[1] == 4 + len(NUDENET_LABELS)
 
@@ -150,7 +150,7 @@ def test_a_large_photo_is_reduced_first_and_boxes_come_back_in_its_own_pixels(de
     small = detector.detect(photo("astronaut")).labels[0]["box"]
     large = detector.detect(photo("astronaut").resize((2048, 2048), Image.Resampling.BICUBIC)).labels[0]["box"]
 
-    assert all(abs(big - 4 * little) <= 12 for big, little in zip(large, small))
+    assert all(abs(big - 4 * little) <= 12 for big, little in zip(large, small, strict=True))
 
 
 def test_the_model_is_loaded_once_per_process_and_shared_by_every_detector() -> None:

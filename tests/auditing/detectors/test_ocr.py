@@ -10,7 +10,9 @@ from auditing.detectors.pii import Box, find_pii_in_pixels
 FONT = ImageFont.load_default(size=28)
 
 
-def _render(lines: list[tuple[tuple[int, int], str]], *, size: tuple[int, int] = (720, 260), mode: str = "RGB") -> tuple[Image.Image, list[Box]]:
+def _render(
+    lines: list[tuple[tuple[int, int], str]], *, size: tuple[int, int] = (720, 260), mode: str = "RGB"
+) -> tuple[Image.Image, list[Box]]:
     background = (255, 255, 255, 0) if mode == "RGBA" else "white"
     image = Image.new(mode, size, background)
     draw = ImageDraw.Draw(image)

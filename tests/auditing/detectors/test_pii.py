@@ -109,9 +109,7 @@ def test_no_network_is_touched_even_on_first_use(tmp_path: Path) -> None:
         "PYTHONPATH": str(REPO),
     }
     env.pop("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", None)
-    completed = subprocess.run(
-        [sys.executable, "-c", script], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
-    )
+    completed = subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result == {"events": [], "hits": ["EMAIL_ADDRESS"]}

@@ -24,7 +24,15 @@ JOBS = "/api/v1/generation/jobs/"
 
 
 def submit(client, world, **fields):
-    body = {"model": str(world.model.pk), "kind": "text_to_image", "prompt": "a lighthouse", "width": SIZE, "height": SIZE, **FAST, **fields}
+    body = {
+        "model": str(world.model.pk),
+        "kind": "text_to_image",
+        "prompt": "a lighthouse",
+        "width": SIZE,
+        "height": SIZE,
+        **FAST,
+        **fields,
+    }
     return client.post(JOBS, body, format="multipart")
 
 
@@ -68,7 +76,9 @@ def test_a_product_team_submits_polls_and_downloads_its_signed_output(world, pro
     assert [job["job_id"] for job in api.get(JOBS).json()["results"]] == [body["job_id"]]
 
 
-def test_who_may_see_a_job_and_download_its_output(world, product, other_product, operator, compliance, ml_engineer, outsider, client_for):
+def test_who_may_see_a_job_and_download_its_output(
+    world, product, other_product, operator, compliance, ml_engineer, outsider, client_for
+):
     job_id = submit(client_for(product), world).json()["job_id"]
     run(job_id)
     output_id = GenerationJob.objects.get(pk=job_id).output.pk
@@ -94,9 +104,28 @@ def test_bad_requests_are_400_with_a_reason_and_code_and_leave_no_job(world, pro
     cases = [
         (submit(api, world, kind="sketch"), "unknown_kind"),
         (submit(api, world, width=4096, height=4096), "too_large"),
-        (api.post(JOBS, {"model": str(world.model.pk), "kind": "inpaint", "prompt": "p", "image": SimpleUploadedFile("a.png", png(astronaut()))}, format="multipart"), "mask_required"),
-        (api.post(JOBS, {"model": str(world.model.pk), "kind": "image_to_image", "prompt": "p", "image": not_an_image}, format="multipart"), "invalid_image"),
-    ]  # fmt: skip
+        (
+            api.post(
+                JOBS,
+                {
+                    "model": str(world.model.pk),
+                    "kind": "inpaint",
+                    "prompt": "p",
+                    "image": SimpleUploadedFile("a.png", png(astronaut())),
+                },
+                format="multipart",
+            ),
+            "mask_required",
+        ),
+        (
+            api.post(
+                JOBS,
+                {"model": str(world.model.pk), "kind": "image_to_image", "prompt": "p", "image": not_an_image},
+                format="multipart",
+            ),
+            "invalid_image",
+        ),
+    ]
 
     for response, code in cases:
         assert (response.status_code, response.json()["code"]) == (400, code), response.content[:300]

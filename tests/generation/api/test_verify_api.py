@@ -29,7 +29,12 @@ def test_anyone_gets_an_output_verified_at_once_from_its_manifest(world, product
     body = response.json()
     assert body["status"] == "done" and response["Location"] == f"/api/v1/verify/{body['verification_id']}/"
     verdict = body["verdict"]
-    assert (verdict["trusted"], verdict["traced_by"], verdict["output_id"], verdict["errors"]) == (True, "manifest", str(output.pk), [])
+    assert (verdict["trusted"], verdict["traced_by"], verdict["output_id"], verdict["errors"]) == (
+        True,
+        "manifest",
+        str(output.pk),
+        [],
+    )
     assert [entry["type"] for entry in verdict["chain"]] == ["output", "model", "base_model", "snapshot"]
     assert api.get(response["Location"]).json() == body
 
@@ -48,7 +53,11 @@ def test_a_stripped_copy_is_queued_then_traced_by_a_worker(world, product, api):
     assert verification_run(verification_id=queued["verification_id"]) == "skipped"  # claimed once
     done = api.get(response["Location"]).json()
     assert done["status"] == "done"
-    assert (done["verdict"]["traced_by"], done["verdict"]["output_id"], done["verdict"]["manifest"]) == ("watermark", str(output.pk), "stored")
+    assert (done["verdict"]["traced_by"], done["verdict"]["output_id"], done["verdict"]["manifest"]) == (
+        "watermark",
+        str(output.pk),
+        "stored",
+    )
 
 
 def test_bad_uploads_are_refused_with_a_reason(db, api, settings):

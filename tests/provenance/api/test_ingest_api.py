@@ -57,7 +57,9 @@ def test_the_operator_may_ingest_under_any_contributors_consent(contributor, ope
     assert Asset.objects.get(pk=response.json()["accepted"][0]["asset_id"]).contributor.email == "carla@example.com"
 
 
-def test_a_contributor_cannot_ingest_under_another_contributors_consent(contributor, other_contributor, operator, client_for) -> None:
+def test_a_contributor_cannot_ingest_under_another_contributors_consent(
+    contributor, other_contributor, operator, client_for
+) -> None:
     _dataset(operator)
     consent = grant_consent(contributor, "carla@example.com")
 

@@ -127,9 +127,7 @@ def test_an_uploaded_image_gets_a_proof_whose_folding_gives_the_merkle_root(five
 
 
 def test_an_image_outside_the_snapshot_is_reported_as_not_included(five_image_snapshot, ml_engineer, client_for) -> None:
-    response = client_for(ml_engineer).post(
-        f"{SNAPSHOTS}{five_image_snapshot.pk}/prove/", {"sha256": "AB" * 32}, format="json"
-    )
+    response = client_for(ml_engineer).post(f"{SNAPSHOTS}{five_image_snapshot.pk}/prove/", {"sha256": "AB" * 32}, format="json")
 
     assert response.status_code == 200
     assert (response.json()["included"], response.json()["proof"]) == (False, [])

@@ -54,7 +54,10 @@ def build_chain() -> Chain:
                 title="tiny-sd base model",
                 mime_type="application/octet-stream",
                 data_types=["c2pa.types.model"],
-                metadata={"org.cleanroom.sha256": BASE_WEIGHTS, "org.cleanroom.files": [{"path": "unet.safetensors", "sha256": "0f" * 32}]},
+                metadata={
+                    "org.cleanroom.sha256": BASE_WEIGHTS,
+                    "org.cleanroom.files": [{"path": "unet.safetensors", "sha256": "0f" * 32}],
+                },
             ),
         ],
     )
@@ -72,9 +75,14 @@ def build_chain() -> Chain:
 
 def output_assertions(job_id: str) -> list[dict]:
     return [
-        {"label": "org.cleanroom.lineage", "data": {"snapshot_id": "s-1", "merkle_root": MERKLE_ROOT, "model_id": "m-1", "job_id": job_id}},
+        {
+            "label": "org.cleanroom.lineage",
+            "data": {"snapshot_id": "s-1", "merkle_root": MERKLE_ROOT, "model_id": "m-1", "job_id": job_id},
+        },
         training_mining_assertion("notAllowed"),
-        soft_binding_assertion(alg="org.cleanroom.watermark.rivagan.1", value="AAECAwQFBgc=", name="invisible watermark: output id"),
+        soft_binding_assertion(
+            alg="org.cleanroom.watermark.rivagan.1", value="AAECAwQFBgc=", name="invisible watermark: output id"
+        ),
         soft_binding_assertion(alg="org.cleanroom.fingerprint.phash.1", value="c3a5f00f0ff0a5c3"),
     ]
 

@@ -55,4 +55,3 @@ def test_the_independent_verifier_rejects_changed_pixels(identity, node, tmp_pat
 
     assert result["valid"] is False
     assert [failure["code"] for failure in result["failures"]] == ["assertion.dataHash.mismatch"]
-

@@ -23,9 +23,7 @@ def sign(data: bytes, mime_type: str, **options) -> bytes:
     return sign_image(image=data, mime_type=mime_type, title="output", assertions=[LINEAGE], ingredients=[], **options)
 
 
-@pytest.mark.parametrize(
-    ("mime_type", "image_format"), [("image/jpeg", "JPEG"), ("image/png", "PNG"), ("image/webp", "WEBP")]
-)
+@pytest.mark.parametrize(("mime_type", "image_format"), [("image/jpeg", "JPEG"), ("image/png", "PNG"), ("image/webp", "WEBP")])
 def test_an_image_is_signed_as_trained_algorithmic_media_and_reads_trusted(identity, mime_type, image_format):
     signed = sign(images.encode(images.solid_image(), image_format), mime_type)
 
@@ -102,7 +100,9 @@ def test_a_container_keeps_its_files_and_its_assertions(identity):
 
     assert reading.state == "Trusted" and reading.active_manifest["title"] == "snapshot s-1"
     assert container_files(container) == files
-    assert any(a["label"] == "org.cleanroom.snapshot" and a["data"] == assertion["data"] for a in reading.active_manifest["assertions"])
+    assert any(
+        a["label"] == "org.cleanroom.snapshot" and a["data"] == assertion["data"] for a in reading.active_manifest["assertions"]
+    )
 
 
 def test_a_changed_container_member_breaks_the_collection_hash(identity):
@@ -121,10 +121,15 @@ def test_container_member_names_cannot_escape_or_replace_the_manifest(identity):
 
 def test_a_reference_ingredient_without_bytes_keeps_its_metadata(identity):
     base = Ingredient(
-        title="tiny-sd", mime_type="application/octet-stream", data_types=["c2pa.types.model"], metadata={"org.cleanroom.sha256": "ee" * 32}
+        title="tiny-sd",
+        mime_type="application/octet-stream",
+        data_types=["c2pa.types.model"],
+        metadata={"org.cleanroom.sha256": "ee" * 32},
     )
 
-    reading = read_manifest(sign_container(files={"m": b"1"}, title="model", assertions=[], ingredients=[base]), "application/x-zip")
+    reading = read_manifest(
+        sign_container(files={"m": b"1"}, title="model", assertions=[], ingredients=[base]), "application/x-zip"
+    )
 
     [ingredient] = reading.active_manifest["ingredients"]
     assert ingredient["relationship"] == "inputTo" and ingredient["metadata"] == {"org.cleanroom.sha256": "ee" * 32}
@@ -163,9 +168,13 @@ def test_an_image_to_image_source_is_a_component_of_a_composite(identity):
     assert reading.trusted
     assert reading.active_manifest["ingredients"][0]["relationship"] == "componentOf"
     with pytest.raises(ValueError):
-        sign_image(image=images.png_bytes(), mime_type="image/png", title="t", assertions=[], ingredients=[
-            Ingredient(title="source.png", mime_type="image/png", data=source, relationship="parentOf")
-        ])
+        sign_image(
+            image=images.png_bytes(),
+            mime_type="image/png",
+            title="t",
+            assertions=[],
+            ingredients=[Ingredient(title="source.png", mime_type="image/png", data=source, relationship="parentOf")],
+        )
     with pytest.raises(ValueError):
         Ingredient(title="x", mime_type="image/png", relationship="derivedFrom")
 

@@ -90,7 +90,9 @@ def test_pki_init_keeps_keys_private_and_logs_only_the_fingerprint(pki_dir):
 def test_an_image_signed_with_the_new_identity_reads_trusted(pki_dir):
     pki("init")
 
-    reading = read_manifest(sign_image(image=images.png_bytes(), mime_type="image/png", title="t", assertions=[], ingredients=[]), "image/png")
+    reading = read_manifest(
+        sign_image(image=images.png_bytes(), mime_type="image/png", title="t", assertions=[], ingredients=[]), "image/png"
+    )
 
     assert reading.state == "Trusted" and reading.trusted and reading.errors == []
 

@@ -108,8 +108,17 @@ class LocalTsa:
             query_file, reply_file = Path(work) / "query.tsq", Path(work) / "reply.tsr"
             query_file.write_bytes(query)
             subprocess.run(
-                ["openssl", "ts", "-reply", "-config", str(self.directory / "tsa.cnf"), "-queryfile", str(query_file),
-                 "-out", str(reply_file)],
+                [
+                    "openssl",
+                    "ts",
+                    "-reply",
+                    "-config",
+                    str(self.directory / "tsa.cnf"),
+                    "-queryfile",
+                    str(query_file),
+                    "-out",
+                    str(reply_file),
+                ],
                 check=True,
                 capture_output=True,
                 timeout=30,
@@ -121,7 +130,7 @@ class LocalTsa:
         tsa = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+            def do_POST(self) -> None:
                 query = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     body = tsa.reply(query)
@@ -134,7 +143,7 @@ class LocalTsa:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         return Handler

@@ -81,7 +81,7 @@ def xmp_packet(body: str = "", attributes: str = "", namespaces: Iterable[str] =
         f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF {declarations}>'
         f'<rdf:Description rdf:about="" {attributes}>{body}</rdf:Description>'
         '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
-    ).encode("utf-8")
+    ).encode()
 
 
 def png_with_xmp(packet: bytes) -> bytes:
@@ -143,7 +143,7 @@ def billion_laughs_packet() -> bytes:
         f'<?xml version="1.0"?><!DOCTYPE x:xmpmeta [{entities}]>'
         f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{XMP_NAMESPACES["rdf"]}" '
         f'xmlns:dc="{XMP_NAMESPACES["dc"]}"><rdf:Description dc:format="&lol9;"/></rdf:RDF></x:xmpmeta>'
-    ).encode("utf-8")
+    ).encode()
 
 
 def flip_byte_in_scan_data(jpeg: bytes) -> bytes:

@@ -77,10 +77,7 @@ def test_gps_with_a_zero_denominator_is_ignored_not_raised() -> None:
 
 def test_xmp_gps_is_used_when_the_exif_has_none() -> None:
     packet = images.xmp_packet(
-        attributes=(
-            'exif:GPSLatitude="52,31.5N" exif:GPSLongitude="13,24,36W" '
-            'exif:GPSAltitude="345/10" exif:GPSAltitudeRef="1"'
-        )
+        attributes=('exif:GPSLatitude="52,31.5N" exif:GPSLongitude="13,24,36W" exif:GPSAltitude="345/10" exif:GPSAltitudeRef="1"')
     )
 
     metadata = extract(images.jpeg_bytes(xmp=packet), "image/jpeg")
@@ -109,9 +106,7 @@ def test_a_file_without_metadata_reads_as_empty() -> None:
 
 
 def test_digital_source_type_comes_from_the_c2pa_actions() -> None:
-    data = sign_image(
-        images.jpeg_bytes(), "image/jpeg", digital_source_type=c2pa.C2paDigitalSourceType.TRAINED_ALGORITHMIC_MEDIA
-    )
+    data = sign_image(images.jpeg_bytes(), "image/jpeg", digital_source_type=c2pa.C2paDigitalSourceType.TRAINED_ALGORITHMIC_MEDIA)
 
     assert extract(data, "image/jpeg").digital_source_type == AI_GENERATED
 

@@ -26,9 +26,7 @@ def optout_of(data: bytes, mime_type: str) -> OptOutSignal | None:
 
 
 def signed_jpeg(entries: dict[str, str], *, label: str = "cawg.training-mining", **options: object) -> bytes:
-    return sign_image(
-        images.jpeg_bytes(), "image/jpeg", assertions=[training_mining_assertion(entries, label=label)], **options
-    )
+    return sign_image(images.jpeg_bytes(), "image/jpeg", assertions=[training_mining_assertion(entries, label=label)], **options)
 
 
 def test_cawg_ai_training_not_allowed_in_a_signed_jpeg_is_an_optout() -> None:
@@ -194,9 +192,7 @@ def test_tdm_reservation_of_zero_is_not_an_optout() -> None:
 
 
 def test_tdm_reservation_in_the_hash_namespace_variant_is_an_optout() -> None:
-    packet = images.xmp_packet(
-        body='<tdmx:reservation xmlns:tdmx="http://www.w3.org/ns/tdmrep#">1</tdmx:reservation>'
-    )
+    packet = images.xmp_packet(body='<tdmx:reservation xmlns:tdmx="http://www.w3.org/ns/tdmrep#">1</tdmx:reservation>')
 
     assert optout_of(images.jpeg_bytes(xmp=packet), "image/jpeg").signal == "tdm-reservation"
 

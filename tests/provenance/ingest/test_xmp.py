@@ -26,7 +26,7 @@ def rich_xmp_packet() -> bytes:
             '<dc:title><rdf:Alt><rdf:li xml:lang="x-default">Harbour at dawn</rdf:li></rdf:Alt></dc:title>'
             "<dc:format>image/jpeg</dc:format>"
             '<Iptc4xmpExt:DigitalSourceType rdf:resource="' + AI_GENERATED + '"/>'
-            "<Iptc4xmpExt:LocationCreated><rdf:Bag><rdf:li rdf:parseType=\"Resource\">"
+            '<Iptc4xmpExt:LocationCreated><rdf:Bag><rdf:li rdf:parseType="Resource">'
             "<Iptc4xmpExt:City>Porto</Iptc4xmpExt:City></rdf:li></rdf:Bag></Iptc4xmpExt:LocationCreated>"
         ),
     )

@@ -61,7 +61,9 @@ class Command(JsonCommand):
             while True:
                 run.refresh_from_db()
                 bar.n = round(run.progress * run.steps)
-                bar.set_postfix_str(f"{run.status}" + (f" loss {run.loss_curve[-1]:.4f}" if run.loss_curve else ""), refresh=False)
+                bar.set_postfix_str(
+                    f"{run.status}" + (f" loss {run.loss_curve[-1]:.4f}" if run.loss_curve else ""), refresh=False
+                )
                 bar.refresh()
                 if run.status in RUN_FINAL:
                     return run
