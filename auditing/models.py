@@ -16,6 +16,16 @@ class RunStatus(models.TextChoices):
     FAILED = "failed"
 
 
+AUDIT_RUN_TRANSITIONS: dict[str, set[str]] = {
+    RunStatus.QUEUED: {RunStatus.RUNNING},
+    # running -> running: the task's own message delivered again after its worker died;
+    # running -> queued: the reconciler hands a run whose worker vanished back to the queue.
+    RunStatus.RUNNING: {RunStatus.RUNNING, RunStatus.DONE, RunStatus.FAILED, RunStatus.QUEUED},
+    RunStatus.FAILED: {RunStatus.RUNNING},  # retried by the next audit message
+    RunStatus.DONE: set(),
+}
+
+
 class AuditRun(models.Model):
     """One auditor (at one version) over one asset. Unique, so the same version never runs twice."""
 

@@ -9,16 +9,17 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from auditing.auditors.base import AuditSubject
-from auditing.models import AuditRun, Finding, FindingStatus, RunStatus
+from auditing.models import AUDIT_RUN_TRANSITIONS, AuditRun, Finding, FindingStatus, RunStatus
 from auditing.registry import auditors, current_versions
 from core.audit import audit_append
 from core.exceptions import ApplicationError, PermissionDenied
 from core.models import EventType
 from core.roles import Role, has_role
+from core.state import StateMachine
 from core.storage import blob_open
 from provenance.models import Asset, AssetStatus
 from provenance.services.assets import asset_review, asset_transition, assets_transition
@@ -91,15 +92,23 @@ def _subject(asset: Asset) -> AuditSubject:
     )
 
 
+# An auditor's run is the worker's bookkeeping: the governance events are the asset's moves and
+# AUDIT_RUN_FINISHED, so its own moves are not written to the audit log.
+AUDIT_RUN_STATES = StateMachine(AuditRun, AUDIT_RUN_TRANSITIONS, None, "audit run", reason_field=None, changed_at_field=None)
+
+
 def _claim(run: AuditRun, task_id: str) -> bool:
-    """Take the run unless another worker holds it. A redelivered message (same task id, after
-    its worker died) may take back its own run."""
-    claimable = Q(status__in=[RunStatus.QUEUED, RunStatus.FAILED]) | Q(status=RunStatus.RUNNING, task_id=task_id)
-    return bool(
-        AuditRun.objects.filter(pk=run.pk)
-        .filter(claimable)
-        .update(status=RunStatus.RUNNING, task_id=task_id, started_at=timezone.now(), attempts=F("attempts") + 1)
+    """Take the run unless another worker holds it. Running an auditor again is harmless, so a
+    redelivered message (same task id, after its worker died) takes back its own run."""
+    claimed = AUDIT_RUN_STATES.claim(
+        run.pk,
+        task_id=task_id,
+        claimable={RunStatus.QUEUED, RunStatus.FAILED},
+        running=RunStatus.RUNNING,
+        lost=None,
+        claimed_changes={"started_at": timezone.now(), "attempts": F("attempts") + 1},
     )
+    return claimed is not None
 
 
 def asset_audit_run(*, asset_id: str, task_id: str) -> str:
@@ -126,7 +135,7 @@ def asset_audit_run(*, asset_id: str, task_id: str) -> str:
                     score=draft.score,
                     details=draft.details,
                 )
-            AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.DONE, finished_at=timezone.now(), error="")
+            AUDIT_RUN_STATES.transition(run.pk, to=RunStatus.DONE, finished_at=timezone.now(), error="")
             audit_append(
                 actor=None,
                 event_type=EventType.AUDIT_RUN_FINISHED,
@@ -148,9 +157,10 @@ def _conclude(asset_id) -> str:
 
 
 def audit_run_failed(*, asset_id: str, task_id: str, error: str) -> None:
-    AuditRun.objects.filter(asset_id=asset_id, task_id=task_id, status=RunStatus.RUNNING).update(
-        status=RunStatus.FAILED, error=error[:2000], finished_at=timezone.now()
-    )
+    for run_id in AuditRun.objects.filter(asset_id=asset_id, task_id=task_id, status=RunStatus.RUNNING).values_list(
+        "pk", flat=True
+    ):
+        AUDIT_RUN_STATES.transition(run_id, to=RunStatus.FAILED, error=error[:2000], finished_at=timezone.now())
 
 
 def audits_reconcile(*, older_than: timedelta | None = None) -> list[str]:

@@ -37,8 +37,8 @@ from core.exceptions import ApplicationError
 from core.storage import blob_open, blob_put_bytes
 from generation.models import Output, Verification, VerificationStatus
 from provenance.c2pa.manifests import chain, read_manifest
-from provenance.models import SnapshotStatus
-from training.models import BaseModelStatus
+from provenance.selectors import snapshot_refusal
+from training.selectors import base_model_refusal
 
 LINEAGE_LABEL = "org.cleanroom.lineage"
 MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -328,14 +328,9 @@ def _chain(reading, output: Output) -> tuple[list[dict], list[str]]:
 
     if not output.released:
         errors.append(f"output.not_released: output {output.pk} was never released")
-    if snapshot.status == SnapshotStatus.TAINTED:
-        errors.append(
-            f"snapshot_tainted: snapshot {snapshot.pk} was tainted since ({snapshot.status_reason or 'a consent was revoked'})"
-        )
-    elif snapshot.status != SnapshotStatus.APPROVED:
-        errors.append(f"snapshot_not_approved: snapshot {snapshot.pk} is {snapshot.status}")
-    if base_model.status != BaseModelStatus.APPROVED:
-        errors.append(f"base_model_not_approved: base model {base_model.pk} is {base_model.status}")
+    for refusal in (snapshot_refusal(snapshot), base_model_refusal(base_model)):
+        if refusal is not None:
+            errors.append(f"{refusal.code}: {refusal.message}")
 
     entries = [
         {"type": "output", "id": str(output.pk), "sha256": output.sha256, "job_id": str(output.job_id)},

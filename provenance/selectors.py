@@ -19,6 +19,8 @@ from provenance.models import (
     Dataset,
     ReviewDecision,
     Snapshot,
+    SnapshotMember,
+    SnapshotStatus,
 )
 
 
@@ -135,3 +137,51 @@ def snapshot_approvals(snapshot: Snapshot) -> list[str]:
         .values_list("reviewer__username", flat=True)
     )
     return list(dict.fromkeys(names))
+
+
+# -- whether a snapshot may be used: the one home of the rule ------------------------------------
+def snapshot_lapsed_consents(snapshot: Snapshot) -> list[str]:
+    """Consents in the frozen list that no longer cover the snapshot's scopes (expired or revoked
+    since it was built), sorted."""
+    consent_ids = SnapshotMember.objects.filter(snapshot=snapshot).values_list("consent_id", flat=True).distinct()
+    states = consent_states(list(consent_ids))
+    return sorted(str(pk) for pk, state in states.items() if consent_gap(state, snapshot.scopes))
+
+
+def snapshot_tainted_refusal(snapshot: Snapshot, *, what: str = "snapshot") -> ApplicationError | None:
+    """`snapshot_tainted` when the snapshot was tainted: it can never be approved or used again."""
+    if snapshot.status != SnapshotStatus.TAINTED:
+        return None
+    return ApplicationError(
+        f"{what} {snapshot.pk} is tainted ({snapshot.status_reason or 'a consent was revoked'}) and can never be used",
+        code="snapshot_tainted",
+        status=409,
+    )
+
+
+def snapshot_lapsed_refusal(snapshot: Snapshot, *, what: str = "snapshot") -> ApplicationError | None:
+    """`consent_lapsed` when a consent in the frozen list no longer covers the snapshot."""
+    lapsed = snapshot_lapsed_consents(snapshot)
+    if not lapsed:
+        return None
+    shown = ", ".join(lapsed[:10]) + (f" and {len(lapsed) - 10} more" if len(lapsed) > 10 else "")
+    return ApplicationError(
+        f"{what} {snapshot.pk} holds consent(s) that no longer cover it: {shown}; build a new snapshot",
+        code="consent_lapsed",
+        status=409,
+        extra={"lapsed_consents": lapsed},
+    )
+
+
+def snapshot_refusal(snapshot: Snapshot, *, what: str = "snapshot") -> ApplicationError | None:
+    """Why this snapshot may not be used (exported, trained on, generated from, trusted by
+    verify), or None when it may: `snapshot_tainted`, `snapshot_not_approved` or
+    `consent_lapsed`, checked in that order. Reads the current rows, never cached ones."""
+    tainted = snapshot_tainted_refusal(snapshot, what=what)
+    if tainted is not None:
+        return tainted
+    if snapshot.status != SnapshotStatus.APPROVED:
+        return ApplicationError(
+            f"{what} {snapshot.pk} is {snapshot.status}, not approved", code="snapshot_not_approved", status=409
+        )
+    return snapshot_lapsed_refusal(snapshot, what=what)

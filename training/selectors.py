@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from core.exceptions import NotFound
-from training.models import BaseModel, BaseModelReview, ModelArtifact, TrainingRun
+from core.exceptions import ApplicationError, NotFound
+from provenance.models import Snapshot
+from provenance.selectors import snapshot_refusal
+from training.models import BaseModel, BaseModelReview, BaseModelStatus, ModelArtifact, TrainingRun
 
 
 def _uuid(value, what: str) -> uuid.UUID:
@@ -60,3 +62,27 @@ def run_result(run: TrainingRun) -> dict:
     if run.error_code:
         result["code"] = run.error_code
     return result
+
+
+# -- whether a base model or a model may be used: the one home of each rule ----------------------
+def base_model_refusal(base_model: BaseModel, *, what: str = "base model") -> ApplicationError | None:
+    """`base_model_not_approved` unless the base model is approved (and not revoked since)."""
+    if base_model.status == BaseModelStatus.APPROVED:
+        return None
+    return ApplicationError(
+        f"{what} {base_model.name} ({base_model.pk}) is {base_model.status}, not approved",
+        code="base_model_not_approved",
+        status=409,
+    )
+
+
+def model_refusal(artifact: ModelArtifact) -> ApplicationError | None:
+    """Why a trained model may not generate any more, or None: its snapshot may not be used
+    (`snapshot_refusal`: tainted, not approved, a consent lapsed) or its base model is not
+    approved. Reads the current rows, never cached ones."""
+    snapshot = Snapshot.objects.get(pk=artifact.snapshot_id)
+    refusal = snapshot_refusal(snapshot, what=f"model {artifact.pk}'s snapshot")
+    if refusal is None:
+        base_model = BaseModel.objects.get(pk=artifact.base_model_id)
+        refusal = base_model_refusal(base_model, what=f"model {artifact.pk}'s base model")
+    return refusal

@@ -14,6 +14,7 @@ from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError, PermissionDenied
 from core.models import EventType
 from core.roles import Role, has_role, require_role
+from core.state import StateMachine
 from core.storage import blob_put_bytes
 from generation.models import JOB_FINAL, JOB_TRANSITIONS, GenerationJob, JobStatus
 from generation.services.parameters import check_request
@@ -23,26 +24,12 @@ from training.services import model_usable
 logger = logging.getLogger(__name__)
 
 
-@transaction.atomic
+JOB_STATES = StateMachine(GenerationJob, JOB_TRANSITIONS, EventType.GENERATION_STATUS_CHANGED, "generation job")
+
+
 def job_transition(*, job_id, to: str, actor=None, reason: str = "", **changes: Any) -> GenerationJob:
     """Move a job along JOB_TRANSITIONS (row locked), setting `changes` on it, with an audit event."""
-    job = GenerationJob.objects.select_for_update().get(pk=job_id)
-    if to not in JOB_TRANSITIONS[job.status]:
-        raise ApplicationError(
-            f"generation job {job.pk} is {job.status} and cannot become {to}", code="illegal_transition", status=409
-        )
-    previous = job.status
-    job.status, job.status_reason, job.status_changed_at = to, reason, timezone.now()
-    for field, value in changes.items():
-        setattr(job, field, value)
-    job.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at", *changes])
-    audit_append(
-        actor=actor,
-        event_type=EventType.GENERATION_STATUS_CHANGED,
-        subject=job,
-        details={"from": previous, "to": to, "reason": reason},
-    )
-    return job
+    return JOB_STATES.transition(job_id, to=to, actor=actor, reason=reason, **changes)
 
 
 def generation_refusal_record(*, error: ApplicationError, actor=None, model_id: Any = "", kind: Any = "", job=None) -> None:
@@ -123,33 +110,18 @@ def _enqueue(job: GenerationJob) -> None:
 
 
 def job_claim(*, job_id, task_id: str) -> GenerationJob | None:
-    """Take a queued job for this task (queued → running), or None if it is not ours to run.
-
-    A message delivered again for a job this very task already claimed means the worker
-    running it died (late acknowledgement hands the message back): the job fails as lost
-    rather than running again, so a job that kills its worker cannot loop for ever.
-    """
-    with transaction.atomic():
-        job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None:
-            return None
-        if job.status == JobStatus.QUEUED:
-            return job_transition(
-                job_id=job.pk,
-                to=JobStatus.RUNNING,
-                reason="claimed by a worker",
-                started_at=timezone.now(),
-                task_id=task_id or job.task_id,
-            )
-        if job.status == JobStatus.RUNNING and task_id and job.task_id == task_id:
-            job_transition(
-                job_id=job.pk,
-                to=JobStatus.FAILED,
-                reason="the worker running this job was lost; request it again",
-                error="worker_lost: the worker running this job was lost",
-                finished_at=timezone.now(),
-            )
-        return None
+    """Take a queued job for this task (queued → running), or None if it is not ours to run;
+    a job this very task already claimed fails as lost (see `StateMachine.claim`)."""
+    return JOB_STATES.claim(
+        job_id,
+        task_id=task_id,
+        claimable=JobStatus.QUEUED,
+        running=JobStatus.RUNNING,
+        lost=JobStatus.FAILED,
+        lost_reason="the worker running this job was lost; request it again",
+        claimed_changes={"started_at": timezone.now()},
+        lost_changes={"error": "worker_lost: the worker running this job was lost", "finished_at": timezone.now()},
+    )
 
 
 def job_fail(*, job_id, error: str, stage_ms: dict | None = None) -> GenerationJob | None:

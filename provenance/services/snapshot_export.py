@@ -19,8 +19,8 @@ from core.models import EventType
 from core.storage import blob_exists, blob_put_bytes
 from provenance.c2pa.manifests import sign_container
 from provenance.merkle import leaf_hash, snapshot_leaf
-from provenance.models import ReviewDecision, Snapshot, SnapshotMember, SnapshotStatus
-from provenance.selectors import snapshot_get
+from provenance.models import ReviewDecision, Snapshot, SnapshotMember
+from provenance.selectors import snapshot_get, snapshot_refusal
 
 SNAPSHOT_DOCUMENT = "snapshot.json"
 SNAPSHOT_ASSERTION = "org.cleanroom.snapshot"
@@ -30,14 +30,16 @@ TREE = "RFC 9162 §2.1: leaf hash SHA-256(0x00 || leaf), node hash SHA-256(0x01 
 def snapshot_container(snapshot_id, *, actor=None) -> dict:
     """Export an approved, untainted snapshot as a signed ZIP blob, once; later calls return it.
 
-    Refuses `snapshot_tainted` (even when exported before: nothing may use it any more) and
-    `snapshot_not_approved`. Permission checks belong to the caller (training, an operator).
+    Refuses a snapshot that may not be used (`snapshot_refusal`), even one exported before:
+    nothing may use it any more. Permission checks belong to the caller (training, an operator).
     """
     snapshot = snapshot_get(snapshot_id=str(snapshot_id))
     with transaction.atomic():
         # The row lock makes concurrent callers wait for one export instead of signing twice.
         snapshot = Snapshot.objects.select_for_update().select_related("dataset", "created_by").get(pk=snapshot.pk)
-        _refuse_unusable(snapshot)
+        refusal = snapshot_refusal(snapshot)
+        if refusal is not None:
+            raise refusal
         if snapshot.container_sha256:
             if not blob_exists(snapshot.container_sha256):
                 raise ApplicationError(
@@ -78,21 +80,6 @@ def snapshot_container(snapshot_id, *, actor=None) -> dict:
             },
         )
     return _result(snapshot, created=True)
-
-
-def _refuse_unusable(snapshot: Snapshot) -> None:
-    if snapshot.status == SnapshotStatus.TAINTED:
-        raise ApplicationError(
-            f"snapshot {snapshot.pk} is tainted ({snapshot.status_reason}) and can never be exported or used",
-            code="snapshot_tainted",
-            status=409,
-        )
-    if snapshot.status != SnapshotStatus.APPROVED:
-        raise ApplicationError(
-            f"snapshot {snapshot.pk} is {snapshot.status}; only an approved snapshot is exported",
-            code="snapshot_not_approved",
-            status=409,
-        )
 
 
 def _result(snapshot: Snapshot, *, created: bool) -> dict:

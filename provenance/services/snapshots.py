@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 
 from core.audit import actor_name, audit_append
 from core.bulk import bulk_insert
 from core.exceptions import ApplicationError, PermissionDenied
+from core.four_eyes import FourEyes
 from core.models import EventType
 from core.roles import Role, has_role
+from core.state import StateMachine
 from provenance import merkle
 from provenance.models import (
     AssetStatus,
@@ -24,7 +25,15 @@ from provenance.models import (
 )
 from provenance.models.assets import ASSET_ELIGIBLE
 from provenance.models.snapshots import REQUIRED_APPROVALS, SNAPSHOT_TRANSITIONS
-from provenance.selectors import consent_gap, consent_states, dataset_get, snapshot_approvals, snapshot_get
+from provenance.selectors import (
+    consent_gap,
+    consent_states,
+    dataset_get,
+    snapshot_approvals,
+    snapshot_get,
+    snapshot_lapsed_refusal,
+    snapshot_tainted_refusal,
+)
 
 _STATUS_EXCLUSION = {
     AssetStatus.INGESTED: "not_cleared",
@@ -36,23 +45,11 @@ _STATUS_EXCLUSION = {
 }
 
 
-@transaction.atomic
+SNAPSHOT_STATES = StateMachine(Snapshot, SNAPSHOT_TRANSITIONS, EventType.SNAPSHOT_STATUS_CHANGED, "snapshot")
+
+
 def snapshot_transition(*, snapshot_id, to: str, actor, reason: str = "") -> Snapshot:
-    snapshot = Snapshot.objects.select_for_update().get(pk=snapshot_id)
-    if to not in SNAPSHOT_TRANSITIONS[snapshot.status]:
-        raise ApplicationError(
-            f"snapshot {snapshot.pk} is {snapshot.status} and cannot become {to}", code="illegal_transition", status=409
-        )
-    previous = snapshot.status
-    snapshot.status, snapshot.status_reason, snapshot.status_changed_at = to, reason, timezone.now()
-    snapshot.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
-    audit_append(
-        actor=actor,
-        event_type=EventType.SNAPSHOT_STATUS_CHANGED,
-        subject=snapshot,
-        details={"from": previous, "to": to, "reason": reason},
-    )
-    return snapshot
+    return SNAPSHOT_STATES.transition(snapshot_id, to=to, actor=actor, reason=reason)
 
 
 def _exclusion_reason(status: str, gap: str | None) -> tuple[str, str] | None:
@@ -135,26 +132,18 @@ def snapshot_create(*, dataset_slug: str, actor) -> dict:
     }
 
 
-def _review_preconditions(snapshot: Snapshot, reviewer) -> None:
-    if not has_role(reviewer, Role.REVIEWER):
-        raise PermissionDenied(f"{actor_name(reviewer)} is not a reviewer")
-    if snapshot.status == SnapshotStatus.TAINTED:
-        raise ApplicationError(
-            f"snapshot {snapshot.pk} is tainted ({snapshot.status_reason}) and can never be approved or used",
-            code="snapshot_tainted",
-            status=409,
-        )
-    if snapshot.status != SnapshotStatus.IN_REVIEW:
-        raise ApplicationError(f"snapshot {snapshot.pk} is {snapshot.status}, not in review", code="not_in_review", status=409)
-    if snapshot.created_by_id == reviewer.pk:
-        raise PermissionDenied("the person who built a snapshot cannot review it")
+SNAPSHOT_REVIEW = FourEyes("snapshot", "built", required=REQUIRED_APPROVALS)
 
 
-def _lapsed_consents(snapshot: Snapshot) -> list[str]:
-    """Consents in the frozen list that no longer cover the snapshot (expired since it was built)."""
-    consent_ids = SnapshotMember.objects.filter(snapshot=snapshot).values_list("consent_id", flat=True).distinct()
-    states = consent_states(list(consent_ids))
-    return sorted(str(pk) for pk, state in states.items() if consent_gap(state, snapshot.scopes))
+def _locked_for_review(snapshot_id: str, reviewer) -> Snapshot:
+    snapshot = snapshot_get(snapshot_id=snapshot_id)
+    snapshot = Snapshot.objects.select_for_update().select_related("dataset", "created_by").get(pk=snapshot.pk)
+    if has_role(reviewer, Role.REVIEWER):
+        tainted = snapshot_tainted_refusal(snapshot)
+        if tainted is not None:
+            raise tainted
+    SNAPSHOT_REVIEW.check_reviewer(snapshot, reviewer=reviewer, creator_id=snapshot.created_by_id)
+    return snapshot
 
 
 def _review_result(snapshot: Snapshot) -> dict:
@@ -163,44 +152,28 @@ def _review_result(snapshot: Snapshot) -> dict:
 
 @transaction.atomic
 def snapshot_approve(*, snapshot_id: str, reviewer) -> dict:
-    """Record one approval; the second distinct reviewer's approval approves the snapshot."""
-    snapshot = snapshot_get(snapshot_id=snapshot_id)
-    Snapshot.objects.select_for_update().filter(pk=snapshot.pk).first()
-    snapshot.refresh_from_db()
-    _review_preconditions(snapshot, reviewer)
-    approvals = snapshot_approvals(snapshot)
-    lapsed = _lapsed_consents(snapshot)
-    if lapsed:
-        raise ApplicationError(
-            f"snapshot {snapshot.pk} holds consent(s) that no longer cover it: {', '.join(lapsed)}; build a new snapshot",
-            code="consent_lapsed",
-            status=409,
-        )
-    if reviewer.username in approvals:
-        raise ApplicationError(
-            f"{reviewer.username} has already approved snapshot {snapshot.pk}; a second reviewer must approve",
-            code="already_approved_by_you",
-            status=409,
-        )
+    """Record one approval; the second distinct reviewer's approval approves the snapshot. A
+    snapshot holding a consent that lapsed since it was built is refused (`consent_lapsed`)."""
+    snapshot = _locked_for_review(snapshot_id, reviewer)
+    lapsed = snapshot_lapsed_refusal(snapshot)
+    if lapsed is not None:
+        raise lapsed
+    completes = SNAPSHOT_REVIEW.approval_completes(snapshot, reviewer=reviewer, approvals=snapshot_approvals(snapshot))
     ReviewDecision(
         reviewer=reviewer, subject_type="snapshot", snapshot=snapshot, decision=Decision.APPROVE, reason="approved"
     ).save()
     audit_append(actor=reviewer, event_type=EventType.SNAPSHOT_REVIEWED, subject=snapshot, details={"decision": "approve"})
-    if len(approvals) + 1 >= REQUIRED_APPROVALS:
+    if completes:
         snapshot = snapshot_transition(
-            snapshot_id=snapshot.pk, to=SnapshotStatus.APPROVED, actor=reviewer, reason="approved by two reviewers"
+            snapshot_id=snapshot.pk, to=SnapshotStatus.APPROVED, actor=reviewer, reason=SNAPSHOT_REVIEW.approved_reason
         )
     return _review_result(snapshot)
 
 
 @transaction.atomic
 def snapshot_reject(*, snapshot_id: str, reviewer, reason: str) -> dict:
-    snapshot = snapshot_get(snapshot_id=snapshot_id)
-    Snapshot.objects.select_for_update().filter(pk=snapshot.pk).first()
-    snapshot.refresh_from_db()
-    _review_preconditions(snapshot, reviewer)
-    if not reason.strip():
-        raise ApplicationError("a rejection needs a reason", code="reason_required")
+    snapshot = _locked_for_review(snapshot_id, reviewer)
+    SNAPSHOT_REVIEW.check_rejection_reason(reason)
     ReviewDecision(reviewer=reviewer, subject_type="snapshot", snapshot=snapshot, decision=Decision.REJECT, reason=reason).save()
     audit_append(
         actor=reviewer, event_type=EventType.SNAPSHOT_REVIEWED, subject=snapshot, details={"decision": "reject", "reason": reason}

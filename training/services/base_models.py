@@ -7,12 +7,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError, PermissionDenied
+from core.four_eyes import FourEyes
 from core.models import EventType
 from core.roles import Role, has_role, require_role
+from core.state import StateMachine
 from training.models import (
     BASE_MODEL_REQUIRED_APPROVALS,
     BASE_MODEL_TRANSITIONS,
@@ -23,24 +24,11 @@ from training.models import (
 from training.selectors import base_model_approvals, base_model_get
 from training.weights import changed_files, scan_pipeline_directory
 
+BASE_MODEL_STATES = StateMachine(BaseModel, BASE_MODEL_TRANSITIONS, EventType.BASE_MODEL_STATUS_CHANGED, "base model")
 
-@transaction.atomic
+
 def base_model_transition(*, base_model_id, to: str, actor, reason: str = "") -> BaseModel:
-    base_model = BaseModel.objects.select_for_update().get(pk=base_model_id)
-    if to not in BASE_MODEL_TRANSITIONS[base_model.status]:
-        raise ApplicationError(
-            f"base model {base_model.pk} is {base_model.status} and cannot become {to}", code="illegal_transition", status=409
-        )
-    previous = base_model.status
-    base_model.status, base_model.status_reason, base_model.status_changed_at = to, reason, timezone.now()
-    base_model.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
-    audit_append(
-        actor=actor,
-        event_type=EventType.BASE_MODEL_STATUS_CHANGED,
-        subject=base_model,
-        details={"from": previous, "to": to, "reason": reason},
-    )
-    return base_model
+    return BASE_MODEL_STATES.transition(base_model_id, to=to, actor=actor, reason=reason)
 
 
 def _resolve_directory(directory: str | Path) -> Path:
@@ -105,17 +93,13 @@ def _result(base_model: BaseModel) -> dict:
     }
 
 
+BASE_MODEL_REVIEW = FourEyes("base model", "registered", required=BASE_MODEL_REQUIRED_APPROVALS)
+
+
 def _locked_for_review(base_model_id, reviewer) -> BaseModel:
     base_model = base_model_get(base_model_id=base_model_id)
     base_model = BaseModel.objects.select_for_update().get(pk=base_model.pk)
-    if not has_role(reviewer, Role.REVIEWER):
-        raise PermissionDenied(f"{actor_name(reviewer)} is not a reviewer")
-    if base_model.status != BaseModelStatus.IN_REVIEW:
-        raise ApplicationError(
-            f"base model {base_model.pk} is {base_model.status}, not in review", code="not_in_review", status=409
-        )
-    if base_model.registered_by_id is not None and base_model.registered_by_id == reviewer.pk:
-        raise PermissionDenied("the person who registered a base model cannot review it")
+    BASE_MODEL_REVIEW.check_reviewer(base_model, reviewer=reviewer, creator_id=base_model.registered_by_id)
     return base_model
 
 
@@ -127,19 +111,13 @@ def base_model_approve(*, base_model_id, reviewer) -> dict:
     and never files changed since.
     """
     base_model = _locked_for_review(base_model_id, reviewer)
-    approvals = base_model_approvals(base_model)
-    if reviewer.username in approvals:
-        raise ApplicationError(
-            f"{reviewer.username} has already approved base model {base_model.pk}; a second reviewer must approve",
-            code="already_approved_by_you",
-            status=409,
-        )
+    completes = BASE_MODEL_REVIEW.approval_completes(base_model, reviewer=reviewer, approvals=base_model_approvals(base_model))
     base_model_check_files(base_model)
     BaseModelReview(base_model=base_model, reviewer=reviewer, decision="approve", reason="approved").save()
     audit_append(actor=reviewer, event_type=EventType.BASE_MODEL_REVIEWED, subject=base_model, details={"decision": "approve"})
-    if len(approvals) + 1 >= BASE_MODEL_REQUIRED_APPROVALS:
+    if completes:
         base_model = base_model_transition(
-            base_model_id=base_model.pk, to=BaseModelStatus.APPROVED, actor=reviewer, reason="approved by two reviewers"
+            base_model_id=base_model.pk, to=BaseModelStatus.APPROVED, actor=reviewer, reason=BASE_MODEL_REVIEW.approved_reason
         )
     return _result(base_model)
 
@@ -147,8 +125,7 @@ def base_model_approve(*, base_model_id, reviewer) -> dict:
 @transaction.atomic
 def base_model_reject(*, base_model_id, reviewer, reason: str) -> dict:
     base_model = _locked_for_review(base_model_id, reviewer)
-    if not reason.strip():
-        raise ApplicationError("a rejection needs a reason", code="reason_required")
+    BASE_MODEL_REVIEW.check_rejection_reason(reason)
     BaseModelReview(base_model=base_model, reviewer=reviewer, decision="reject", reason=reason).save()
     audit_append(
         actor=reviewer,

@@ -23,36 +23,10 @@ from provenance.models import SnapshotMember
 from training.models import ModelArtifact, RunStatus, TrainingRun
 from training.selectors import run_result, training_run_get
 from training.services.rules import REFUSAL_CODES, check_trainable
-from training.services.runs import record_refusal, training_run_transition
+from training.services.runs import record_refusal, training_run_claim, training_run_transition
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5  # how often a running loop writes progress (and notices a cancel)
-
-
-def _claim(run_id, task_id: str) -> bool:
-    """queued → running, exactly once. A message delivered again for a run this very task
-    already claimed means the worker running it died (acks_late): the run fails as lost."""
-    with transaction.atomic():
-        now = timezone.now()
-        claimed = TrainingRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-            status=RunStatus.RUNNING, started_at=now, status_changed_at=now, updated_at=now
-        )
-        if claimed:
-            audit_append(
-                actor=None,
-                event_type=EventType.TRAINING_STATUS_CHANGED,
-                subject=("trainingrun", str(run_id)),
-                details={"from": RunStatus.QUEUED, "to": RunStatus.RUNNING, "reason": "claimed by a worker", "task_id": task_id},
-            )
-            return True
-    if task_id and TrainingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, task_id=task_id).exists():
-        training_run_transition(
-            run_id=run_id,
-            to=RunStatus.FAILED,
-            reason="the worker running this training was lost; request it again",
-            code="worker_lost",
-        )
-    return False
 
 
 def _progress_writer(run: TrainingRun) -> Callable[[int, float], None]:
@@ -102,7 +76,7 @@ def training_execute(*, run_id, task_id: str = "") -> dict:
     from training.loop import Example, LoopConfig, TrainingCancelled, train_lora
     from training.pipelines import device_for
 
-    if not _claim(run_id, task_id):
+    if training_run_claim(run_id=run_id, task_id=task_id) is None:
         return run_result(training_run_get(run_id=run_id))
     run = training_run_get(run_id=run_id)
     snapshot, base_model = run.snapshot, run.base_model

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from core.exceptions import ApplicationError
 from core.storage import blob_open, sha256_of_file
-from provenance.models import Snapshot, SnapshotMember, SnapshotStatus
-from provenance.selectors import consent_gap, consent_states
-from training.models import BaseModel, BaseModelStatus, ModelArtifact
+from provenance.models import Snapshot, SnapshotMember
+from provenance.selectors import snapshot_refusal
+from training.models import BaseModel, ModelArtifact
+from training.selectors import base_model_refusal, model_refusal
 from training.services.base_models import base_model_check_files
 
 MAX_REPORTED_BLOBS = 20
@@ -23,47 +24,10 @@ REFUSAL_CODES = {
 
 
 def model_usable(artifact: ModelArtifact) -> None:
-    """Refuse (ApplicationError) when a model may not generate: its snapshot was tainted
-    (`snapshot_tainted`) or is not approved (`snapshot_not_approved`), or its base model is not
-    approved (`base_model_not_approved`). Reads the current rows, never cached ones."""
-    snapshot = Snapshot.objects.get(pk=artifact.snapshot_id)
-    base_model = BaseModel.objects.get(pk=artifact.base_model_id)
-    _check_snapshot_status(snapshot, what=f"model {artifact.pk}'s snapshot")
-    _check_base_model_status(base_model, what=f"model {artifact.pk}'s base model")
-
-
-def _check_snapshot_status(snapshot: Snapshot, *, what: str = "snapshot") -> None:
-    if snapshot.status == SnapshotStatus.TAINTED:
-        raise ApplicationError(
-            f"{what} {snapshot.pk} is tainted ({snapshot.status_reason or 'a consent was revoked'})",
-            code="snapshot_tainted",
-            status=409,
-        )
-    if snapshot.status != SnapshotStatus.APPROVED:
-        raise ApplicationError(
-            f"{what} {snapshot.pk} is {snapshot.status}, not approved", code="snapshot_not_approved", status=409
-        )
-
-
-def _check_base_model_status(base_model: BaseModel, *, what: str = "base model") -> None:
-    if base_model.status != BaseModelStatus.APPROVED:
-        raise ApplicationError(
-            f"{what} {base_model.name} ({base_model.pk}) is {base_model.status}, not approved",
-            code="base_model_not_approved",
-            status=409,
-        )
-
-
-def _check_consents(snapshot: Snapshot) -> None:
-    """A consent that expired since approval no longer covers training on the snapshot."""
-    consent_ids = SnapshotMember.objects.filter(snapshot=snapshot).values_list("consent_id", flat=True).distinct()
-    lapsed = sorted(str(pk) for pk, state in consent_states(list(consent_ids)).items() if consent_gap(state, snapshot.scopes))
-    if lapsed:
-        raise ApplicationError(
-            f"snapshot {snapshot.pk} holds consent(s) that no longer cover it: {', '.join(lapsed[:10])}",
-            code="consent_lapsed",
-            status=409,
-        )
+    """Refuse (ApplicationError) when a model may not generate (`model_refusal`)."""
+    refusal = model_refusal(artifact)
+    if refusal is not None:
+        raise refusal
 
 
 def snapshot_blob_problems(snapshot: Snapshot) -> list[dict]:
@@ -98,8 +62,8 @@ def _check_blobs(snapshot: Snapshot) -> None:
 
 def check_trainable(snapshot: Snapshot, base_model: BaseModel) -> None:
     """Every rule a run must pass, cheapest first; the last two read every byte involved."""
-    _check_snapshot_status(snapshot)
-    _check_base_model_status(base_model)
-    _check_consents(snapshot)
+    refusal = snapshot_refusal(snapshot) or base_model_refusal(base_model)
+    if refusal is not None:
+        raise refusal
     base_model_check_files(base_model)
     _check_blobs(snapshot)

@@ -15,8 +15,9 @@ from core.audit import audit_append
 from core.exceptions import ApplicationError
 from core.models import EventType
 from core.roles import Role, require_role
+from core.state import WORKER_LOST, StateMachine
 from provenance.selectors import snapshot_get
-from training.models import RUN_TRANSITIONS, RunStatus, TrainingRun
+from training.models import RUN_FINAL, RUN_TRANSITIONS, RunStatus, TrainingRun
 from training.selectors import base_model_get, training_run_get
 from training.services.rules import check_trainable
 
@@ -24,33 +25,42 @@ logger = logging.getLogger(__name__)
 
 
 # -- the state machine ---------------------------------------------------------------------------
-@transaction.atomic
+RUN_STATES = StateMachine(TrainingRun, RUN_TRANSITIONS, EventType.TRAINING_STATUS_CHANGED, "training run", reason_field=None)
+
+
 def training_run_transition(*, run_id, to: str, actor=None, reason: str = "", code: str = "") -> TrainingRun:
-    run = TrainingRun.objects.select_for_update().get(pk=run_id)
-    if to not in RUN_TRANSITIONS[run.status]:
-        raise ApplicationError(
-            f"training run {run.pk} is {run.status} and cannot become {to}", code="illegal_transition", status=409
-        )
-    previous, now = run.status, timezone.now()
-    run.status, run.status_changed_at = to, now
-    fields = ["status", "status_changed_at", "updated_at"]
+    """Move a run along RUN_TRANSITIONS; a run that ends records when, and a failed or cancelled
+    one why (`error`, `error_code`)."""
+    details = {"code": code} if code else None
+    return RUN_STATES.transition(run_id, to=to, actor=actor, reason=reason, details=details, **_run_fields(to, reason, code))
+
+
+def _run_fields(to: str, reason: str, code: str) -> dict:
+    now = timezone.now()
+    changes: dict = {}
     if to == RunStatus.RUNNING:
-        run.started_at = now
-        fields.append("started_at")
-    if to in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
-        run.finished_at = now
-        fields.append("finished_at")
+        changes["started_at"] = now
+    if to in RUN_FINAL:
+        changes["finished_at"] = now
     if to in (RunStatus.FAILED, RunStatus.CANCELLED):
-        run.error, run.error_code = reason, code
-        fields += ["error", "error_code"]
-    run.save(update_fields=fields)
-    audit_append(
-        actor=actor,
-        event_type=EventType.TRAINING_STATUS_CHANGED,
-        subject=run,
-        details={"from": previous, "to": to, "reason": reason, **({"code": code} if code else {})},
+        changes.update(error=reason, error_code=code)
+    return changes
+
+
+def training_run_claim(*, run_id, task_id: str) -> TrainingRun | None:
+    """queued → running, exactly once; a run this very task already claimed fails as lost
+    (`worker_lost`, see `StateMachine.claim`)."""
+    lost_reason = "the worker running this training was lost; request it again"
+    return RUN_STATES.claim(
+        run_id,
+        task_id=task_id,
+        claimable=RunStatus.QUEUED,
+        running=RunStatus.RUNNING,
+        lost=RunStatus.FAILED,
+        lost_reason=lost_reason,
+        claimed_changes={"started_at": timezone.now()},
+        lost_changes={"finished_at": timezone.now(), "error": lost_reason, "error_code": WORKER_LOST},
     )
-    return run
 
 
 def record_refusal(refusal: ApplicationError, *, snapshot_id, base_model_id, actor, run: TrainingRun | None = None) -> None:
