@@ -140,12 +140,23 @@ def snapshot_approvals(snapshot: Snapshot) -> list[str]:
 
 
 # -- whether a snapshot may be used: the one home of the rule ------------------------------------
+def snapshots_lapsed_consents(snapshots: list[Snapshot]) -> dict:
+    """For each snapshot (by pk), the consents in its frozen list that no longer cover its
+    scopes (expired or revoked since it was built), sorted. Three queries for any number."""
+    pairs = list(
+        SnapshotMember.objects.filter(snapshot__in=[s.pk for s in snapshots]).values_list("snapshot_id", "consent_id").distinct()
+    )
+    states = consent_states([consent_id for _, consent_id in pairs])
+    scopes = {s.pk: s.scopes for s in snapshots}
+    lapsed: dict = {s.pk: [] for s in snapshots}
+    for snapshot_id, consent_id in pairs:
+        if consent_gap(states[consent_id], scopes[snapshot_id]):
+            lapsed[snapshot_id].append(str(consent_id))
+    return {pk: sorted(ids) for pk, ids in lapsed.items()}
+
+
 def snapshot_lapsed_consents(snapshot: Snapshot) -> list[str]:
-    """Consents in the frozen list that no longer cover the snapshot's scopes (expired or revoked
-    since it was built), sorted."""
-    consent_ids = SnapshotMember.objects.filter(snapshot=snapshot).values_list("consent_id", flat=True).distinct()
-    states = consent_states(list(consent_ids))
-    return sorted(str(pk) for pk, state in states.items() if consent_gap(state, snapshot.scopes))
+    return snapshots_lapsed_consents([snapshot])[snapshot.pk]
 
 
 def snapshot_tainted_refusal(snapshot: Snapshot, *, what: str = "snapshot") -> ApplicationError | None:
@@ -159,9 +170,12 @@ def snapshot_tainted_refusal(snapshot: Snapshot, *, what: str = "snapshot") -> A
     )
 
 
-def snapshot_lapsed_refusal(snapshot: Snapshot, *, what: str = "snapshot") -> ApplicationError | None:
-    """`consent_lapsed` when a consent in the frozen list no longer covers the snapshot."""
-    lapsed = snapshot_lapsed_consents(snapshot)
+def snapshot_lapsed_refusal(
+    snapshot: Snapshot, *, what: str = "snapshot", lapsed: list[str] | None = None
+) -> ApplicationError | None:
+    """`consent_lapsed` when a consent in the frozen list no longer covers the snapshot
+    (`lapsed`: the answer of `snapshots_lapsed_consents` when a list already asked it)."""
+    lapsed = snapshot_lapsed_consents(snapshot) if lapsed is None else lapsed
     if not lapsed:
         return None
     shown = ", ".join(lapsed[:10]) + (f" and {len(lapsed) - 10} more" if len(lapsed) > 10 else "")
@@ -173,7 +187,7 @@ def snapshot_lapsed_refusal(snapshot: Snapshot, *, what: str = "snapshot") -> Ap
     )
 
 
-def snapshot_refusal(snapshot: Snapshot, *, what: str = "snapshot") -> ApplicationError | None:
+def snapshot_refusal(snapshot: Snapshot, *, what: str = "snapshot", lapsed: list[str] | None = None) -> ApplicationError | None:
     """Why this snapshot may not be used (exported, trained on, generated from, trusted by
     verify), or None when it may: `snapshot_tainted`, `snapshot_not_approved` or
     `consent_lapsed`, checked in that order. Reads the current rows, never cached ones."""
@@ -184,4 +198,4 @@ def snapshot_refusal(snapshot: Snapshot, *, what: str = "snapshot") -> Applicati
         return ApplicationError(
             f"{what} {snapshot.pk} is {snapshot.status}, not approved", code="snapshot_not_approved", status=409
         )
-    return snapshot_lapsed_refusal(snapshot, what=what)
+    return snapshot_lapsed_refusal(snapshot, what=what, lapsed=lapsed)

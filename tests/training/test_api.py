@@ -115,3 +115,28 @@ def test_product_teams_see_models_and_why_one_may_no_longer_generate(
     consent_revoke(consent_id=str(governed.consent.pk), actor=operator, reason="revoked")
     assert client.get(f"{MODELS}{model_id}/").json()["refusal"]["code"] == "snapshot_tainted"
     assert client_for(outsider).get(MODELS).status_code == 403
+
+
+def test_a_page_of_models_costs_the_same_queries_whatever_its_length(
+    governed, base_model, product, client_for, pki, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    run = training_request(snapshot_id=governed.snapshot.pk, base_model_id=base_model.pk, steps=1, seed=1)
+    trained = ModelArtifact.objects.get(pk=training_execute(run_id=run.pk)["model_id"])
+    client = client_for(product)
+    with CaptureQueriesContext(connection) as one:
+        assert len(client.get(MODELS).json()["results"]) == 1
+    # More models of the same lineage, written as rows: the test is about reading them.
+    for seed in range(2, 12):
+        twin = TrainingRun.objects.create(snapshot=governed.snapshot, base_model=base_model, steps=1, seed=seed, config={})
+        ModelArtifact.objects.create(
+            training_run=twin, snapshot=governed.snapshot, base_model=base_model, sha256=f"{seed:064x}", size=1,
+            container_sha256=trained.container_sha256, ingredient_archive_sha256=trained.ingredient_archive_sha256,
+        )  # fmt: skip
+
+    with django_assert_max_num_queries(len(one)):
+        rows = client.get(MODELS).json()["results"]
+
+    assert len(rows) == 11 and all(row["refusal"] is None for row in rows)

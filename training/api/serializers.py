@@ -3,10 +3,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.exceptions import ApplicationError
 from training.models import BaseModel, ModelArtifact, TrainingRun
-from training.selectors import base_model_approvals
-from training.services import model_usable
+from training.selectors import base_model_approvals, model_refusal, model_refusals
 
 
 class BaseModelFileSerializer(serializers.Serializer):
@@ -94,6 +92,16 @@ class RefusalSerializer(serializers.Serializer):
     error = serializers.CharField()
 
 
+class ModelListSerializer(serializers.ListSerializer):
+    """A page of models asks whether each may generate in one go (`model_refusals`), so a list
+    costs the same few queries whatever its length."""
+
+    def to_representation(self, data) -> list:
+        artifacts = list(data)
+        self._context["refusals"] = model_refusals(artifacts)
+        return super().to_representation(artifacts)
+
+
 class ModelSerializer(serializers.ModelSerializer):
     refusal = serializers.SerializerMethodField(help_text="null when the model may generate, else why not ({code, error})")
 
@@ -104,11 +112,10 @@ class ModelSerializer(serializers.ModelSerializer):
             "ingredient_archive_sha256", "created_at", "refusal",
         ]  # fmt: skip
         read_only_fields = fields
+        list_serializer_class = ModelListSerializer
 
     @extend_schema_field(RefusalSerializer(allow_null=True))
     def get_refusal(self, artifact: ModelArtifact) -> dict | None:
-        try:
-            model_usable(artifact)
-        except ApplicationError as refusal:
-            return {"code": refusal.code, "error": refusal.message}
-        return None
+        refusals = self.context.get("refusals")
+        refusal = refusals[artifact.pk] if refusals is not None else model_refusal(artifact)
+        return None if refusal is None else {"code": refusal.code, "error": refusal.message}

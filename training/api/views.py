@@ -37,7 +37,7 @@ def _base_models(user: Any) -> QuerySet[BaseModel]:
 
 
 def _models(user: Any) -> QuerySet[ModelArtifact]:
-    return ModelArtifact.objects.visible_to(user).order_by("-created_at", "id")
+    return ModelArtifact.objects.visible_to(user).select_related("snapshot", "base_model").order_by("-created_at", "id")
 
 
 # -- base models ----------------------------------------------------------------------------
