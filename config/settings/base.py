@@ -169,15 +169,17 @@ CLEANROOM_PII = {
     "NER_MODEL_DIR": env_str("CLEANROOM_PII_NER_MODEL_DIR") or "",
     "OCR": env_bool("CLEANROOM_PII_OCR", True),
     "FACES": env_bool("CLEANROOM_PII_FACES", True),
+    # nudenet | haar, or the dotted path of an auditing.detectors.faces.base.FaceDetector subclass.
     "FACE_BACKEND": env_str("CLEANROOM_PII_FACE_BACKEND") or "nudenet",
 }
-# NSFW: BACKEND nudenet (THRESHOLD, LABELS) or clip (WEIGHTS, MODEL, HEAD, THRESHOLD); see
-# auditing/detectors/nsfw.py for what each label means and why the default ones count.
+# NSFW: BACKEND nudenet (THRESHOLD, LABELS) or clip (WEIGHTS, MODEL, HEAD, THRESHOLD), or the dotted
+# path of an auditing.detectors.nsfw.base.NsfwDetector subclass; see
+# auditing/detectors/nsfw/nudenet.py for what each label means and why the default ones count.
 CLEANROOM_NSFW = {"BACKEND": env_str("CLEANROOM_NSFW_BACKEND") or "nudenet"}
 if env_str("CLEANROOM_NSFW_THRESHOLD"):
     CLEANROOM_NSFW["THRESHOLD"] = float(env_str("CLEANROOM_NSFW_THRESHOLD"))
 # The "clip" backend: MODEL (open_clip architecture name or config JSON path), WEIGHTS (a local
-# checkpoint), HEAD (a .safetensors/.npz head; see auditing/detectors/nsfw.py NsfwHead).
+# checkpoint), HEAD (a .safetensors/.npz head; see auditing/detectors/nsfw/clip.py NsfwHead).
 for _key in ("WEIGHTS", "MODEL", "HEAD"):
     if env_str(f"CLEANROOM_NSFW_{_key}"):
         CLEANROOM_NSFW[_key] = env_str(f"CLEANROOM_NSFW_{_key}")
