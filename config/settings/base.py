@@ -205,7 +205,8 @@ CLEANROOM_AUDIT_DEADLINE_SECONDS = env_int("CLEANROOM_AUDIT_DEADLINE_SECONDS", 9
 # (dotted path) that signs with an HSM/KMS and returns the raw r||s ES256 signature.
 CLEANROOM_PKI_DIR = Path(env_str("CLEANROOM_PKI_DIR") or DATA_DIR / "pki").resolve()
 CLEANROOM_SIGNER = {
-    "BACKEND": env_str("CLEANROOM_SIGNER_BACKEND") or "files",  # files | callback
+    # files | callback, or the dotted path of a provenance.c2pa.signers.base.SignerBackend subclass.
+    "BACKEND": env_str("CLEANROOM_SIGNER_BACKEND") or "files",
     "CERT_CHAIN": env_str("CLEANROOM_SIGNER_CERT_CHAIN") or str(CLEANROOM_PKI_DIR / "signer-chain.pem"),
     "KEY": env_str("CLEANROOM_SIGNER_KEY") or str(CLEANROOM_PKI_DIR / "signer-key.pem"),
     "CALLBACK": env_str("CLEANROOM_SIGNER_CALLBACK") or "",
