@@ -235,7 +235,8 @@ CLEANROOM_GENERATION = {
 # `verify` through the API: uploads up to this size; anyone may ask, at this rate per client.
 CLEANROOM_VERIFY_MAX_BYTES = env_int("CLEANROOM_VERIFY_MAX_BYTES", 50 * 1024 * 1024)
 CLEANROOM_WATERMARK = {
-    "BACKEND": env_str("CLEANROOM_WATERMARK_BACKEND") or "rivagan",  # rivagan | trustmark
+    # rivagan | trustmark, or the dotted path of a generation.watermarks.base.WatermarkBackend subclass.
+    "BACKEND": env_str("CLEANROOM_WATERMARK_BACKEND") or "rivagan",
     # trustmark: the operator's copy of TrustMark's files (never downloaded), one variant of Q/P/B/C.
     "TRUSTMARK_MODEL_DIR": env_str("CLEANROOM_TRUSTMARK_MODEL_DIR") or "",
     "TRUSTMARK_VARIANT": env_str("CLEANROOM_TRUSTMARK_VARIANT") or "Q",
