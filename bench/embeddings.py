@@ -80,7 +80,7 @@ def main() -> None:
 
     from auditing.detectors.embeddings import OpenClipModel
     from auditing.detectors.near_duplicate import Fingerprint, NearDuplicateIndex, fingerprint_image
-    from auditing.detectors.nsfw import ClipNsfwDetector
+    from auditing.detectors.nsfw.clip import ClipNsfwDetector
 
     images = photos()
     with tempfile.TemporaryDirectory() as folder:

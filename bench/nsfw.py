@@ -67,7 +67,7 @@ def main() -> None:
 
     from nudenet import NudeDetector
 
-    from auditing.detectors.nsfw import NudeNetDetector
+    from auditing.detectors.nsfw.nudenet import NudeNetDetector
 
     images = photos()
     detector = NudeNetDetector()

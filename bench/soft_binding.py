@@ -54,6 +54,7 @@ from generation.watermark import (  # noqa: E402
     payload_word,
     read_watermark,
 )
+from generation.watermarks import rivagan  # noqa: E402
 
 SIZE = 512
 # Registry photos, and photos that are never registered (the "not ours" variants come from these).
@@ -238,7 +239,7 @@ def foreign_rivagan(image: Image.Image, rng: np.random.Generator) -> Image.Image
 
 def foreign_layout(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     """A random 64-bit word (almost surely not a codeword) in our own two-half layout."""
-    return watermark._embed_bits(image.convert("RGB"), rng.integers(0, 2, 64))  # the bench's only private call
+    return rivagan._embed_bits(image.convert("RGB"), rng.integers(0, 2, 64))  # the bench's only private call
 
 
 # --- the run ------------------------------------------------------------------------------------

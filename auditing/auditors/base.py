@@ -1,12 +1,14 @@
-"""What every auditor receives and returns. An auditor is one module with one class that has a
-`name`, a `version` and `audit(subject) -> list[FindingDraft]`; settings list which are on."""
+"""What every auditor receives and returns. An auditor is one module with one `Auditor` subclass
+that has a `name`, a `version` and `audit(subject) -> list[FindingDraft]`; settings list which
+are on (auditing/registry.py)."""
 
 from __future__ import annotations
 
 import io
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, ClassVar
 
 from PIL import Image
 
@@ -34,8 +36,12 @@ class FindingDraft:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class Auditor(Protocol):
-    name: str
+class Auditor(ABC):
+    """The base the registry checks a configured class against."""
+
+    name: ClassVar[str]
+    # A class attribute or a property: a change of version re-audits every asset.
     version: str
 
+    @abstractmethod
     def audit(self, subject: AuditSubject) -> list[FindingDraft]: ...

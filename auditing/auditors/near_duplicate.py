@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from auditing.auditors.base import AuditSubject, FindingDraft
+from auditing.auditors.base import Auditor, AuditSubject, FindingDraft
 from auditing.detectors.embeddings import CandidateEmbeddings, candidate_embeddings, vector_from_bytes, vector_to_bytes
 from auditing.models import AssetFingerprint, ProtectedWork
 
@@ -66,7 +66,7 @@ class _Query:
         )
 
 
-class NearDuplicateAuditor:
+class NearDuplicateAuditor(Auditor):
     name = "near_duplicate"
 
     @property

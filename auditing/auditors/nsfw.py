@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
-from auditing.auditors.base import AuditSubject, FindingDraft
+from auditing.auditors.base import Auditor, AuditSubject, FindingDraft
 from auditing.detectors.nsfw import NsfwDetector, detector_from_settings
 
 # Detectors by the value of settings.CLEANROOM_NSFW: built once per process (a CLIP backend
@@ -23,7 +23,7 @@ def _detector(config: dict[str, Any]) -> NsfwDetector:
     return _detectors[key]
 
 
-class NsfwAuditor:
+class NsfwAuditor(Auditor):
     name = "nsfw"
 
     @property

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from auditing.auditors.base import AuditSubject, FindingDraft
+from auditing.auditors.base import Auditor, AuditSubject, FindingDraft
 
 if TYPE_CHECKING:
     from auditing.detectors.pii import PiiHit
@@ -17,7 +17,7 @@ def _draft(hit: PiiHit, kind: str) -> FindingDraft:
     return FindingDraft(code=f"pii.{kind}.{hit.entity_type.lower()}", score=round(float(hit.score), 4), details=hit.as_json())
 
 
-class PiiAuditor:
+class PiiAuditor(Auditor):
     name = "pii"
     version = "1"
 

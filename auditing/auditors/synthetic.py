@@ -4,7 +4,7 @@ keep generated images out of training sets."""
 
 from __future__ import annotations
 
-from auditing.auditors.base import AuditSubject, FindingDraft
+from auditing.auditors.base import Auditor, AuditSubject, FindingDraft
 
 _IPTC_NS = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 _SYNTHETIC = {"trainedalgorithmicmedia", "compositewithtrainedalgorithmicmedia"}
@@ -14,7 +14,7 @@ def _kind(value: str) -> str:
     return value.rstrip("/").rsplit("/", 1)[-1].lower()
 
 
-class SyntheticAuditor:
+class SyntheticAuditor(Auditor):
     name = "synthetic"
     version = "1"
 

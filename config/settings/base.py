@@ -169,15 +169,17 @@ CLEANROOM_PII = {
     "NER_MODEL_DIR": env_str("CLEANROOM_PII_NER_MODEL_DIR") or "",
     "OCR": env_bool("CLEANROOM_PII_OCR", True),
     "FACES": env_bool("CLEANROOM_PII_FACES", True),
+    # nudenet | haar, or the dotted path of an auditing.detectors.faces.base.FaceDetector subclass.
     "FACE_BACKEND": env_str("CLEANROOM_PII_FACE_BACKEND") or "nudenet",
 }
-# NSFW: BACKEND nudenet (THRESHOLD, LABELS) or clip (WEIGHTS, MODEL, HEAD, THRESHOLD); see
-# auditing/detectors/nsfw.py for what each label means and why the default ones count.
+# NSFW: BACKEND nudenet (THRESHOLD, LABELS) or clip (WEIGHTS, MODEL, HEAD, THRESHOLD), or the dotted
+# path of an auditing.detectors.nsfw.base.NsfwDetector subclass; see
+# auditing/detectors/nsfw/nudenet.py for what each label means and why the default ones count.
 CLEANROOM_NSFW = {"BACKEND": env_str("CLEANROOM_NSFW_BACKEND") or "nudenet"}
 if env_str("CLEANROOM_NSFW_THRESHOLD"):
     CLEANROOM_NSFW["THRESHOLD"] = float(env_str("CLEANROOM_NSFW_THRESHOLD"))
 # The "clip" backend: MODEL (open_clip architecture name or config JSON path), WEIGHTS (a local
-# checkpoint), HEAD (a .safetensors/.npz head; see auditing/detectors/nsfw.py NsfwHead).
+# checkpoint), HEAD (a .safetensors/.npz head; see auditing/detectors/nsfw/clip.py NsfwHead).
 for _key in ("WEIGHTS", "MODEL", "HEAD"):
     if env_str(f"CLEANROOM_NSFW_{_key}"):
         CLEANROOM_NSFW[_key] = env_str(f"CLEANROOM_NSFW_{_key}")
@@ -203,7 +205,8 @@ CLEANROOM_AUDIT_DEADLINE_SECONDS = env_int("CLEANROOM_AUDIT_DEADLINE_SECONDS", 9
 # (dotted path) that signs with an HSM/KMS and returns the raw r||s ES256 signature.
 CLEANROOM_PKI_DIR = Path(env_str("CLEANROOM_PKI_DIR") or DATA_DIR / "pki").resolve()
 CLEANROOM_SIGNER = {
-    "BACKEND": env_str("CLEANROOM_SIGNER_BACKEND") or "files",  # files | callback
+    # files | callback, or the dotted path of a provenance.c2pa.signers.base.SignerBackend subclass.
+    "BACKEND": env_str("CLEANROOM_SIGNER_BACKEND") or "files",
     "CERT_CHAIN": env_str("CLEANROOM_SIGNER_CERT_CHAIN") or str(CLEANROOM_PKI_DIR / "signer-chain.pem"),
     "KEY": env_str("CLEANROOM_SIGNER_KEY") or str(CLEANROOM_PKI_DIR / "signer-key.pem"),
     "CALLBACK": env_str("CLEANROOM_SIGNER_CALLBACK") or "",
@@ -232,7 +235,8 @@ CLEANROOM_GENERATION = {
 # `verify` through the API: uploads up to this size; anyone may ask, at this rate per client.
 CLEANROOM_VERIFY_MAX_BYTES = env_int("CLEANROOM_VERIFY_MAX_BYTES", 50 * 1024 * 1024)
 CLEANROOM_WATERMARK = {
-    "BACKEND": env_str("CLEANROOM_WATERMARK_BACKEND") or "rivagan",  # rivagan | trustmark
+    # rivagan | trustmark, or the dotted path of a generation.watermarks.base.WatermarkBackend subclass.
+    "BACKEND": env_str("CLEANROOM_WATERMARK_BACKEND") or "rivagan",
     # trustmark: the operator's copy of TrustMark's files (never downloaded), one variant of Q/P/B/C.
     "TRUSTMARK_MODEL_DIR": env_str("CLEANROOM_TRUSTMARK_MODEL_DIR") or "",
     "TRUSTMARK_VARIANT": env_str("CLEANROOM_TRUSTMARK_VARIANT") or "Q",

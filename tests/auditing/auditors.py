@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from auditing.auditors.base import AuditSubject, FindingDraft
+from auditing.auditors.base import Auditor, AuditSubject, FindingDraft
 from auditing.auditors.synthetic import SyntheticAuditor
 
 
@@ -16,7 +16,7 @@ class SyntheticAuditorV2(SyntheticAuditor):
     version = "2"
 
 
-class SlowAuditor:
+class SlowAuditor(Auditor):
     """Takes its time and leaves a marker when it starts: lets a test kill a worker mid-task."""
 
     name = "slow"

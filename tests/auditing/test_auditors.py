@@ -74,6 +74,13 @@ def test_a_face_is_a_pii_finding_with_its_box(ingest):
     assert Asset.objects.get(pk=ids["astronaut.jpg"]).status == "flagged"
 
 
+def test_the_configured_face_backend_is_the_one_the_pii_auditor_uses(ingest, settings):
+    settings.CLEANROOM_PII = {**settings.CLEANROOM_PII, "OCR": False, "FACE_BACKEND": "haar"}
+    ids = ingest({"astronaut.jpg": jpeg(samples.astronaut())})
+    finding = Finding.objects.get(asset_id=ids["astronaut.jpg"], code="pii.face.face")
+    assert finding.details["details"] == {"detector": "haar"}
+
+
 def test_an_email_in_the_caption_and_a_phone_number_in_the_pixels_are_found(ingest):
     ids = ingest(
         {"sign.jpg": with_text("Call 212-555-0147 today")},

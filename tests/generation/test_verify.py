@@ -210,7 +210,7 @@ def test_a_file_that_is_not_an_image_is_refused_with_a_reason(db, tmp_path):
 
 
 def test_with_the_trustmark_backend_a_stripped_copy_is_traced_by_its_trustmark(world, product, tmp_path, settings):
-    from generation.watermark_trustmark import ALGORITHM
+    from generation.watermarks.trustmark import ALGORITHM
     from tests.generation.tiny_trustmark import build_tiny_trustmark
 
     settings.CLEANROOM_WATERMARK = {

@@ -23,6 +23,7 @@ from generation.watermark import (
     detect_watermark,
     embed_watermark,
     read_watermark,
+    watermark_algorithm,
 )
 from generation.watermark_payload import (
     CODE_BITS,
@@ -131,6 +132,26 @@ def test_an_unknown_backend_is_refused(settings):
         embed_watermark(photo("astronaut"), 7)
 
 
+def test_an_unknown_backend_names_the_setting_and_the_known_backends_wherever_it_is_used(settings):
+    settings.CLEANROOM_WATERMARK = {"BACKEND": "dwtDct"}
+    expected = r"CLEANROOM_WATERMARK\['BACKEND'\]: unknown watermark backend 'dwtDct'; known: rivagan, trustmark"
+    for use in (lambda: detect_watermark(photo("astronaut")), watermark_algorithm, lambda: read_watermark(photo("coffee"))):
+        with pytest.raises(ImproperlyConfigured, match=expected):
+            use()
+
+
+def test_a_class_that_is_not_a_watermark_backend_is_refused(settings):
+    settings.CLEANROOM_WATERMARK = {"BACKEND": "generation.watermarks.base.WatermarkHit"}
+    with pytest.raises(ImproperlyConfigured, match=r"is not a generation\.watermarks\.base\.WatermarkBackend"):
+        embed_watermark(photo("astronaut"), 7)
+
+
+def test_the_default_backend_is_rivagan_by_name_or_by_path(settings):
+    assert watermark_algorithm() == WATERMARK_ALGORITHM
+    settings.CLEANROOM_WATERMARK = {"BACKEND": "generation.watermarks.rivagan.RivaGanWatermark"}
+    assert watermark_algorithm() == WATERMARK_ALGORITHM
+
+
 # --- rivaGan on photos --------------------------------------------------------------------------
 
 
@@ -228,16 +249,16 @@ def test_unmarked_photos_and_textures_are_never_reported_as_marked():
 
 @pytest.mark.slow
 def test_model_sessions_are_loaded_once_per_process_and_not_shared_across_a_fork(marked):
-    from generation import watermark
+    from generation.watermarks import rivagan
 
-    models = watermark._models()
-    assert watermark._models() is models
+    models = rivagan._models()
+    assert rivagan._models() is models
     read, write = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - the child reports through the pipe
         try:
-            fresh = watermark._models()
-            os.write(write, b"ok" if fresh is not models and list(watermark._sessions) == [os.getpid()] else b"shared")
+            fresh = rivagan._models()
+            os.write(write, b"ok" if fresh is not models and list(rivagan._sessions) == [os.getpid()] else b"shared")
         finally:
             os._exit(0)
     os.close(write)

@@ -17,9 +17,9 @@ from django.core.exceptions import ImproperlyConfigured
 from PIL import Image, ImageOps
 from skimage import data as skimage_data
 
-from generation import watermark_trustmark
 from generation.services.bindings import soft_binding_assertions, watermark_apply
-from generation.watermark import WATERMARK_ALGORITHM, detect_watermark, embed_watermark
+from generation.watermark import WATERMARK_ALGORITHM, detect_watermark, embed_watermark, watermark_algorithm
+from generation.watermarks import trustmark as trustmark_backend
 from tests.generation.tiny_trustmark import build_tiny_trustmark
 
 
@@ -79,7 +79,7 @@ def test_files_that_are_not_the_published_ones_are_refused_unless_allowed(settin
 
 
 def test_the_published_checksums_are_trustmarks_own():
-    published = watermark_trustmark._published_checksums()
+    published = trustmark_backend._published_checksums()
     assert {"trustmark_Q.yaml", "encoder_Q.ckpt", "decoder_Q.ckpt", "decoder_P.ckpt"} <= published.keys()
 
 
@@ -152,4 +152,16 @@ def test_the_manifest_names_the_trustmark_binding(trustmark: Path):
 
     assert applied.embedded, applied.note
     algorithms = [assertion["data"]["alg"] for assertion in assertions]
-    assert algorithms[0] == watermark_trustmark.ALGORITHM != WATERMARK_ALGORITHM
+    assert algorithms[0] == trustmark_backend.ALGORITHM != WATERMARK_ALGORITHM
+
+
+def test_a_dotted_path_names_the_backend_as_well_as_its_short_name(settings, trustmark: Path):
+    settings.CLEANROOM_WATERMARK = {
+        **settings.CLEANROOM_WATERMARK,
+        "BACKEND": "generation.watermarks.trustmark.TrustMarkWatermark",
+    }
+
+    hit = detect_watermark(embed_watermark(photo("coffee"), 0x1234))
+
+    assert hit is not None and hit.payload == 0x1234 and hit.backend == "trustmark"
+    assert watermark_algorithm() == trustmark_backend.ALGORITHM

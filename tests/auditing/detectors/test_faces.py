@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from PIL import Image
 from skimage import data
 
@@ -57,3 +58,13 @@ def test_the_haar_backend_finds_the_astronaut_and_not_the_coins() -> None:
 def test_an_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown face detector"):
         face_detector("yunet")
+
+
+def test_a_dotted_path_names_a_backend_as_well_as_its_short_name() -> None:
+    (hit,) = find_faces(_photo("astronaut"), backend="auditing.detectors.faces.haar.HaarFaces")
+    assert hit.details == {"detector": "haar"}
+
+
+def test_an_unknown_backend_names_the_setting_and_the_known_backends() -> None:
+    with pytest.raises(ImproperlyConfigured, match=r"CLEANROOM_PII\['FACE_BACKEND'\]: .*'yunet'.*known: haar, nudenet"):
+        find_faces(_photo("coffee"), backend="yunet")

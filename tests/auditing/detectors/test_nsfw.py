@@ -27,18 +27,9 @@ from skimage import data
 
 from auditing.detectors import process_cache
 from auditing.detectors.embeddings import OpenClipModel
-from auditing.detectors.nsfw import (
-    CLIP_LABEL,
-    DEFAULT_COUNTED_LABELS,
-    NUDENET_LABELS,
-    ClipNsfwDetector,
-    DetectorUnavailable,
-    NsfwDetector,
-    NudeNetDetector,
-    detector_from_settings,
-    load_nsfw_head,
-    nudenet_session,
-)
+from auditing.detectors.nsfw import DetectorUnavailable, NsfwDetector, detector_from_settings
+from auditing.detectors.nsfw.clip import CLIP_LABEL, ClipNsfwDetector, load_nsfw_head
+from auditing.detectors.nsfw.nudenet import DEFAULT_COUNTED_LABELS, NUDENET_LABELS, NudeNetDetector, nudenet_session
 from tests.auditing.tiny_clip import fit_linear_head, write_head, write_tiny_clip
 
 REPO = Path(__file__).resolve().parents[3]
@@ -445,3 +436,45 @@ def test_a_warm_tiny_clip_detection_is_fast(clip_files) -> None:
         detector.detect(image)
 
     assert (time.perf_counter() - started) / 5 < 0.25
+
+
+# --- the backend registry: CLEANROOM_NSFW['BACKEND'] ------------------------------------------
+
+
+def test_output_moderation_runs_the_configured_backend(clip_files, settings) -> None:
+    from generation.services.moderation import moderate
+
+    settings.CLEANROOM_NSFW = {
+        "BACKEND": "clip",
+        "MODEL": str(clip_files["config"]),
+        "WEIGHTS": str(clip_files["weights"]),
+        "HEAD": str(clip_files["mlp"]),
+    }
+    verdict = moderate(photo("chelsea"))
+
+    assert verdict["detector"] == "clip" and verdict["flagged"] and verdict["threshold"] == 0.9
+
+
+def test_a_dotted_path_names_a_backend_as_well_as_its_short_name(clip_files) -> None:
+    detector = detector_from_settings(
+        {
+            "BACKEND": "auditing.detectors.nsfw.clip.ClipNsfwDetector",
+            "MODEL": str(clip_files["config"]),
+            "WEIGHTS": str(clip_files["weights"]),
+            "HEAD": str(clip_files["linear"]),
+        }
+    )
+
+    assert type(detector) is ClipNsfwDetector and detector.detect(photo("rocket")).flagged
+
+
+def test_an_unknown_backend_names_the_setting_and_the_known_backends() -> None:
+    with pytest.raises(
+        ImproperlyConfigured, match=r"CLEANROOM_NSFW\['BACKEND'\]: unknown NSFW backend 'nsfwjs'; known: clip, nudenet"
+    ):
+        detector_from_settings({"BACKEND": "nsfwjs"})
+
+
+def test_a_class_that_is_not_an_nsfw_detector_is_refused() -> None:
+    with pytest.raises(ImproperlyConfigured, match=r"is not a auditing\.detectors\.nsfw\.base\.NsfwDetector"):
+        detector_from_settings({"BACKEND": "auditing.detectors.faces.haar.HaarFaces"})

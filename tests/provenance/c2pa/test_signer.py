@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import c2pa
 import pytest
 
 from core.exceptions import ApplicationError
 from provenance.c2pa.manifests import read_manifest, sign_image
 from provenance.c2pa.signer import open_signer, trust_anchors_pem
+from provenance.c2pa.signers.files import FilesSigner
 from tests.provenance.c2pa import kms
 from tests.provenance.c2pa.identity import use_identity, write_identity
 from tests.provenance.ingest import images
@@ -84,3 +86,42 @@ def test_reading_without_trust_anchors_is_refused_not_reported_untrusted(identit
     assert refused.value.code == "trust_anchors_missing"
     with pytest.raises(ApplicationError):
         trust_anchors_pem()
+
+
+class CountingFilesSigner(FilesSigner):
+    """An operator's own backend, named by its dotted path: the files backend, counting what it makes."""
+
+    made = 0
+
+    def create(self) -> c2pa.Signer:
+        type(self).made += 1
+        return super().create()
+
+
+def test_a_dotted_path_names_the_backend_that_signs(identity, settings):
+    settings.CLEANROOM_SIGNER["BACKEND"] = "tests.provenance.c2pa.test_signer.CountingFilesSigner"
+    made_before = CountingFilesSigner.made
+
+    first, second = read_manifest(sign_png(), "image/png"), read_manifest(sign_png(), "image/png")
+
+    assert first.state == second.state == "Trusted"
+    assert CountingFilesSigner.made == made_before + 1  # made once, then reused for the same configuration
+
+
+def test_an_unknown_backend_names_the_setting_and_the_known_backends(identity, settings):
+    settings.CLEANROOM_SIGNER["BACKEND"] = "vault"
+    with pytest.raises(ApplicationError) as unknown, open_signer():
+        pass
+    assert unknown.value.status == 503
+    assert unknown.value.message.startswith("CLEANROOM_SIGNER['BACKEND']: unknown signer backend 'vault'")
+    assert "known: callback, files" in unknown.value.message
+
+
+def test_a_class_that_is_not_a_signer_backend_is_refused(identity, settings):
+    settings.CLEANROOM_SIGNER["BACKEND"] = "core.registry.BackendRegistry"
+    with pytest.raises(ApplicationError) as refused, open_signer():
+        pass
+    assert (
+        refused.value.code == "signer_not_configured"
+        and "is not a provenance.c2pa.signers.base.SignerBackend" in refused.value.message
+    )

@@ -21,7 +21,10 @@ false-positive limit. As in TrustMark's own `encode`, the image (or, past a 2:1 
 centre square; always the square for variant P) goes to the encoder at 256², and the residual,
 less its mean colour, is resized back onto the full-size pixels.
 
-Torch is imported here, so only workers import this module (generation.watermark does, lazily).
+Detection reads this backend's mark and then rivaGan's (outputs made before the switch; see
+`also_reads`), each with half the false-positive limit.
+
+Torch is imported here, so only workers import this module (the registry does, on first use).
 """
 
 from __future__ import annotations
@@ -38,8 +41,10 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from PIL import Image
 
-from generation.watermark_payload import CODE_BITS, PayloadCode, soft_decode, word_bits
+from generation.watermark_payload import CODE_BITS, Decoded, PayloadCode, soft_decode, word_bits
+from generation.watermarks.base import MIN_DETECT_AREA, WatermarkBackend, WatermarkHit
 
+NAME = "trustmark"
 ALGORITHM = "org.cleanroom.trustmark-bch.1"
 VARIANTS = ("Q", "P", "B", "C")
 ENCODER_RESOLUTION = 256
@@ -254,6 +259,31 @@ def logits(rgb: Image.Image, *, mirrored: bool = False) -> np.ndarray:
     return scores / scale if scale > 0 else np.zeros_like(scores)
 
 
-def decode(scores: np.ndarray, *, max_false_positive: float):
+def decode(scores: np.ndarray, *, max_false_positive: float) -> Decoded | None:
     """The payload the scores carry (see watermark_payload.soft_decode), or None."""
     return soft_decode(_CODE, scores, max_false_positive=max_false_positive)
+
+
+class TrustMarkWatermark(WatermarkBackend):
+    name = NAME
+    algorithm = ALGORITHM
+    also_reads = ("rivagan",)
+
+    def embed(self, rgb: Image.Image, payload: int) -> Image.Image:
+        return embed(rgb, payload)
+
+    def detect(self, rgb: Image.Image, *, try_mirror: bool, max_false_positive: float) -> WatermarkHit | None:
+        if rgb.width * rgb.height < MIN_DETECT_AREA:
+            return None
+        attempts = (False, True) if try_mirror else (False,)
+        for mirrored in attempts:
+            decoded = decode(logits(rgb, mirrored=mirrored), max_false_positive=max_false_positive / len(attempts))
+            if decoded is not None:
+                return WatermarkHit(
+                    payload=decoded.payload,
+                    corrected_bits=decoded.flipped_bits,
+                    false_positive_bound=min(1.0, decoded.false_positive_bound * len(attempts)),
+                    mirrored=mirrored,
+                    backend=NAME,
+                )
+        return None
