@@ -277,9 +277,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CLEANROOM_TASK_SOFT_TIME_LIMIT", 600)
 CELERY_TASK_TIME_LIMIT = env_int("CLEANROOM_TASK_TIME_LIMIT", 660)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Beat: one reconciler pass a minute (core.reconcile: every kind under one advisory lock).
+# Beat: one reconciler pass a minute (core.reconcile: every kind under one advisory lock), and
+# consents whose expiry passed recorded as expired, tainting the snapshots that hold them
+# (provenance.services.consent.consent_expire_due, under an advisory lock of its own).
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "core.reconcile", "schedule": 60.0},
+    "expire-consents": {"task": "provenance.expire_consents", "schedule": 300.0},
 }
 # --- Reconciler (core/reconcile.py): nothing stays `queued` or `running` for ever ----------------
 # Each kind, by dotted path; its app declares how a stuck row is sent again or failed.
