@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -62,9 +63,23 @@ def _environment(tmp_path: Path, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text()[-6000:]
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool child, as a node lost mid-task."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
 @contextmanager
-def celery_worker(tmp_path: Path, queue: str, **extra: str) -> Iterator[Callable[[], str]]:
-    """Run one worker (concurrency 1) on `queue` until the block ends; yields its log reader."""
+def celery_worker(tmp_path: Path, queue: str, **extra: str) -> Iterator[Worker]:
+    """Run one worker (concurrency 1) on `queue` until the block ends."""
     if connection.vendor != "postgresql":  # the worker is another process: it needs a server
         raise RuntimeError("a real worker needs the PostgreSQL test database")
     link = tmp_path / "broker"
@@ -79,7 +94,7 @@ def celery_worker(tmp_path: Path, queue: str, **extra: str) -> Iterator[Callable
             cwd=ROOT, env=_environment(tmp_path, extra), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
-        yield lambda: log_path.read_text()[-6000:]
+        yield Worker(worker, log_path)
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGTERM)

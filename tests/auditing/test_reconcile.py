@@ -40,5 +40,5 @@ def test_an_audit_whose_message_was_lost_is_sent_again_and_finished_by_a_worker(
     later = timezone.now() + timedelta(seconds=901)
     assert reconcile(kinds=["audits"], now=later) == {"audits": {"resent": [photo], "lost": []}}
     assert len(queued_messages("audit")) == 1
-    with celery_worker(tmp_path, "audit", CLEANROOM_AUDITORS=SYNTHETIC) as log:
-        wait_until(lambda: Asset.objects.get(pk=photo).status == AssetStatus.CLEAR, timeout=90, explain=log)
+    with celery_worker(tmp_path, "audit", CLEANROOM_AUDITORS=SYNTHETIC) as worker:
+        wait_until(lambda: Asset.objects.get(pk=photo).status == AssetStatus.CLEAR, timeout=90, explain=worker.log)
