@@ -33,13 +33,16 @@ def broker_folder() -> Path:
     return folder
 
 
-def queued_messages(queue: str) -> list[Path]:
-    return sorted((broker_folder() / "queue").glob(f"*.{queue}.msg"))
+def queued_messages(queue: str, task_id: str | None = None) -> list[Path]:
+    """The messages waiting on `queue` (those of one task id, when given)."""
+    messages = sorted((broker_folder() / "queue").glob(f"*.{queue}.msg"))
+    return [m for m in messages if task_id is None or f'"id": "{task_id}"' in m.read_text()]
 
 
-def lose_messages(queue: str) -> int:
-    """Delete every message waiting on `queue`: what a broker that loses them would do."""
-    messages = queued_messages(queue)
+def lose_messages(queue: str, task_id: str | None = None) -> int:
+    """Delete the messages waiting on `queue` (of one task id, when given): what a broker that
+    loses them would do."""
+    messages = queued_messages(queue, task_id)
     for message in messages:
         message.unlink()
     return len(messages)

@@ -27,12 +27,12 @@ def status_events(run: TrainingRun) -> list[dict]:
 
 def test_a_run_whose_message_was_lost_is_sent_again_and_trained_by_a_worker(governed, base_model, pki, ml_engineer, tmp_path):
     run = training_request(snapshot_id=governed.snapshot.pk, base_model_id=base_model.pk, steps=2, seed=3, actor=ml_engineer)
-    assert lose_messages("gpu") == 1
+    assert lose_messages("gpu", run.task_id) == 1
     assert reconcile(kinds=["training"]) == {"training": {"resent": [], "lost": []}}  # fresh: left alone
     report = reconcile(kinds=["training"], now=timezone.now() + QUEUE_DEADLINE)
     assert report == {"training": {"resent": [str(run.pk)], "lost": []}}
     resent_as = TrainingRun.objects.get(pk=run.pk).task_id
-    assert resent_as != run.task_id and len(queued_messages("gpu")) == 1
+    assert resent_as != run.task_id and len(queued_messages("gpu", resent_as)) == 1
     with celery_worker(tmp_path, "gpu", CLEANROOM_TRAINING_DEVICE="cpu") as worker:
         wait_until(lambda: TrainingRun.objects.get(pk=run.pk).status in (RunStatus.SUCCEEDED, RunStatus.FAILED), timeout=240,
                    explain=worker.log)  # fmt: skip
@@ -45,10 +45,11 @@ def test_a_run_whose_message_was_lost_is_sent_again_and_trained_by_a_worker(gove
 def test_a_resent_copy_steps_aside_when_the_original_turns_up_after_all(governed, base_model, ml_engineer, tmp_path):
     run = training_request(snapshot_id=governed.snapshot.pk, base_model_id=base_model.pk, steps=2, seed=3, actor=ml_engineer)
     assert reconcile(kinds=["training"], now=timezone.now() + QUEUE_DEADLINE)["training"]["resent"] == [str(run.pk)]
-    [original, _copy] = queued_messages("gpu")
-    original.unlink()  # the original is taken by some other worker, which is training it now:
+    # The original turns up after all: another worker takes it and is training the run now.
+    assert lose_messages("gpu", run.task_id) == 1
     training_run_transition(run_id=run.pk, to=RunStatus.RUNNING, reason="claimed by a worker")
     copy_id = TrainingRun.objects.get(pk=run.pk).task_id
+    assert len(queued_messages("gpu", copy_id)) == 1
     with celery_worker(tmp_path, "gpu", CLEANROOM_TRAINING_DEVICE="cpu") as worker:
         wait_until(lambda: f"training.train[{copy_id}] succeeded" in worker.log(), timeout=120, explain=worker.log)
     run.refresh_from_db()
@@ -65,7 +66,7 @@ def test_a_run_whose_worker_was_killed_fails_as_worker_lost_once_past_its_time_l
         )
         wait_until(lambda: TrainingRun.objects.get(pk=run.pk).progress > 0, timeout=180, explain=worker.log)
         worker.kill()
-    assert queued_messages("gpu") == []  # the embedded broker lost the message with its worker
+    assert queued_messages("gpu", run.task_id) == []  # the embedded broker lost the message with its worker
     assert TrainingRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
     limit = timedelta(seconds=settings.CLEANROOM_TRAINING["TIME_LIMIT"] + settings.CLEANROOM_RECONCILE_GRACE_SECONDS)
     assert reconcile(kinds=["training"], now=timezone.now() + limit - timedelta(seconds=30))["training"]["lost"] == []
