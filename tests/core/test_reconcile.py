@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from core.reconcile import RECONCILE_LOCK, advisory_lock, reconcile, reconcilers
 from core.tasks import reconcile as reconcile_task
+from provenance.models import Asset, AssetStatus
+from tests.provenance.factories import AssetFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,13 +37,19 @@ def test_a_pass_with_nothing_stuck_changes_nothing_through_celery():
     }
 
 
-def test_a_second_reconciler_does_nothing_while_another_holds_the_lock():
+def test_a_second_reconciler_does_nothing_while_another_holds_the_lock(django_capture_on_commit_callbacks):
+    stuck = AssetFactory(status=AssetStatus.AUDITING)
+    later = timezone.now() + timedelta(days=1)
     with other_session() as other:
-        other.execute("BEGIN")
+        other.execute("BEGIN")  # another beat's pass, in progress
         assert other.execute("SELECT pg_try_advisory_xact_lock(%s)", [RECONCILE_LOCK]).fetchone()[0]
-        assert reconcile(now=timezone.now() + timedelta(days=1)) is None
+        with django_capture_on_commit_callbacks() as sent:
+            assert reconcile(now=later) is None
+        assert sent == [] and Asset.objects.get(pk=stuck.pk).status_changed_at == stuck.status_changed_at
         other.execute("COMMIT")
-    assert reconcile() is not None
+    with django_capture_on_commit_callbacks() as sent:
+        assert reconcile(now=later)["audits"]["resent"] == [str(stuck.pk)]
+    assert len(sent) == 1
 
 
 def test_a_running_pass_keeps_other_sessions_from_the_lock():
