@@ -250,6 +250,16 @@ def _taint_snapshots_holding(consent: ConsentRecord, *, actor, reason: str) -> l
 CONSENT_EXPIRY_LOCK = 0x636C_6E65  # "clne": one expiry pass at a time (PostgreSQL advisory lock)
 
 
+def _expiry_due(consent: ConsentRecord, events: list[ConsentEvent], at: datetime) -> datetime | None:
+    """The expiry to record, or None when the consent has not expired or its expiry is recorded."""
+    state = consent_state(consent, at=at, events=events)
+    if state.status != "expired" or state.expires_at is None:
+        return None
+    if any(e.kind == ConsentEventKind.EXPIRED and e.at >= state.expires_at for e in events):
+        return None
+    return state.expires_at
+
+
 def consent_expire_due(*, at: datetime | None = None) -> list[str]:
     """Record each consent whose expiry has passed and is not recorded yet: an `expired` event,
     CONSENT_EXPIRED in the audit log and every snapshot holding it tainted (`consent <id>
@@ -262,26 +272,24 @@ def consent_expire_due(*, at: datetime | None = None) -> list[str]:
     with transaction.atomic():
         if not advisory_lock(CONSENT_EXPIRY_LOCK):
             return []
-        candidates = ConsentRecord.objects.exclude(events__kind=ConsentEventKind.REVOKED)
-        for consent_id in candidates.values_list("pk", flat=True).iterator(chunk_size=500):
+        candidates = ConsentRecord.objects.exclude(events__kind=ConsentEventKind.REVOKED).prefetch_related("events")
+        for candidate in candidates.iterator(chunk_size=500):
+            if _expiry_due(candidate, list(candidate.events.all()), at) is None:
+                continue
             with transaction.atomic():
-                # Locked and read again: a renewal or revocation in between changes the answer.
-                consent = ConsentRecord.objects.select_for_update().get(pk=consent_id)
-                events = list(consent.events.all())
-                state = consent_state(consent, at=at, events=events)
-                if state.status != "expired":
+                # Locked and read again: a renewal or revocation meanwhile changes the answer.
+                consent = ConsentRecord.objects.select_for_update().get(pk=candidate.pk)
+                expires_at = _expiry_due(consent, list(consent.events.all()), at)
+                if expires_at is None:
                     continue
-                if any(e.kind == ConsentEventKind.EXPIRED and e.at >= state.expires_at for e in events):
-                    continue
-                ConsentEvent(consent=consent, kind=ConsentEventKind.EXPIRED, actor="system", at=state.expires_at).save()
+                ConsentEvent(consent=consent, kind=ConsentEventKind.EXPIRED, actor="system", at=expires_at).save()
                 audit_append(
                     actor=None,
                     event_type=EventType.CONSENT_EXPIRED,
                     subject=consent,
-                    details={"expires_at": state.expires_at.isoformat()},
+                    details={"expires_at": expires_at.isoformat()},
                 )
-                _taint_snapshots_holding(
-                    consent, actor=None, reason=f"consent {consent.pk} expired {state.expires_at.date().isoformat()}"
-                )
+                reason = f"consent {consent.pk} expired {expires_at.date().isoformat()}"
+                _taint_snapshots_holding(consent, actor=None, reason=reason)
             expired.append(str(consent.pk))
     return expired
