@@ -76,7 +76,7 @@ class Reconciler:
         return [str(pk) for pk in rows.order_by(field).values_list("pk", flat=True)]
 
     def apply(self, now: datetime, queue_deadline: timedelta | None = None) -> dict[str, list[str]]:
-        cutoff = now - (queue_deadline or self.queue_deadline())
+        cutoff = now - (queue_deadline if queue_deadline is not None else self.queue_deadline())
         resent = self.stale(self.queued_status, self.queued_since, cutoff)
         if resent:
             self.resend(resent, cutoff)
