@@ -8,7 +8,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from auditing.registry import auditors, current_versions
 from core.audit import audit_append
 from core.exceptions import ApplicationError, PermissionDenied
 from core.models import EventType
+from core.reconcile import Reconciler, reconcile
 from core.roles import Role, has_role
 from core.state import StateMachine
 from core.storage import blob_open
@@ -26,7 +27,6 @@ from provenance.services.assets import asset_review, asset_transition, assets_tr
 
 logger = logging.getLogger(__name__)
 AUDITABLE = {AssetStatus.INGESTED, AssetStatus.CLEAR, AssetStatus.FLAGGED}
-RECONCILE_LOCK = 0x636C_6E72  # "clnr": the PostgreSQL advisory lock of the reconciler
 
 
 def _needs_audit(asset_id) -> bool:
@@ -163,26 +163,33 @@ def audit_run_failed(*, asset_id: str, task_id: str, error: str) -> None:
         AUDIT_RUN_STATES.transition(run_id, to=RunStatus.FAILED, error=error[:2000], finished_at=timezone.now())
 
 
+def _audits_resend(asset_ids: list[str], cutoff) -> None:
+    # A run left `running` since before the cutoff lost its worker: queued again, so the
+    # resent message may claim it. A run started later is someone's live work: untouched.
+    AuditRun.objects.filter(asset_id__in=asset_ids, status=RunStatus.RUNNING, started_at__lt=cutoff).update(
+        status=RunStatus.QUEUED, task_id=""
+    )
+    Asset.objects.filter(pk__in=asset_ids).update(status_changed_at=timezone.now())
+    transaction.on_commit(lambda: _enqueue(asset_ids))
+
+
+# Assets left `auditing` past the deadline (a lost message, a dead worker) are sent again;
+# the claim is per auditor run, so there is no separate `running` rule.
+RECONCILER = Reconciler(
+    kind="audits",
+    model=Asset,
+    queued_status=AssetStatus.AUDITING,
+    queued_since="status_changed_at",
+    queue_deadline=lambda: timedelta(seconds=settings.CLEANROOM_AUDIT_DEADLINE_SECONDS),
+    resend=_audits_resend,
+)
+
+
 def audits_reconcile(*, older_than: timedelta | None = None) -> list[str]:
-    """Re-enqueue assets left `auditing` past the deadline (a lost message, a dead worker).
-    One reconciler at a time: a PostgreSQL advisory lock (SQLite serialises writers anyway)."""
-    older_than = older_than or timedelta(seconds=settings.CLEANROOM_AUDIT_DEADLINE_SECONDS)
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RECONCILE_LOCK])
-                if not cursor.fetchone()[0]:
-                    return []
-        cutoff = timezone.now() - older_than
-        stale = list(Asset.objects.filter(status=AssetStatus.AUDITING, status_changed_at__lt=cutoff).values_list("pk", flat=True))
-        AuditRun.objects.filter(asset_id__in=stale, status=RunStatus.RUNNING, started_at__lt=cutoff).update(
-            status=RunStatus.QUEUED, task_id=""
-        )
-        Asset.objects.filter(pk__in=stale).update(status_changed_at=timezone.now())
-        ids = [str(pk) for pk in stale]
-        if ids:
-            transaction.on_commit(lambda: _enqueue(ids))
-    return ids
+    """Re-enqueue assets left `auditing` past the deadline: the audits part of the shared pass
+    (core.reconcile), under its advisory lock. Returns the assets sent again."""
+    report = reconcile(kinds=[RECONCILER.kind], queue_deadline=older_than)
+    return report[RECONCILER.kind]["resent"] if report else []
 
 
 _RESOLUTIONS = {"dismiss": FindingStatus.DISMISSED, "confirm": FindingStatus.CONFIRMED}

@@ -25,6 +25,7 @@ def audit_asset(self, asset_id: str, **unknown) -> str:
 
 @shared_task(name="auditing.reconcile_audits")
 def reconcile_audits(**unknown) -> list[str]:
+    """Kept for beats of the previous release; `core.reconcile` covers audits now."""
     return services.audits_reconcile()
 
 

@@ -167,6 +167,14 @@ class VerificationStatus(models.TextChoices):
     FAILED = "failed"
 
 
+VERIFICATION_TRANSITIONS: dict[str, set[str]] = {
+    VerificationStatus.QUEUED: {VerificationStatus.RUNNING, VerificationStatus.DONE, VerificationStatus.FAILED},
+    VerificationStatus.RUNNING: {VerificationStatus.DONE, VerificationStatus.FAILED},
+    VerificationStatus.DONE: set(),
+    VerificationStatus.FAILED: set(),
+}
+
+
 class Verification(TimeStampedModel):
     """One `verify` request through the API. An image whose embedded manifest settles it is
     answered at once (`done`); one that needs its soft bindings read (a stripped copy, or a

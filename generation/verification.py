@@ -35,7 +35,7 @@ from PIL import Image, UnidentifiedImageError
 
 from core.exceptions import ApplicationError
 from core.storage import blob_open, blob_put_bytes
-from generation.models import Output, Verification, VerificationStatus
+from generation.models import VERIFICATION_TRANSITIONS, Output, Verification, VerificationStatus
 from provenance.c2pa.manifests import chain, read_manifest
 from provenance.selectors import snapshot_refusal
 from training.selectors import base_model_refusal
@@ -151,10 +151,31 @@ def _enqueue(verification: Verification) -> None:
     verify_task.apply_async(args=[str(verification.pk)], task_id=verification.task_id)
 
 
+def verification_transition(*, verification_id, to: str, **changes: Any) -> Verification:
+    """Move a verification along VERIFICATION_TRANSITIONS (row locked), setting `changes`.
+    Not a governance write (a question anyone may ask): no audit event."""
+    with transaction.atomic():
+        verification = Verification.objects.select_for_update().get(pk=verification_id)
+        if to not in VERIFICATION_TRANSITIONS[verification.status]:
+            raise ApplicationError(
+                f"verification {verification.pk} is {verification.status} and cannot become {to}",
+                code="illegal_transition",
+                status=409,
+            )
+        verification.status = to
+        if to in (VerificationStatus.DONE, VerificationStatus.FAILED):
+            changes.setdefault("finished_at", timezone.now())
+        for name, value in changes.items():
+            setattr(verification, name, value)
+        verification.save(update_fields=["status", "updated_at", *changes])
+        return verification
+
+
 def verification_run(*, verification_id) -> str:
     """The worker's side: claim the queued request once, verify, store the verdict."""
+    # `updated_at` marks the claim: the reconciler counts a running verification's time from it.
     claimed = Verification.objects.filter(pk=verification_id, status=VerificationStatus.QUEUED).update(
-        status=VerificationStatus.RUNNING
+        status=VerificationStatus.RUNNING, updated_at=timezone.now()
     )
     if not claimed:
         return "skipped"
@@ -163,14 +184,17 @@ def verification_run(*, verification_id) -> str:
         with blob_open(verification.sha256) as handle:
             verdict = verify_image(handle.read())
     except ApplicationError as error:
-        Verification.objects.filter(pk=verification_id).update(
-            status=VerificationStatus.FAILED, error=error.message, finished_at=timezone.now()
-        )
-        return VerificationStatus.FAILED
-    Verification.objects.filter(pk=verification_id).update(
-        status=VerificationStatus.DONE, verdict=verdict.as_dict(), finished_at=timezone.now()
-    )
-    return VerificationStatus.DONE
+        verdict, failure = None, error.message
+    else:
+        failure = ""
+    try:
+        if failure:
+            verification_transition(verification_id=verification_id, to=VerificationStatus.FAILED, error=failure)
+        else:
+            verification_transition(verification_id=verification_id, to=VerificationStatus.DONE, verdict=verdict.as_dict())
+    except ApplicationError:  # failed as lost by the reconciler meanwhile: its answer stands
+        return Verification.objects.get(pk=verification_id).status
+    return VerificationStatus.FAILED if failure else VerificationStatus.DONE
 
 
 def _open_image(data: bytes) -> tuple[str, Image.Image]:

@@ -195,6 +195,26 @@ CLEANROOM_EMBEDDINGS = {
 CLEANROOM_AUDIT_ON_INGEST = env_bool("CLEANROOM_AUDIT_ON_INGEST", True)
 # An asset still `auditing` this long after its last change is re-enqueued by the reconciler.
 CLEANROOM_AUDIT_DEADLINE_SECONDS = env_int("CLEANROOM_AUDIT_DEADLINE_SECONDS", 900)
+# The reconciler (core/reconcile.py, beat every minute): nothing stays `queued` or `running` for ever.
+# Each kind, by dotted path; its app declares how a stuck row is sent again or failed.
+CLEANROOM_RECONCILERS = [
+    "auditing.services.RECONCILER",
+    "training.services.reconcile.RECONCILER",
+    "generation.services.reconcile.JOBS_RECONCILER",
+    "generation.services.reconcile.VERIFICATIONS_RECONCILER",
+]
+# Queued this long with no worker's claim: the message is taken as lost and sent again under a
+# fresh task id (a copy of a message that was only slow is harmless: the claims, and a training
+# copy's own check, run the work once; see each app's services/reconcile.py). Queues wait
+# behind long work (a training holds a GPU for up to CLEANROOM_TRAINING_TIME_LIMIT), so these
+# only bound how late a lost message is noticed, and how many copies a long outage piles up.
+CLEANROOM_TRAINING_QUEUE_DEADLINE_SECONDS = env_int("CLEANROOM_TRAINING_QUEUE_DEADLINE_SECONDS", 1800)
+CLEANROOM_GENERATION_QUEUE_DEADLINE_SECONDS = env_int("CLEANROOM_GENERATION_QUEUE_DEADLINE_SECONDS", 900)
+CLEANROOM_VERIFY_QUEUE_DEADLINE_SECONDS = env_int("CLEANROOM_VERIFY_QUEUE_DEADLINE_SECONDS", 300)
+# Running this long past its task's hard time limit (CLEANROOM_TRAINING_TIME_LIMIT for
+# training, CELERY_TASK_TIME_LIMIT for generation and verification): its worker is gone, the
+# row fails as `worker_lost`. Audits keep CLEANROOM_AUDIT_DEADLINE_SECONDS (above).
+CLEANROOM_RECONCILE_GRACE_SECONDS = env_int("CLEANROOM_RECONCILE_GRACE_SECONDS", 300)
 
 # --- Celery -------------------------------------------------------------------------------------
 # Embedded default: kombu's filesystem transport under the data folder (no server; inspect and
@@ -281,8 +301,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CLEANROOM_TASK_SOFT_TIME_LIMIT", 600)
 CELERY_TASK_TIME_LIMIT = env_int("CLEANROOM_TASK_TIME_LIMIT", 660)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Beat: one reconciler pass a minute (core.reconcile: every kind under one advisory lock), and
+# consents whose expiry passed recorded as expired, tainting the snapshots that hold them
+# (provenance.services.consent.consent_expire_due, under an advisory lock of its own).
 CELERY_BEAT_SCHEDULE = {
-    "reconcile-audits": {"task": "auditing.reconcile_audits", "schedule": 60.0},
+    "reconcile": {"task": "core.reconcile", "schedule": 60.0},
+    "expire-consents": {"task": "provenance.expire_consents", "schedule": 300.0},
 }
 
 REST_FRAMEWORK = {

@@ -18,7 +18,7 @@ class SnapshotStatus(models.TextChoices):
     IN_REVIEW = "in_review"
     APPROVED = "approved"
     REJECTED = "rejected"
-    TAINTED = "tainted"  # a member's consent was revoked or its blob erased
+    TAINTED = "tainted"  # a member's consent was revoked or expired, or its blob erased
 
 
 SNAPSHOT_TRANSITIONS: dict[str, set[str]] = {

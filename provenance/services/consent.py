@@ -1,7 +1,9 @@
 """Consent: grant (idempotent by digest), renew, expire and revoke, each a new row.
 
 Revocation withdraws the consent's assets and taints every snapshot that holds them, in the
-same transaction, each change in the audit log.
+same transaction, each change in the audit log. Expiry (recorded by beat's
+`provenance.expire_consents`) taints those snapshots too, the same way, but leaves the assets'
+statuses alone: a renewed consent may cover them in a new snapshot.
 """
 
 from __future__ import annotations
@@ -193,7 +195,6 @@ def consent_revoke(*, consent_id: str, actor, reason: str) -> dict:
     audit_append(actor=actor, event_type=EventType.CONSENT_REVOKED, subject=consent, details={"reason": reason})
 
     from provenance.services.assets import asset_transition
-    from provenance.services.snapshots import snapshot_transition
 
     withdrawn = []
     assets = Asset.objects.filter(consent=consent).exclude(status__in=[AssetStatus.WITHDRAWN, AssetStatus.ERASED])
@@ -202,15 +203,7 @@ def consent_revoke(*, consent_id: str, actor, reason: str) -> dict:
             asset_id=asset_id, to=AssetStatus.WITHDRAWN, actor=actor, reason=f"consent {consent.pk} revoked: {reason}"
         )
         withdrawn.append(str(asset_id))
-    tainted = []
-    holding = Snapshot.objects.filter(pk__in=SnapshotMember.objects.filter(consent=consent).values("snapshot_id")).exclude(
-        status__in=SNAPSHOT_FINAL
-    )
-    for snapshot_id in holding.values_list("pk", flat=True):
-        snapshot_transition(
-            snapshot_id=snapshot_id, to=SnapshotStatus.TAINTED, actor=actor, reason=f"consent {consent.pk} revoked: {reason}"
-        )
-        tainted.append(str(snapshot_id))
+    tainted = _taint_snapshots_holding(consent, actor=actor, reason=f"consent {consent.pk} revoked: {reason}")
     return {"consent_id": str(consent.pk), "withdrawn_assets": withdrawn, "tainted_snapshots": tainted}
 
 
@@ -238,26 +231,65 @@ def consent_renew(*, consent_id: str, actor, expires_at: datetime | None, reason
     return consent
 
 
+def _taint_snapshots_holding(consent: ConsentRecord, *, actor, reason: str) -> list[str]:
+    """A consent that no longer holds (revoked, expired) covers no snapshot: each one holding a
+    member under it that is not already final becomes `tainted`. Call inside the transaction
+    that records why."""
+    from provenance.services.snapshots import snapshot_transition
+
+    tainted = []
+    holding = Snapshot.objects.filter(pk__in=SnapshotMember.objects.filter(consent=consent).values("snapshot_id")).exclude(
+        status__in=SNAPSHOT_FINAL
+    )
+    for snapshot_id in holding.order_by("created_at", "pk").values_list("pk", flat=True):
+        snapshot_transition(snapshot_id=snapshot_id, to=SnapshotStatus.TAINTED, actor=actor, reason=reason)
+        tainted.append(str(snapshot_id))
+    return tainted
+
+
+CONSENT_EXPIRY_LOCK = 0x636C_6E65  # "clne": one expiry pass at a time (PostgreSQL advisory lock)
+
+
+def _expiry_due(consent: ConsentRecord, events: list[ConsentEvent], at: datetime) -> datetime | None:
+    """The expiry to record, or None when the consent has not expired or its expiry is recorded."""
+    state = consent_state(consent, at=at, events=events)
+    if state.status != "expired" or state.expires_at is None:
+        return None
+    if any(e.kind == ConsentEventKind.EXPIRED and e.at >= state.expires_at for e in events):
+        return None
+    return state.expires_at
+
+
 def consent_expire_due(*, at: datetime | None = None) -> list[str]:
-    """Write an `expired` event for each consent whose expiry has passed and is not yet recorded."""
+    """Record each consent whose expiry has passed and is not recorded yet: an `expired` event,
+    CONSENT_EXPIRED in the audit log and every snapshot holding it tainted (`consent <id>
+    expired <date>`), in one transaction per consent. Running it again writes nothing; a pass
+    that finds another one at work (advisory lock) does nothing. Returns the consents expired."""
+    from core.reconcile import advisory_lock
+
     at = at or timezone.now()
     expired = []
-    candidates = ConsentRecord.objects.exclude(events__kind=ConsentEventKind.REVOKED).prefetch_related("events")
-    for consent in candidates.iterator(chunk_size=500):
-        events = list(consent.events.all())
-        state = consent_state(consent, at=at, events=events)
-        if state.status != "expired":
-            continue
-        already = any(e.kind == ConsentEventKind.EXPIRED and e.at >= state.expires_at for e in events)
-        if already:
-            continue
-        with transaction.atomic():
-            ConsentEvent(consent=consent, kind=ConsentEventKind.EXPIRED, actor="system", at=state.expires_at).save()
-            audit_append(
-                actor=None,
-                event_type=EventType.CONSENT_EXPIRED,
-                subject=consent,
-                details={"expires_at": state.expires_at.isoformat()},
-            )
-        expired.append(str(consent.pk))
+    with transaction.atomic():
+        if not advisory_lock(CONSENT_EXPIRY_LOCK):
+            return []
+        candidates = ConsentRecord.objects.exclude(events__kind=ConsentEventKind.REVOKED).prefetch_related("events")
+        for candidate in candidates.iterator(chunk_size=500):
+            if _expiry_due(candidate, list(candidate.events.all()), at) is None:
+                continue
+            with transaction.atomic():
+                # Locked and read again: a renewal or revocation meanwhile changes the answer.
+                consent = ConsentRecord.objects.select_for_update().get(pk=candidate.pk)
+                expires_at = _expiry_due(consent, list(consent.events.all()), at)
+                if expires_at is None:
+                    continue
+                ConsentEvent(consent=consent, kind=ConsentEventKind.EXPIRED, actor="system", at=expires_at).save()
+                audit_append(
+                    actor=None,
+                    event_type=EventType.CONSENT_EXPIRED,
+                    subject=consent,
+                    details={"expires_at": expires_at.isoformat()},
+                )
+                reason = f"consent {consent.pk} expired {expires_at.date().isoformat()}"
+                _taint_snapshots_holding(consent, actor=None, reason=reason)
+            expired.append(str(consent.pk))
     return expired

@@ -1,0 +1,80 @@
+"""Training runs that lost their message or their worker (see core.reconcile).
+
+A run `queued` past CLEANROOM_TRAINING_QUEUE_DEADLINE_SECONDS is sent again under a fresh task
+id, stored on the run (a cancel revokes the newest message). The copy is marked `resent` and
+runs only while the run is still queued under that id: the claim treats a second delivery of a
+running run's own task id as its worker's death, so a copy arriving after a late original must
+step aside, never claim. A run `running` past the training task's hard time limit plus
+CLEANROOM_RECONCILE_GRACE_SECONDS lost its worker: it fails as `worker_lost`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.exceptions import ApplicationError
+from core.reconcile import Reconciler
+from training.models import RunStatus, TrainingRun
+from training.selectors import run_result, training_run_get
+from training.services.execution import training_execute
+from training.services.runs import training_run_transition
+
+logger = logging.getLogger(__name__)
+
+
+def _resend(run_ids: list[str], cutoff: datetime) -> None:
+    from training.tasks import train
+
+    sends = []
+    for run_id in run_ids:
+        task_id = str(uuid.uuid4())
+        if TrainingRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(task_id=task_id, updated_at=timezone.now()):
+            sends.append((run_id, task_id))
+
+    def send() -> None:
+        for run_id, task_id in sends:
+            train.apply_async((run_id,), {"resent": True}, task_id=task_id)
+
+    transaction.on_commit(send)
+
+
+def _lose(run_id: str) -> None:
+    try:
+        training_run_transition(
+            run_id=run_id,
+            to=RunStatus.FAILED,
+            reason="the worker running this training was lost (past its time limit); request it again",
+            code="worker_lost",
+        )
+    except ApplicationError:
+        logger.info("training run %s ended before the reconciler could fail it", run_id)
+
+
+def training_execute_resent(*, run_id, task_id: str) -> dict:
+    """Run a message the reconciler sent again, only while the run is still queued under this
+    very task id; otherwise (a late original claimed it, a newer copy replaced this one, it was
+    cancelled) report the run as it is."""
+    run = training_run_get(run_id=run_id)
+    if run.status != RunStatus.QUEUED or run.task_id != task_id:
+        return run_result(run)
+    return training_execute(run_id=run_id, task_id=task_id)
+
+
+RECONCILER = Reconciler(
+    kind="training",
+    model=TrainingRun,
+    queued_status=RunStatus.QUEUED,
+    queued_since="updated_at",
+    queue_deadline=lambda: timedelta(seconds=settings.CLEANROOM_TRAINING_QUEUE_DEADLINE_SECONDS),
+    resend=_resend,
+    running_status=RunStatus.RUNNING,
+    running_since="status_changed_at",
+    running_deadline=lambda: timedelta(seconds=settings.CLEANROOM_TRAINING["TIME_LIMIT"]),
+    lose=_lose,
+)
