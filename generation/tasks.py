@@ -32,4 +32,4 @@ def verify(self, verification_id: str, **unknown) -> str:
 
     if unknown:
         logger.warning("verify ignores unknown arguments %s", sorted(unknown))
-    return verification_run(verification_id=verification_id)
+    return verification_run(verification_id=verification_id, task_id=self.request.id or "")

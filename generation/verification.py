@@ -34,6 +34,7 @@ from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
 from core.exceptions import ApplicationError
+from core.state import StateMachine
 from core.storage import blob_open, blob_put_bytes
 from generation.models import VERIFICATION_TRANSITIONS, Output, Verification, VerificationStatus
 from provenance.c2pa.manifests import chain, read_manifest
@@ -151,35 +152,35 @@ def _enqueue(verification: Verification) -> None:
     verify_task.apply_async(args=[str(verification.pk)], task_id=verification.task_id)
 
 
+# A verification is a question anyone may ask, not a governance write: its moves are not audited.
+VERIFICATION_STATES = StateMachine(
+    Verification, VERIFICATION_TRANSITIONS, None, "verification", reason_field=None, changed_at_field=None
+)
+
+
 def verification_transition(*, verification_id, to: str, **changes: Any) -> Verification:
-    """Move a verification along VERIFICATION_TRANSITIONS (row locked), setting `changes`.
-    Not a governance write (a question anyone may ask): no audit event."""
-    with transaction.atomic():
-        verification = Verification.objects.select_for_update().get(pk=verification_id)
-        if to not in VERIFICATION_TRANSITIONS[verification.status]:
-            raise ApplicationError(
-                f"verification {verification.pk} is {verification.status} and cannot become {to}",
-                code="illegal_transition",
-                status=409,
-            )
-        verification.status = to
-        if to in (VerificationStatus.DONE, VerificationStatus.FAILED):
-            changes.setdefault("finished_at", timezone.now())
-        for name, value in changes.items():
-            setattr(verification, name, value)
-        verification.save(update_fields=["status", "updated_at", *changes])
-        return verification
+    """Move a verification along VERIFICATION_TRANSITIONS (row locked), setting `changes`; a
+    verification that ends records when."""
+    if to in (VerificationStatus.DONE, VerificationStatus.FAILED):
+        changes.setdefault("finished_at", timezone.now())
+    return VERIFICATION_STATES.transition(verification_id, to=to, **changes)
 
 
-def verification_run(*, verification_id) -> str:
+def verification_run(*, verification_id, task_id: str = "") -> str:
     """The worker's side: claim the queued request once, verify, store the verdict."""
-    # `updated_at` marks the claim: the reconciler counts a running verification's time from it.
-    claimed = Verification.objects.filter(pk=verification_id, status=VerificationStatus.QUEUED).update(
-        status=VerificationStatus.RUNNING, updated_at=timezone.now()
+    # The claim writes `updated_at`: the reconciler counts a running verification's time from it.
+    claimed = VERIFICATION_STATES.claim(
+        verification_id,
+        task_id=task_id,
+        claimable=VerificationStatus.QUEUED,
+        running=VerificationStatus.RUNNING,
+        lost=VerificationStatus.FAILED,
+        lost_reason="the worker running this verification was lost",
+        lost_changes={"error": "worker_lost: the worker running this verification was lost", "finished_at": timezone.now()},
     )
-    if not claimed:
+    if claimed is None:
         return "skipped"
-    verification = Verification.objects.get(pk=verification_id)
+    verification = claimed
     try:
         with blob_open(verification.sha256) as handle:
             verdict = verify_image(handle.read())
