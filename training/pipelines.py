@@ -6,10 +6,11 @@ The generation app loads a model with `load_model_pipeline(artifact, device_for(
     pipeline = load_model_pipeline(artifact, device_for(settings.CLEANROOM_GENERATION["DEVICE"]))
     image = pipeline(prompt, num_inference_steps=4, generator=torch.Generator("cpu").manual_seed(seed)).images[0]
 
-It refuses (ApplicationError) a model that may not generate (`model_usable`: snapshot tainted
-or no longer approved, base model not approved), base-model files that differ from the
-approved ones (`base_model_changed`) and LoRA weights whose bytes are missing or differ from
-the recorded sha256 (`model_weights_missing`, `model_weights_changed`). Only local files are
+A loader loads: whether a model may still generate (`model_usable`) is the caller's rule, asked
+once per step (at the request and again when the job runs). It refuses (ApplicationError)
+base-model files that differ from the approved ones (`base_model_changed`) and LoRA weights
+whose bytes are missing or differ from the recorded sha256 (`model_weights_missing`,
+`model_weights_changed`): those are about the bytes it reads. Only local files are
 read (`local_files_only`, safetensors only); nothing is downloaded.
 
 torch and diffusers are imported inside the functions: the web process may import this
@@ -128,14 +129,12 @@ def lora_weights(artifact: ModelArtifact) -> bytes:
 def load_model_pipeline(artifact: ModelArtifact, device: str, *, dtype: Any = None):
     """The artifact's base pipeline with its LoRA loaded (adapter `cleanroom`), on `device`.
 
-    Checks, in order: the model may generate (`model_usable`), the base model's files are the
-    approved ones, the LoRA bytes match their sha256. Raises ApplicationError on any failure.
+    Checks the bytes it reads: the base model's files are the approved ones, the LoRA bytes
+    match their sha256. Raises ApplicationError on either failure. The caller has checked that
+    the model may generate (`model_usable`).
     """
     from safetensors.torch import load as load_safetensors
 
-    from training.services import model_usable
-
-    model_usable(artifact)
     verify_base_model_files(artifact.base_model)
     state_dict = load_safetensors(lora_weights(artifact))
     pipeline = load_base_pipeline(artifact.base_model.directory, "cpu", dtype=dtype)
