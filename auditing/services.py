@@ -166,9 +166,9 @@ def audit_run_failed(*, asset_id: str, task_id: str, error: str) -> None:
 def _audits_resend(asset_ids: list[str], cutoff) -> None:
     # A run left `running` since before the cutoff lost its worker: queued again, so the
     # resent message may claim it. A run started later is someone's live work: untouched.
-    AuditRun.objects.filter(asset_id__in=asset_ids, status=RunStatus.RUNNING, started_at__lt=cutoff).update(
-        status=RunStatus.QUEUED, task_id=""
-    )
+    lost = AuditRun.objects.filter(asset_id__in=asset_ids, status=RunStatus.RUNNING, started_at__lt=cutoff)
+    AUDIT_RUN_STATES.transition_many(list(lost.values_list("pk", flat=True)), to=RunStatus.QUEUED, task_id="")
+    # Not a move: the asset stays `auditing`; its clock restarts so it is resent once per deadline.
     Asset.objects.filter(pk__in=asset_ids).update(status_changed_at=timezone.now())
     transaction.on_commit(lambda: _enqueue(asset_ids))
 

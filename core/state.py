@@ -97,16 +97,16 @@ class StateMachine:
         return row
 
     @transaction.atomic
-    def transition_many(self, pks: list[Any], *, to: str, actor: Any = None, reason: str = "") -> list[str]:
-        """Move many rows at once (audits queued after a large ingest): rows locked, each move
-        checked, one UPDATE and one audit event per row. Rows that may not move stay as they
-        are; the ids that moved are returned."""
+    def transition_many(self, pks: list[Any], *, to: str, actor: Any = None, reason: str = "", **changes: Any) -> list[str]:
+        """Move many rows at once (audits queued after a large ingest), setting `changes` on
+        them too: rows locked, each move checked, one UPDATE and one audit event per row. Rows
+        that may not move stay as they are; the ids that moved are returned."""
         rows = list(self.model.objects.select_for_update().filter(pk__in=pks).values_list("pk", "status"))
         moving = [(pk, status) for pk, status in rows if self.allows(status, to)]
         if not moving:
             return []
         now = timezone.now()
-        update: dict[str, Any] = {"status": to, **dict.fromkeys(self._timestamp_fields(), now)}
+        update: dict[str, Any] = {"status": to, **dict.fromkeys(self._timestamp_fields(), now), **changes}
         if self.changed_at_field:
             update[self.changed_at_field] = now
         if self.reason_field:

@@ -4,7 +4,7 @@ core.reconcile).
 Queued past its deadline: sent again under a fresh task id stored on the row (a cancel revokes
 the newest message). Both claims make that safe if the original turns up after all: a job's
 claim stores the claiming task's id, so the other copy finds the job running under another id
-and steps aside; a verification's claim is a plain queued → running update.
+and steps aside; a verification's claim does the same (`core.state.StateMachine.claim`).
 
 Running past the task's hard time limit (CELERY_TASK_TIME_LIMIT) plus
 CLEANROOM_RECONCILE_GRACE_SECONDS: the worker is gone (the embedded broker never redelivers),
