@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "auditing",
     "training",
     "generation",
+    "demo",  # above every app: it seeds them all
 ]
 
 MIDDLEWARE = [

@@ -1,9 +1,9 @@
-"""`demo load`: see provenance.demo.load."""
+"""`demo load`: see demo.load."""
 
 from __future__ import annotations
 
 from core.management.base import JsonCommand
-from provenance.demo.load import demo_load
+from demo.load import demo_load
 from provenance.models import AssetStatus
 
 

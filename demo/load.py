@@ -22,12 +22,15 @@ from django.conf import settings
 from core.exceptions import ApplicationError
 from core.roles import Role
 from core.users import user_add, user_role_names
-from provenance.demo.pictures import PICTURES, consent_form_pdf, render
+from demo.pictures import PICTURES, consent_form_pdf, render
+from provenance.c2pa.pki import pki_init, pki_show
 from provenance.models import ASSET_TRANSITIONS, Asset, AssetStatus, Dataset, DatasetMembership
 from provenance.services.assets import asset_review
 from provenance.services.contributors import contributor_add
 from provenance.services.datasets import dataset_create
 from provenance.services.ingest import ingest_paths
+from training.models import BaseModel, BaseModelStatus
+from training.services import base_model_approve, base_model_register
 
 DATASET_SLUG = "demo-portraits"
 DATASET_SCOPES = ["ai_training", "generative_training"]
@@ -193,8 +196,6 @@ def _write_credentials(path: Path, payload: dict) -> None:
 
 def _signing_identity() -> dict:
     """The organisation's C2PA identity (`pki init`), created once; outputs are signed with it."""
-    from provenance.c2pa.pki import pki_init, pki_show
-
     try:
         return {**pki_init(), "created": True}
     except ApplicationError as exc:
@@ -207,12 +208,9 @@ def _base_model(data_dir: Path, users: dict) -> dict:
     """A tiny Stable Diffusion pipeline, registered and approved by the two demo reviewers, so
     the demo can train and generate on the CPU in seconds. Real base models are registered the
     same way from their own `save_pretrained` directory (`basemodel add`)."""
-    from training.models import BaseModel, BaseModelStatus
-    from training.services.base_models import base_model_approve, base_model_register
-
     existing = BaseModel.objects.filter(name=BASE_MODEL_NAME).first()
     if existing is None:
-        from training.tiny import build_tiny_base_model
+        from training.tiny import build_tiny_base_model  # torch and diffusers: loaded only when building it
 
         directory = build_tiny_base_model(data_dir / "models" / BASE_MODEL_NAME)
         registered = base_model_register(
