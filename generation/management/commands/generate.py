@@ -7,8 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from core.exceptions import ApplicationError
-from core.management.base import CheckFailed, JsonCommand
+from core.exceptions import MISCONFIGURED, ApplicationError
+from core.management.base import MISCONFIGURED_EXIT, CheckFailed, JsonCommand
 from core.users import user_get
 from generation.models import JOB_FINAL, GenerationJob, JobKind, JobStatus
 from generation.selectors import job_get, job_output, job_result, output_file
@@ -82,8 +82,14 @@ class Command(JsonCommand):
             code = {JobStatus.WITHHELD: "output_withheld", JobStatus.CANCELLED: "generation_cancelled"}.get(
                 job.status, "generation_failed"
             )
+            returncode = 1
+            if job.error.startswith(f"{MISCONFIGURED}:"):
+                # The worker's configuration, not this request, is at fault: as for any command.
+                code, returncode = MISCONFIGURED, MISCONFIGURED_EXIT
             raise CheckFailed(
-                {**summary, "code": code, "job": result}, f"generation job {job.pk} {job.status}: {job.status_reason}"
+                {**summary, "code": code, "job": result},
+                f"generation job {job.pk} {job.status}: {job.status_reason}",
+                returncode=returncode,
             )
         output = job_output(job)
         _write_atomically(target, output_file(output), force=options["force"])
