@@ -37,8 +37,8 @@ class Command(JsonCommand):
         parser.add_argument("--seed", type=int, help="random seed (default: a random one, recorded on the job)")
         parser.add_argument("--steps", type=int, help="denoising steps (default CLEANROOM_GENERATION_DEFAULT_STEPS)")
         parser.add_argument("--guidance", type=float, help="classifier-free guidance scale (default 7.5)")
-        parser.add_argument("--width", type=int, help="text_to_image: a multiple of 8 (default 512)")
-        parser.add_argument("--height", type=int, help="text_to_image: a multiple of 8 (default 512)")
+        parser.add_argument("--width", type=int, help="text_to_image: a multiple of 8 (default: the model's native size)")
+        parser.add_argument("--height", type=int, help="text_to_image: a multiple of 8 (default: the model's native size)")
         parser.add_argument("--image", metavar="FILE", help="the input image (image_to_image, inpaint, upscale)")
         parser.add_argument("--mask", metavar="FILE", help="inpaint: white where the image is to be repainted")
         parser.add_argument("--strength", type=float, help="how much of the input to change, (0, 1]")
@@ -77,6 +77,7 @@ class Command(JsonCommand):
             "seed": job.seed,
             "model_id": result["model_id"],
             "stage_ms": job.stage_ms,
+            "warnings": job.warnings,
         }
         if job.status != JobStatus.SUCCEEDED:
             code = {JobStatus.WITHHELD: "output_withheld", JobStatus.CANCELLED: "generation_cancelled"}.get(
