@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import ManagementUtility
+
+from core.management.base import MISCONFIGURED_EXIT, misconfigured_payload
 
 
 class _Utility(ManagementUtility):
@@ -19,7 +23,15 @@ class _Utility(ManagementUtility):
 
 def execute(argv: list[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-    _Utility(argv).execute()
+    try:
+        _Utility(argv).execute()
+    except ImproperlyConfigured as exc:
+        # Raised while the settings load (a malformed environment variable), before any
+        # command runs: answered as the commands answer a misconfigured backend.
+        if "--json" in argv:
+            print(json.dumps(misconfigured_payload(exc), ensure_ascii=False))
+        print(f"misconfigured: {exc}", file=sys.stderr)
+        raise SystemExit(MISCONFIGURED_EXIT) from None
 
 
 def main() -> None:

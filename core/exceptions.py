@@ -24,3 +24,9 @@ class NotFound(ApplicationError):
 class PermissionDenied(ApplicationError):
     def __init__(self, message: str, *, code: str = "permission_denied"):
         super().__init__(message, code=code, status=403)
+
+
+# The code a misconfiguration (Django's ImproperlyConfigured: a wrong setting, a backend's
+# missing files) answers with: the command-line contract's `code`, and the prefix of the
+# `error` recorded on a job a worker could not run for it.
+MISCONFIGURED = "misconfigured"

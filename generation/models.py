@@ -65,7 +65,8 @@ class GenerationJob(TimeStampedModel):
     `parameters` holds what the pipeline was asked for: prompt, negative_prompt, steps,
     guidance, strength, width, height, scale (each where the kind uses it), after defaults were
     applied, so a job can be re-run exactly with its `seed`. `stage_ms` records milliseconds
-    per stage: load, inference, moderation, watermark, fingerprint, sign.
+    per stage: load, inference, moderation, watermark, fingerprint, sign. `warnings` lists what
+    was accepted but unwise (a size far above the model's native one), as sentences.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -74,6 +75,7 @@ class GenerationJob(TimeStampedModel):
     model = models.ForeignKey(ModelArtifact, on_delete=models.PROTECT, related_name="generation_jobs")
     kind = models.CharField(max_length=16, choices=JobKind.choices)
     parameters = models.JSONField(default=dict)
+    warnings = models.JSONField(default=list, blank=True)
     input_sha256 = models.CharField(max_length=64, blank=True)  # the input image's blob (not text-to-image)
     mask_sha256 = models.CharField(max_length=64, blank=True)  # the inpainting mask's blob
     seed = models.BigIntegerField()

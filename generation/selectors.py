@@ -77,6 +77,7 @@ def job_result(job: GenerationJob) -> dict:
         "model_id": str(job.model_id),
         "requester": job.requester.get_username() if job.requester_id else None,
         "parameters": job.parameters,
+        "warnings": job.warnings,
         "seed": job.seed,
         "input_sha256": job.input_sha256 or None,
         "mask_sha256": job.mask_sha256 or None,

@@ -25,7 +25,7 @@ import hashlib
 import io
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -37,15 +37,23 @@ from core.exceptions import ApplicationError
 from core.state import StateMachine
 from core.storage import blob_open, blob_put_bytes
 from generation.models import VERIFICATION_TRANSITIONS, Output, Verification, VerificationStatus
+from provenance.c2pa.lineage import (
+    DATASET_TYPE,
+    LINEAGE_LABEL,
+    MODEL_TYPE,
+    BaseModelIngredient,
+    LineageMalformed,
+    ModelIngredient,
+    OutputLineage,
+    SnapshotIngredient,
+)
 from provenance.c2pa.manifests import chain, read_manifest
 from provenance.selectors import snapshot_refusal
 from training.selectors import base_model_refusal
 
-LINEAGE_LABEL = "org.cleanroom.lineage"
 MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 MAX_VERIFY_PIXELS = 50_000_000
-DATASET_TYPE = "c2pa.types.dataset"
-MODEL_TYPE = "c2pa.types.model"
+R = TypeVar("R", ModelIngredient, SnapshotIngredient, BaseModelIngredient)
 
 
 @dataclass
@@ -218,17 +226,26 @@ def _open_image(data: bytes) -> tuple[str, Image.Image]:
 # --- finding the output -------------------------------------------------------------------------
 
 
-def _lineage(reading) -> dict:
-    manifest = reading.active_manifest or {}
-    for assertion in manifest.get("assertions") or []:
-        if assertion.get("label") == LINEAGE_LABEL and isinstance(assertion.get("data"), dict):
-            return assertion["data"]
-    return {}
+def _lineage_data(reading) -> Any:
+    """What the active manifest holds under the lineage label (anything, in a hostile manifest)."""
+    for assertion in (reading.active_manifest or {}).get("assertions") or []:
+        if assertion.get("label") == LINEAGE_LABEL:
+            return assertion.get("data")
+    return None
+
+
+def _lineage(reading) -> OutputLineage:
+    data = _lineage_data(reading)
+    if data is None:
+        raise LineageMalformed(f"the manifest has no {LINEAGE_LABEL} assertion")
+    return OutputLineage.from_json(data)
 
 
 def _output_named_by(reading) -> Output | None:
-    output_id = _lineage(reading).get("output_id")
-    if not output_id:
+    # The output id alone is enough to find the output: the chain check then reports whatever
+    # else is wrong with the lineage, rather than the image passing as a stripped copy.
+    output_id = OutputLineage.output_id_in(_lineage_data(reading))
+    if output_id is None:
         return None
     try:
         return Output.objects.select_related("job__model__snapshot", "job__model__base_model").get(pk=output_id)
@@ -304,14 +321,20 @@ def _judge(verdict: Verdict, reading, output: Output, *, traced_by: str, manifes
     verdict.errors.extend(error for error in chain_errors if error not in verdict.errors)
 
 
-def _meta(node: dict, key: str) -> Any:
-    metadata = node.get("metadata") or {}
-    return metadata.get(f"org.cleanroom.{key}", metadata.get(key))
+def _metadata(node: dict | None, record: type[R], errors: list[str], missing: str) -> R | None:
+    """The ingredient's metadata as `record`, or None with the reason in `errors`."""
+    if node is None:
+        errors.append(f"chain.missing: {missing}")
+        return None
+    try:
+        return record.from_json(node.get("metadata") or {}, prefixed=True)
+    except LineageMalformed as malformed:
+        errors.append(f"chain.malformed: {malformed}")
+        return None
 
 
 def _chain(reading, output: Output) -> tuple[list[dict], list[str]]:
     nodes = chain(reading)
-    lineage = _lineage(reading)
     errors: list[str] = []
     artifact = output.job.model
     snapshot, base_model = artifact.snapshot, artifact.base_model
@@ -320,36 +343,38 @@ def _chain(reading, output: Output) -> tuple[list[dict], list[str]]:
         if found is None or str(found) != str(wanted):
             errors.append(f"chain.mismatch: {what} is {found!r} in the manifest, {wanted!r} in the platform's records")
 
-    expect("the output id", lineage.get("output_id"), output.pk)
-    expect("the generation job", lineage.get("job_id"), output.job_id)
-    expect("the model id", lineage.get("model_id"), artifact.pk)
-    expect("the model's sha256", lineage.get("model_sha256"), artifact.sha256)
-    expect("the model container's sha256", lineage.get("model_container_sha256"), artifact.container_sha256)
-    expect("the snapshot id", lineage.get("snapshot_id"), snapshot.pk)
-    expect("the snapshot's Merkle root", lineage.get("merkle_root"), snapshot.merkle_root)
-    expect("the base model id", lineage.get("base_model_id"), base_model.pk)
-    expect("the base model's sha256", lineage.get("base_model_sha256"), base_model.sha256)
+    try:
+        lineage = _lineage(reading)
+    except LineageMalformed as malformed:
+        errors.append(f"chain.malformed: {malformed}")
+    else:
+        expect("the output id", lineage.output_id, output.pk)
+        expect("the generation job", lineage.job_id, output.job_id)
+        expect("the model id", lineage.model_id, artifact.pk)
+        expect("the model's sha256", lineage.model_sha256, artifact.sha256)
+        expect("the model container's sha256", lineage.model_container_sha256, artifact.container_sha256)
+        expect("the snapshot id", lineage.snapshot_id, snapshot.pk)
+        expect("the snapshot's Merkle root", lineage.merkle_root, snapshot.merkle_root)
+        expect("the base model id", lineage.base_model_id, base_model.pk)
+        expect("the base model's sha256", lineage.base_model_sha256, base_model.sha256)
 
     model_node = next((n for n in nodes if n["depth"] == 1 and MODEL_TYPE in n["data_types"]), None)
     snapshot_node = next((n for n in nodes if n["depth"] == 2 and DATASET_TYPE in n["data_types"]), None)
     base_node = next((n for n in nodes if n["depth"] == 2 and MODEL_TYPE in n["data_types"]), None)
-    if model_node is None:
-        errors.append("chain.missing: the manifest has no model ingredient")
-    else:
-        expect("the model ingredient's id", _meta(model_node, "model_id"), artifact.pk)
-        expect("the model ingredient's sha256", _meta(model_node, "lora_sha256"), artifact.sha256)
-        expect("the model container's sha256", _meta(model_node, "container_sha256"), artifact.container_sha256)
-    if snapshot_node is None:
-        errors.append("chain.missing: the model's manifest has no snapshot ingredient")
-    else:
-        expect("the snapshot ingredient's id", _meta(snapshot_node, "snapshot_id"), snapshot.pk)
-        expect("the snapshot ingredient's Merkle root", _meta(snapshot_node, "merkle_root"), snapshot.merkle_root)
-        expect("the snapshot container's sha256", _meta(snapshot_node, "container_sha256"), snapshot.container_sha256)
-    if base_node is None:
-        errors.append("chain.missing: the model's manifest has no base model ingredient")
-    else:
-        expect("the base model ingredient's id", _meta(base_node, "base_model_id"), base_model.pk)
-        expect("the base model ingredient's sha256", _meta(base_node, "sha256"), base_model.sha256)
+    model = _metadata(model_node, ModelIngredient, errors, "the manifest has no model ingredient")
+    if model is not None:
+        expect("the model ingredient's id", model.model_id, artifact.pk)
+        expect("the model ingredient's sha256", model.lora_sha256, artifact.sha256)
+        expect("the model container's sha256", model.container_sha256, artifact.container_sha256)
+    snapshot_ingredient = _metadata(snapshot_node, SnapshotIngredient, errors, "the model's manifest has no snapshot ingredient")
+    if snapshot_ingredient is not None:
+        expect("the snapshot ingredient's id", snapshot_ingredient.snapshot_id, snapshot.pk)
+        expect("the snapshot ingredient's Merkle root", snapshot_ingredient.merkle_root, snapshot.merkle_root)
+        expect("the snapshot container's sha256", snapshot_ingredient.container_sha256, snapshot.container_sha256)
+    base = _metadata(base_node, BaseModelIngredient, errors, "the model's manifest has no base model ingredient")
+    if base is not None:
+        expect("the base model ingredient's id", base.base_model_id, base_model.pk)
+        expect("the base model ingredient's sha256", base.sha256, base_model.sha256)
 
     if not output.released:
         errors.append(f"output.not_released: output {output.pk} was never released")

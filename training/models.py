@@ -77,11 +77,22 @@ class BaseModel(TimeStampedModel):
     status_reason = models.TextField(blank=True)
     status_changed_at = models.DateTimeField(default=timezone.now)
     registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # What the pipeline makes when asked for no size (`training.weights.native_size`), read from
+    # its configs at registration: the configs are among the hashed files, so the digest pins it
+    # and the web process needs neither torch nor the directory to know it. Null: they do not say.
+    native_width = models.PositiveIntegerField(null=True, blank=True)
+    native_height = models.PositiveIntegerField(null=True, blank=True)
 
     objects = BaseModelQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"base model {self.name} ({self.status})"
+
+    @property
+    def native_size(self) -> tuple[int, int] | None:
+        if self.native_width is None or self.native_height is None:
+            return None
+        return self.native_width, self.native_height
 
 
 class BaseModelReview(AppendOnlyModel):

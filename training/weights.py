@@ -29,6 +29,35 @@ class PipelineDirectory:
     pipeline_class: str
     files: list[dict]  # [{path, sha256, size}], sorted by path
     sha256: str
+    native_size: tuple[int, int] | None = None  # (width, height) in pixels; None when unknown
+
+
+def _config(path: Path) -> dict:
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def native_size(directory: str | Path) -> tuple[int, int] | None:
+    """The (width, height) the pipeline makes when asked for no size, read from its configs
+    without torch, as diffusers' StableDiffusionPipeline computes it: the UNet's `sample_size`
+    (latent pixels; an int, or [height, width]) times the VAE's scale factor, 2 ** (number of
+    `block_out_channels` - 1). None when a config does not say."""
+    path = Path(directory)
+    sample = _config(path / "unet" / "config.json").get("sample_size")
+    channels = _config(path / "vae" / "config.json").get("block_out_channels")
+    if isinstance(sample, int) and not isinstance(sample, bool):
+        latent_height = latent_width = sample
+    elif isinstance(sample, list) and len(sample) == 2 and all(type(side) is int for side in sample):
+        latent_height, latent_width = sample
+    else:
+        return None
+    if not isinstance(channels, list) or not channels or min(latent_height, latent_width) < 1:
+        return None
+    scale = 2 ** (len(channels) - 1)
+    return latent_width * scale, latent_height * scale
 
 
 def files_sha256(files: list[dict]) -> str:
@@ -107,7 +136,13 @@ def scan_pipeline_directory(directory: str | Path) -> PipelineDirectory:
             f"{str(path)!r} holds pickle weight files ({', '.join(pickled[:5])}); loading them runs code: convert to safetensors",
             "pickle_weights",
         )
-    return PipelineDirectory(directory=path, pipeline_class=pipeline_class, files=files, sha256=files_sha256(files))
+    return PipelineDirectory(
+        directory=path,
+        pipeline_class=pipeline_class,
+        files=files,
+        sha256=files_sha256(files),
+        native_size=native_size(path),
+    )
 
 
 def changed_files(directory: str | Path, recorded: list[dict]) -> list[str]:

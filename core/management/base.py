@@ -2,7 +2,9 @@
 
 `--json` prints exactly one JSON document on stdout; logs and progress go to stderr. Exit 0
 when the command did its job, 1 when the request was refused or a check failed (the JSON says
-why under `error`), 2 on a usage error (argparse prints usage on stderr).
+why under `error`), 2 on a usage error (argparse prints usage on stderr) or a misconfiguration
+(`code: misconfigured`: a setting or a backend's files are wrong; no request can succeed until an
+operator fixes it, so it is not a refusal of this request).
 """
 
 from __future__ import annotations
@@ -11,18 +13,26 @@ import argparse
 import json
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from core.exceptions import ApplicationError
+from core.exceptions import MISCONFIGURED, ApplicationError
+
+MISCONFIGURED_EXIT = 2
+
+
+def misconfigured_payload(exc: ImproperlyConfigured) -> dict[str, Any]:
+    return {"error": str(exc), "code": MISCONFIGURED}
 
 
 class CheckFailed(Exception):
     """Raised by a command whose check ran and failed: its payload is still printed."""
 
-    def __init__(self, payload: dict[str, Any], message: str):
+    def __init__(self, payload: dict[str, Any], message: str, *, returncode: int = 1):
         super().__init__(message)
         self.payload = payload
         self.message = message
+        self.returncode = returncode
 
 
 class JsonCommand(BaseCommand):
@@ -52,7 +62,10 @@ class JsonCommand(BaseCommand):
             raise CommandError(exc.message, returncode=1) from None
         except CheckFailed as failed:
             self._emit({**failed.payload, "error": failed.message}, as_json)
-            raise CommandError(failed.message, returncode=1) from None
+            raise CommandError(failed.message, returncode=failed.returncode) from None
+        except ImproperlyConfigured as exc:
+            self._emit(misconfigured_payload(exc), as_json)
+            raise CommandError(f"misconfigured: {exc}", returncode=MISCONFIGURED_EXIT) from None
         self._emit(payload, as_json)
 
     def run(self, **options) -> dict[str, Any]:

@@ -27,8 +27,14 @@ class JobCreateSerializer(serializers.Serializer):
     strength = serializers.FloatField(
         required=False, help_text="how much of the input to change, (0, 1]: image_to_image, inpaint, upscale"
     )
-    width = serializers.IntegerField(required=False, help_text="text_to_image: a multiple of 8 (default 512)")
-    height = serializers.IntegerField(required=False, help_text="text_to_image: a multiple of 8 (default 512)")
+    width = serializers.IntegerField(
+        required=False,
+        help_text="text_to_image: a multiple of 8 (default: the model's native size)",
+    )
+    height = serializers.IntegerField(
+        required=False,
+        help_text="text_to_image: a multiple of 8 (default: the model's native size)",
+    )
     scale = serializers.IntegerField(required=False, help_text="upscale: 2, 3 or 4 (default 2)")
     seed = serializers.IntegerField(required=False, min_value=0, help_text="default: a random seed, recorded on the job")
     image = serializers.FileField(required=False, help_text="the input image: image_to_image, inpaint, upscale")

@@ -61,13 +61,22 @@ def generation_request(
     Refused: a caller without the product role (`actor=None` is the operator at the command
     line), an unknown model, a model that may no longer generate (`model_usable`: its snapshot
     tainted or not approved, its base model not approved), and bad parameters (`check_request`).
-    A refusal leaves no job behind and appends a GENERATION_REFUSED event.
+    A refusal leaves no job behind and appends a GENERATION_REFUSED event. Text-to-image
+    defaults to the model's native size; a size far above it is accepted with a warning, kept
+    on the job and in its GENERATION_REQUESTED event.
     """
     try:
         require_role(actor, Role.PRODUCT, action="generate images")
         artifact = model_get(model_id=model_id)
         model_usable(artifact)
-        checked = check_request(kind=kind, parameters=parameters, seed=seed, image=image, mask=mask)
+        checked = check_request(
+            kind=kind,
+            parameters=parameters,
+            seed=seed,
+            image=image,
+            mask=mask,
+            native_size=artifact.base_model.native_size,
+        )
     except ApplicationError as error:
         generation_refusal_record(error=error, actor=actor, model_id=model_id, kind=kind)
         raise
@@ -79,6 +88,7 @@ def generation_request(
             model=artifact,
             kind=checked.kind,
             parameters=checked.parameters,
+            warnings=checked.warnings,
             seed=checked.seed,
             input_sha256=input_sha256,
             mask_sha256=mask_sha256,
@@ -95,6 +105,7 @@ def generation_request(
                 "kind": job.kind,
                 "seed": job.seed,
                 "parameters": job.parameters,
+                "warnings": job.warnings,
                 "input_sha256": input_sha256,
                 "mask_sha256": mask_sha256,
             },

@@ -22,31 +22,31 @@ from core.exceptions import ApplicationError
 from core.storage import blob_open
 from generation.models import GenerationJob, Output
 from generation.services.bindings import soft_binding_assertions
+from provenance.c2pa.lineage import LINEAGE_LABEL, OutputLineage
 from provenance.c2pa.manifests import CONTAINER_MIME_TYPE, Ingredient, read_manifest, sign_image
 from training.models import ModelArtifact
 
 OUTPUT_MIME_TYPE = "image/png"
-LINEAGE_LABEL = "org.cleanroom.lineage"
 TRAINING_MINING_LABEL = "cawg.training-mining"
 TRAINING_MINING_ENTRIES = ("cawg.ai_training", "cawg.ai_generative_training", "cawg.ai_inference", "cawg.data_mining")
 
 
 def lineage(*, job: GenerationJob, output: Output, artifact: ModelArtifact) -> dict:
     snapshot, base_model = artifact.snapshot, artifact.base_model
-    return {
-        "output_id": str(output.pk),
-        "watermark_id": output.watermark_id if output.watermark_embedded else None,
-        "job_id": str(job.pk),
-        "kind": job.kind,
-        "model_id": str(artifact.pk),
-        "model_sha256": artifact.sha256,
-        "model_container_sha256": artifact.container_sha256,
-        "base_model_id": str(base_model.pk),
-        "base_model_name": base_model.name,
-        "base_model_sha256": base_model.sha256,
-        "snapshot_id": str(snapshot.pk),
-        "merkle_root": snapshot.merkle_root,
-    }
+    return OutputLineage(
+        output_id=str(output.pk),
+        watermark_id=output.watermark_id if output.watermark_embedded else None,
+        job_id=str(job.pk),
+        kind=str(job.kind),
+        model_id=str(artifact.pk),
+        model_sha256=artifact.sha256,
+        model_container_sha256=artifact.container_sha256,
+        base_model_id=str(base_model.pk),
+        base_model_name=base_model.name,
+        base_model_sha256=base_model.sha256,
+        snapshot_id=str(snapshot.pk),
+        merkle_root=snapshot.merkle_root,
+    ).to_json()
 
 
 def output_assertions(*, job: GenerationJob, output: Output, artifact: ModelArtifact) -> list[dict]:

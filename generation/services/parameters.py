@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +27,13 @@ MIN_SIDE = 64
 # The VAE works on 8-pixel blocks: sizes are multiples of this.
 SIZE_MULTIPLE = 8
 UPSCALE_FACTORS = (2, 3, 4)
+# A text-to-image request without a size gets the model's native size (`BaseModel.native_size`,
+# as diffusers defaults); this when the base model's configs did not say (Stable Diffusion 1.x's).
 DEFAULT_SIZE = 512
+# A side more than this many times the native one is accepted with a warning on the job: the
+# UNet's attention grows with the square of the latent pixels, so a 64² model asked for 512²
+# spends 4,096 times the attention of its native size (and rarely makes a coherent picture).
+FAR_ABOVE_NATIVE = 2
 DEFAULT_GUIDANCE = 7.5
 DEFAULT_STRENGTH = {JobKind.IMAGE_TO_IMAGE: 0.75, JobKind.INPAINT: 1.0, JobKind.UPSCALE: 0.3}
 SEED_LIMIT = 2**63  # torch.Generator.manual_seed takes any 64-bit value; a BigIntegerField holds it
@@ -48,6 +54,7 @@ class CheckedRequest:
     seed: int
     image: bytes | None = None
     mask: bytes | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def _refuse(message: str, code: str) -> ApplicationError:
@@ -115,9 +122,19 @@ def decode_image(data: bytes, what: str) -> Image.Image:
 
 
 def check_request(
-    *, kind: str, parameters: dict[str, Any], seed: int | None, image: bytes | None = None, mask: bytes | None = None
+    *,
+    kind: str,
+    parameters: dict[str, Any],
+    seed: int | None,
+    image: bytes | None = None,
+    mask: bytes | None = None,
+    native_size: tuple[int, int] | None = None,
 ) -> CheckedRequest:
-    """The request with defaults applied, or an ApplicationError saying what is wrong with it."""
+    """The request with defaults applied, or an ApplicationError saying what is wrong with it.
+
+    `native_size` is the model's (width, height): a text-to-image request's default size, and
+    what a size far above it (`FAR_ABOVE_NATIVE` per side) is warned against.
+    """
     if kind not in JobKind.values:
         raise _refuse(f"unknown kind {kind!r}; one of {', '.join(JobKind.values)}", "unknown_kind")
     kind = JobKind(kind)
@@ -138,10 +155,11 @@ def check_request(
     if kind not in NEEDS_IMAGE:
         if image is not None or mask is not None:
             raise _refuse("text_to_image takes no input image or mask", "invalid_parameter")
-        checked["width"] = _size(parameters.get("width", DEFAULT_SIZE), "width")
-        checked["height"] = _size(parameters.get("height", DEFAULT_SIZE), "height")
+        default_width, default_height = _default_size(native_size)
+        checked["width"] = _size(parameters.get("width", default_width), "width")
+        checked["height"] = _size(parameters.get("height", default_height), "height")
         _check_size(checked["width"], checked["height"], "the image")
-        return CheckedRequest(kind, checked, seed)
+        return CheckedRequest(kind, checked, seed, warnings=_size_warnings(checked, native_size))
     checked["strength"] = _float(parameters.get("strength", DEFAULT_STRENGTH[kind]), "strength", 0.0, 1.0, low_open=True)
     if image is None:
         raise _refuse(f"{kind} needs an input image", "input_image_required")
@@ -167,7 +185,27 @@ def check_request(
                 "mask_size_mismatch",
             )
     _check_steps_run(kind, checked)
-    return CheckedRequest(kind, checked, seed, image=image, mask=mask)
+    return CheckedRequest(kind, checked, seed, image=image, mask=mask, warnings=_size_warnings(checked, native_size))
+
+
+def _default_size(native_size: tuple[int, int] | None) -> tuple[int, int]:
+    if native_size is None:
+        return DEFAULT_SIZE, DEFAULT_SIZE
+    # Within the limits a request may ask for: a multiple of 8, at least MIN_SIDE.
+    width, height = (max(MIN_SIDE, _multiple(side)) for side in native_size)
+    return width, height
+
+
+def _size_warnings(checked: dict[str, Any], native_size: tuple[int, int] | None) -> list[str]:
+    if native_size is None:
+        return []
+    native_width, native_height = native_size
+    if checked["width"] <= FAR_ABOVE_NATIVE * native_width and checked["height"] <= FAR_ABOVE_NATIVE * native_height:
+        return []
+    return [
+        f"{checked['width']}×{checked['height']} is more than {FAR_ABOVE_NATIVE}× the model's native "
+        f"{native_width}×{native_height} per side: slow, and rarely a coherent picture"
+    ]
 
 
 def _size(value: Any, name: str) -> int:

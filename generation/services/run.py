@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
 from core.audit import audit_append
-from core.exceptions import ApplicationError
+from core.exceptions import MISCONFIGURED, ApplicationError
 from core.models import EventType
 from core.storage import blob_put_bytes
 from generation.models import GenerationJob, JobStatus, Output, OutputFingerprint, WatermarkSerial
@@ -63,7 +64,9 @@ def job_run(*, job_id: str, task_id: str = "") -> str:
 
     Every failure (a refusal by the model checks, a crash in a stage, a soft time limit) marks
     the job failed with the error and its stage timings; the task itself then succeeds, so a
-    broken job is never redelivered in a loop.
+    broken job is never redelivered in a loop. A misconfigured backend (ImproperlyConfigured:
+    the watermark's model files missing, say) is recorded as `misconfigured: <what is wrong>`,
+    without a traceback: it is the operator's to fix, not a bug.
     """
     job = job_claim(job_id=job_id, task_id=task_id)
     if job is None:
@@ -75,6 +78,10 @@ def job_run(*, job_id: str, task_id: str = "") -> str:
         return GenerationJob.objects.values_list("status", flat=True).get(pk=job.pk)
     except ApplicationError as exc:
         job_fail(job_id=job.pk, error=f"{exc.code}: {exc.message}", stage_ms=stages.ms)
+        return JobStatus.FAILED
+    except ImproperlyConfigured as exc:
+        logger.error("generation job %s failed: misconfigured: %s", job.pk, exc)
+        job_fail(job_id=job.pk, error=f"{MISCONFIGURED}: {exc}", stage_ms=stages.ms)
         return JobStatus.FAILED
     except Exception as exc:
         logger.exception("generation job %s failed", job.pk)

@@ -17,13 +17,13 @@ from core.audit import audit_append
 from core.exceptions import ApplicationError
 from core.models import EventType
 from core.storage import blob_exists, blob_put_bytes
+from provenance.c2pa.lineage import SNAPSHOT_ASSERTION, SnapshotAssertion
 from provenance.c2pa.manifests import sign_container
 from provenance.merkle import leaf_hash, snapshot_leaf
 from provenance.models import ReviewDecision, Snapshot, SnapshotMember
 from provenance.selectors import snapshot_get, snapshot_refusal
 
 SNAPSHOT_DOCUMENT = "snapshot.json"
-SNAPSHOT_ASSERTION = "org.cleanroom.snapshot"
 TREE = "RFC 9162 §2.1: leaf hash SHA-256(0x00 || leaf), node hash SHA-256(0x01 || left || right)"
 
 
@@ -56,14 +56,14 @@ def snapshot_container(snapshot_id, *, actor=None) -> dict:
             assertions=[
                 {
                     "label": SNAPSHOT_ASSERTION,
-                    "data": {
-                        "snapshot_id": str(snapshot.pk),
-                        "dataset": snapshot.dataset.slug,
-                        "merkle_root": snapshot.merkle_root,
-                        "leaf_format": snapshot.leaf_format,
-                        "asset_count": snapshot.asset_count,
-                        "document_sha256": hashlib.sha256(document_bytes).hexdigest(),
-                    },
+                    "data": SnapshotAssertion(
+                        snapshot_id=str(snapshot.pk),
+                        dataset=snapshot.dataset.slug,
+                        merkle_root=snapshot.merkle_root,
+                        leaf_format=snapshot.leaf_format,
+                        asset_count=snapshot.asset_count,
+                        document_sha256=hashlib.sha256(document_bytes).hexdigest(),
+                    ).to_json(),
                 }
             ],
         )

@@ -57,3 +57,21 @@ def test_a_bad_request_is_refused_with_a_reason_and_a_code(settings, kind, param
 
     assert refused.value.code == code and refused.value.status == 400
     assert refused.value.message
+
+
+def test_text_to_image_defaults_to_the_models_native_size_and_warns_far_above_it():
+    native = check_request(kind="text_to_image", parameters={"prompt": "p"}, seed=1, native_size=(64, 96))
+    assert (native.parameters["width"], native.parameters["height"], native.warnings) == (64, 96, [])
+
+    at_twice = {"prompt": "p", "width": 128, "height": 192}
+    twice = check_request(kind="text_to_image", parameters=at_twice, seed=1, native_size=(64, 96))
+    assert twice.warnings == []
+    large = check_request(kind="text_to_image", parameters={"prompt": "p", "width": 512}, seed=1, native_size=(64, 96))
+    assert (large.parameters["width"], large.parameters["height"]) == (512, 96)
+    assert large.warnings == ["512×96 is more than 2× the model's native 64×96 per side: slow, and rarely a coherent picture"]
+
+
+def test_an_image_kind_far_above_the_native_size_is_warned_about_too():
+    upscaled = check_request(kind="upscale", parameters={"scale": 2}, seed=1, image=png(astronaut(100)), native_size=(64, 64))
+
+    assert "200×200 is more than 2× the model's native 64×64" in upscaled.warnings[0]

@@ -17,6 +17,7 @@ from skimage import data as samples
 from generation.models import Output
 from generation.services.jobs import generation_request
 from generation.services.run import job_run
+from provenance.c2pa.lineage import LINEAGE_LABEL
 from provenance.c2pa.manifests import read_manifest, sign_image
 from provenance.services.consent import consent_revoke
 from tests.generation.conftest import FAST, SIZE, astronaut, corner_mask, png
@@ -163,6 +164,26 @@ def test_a_foreign_signer_copying_our_lineage_is_not_trusted(world, product, set
 
     assert code == 1 and result["trusted"] is False
     assert any(error.startswith("signingCredential.untrusted") for error in result["errors"]), result["errors"]
+
+
+def test_our_own_signature_over_malformed_lineage_is_reported_malformed(world, product, tmp_path):
+    from generation.services.manifest import model_ingredient
+
+    output, data = released(world, product, kind="text_to_image")
+    ours = read_manifest(data, "image/png").active_manifest
+    [lineage] = [a for a in ours["assertions"] if a["label"] == LINEAGE_LABEL]
+    del lineage["data"]["merkle_root"]
+    pixels = io.BytesIO()
+    Image.open(io.BytesIO(data)).save(pixels, "PNG")
+    resigned = sign_image(
+        image=pixels.getvalue(), mime_type="image/png", title="re-signed", assertions=[lineage],
+        ingredients=[model_ingredient(output.job.model)],
+    )  # fmt: skip
+
+    code, result = verify(write(tmp_path, "resigned.png", resigned))
+
+    assert (code, result["trusted"], result["traced_by"], result["output_id"]) == (1, True, "manifest", str(output.pk))
+    assert result["errors"] == ["chain.malformed: the lineage assertion has no merkle_root"]
 
 
 def test_a_stripped_copy_is_traced_through_its_soft_bindings(world, product, tmp_path):

@@ -44,6 +44,21 @@ def test_registration_records_every_file_and_a_digest_sha256sum_reproduces(tiny_
     assert event.details["sha256"] == listing and event.actor == "mel"
 
 
+def test_registration_records_the_native_size_from_the_configs_without_torch(tiny_copy, ml_engineer):
+    # diffusers' default: the UNet's sample_size (32 latent pixels) × the VAE's scale factor (2).
+    result = register(tiny_copy, ml_engineer)
+    assert result["native_size"] == [64, 64]
+    assert BaseModel.objects.get(pk=result["base_model_id"]).native_size == (64, 64)
+    [event] = audit_events(event_type="base_model.registered")
+    assert event.details["native_size"] == [64, 64]
+
+    config = tiny_copy / "unet" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "sample_size": [48, 40]}))
+    assert register(tiny_copy, ml_engineer, name="wide")["native_size"] == [80, 96]  # [height, width] latents
+    config.write_text(json.dumps({**json.loads(config.read_text()), "sample_size": None}))
+    assert register(tiny_copy, ml_engineer, name="unsaid")["native_size"] is None
+
+
 def test_a_folder_that_is_not_a_pipeline_is_refused_with_the_reason(tmp_path, ml_engineer):
     empty = tmp_path / "empty"
     empty.mkdir()

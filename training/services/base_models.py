@@ -64,6 +64,8 @@ def base_model_register(*, directory: str | Path, name: str, licence: str, prove
                 files=scanned.files,
                 sha256=scanned.sha256,
                 registered_by=actor,
+                native_width=scanned.native_size[0] if scanned.native_size else None,
+                native_height=scanned.native_size[1] if scanned.native_size else None,
             )
             audit_append(
                 actor=actor,
@@ -76,6 +78,7 @@ def base_model_register(*, directory: str | Path, name: str, licence: str, prove
                     "directory": base_model.directory,
                     "sha256": base_model.sha256,
                     "files": len(scanned.files),
+                    "native_size": list(scanned.native_size) if scanned.native_size else None,
                 },
             )
     except IntegrityError:
@@ -89,6 +92,7 @@ def _result(base_model: BaseModel) -> dict:
         "name": base_model.name,
         "status": base_model.status,
         "sha256": base_model.sha256,
+        "native_size": list(base_model.native_size) if base_model.native_size else None,
         "approvals": base_model_approvals(base_model),
     }
 

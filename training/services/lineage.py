@@ -21,11 +21,19 @@ from dataclasses import dataclass
 
 from core.exceptions import ApplicationError
 from core.storage import blob_open, blob_put_bytes
+from provenance.c2pa.lineage import (
+    DATASET_TYPE,
+    MODEL_ASSERTION,
+    MODEL_TYPE,
+    BaseModelIngredient,
+    ModelAssertion,
+    ModelIngredient,
+    SnapshotIngredient,
+)
 from training.models import TrainingRun
 
 MODEL_DOCUMENT = "model.json"
 MODEL_FORMAT = "cleanroom-model-v1"
-MODEL_ASSERTION = "org.cleanroom.model"
 CONTAINER_MIME_TYPE = "application/x-zip"
 
 
@@ -100,44 +108,42 @@ def model_lineage_sign(*, model_id: uuid.UUID, run: TrainingRun, lora_sha256: st
     document = model_document(
         model_id=model_id, run=run, lora_sha256=lora_sha256, lora_size=lora_size, snapshot_container_sha256=exported["sha256"]
     )
-    summary = {
-        "model_id": str(model_id),
-        "lora_sha256": lora_sha256,
-        "training_run_id": str(run.pk),
-        "snapshot_id": str(snapshot.pk),
-        "merkle_root": snapshot.merkle_root,
-        "base_model_id": str(base_model.pk),
-        "base_model_sha256": base_model.sha256,
-    }
+    summary = ModelAssertion(
+        model_id=str(model_id),
+        lora_sha256=lora_sha256,
+        training_run_id=str(run.pk),
+        snapshot_id=str(snapshot.pk),
+        merkle_root=snapshot.merkle_root,
+        base_model_id=str(base_model.pk),
+        base_model_sha256=base_model.sha256,
+    )
     container = sign_container(
         files={MODEL_DOCUMENT: canonical_json(document)},
         title=f"Cleanroom model {model_id}",
-        assertions=[{"label": MODEL_ASSERTION, "data": summary}],
+        assertions=[{"label": MODEL_ASSERTION, "data": summary.to_json()}],
         ingredients=[
             Ingredient(
                 title=f"Cleanroom snapshot {snapshot.pk}",
                 mime_type=CONTAINER_MIME_TYPE,
                 data=snapshot_zip,
                 relationship="inputTo",
-                data_types=["c2pa.types.dataset"],
-                metadata={
-                    "snapshot_id": str(snapshot.pk),
-                    "merkle_root": snapshot.merkle_root,
-                    "container_sha256": exported["sha256"],
-                },
+                data_types=[DATASET_TYPE],
+                metadata=SnapshotIngredient(
+                    snapshot_id=str(snapshot.pk), merkle_root=snapshot.merkle_root, container_sha256=exported["sha256"]
+                ).to_json(),
             ),
             Ingredient(
                 title=f"Base model {base_model.name}",
                 mime_type="application/octet-stream",
                 relationship="inputTo",
-                data_types=["c2pa.types.model"],
-                metadata={
-                    "base_model_id": str(base_model.pk),
-                    "name": base_model.name,
-                    "licence": base_model.licence,
-                    "sha256": base_model.sha256,
-                    "files": [{"path": f["path"], "sha256": f["sha256"]} for f in base_model.files],
-                },
+                data_types=[MODEL_TYPE],
+                metadata=BaseModelIngredient(
+                    base_model_id=str(base_model.pk),
+                    name=base_model.name,
+                    licence=base_model.licence,
+                    sha256=base_model.sha256,
+                    files=[{"path": f["path"], "sha256": f["sha256"]} for f in base_model.files],
+                ).to_json(),
             ),
         ],
     )
@@ -148,8 +154,10 @@ def model_lineage_sign(*, model_id: uuid.UUID, run: TrainingRun, lora_sha256: st
             mime_type=CONTAINER_MIME_TYPE,
             data=container,
             relationship="inputTo",
-            data_types=["c2pa.types.model"],
-            metadata={"model_id": str(model_id), "lora_sha256": lora_sha256, "container_sha256": container_sha256},
+            data_types=[MODEL_TYPE],
+            metadata=ModelIngredient(
+                model_id=str(model_id), lora_sha256=lora_sha256, container_sha256=container_sha256
+            ).to_json(),
         )
     )
     return Lineage(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from core.exceptions import ApplicationError
-from core.management.base import CheckFailed, JsonCommand
+from core.exceptions import MISCONFIGURED, ApplicationError
+from core.management.base import MISCONFIGURED_EXIT, CheckFailed, JsonCommand
 from core.users import user_get
 from generation.models import JOB_FINAL, GenerationJob, JobKind, JobStatus
 from generation.selectors import job_get, job_output, job_result, output_file
@@ -37,8 +37,8 @@ class Command(JsonCommand):
         parser.add_argument("--seed", type=int, help="random seed (default: a random one, recorded on the job)")
         parser.add_argument("--steps", type=int, help="denoising steps (default CLEANROOM_GENERATION_DEFAULT_STEPS)")
         parser.add_argument("--guidance", type=float, help="classifier-free guidance scale (default 7.5)")
-        parser.add_argument("--width", type=int, help="text_to_image: a multiple of 8 (default 512)")
-        parser.add_argument("--height", type=int, help="text_to_image: a multiple of 8 (default 512)")
+        parser.add_argument("--width", type=int, help="text_to_image: a multiple of 8 (default: the model's native size)")
+        parser.add_argument("--height", type=int, help="text_to_image: a multiple of 8 (default: the model's native size)")
         parser.add_argument("--image", metavar="FILE", help="the input image (image_to_image, inpaint, upscale)")
         parser.add_argument("--mask", metavar="FILE", help="inpaint: white where the image is to be repainted")
         parser.add_argument("--strength", type=float, help="how much of the input to change, (0, 1]")
@@ -77,13 +77,20 @@ class Command(JsonCommand):
             "seed": job.seed,
             "model_id": result["model_id"],
             "stage_ms": job.stage_ms,
+            "warnings": job.warnings,
         }
         if job.status != JobStatus.SUCCEEDED:
             code = {JobStatus.WITHHELD: "output_withheld", JobStatus.CANCELLED: "generation_cancelled"}.get(
                 job.status, "generation_failed"
             )
+            returncode = 1
+            if job.error.startswith(f"{MISCONFIGURED}:"):
+                # The worker's configuration, not this request, is at fault: as for any command.
+                code, returncode = MISCONFIGURED, MISCONFIGURED_EXIT
             raise CheckFailed(
-                {**summary, "code": code, "job": result}, f"generation job {job.pk} {job.status}: {job.status_reason}"
+                {**summary, "code": code, "job": result},
+                f"generation job {job.pk} {job.status}: {job.status_reason}",
+                returncode=returncode,
             )
         output = job_output(job)
         _write_atomically(target, output_file(output), force=options["force"])
