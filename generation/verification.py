@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
@@ -194,6 +194,10 @@ def verification_run(*, verification_id, task_id: str = "") -> str:
             verdict = verify_image(handle.read())
     except ApplicationError as error:
         verdict, failure = None, error.message
+    except ImproperlyConfigured as error:
+        # The platform's fault, not the image's: the request ends with the reason rather than
+        # staying `running` until the reconciler's deadline.
+        verdict, failure = None, f"misconfigured: {error}"
     else:
         failure = ""
     try:

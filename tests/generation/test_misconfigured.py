@@ -124,3 +124,18 @@ def test_generate_answers_misconfigured_when_its_worker_cannot_watermark(transac
     document = _assert_misconfigured(done, "TrustMark's model files are not in")
     assert document["status"] == "failed" and not (tmp_path / "o.png").exists()
     assert GenerationJob.objects.get(pk=document["job_id"]).error.startswith("misconfigured:")
+
+
+def test_a_verify_request_the_worker_cannot_answer_for_a_misconfigured_backend_is_recorded_failed(db, pki, settings, tmp_path):
+    from generation.models import Verification, VerificationStatus
+    from generation.verification import verification_request, verification_run
+
+    settings.CLEANROOM_WATERMARK = {**settings.CLEANROOM_WATERMARK, "BACKEND": "trustmark", "TRUSTMARK_MODEL_DIR": str(tmp_path)}
+    queued = verification_request(data=png(astronaut()))  # no manifest: the soft bindings must be searched
+    assert queued.status == VerificationStatus.QUEUED
+
+    assert verification_run(verification_id=queued.pk, task_id=queued.task_id) == VerificationStatus.FAILED
+
+    answered = Verification.objects.get(pk=queued.pk)
+    assert answered.status == VerificationStatus.FAILED and answered.finished_at is not None
+    assert answered.error.startswith("misconfigured: TrustMark's model files are not in")
