@@ -17,8 +17,10 @@ import pytest
 from auditing.api import urls as auditing_api_urls
 from auditing.models import Finding
 from provenance.api import urls as api_urls
-from tests.auditing.api.conftest import flagged_finding
-from tests.provenance.api.conftest import PASSWORD, World, consent_upload, jpeg
+from tests.auditing.factories import flagged_finding
+from tests.core.factories import PASSWORD
+from tests.provenance.factories import consent_upload, jpeg
+from tests.support.worlds import World
 
 PERSONAS = (
     "anonymous", "outsider", "contributor", "other_contributor", "reviewer", "second_reviewer",
