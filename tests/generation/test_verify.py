@@ -17,7 +17,7 @@ from skimage import data as samples
 from provenance.c2pa.manifests import read_manifest, sign_image
 from provenance.services.consent import consent_revoke
 from tests.generation.factories import SIZE, released
-from tests.provenance.c2pa.identity import use_identity, write_identity
+from tests.support.pki import use_identity, write_identity
 
 pytestmark = pytest.mark.slow
 

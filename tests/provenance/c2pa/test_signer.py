@@ -6,8 +6,8 @@ from core.exceptions import ApplicationError
 from provenance.c2pa.manifests import read_manifest, sign_image
 from provenance.c2pa.signer import open_signer, trust_anchors_pem
 from tests.provenance.c2pa import kms
-from tests.provenance.c2pa.identity import use_identity, write_identity
 from tests.provenance.ingest import images
+from tests.support.pki import use_identity, write_identity
 
 
 def sign_png() -> bytes:
