@@ -121,4 +121,6 @@ class ModelWorld:
 def model_world(trainable: TrainableWorld, *, ml_engineer) -> ModelWorld:
     """Train on `trainable` (needs a signing identity: the `pki` fixture)."""
     model = trained_model(trainable.snapshot, trainable.base_model, ml_engineer)
-    return ModelWorld(snapshot=trainable.snapshot, consent_id=str(trainable.consent.pk), model=model)
+    # Read again: training records the snapshot's signed container (its sha256) on first use.
+    snapshot = Snapshot.objects.get(pk=trainable.snapshot.pk)
+    return ModelWorld(snapshot=snapshot, consent_id=str(trainable.consent.pk), model=model)
