@@ -2,10 +2,15 @@
 
 contributor (linked to a Contributor record), reviewer, second_reviewer, ml_engineer,
 compliance, operator, product (a product team's account: the generation API), outsider (an
-account with no role).
+account with no role). Also shared: `client_for(user)`, the API `world` (tests.support.worlds),
+the tiny pipeline built once per session (`tiny_model_dir`, `tiny_copy`; tests.support.tiny_models)
+and the signing identity (`pki`; tests.support.pki). Builders live in `tests/<app>/factories.py`
+and `tests/support/`; a test imports them from there, never from a conftest.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -13,6 +18,9 @@ from rest_framework.test import APIClient
 from core.roles import Role
 from provenance.services.contributors import contributor_add
 from tests.core.factories import user_with_role
+from tests.support.pki import pki_install
+from tests.support.tiny_models import build_tiny_pipeline, private_copy
+from tests.support.worlds import World, api_world
 
 
 @pytest.fixture(autouse=True)
@@ -102,3 +110,41 @@ def personas(contributor, reviewer, second_reviewer, ml_engineer, compliance, op
 @pytest.fixture
 def api():
     return APIClient()
+
+
+@pytest.fixture
+def client_for(api: APIClient):
+    """`client_for(user)`: the API client logged in as `user` (None: anonymous)."""
+
+    def login(user) -> APIClient:
+        api.logout()
+        api.credentials()
+        if user is not None:
+            api.force_login(user)
+        return api
+
+    return login
+
+
+@pytest.fixture
+def world(contributor, other_contributor, reviewer, second_reviewer, ml_engineer, compliance, operator, outsider) -> World:
+    """The API world: see tests.support.worlds.World (generation's conftest has its own)."""
+    return api_world(contributor=contributor, reviewer=reviewer, ml_engineer=ml_engineer, operator=operator)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """The tiny pipeline, built once; tests that change files use `tiny_copy` instead."""
+    return build_tiny_pipeline(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def tiny_copy(tiny_model_dir, tmp_path) -> Path:
+    """A private copy of the tiny pipeline that a test may tamper with."""
+    return private_copy(tiny_model_dir, tmp_path)
+
+
+@pytest.fixture
+def pki(settings, tmp_path, db) -> dict:
+    """The organisation's signing identity, created by `pki init` under tmp_path."""
+    return pki_install(settings, tmp_path / "pki")

@@ -13,16 +13,10 @@ from provenance.models import Asset
 from provenance.services.datasets import dataset_create
 from provenance.services.ingest import ingest_paths
 from provenance.services.snapshots import snapshot_create
+from tests.auditing.factories import SYNTHETIC_XMP
 from tests.provenance.factories import image_bytes, write_consent
 
 pytestmark = pytest.mark.django_db
-
-SYNTHETIC_XMP = (
-    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-    b'<rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
-    b'Iptc4xmpExt:DigitalSourceType="http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"/>'
-    b"</rdf:RDF></x:xmpmeta>"
-)
 
 
 @pytest.fixture

@@ -1,86 +1,40 @@
 """A governed world with a trained model, built through the services, for the generation tests.
 
 carla consented and uploaded two images; rita approved them; mel froze them into a snapshot
-that rita and ravi approved; mel registered the tiny base model (built once per session from
-configs in code), rita and ravi approved it; mel trained a LoRA on the snapshot (2 steps); the
-organisation's signing identity lives in the test's own folder. pia (product) generates.
+that rita and ravi approved; mel registered the tiny base model (the root conftest's
+`tiny_model_dir`, built once per session from configs in code), rita and ravi approved it; mel
+trained a LoRA on the snapshot (2 steps); the organisation's signing identity lives in the
+test's own folder. pia (product) generates. See tests.support.worlds.ModelWorld.
 """
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image
-from skimage import data as samples
 
 from generation.output_index import output_index_forget
-from provenance.models import Snapshot
-from provenance.services.assets import asset_review
-from provenance.services.datasets import dataset_create
-from provenance.services.snapshots import snapshot_approve, snapshot_create
-from tests.provenance.api.conftest import grant_consent, ingest
-from tests.provenance.factories import image_bytes
-from training.models import ModelArtifact
+from tests.generation.factories import FAST, SIZE, astronaut, corner_mask, png
+from tests.provenance.factories import grant_consent, ingest
+from tests.support.pki import pki_install
+from tests.support.worlds import ModelWorld, model_world, trainable_world
 
-# Small enough for the CPU, large enough for the watermark (rivaGan needs 256²).
-SIZE = 256
-FAST = {"steps": 2, "guidance": 1.0}
-
-
-@dataclass
-class World:
-    snapshot: Snapshot
-    consent_id: str
-    model: ModelArtifact
-
-
-def png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def astronaut(size: int = SIZE) -> Image.Image:
-    return Image.fromarray(samples.astronaut()).convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
-
-
-def corner_mask(size: int = SIZE, box: tuple[int, int, int, int] = (0, 224, 32, 256)) -> Image.Image:
-    """White (repaint) in a small bottom-left corner, black (keep) elsewhere. The tiny model paints
-    pixel noise there; kept small, so that the released image is mostly photo and carries the
-    watermark (a larger noisy patch in one half of the frame made some ids unreadable)."""
-    mask = np.zeros((size, size), dtype=np.uint8)
-    x0, y0, x1, y1 = box
-    mask[y0:y1, x0:x1] = 255
-    return Image.fromarray(mask, mode="L")
+# Re-exported only so that tests written against the old layout still import; import them from
+# tests.generation.factories and tests.support.worlds (tests/test_test_layout.py refuses this).
+World = ModelWorld
+__all__ = ["FAST", "SIZE", "World", "astronaut", "corner_mask", "grant_consent", "ingest", "png"]
 
 
 @pytest.fixture(scope="session")
-def tiny_base_dir(tmp_path_factory) -> Path:
-    from training.tiny import build_tiny_base_model
-
-    return build_tiny_base_model(tmp_path_factory.mktemp("tiny-sd") / "tiny-sd")
+def tiny_base_dir(tiny_model_dir) -> Path:
+    """The root conftest's tiny pipeline, under the name the generation tests knew it by."""
+    return tiny_model_dir
 
 
 @pytest.fixture
 def pki(settings, tmp_path, operator) -> dict:
-    from provenance.c2pa.pki import pki_init
-
-    directory = tmp_path / "pki"
-    settings.CLEANROOM_PKI_DIR = directory
-    settings.CLEANROOM_SIGNER = {
-        **settings.CLEANROOM_SIGNER,
-        "BACKEND": "files",
-        "CERT_CHAIN": str(directory / "signer-chain.pem"),
-        "KEY": str(directory / "signer-key.pem"),
-        "TRUST_ANCHORS": str(directory / "anchors.pem"),
-        "TSA_URL": "",
-    }
-    return pki_init(actor=operator)
+    """The signing identity, initialised by the operator (root conftest: by the command line)."""
+    return pki_install(settings, tmp_path / "pki", actor=operator)
 
 
 @pytest.fixture(autouse=True)
@@ -94,25 +48,13 @@ def _generation_settings(settings, tmp_path):
 
 
 @pytest.fixture
-def world(contributor, reviewer, second_reviewer, ml_engineer, operator, product, pki, tiny_base_dir) -> World:
-    from training.services import base_model_approve, base_model_register, training_execute, training_request
-
-    dataset = dataset_create(slug="portraits", scopes=["ai_training", "generative_training"], actor=operator)
-    consent = grant_consent(contributor, "carla@example.com")
-    files = [SimpleUploadedFile(f"carla{i}.jpg", image_bytes(100 + i, size=(64, 64)), "image/jpeg") for i in range(2)]
-    for row in ingest(contributor, dataset, consent, *files)["accepted"]:
-        asset_review(asset_id=row["asset_id"], reviewer=reviewer, decision="approve", reason="clean")
-    snapshot_id = snapshot_create(dataset_slug="portraits", actor=ml_engineer)["snapshot_id"]
-    snapshot_approve(snapshot_id=snapshot_id, reviewer=reviewer)
-    snapshot_approve(snapshot_id=snapshot_id, reviewer=second_reviewer)
-    base = base_model_register(directory=tiny_base_dir, name="tiny-sd", licence="MIT", actor=ml_engineer)
-    base_model_approve(base_model_id=base["base_model_id"], reviewer=reviewer)
-    base_model_approve(base_model_id=base["base_model_id"], reviewer=second_reviewer)
-    run = training_request(snapshot_id=snapshot_id, base_model_id=base["base_model_id"], steps=2, seed=7, actor=ml_engineer)
-    result = training_execute(run_id=run.pk, task_id=run.task_id)
-    assert result["status"] == "succeeded", result
-    return World(
-        snapshot=Snapshot.objects.get(pk=snapshot_id),
-        consent_id=str(consent.pk),
-        model=ModelArtifact.objects.select_related("snapshot", "base_model").get(pk=result["model_id"]),
+def world(contributor, reviewer, second_reviewer, ml_engineer, operator, product, pki, tiny_base_dir) -> ModelWorld:
+    trainable = trainable_world(
+        contributor=contributor,
+        reviewer=reviewer,
+        second_reviewer=second_reviewer,
+        ml_engineer=ml_engineer,
+        operator=operator,
+        base_dir=tiny_base_dir,
     )
+    return model_world(trainable, ml_engineer=ml_engineer)

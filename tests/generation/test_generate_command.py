@@ -14,7 +14,7 @@ from core.audit import audit_events
 from core.models import EventType
 from generation.models import GenerationJob
 from provenance.services.consent import consent_revoke
-from tests.generation.conftest import SIZE
+from tests.generation.factories import SIZE
 
 pytestmark = pytest.mark.slow
 

@@ -27,8 +27,8 @@ from generation.services.run import job_run
 from provenance.c2pa.manifests import chain, read_manifest
 from provenance.services.consent import consent_revoke
 from provenance.services.datasets import dataset_create
-from tests.generation.conftest import FAST, SIZE, astronaut, corner_mask, png
-from tests.provenance.api.conftest import grant_consent, ingest
+from tests.generation.factories import FAST, SIZE, astronaut, corner_mask, png
+from tests.provenance.factories import grant_consent, ingest
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from django.db import connection
 from generation.models import GenerationJob, JobStatus
 from generation.services.jobs import generation_request
 from generation.services.run import job_run
-from tests.generation.conftest import FAST, SIZE, astronaut, png
+from tests.generation.factories import FAST, SIZE, astronaut, png
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ from generation.models import GenerationJob, JobStatus
 from generation.selectors import job_result
 from generation.services.jobs import generation_request
 from generation.services.run import job_run
-from tests.generation.conftest import FAST
+from tests.generation.factories import FAST
 
 pytestmark = pytest.mark.slow
 

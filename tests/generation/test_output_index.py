@@ -15,7 +15,7 @@ from generation.output_index import output_index, output_index_forget, output_in
 from generation.selectors import output_file
 from generation.services.jobs import generation_request
 from generation.services.run import job_run
-from tests.generation.conftest import FAST, SIZE
+from tests.generation.factories import FAST, SIZE
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import pytest
 
 from core.exceptions import ApplicationError
 from generation.services.parameters import check_request
-from tests.generation.conftest import astronaut, corner_mask, png
+from tests.generation.factories import astronaut, corner_mask, png
 
 
 def test_a_text_to_image_request_gets_the_defaults_and_a_recorded_seed(settings):

@@ -16,7 +16,7 @@ from generation.models import GenerationJob, JobStatus, Verification, Verificati
 from generation.services.jobs import generation_request, job_claim
 from generation.services.run import job_run
 from generation.verification import verification_request, verification_run, verification_transition
-from tests.generation.conftest import FAST, SIZE, astronaut, png
+from tests.generation.factories import FAST, SIZE, astronaut, png
 from tests.workers import celery_worker, lose_messages, queued_messages, wait_until
 
 pytestmark = pytest.mark.slow

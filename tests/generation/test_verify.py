@@ -14,14 +14,11 @@ from django.core.management.base import CommandError
 from PIL import Image
 from skimage import data as samples
 
-from generation.models import Output
-from generation.services.jobs import generation_request
-from generation.services.run import job_run
 from provenance.c2pa.lineage import LINEAGE_LABEL
 from provenance.c2pa.manifests import read_manifest, sign_image
 from provenance.services.consent import consent_revoke
-from tests.generation.conftest import FAST, SIZE, astronaut, corner_mask, png
-from tests.provenance.c2pa.identity import use_identity, write_identity
+from tests.generation.factories import SIZE, released
+from tests.support.pki import use_identity, write_identity
 
 pytestmark = pytest.mark.slow
 
@@ -34,22 +31,6 @@ def verify(path) -> tuple[int, dict]:
     except CommandError as error:
         code = error.returncode
     return code, json.loads(out.getvalue())
-
-
-def released(world, actor, *, kind: str = "inpaint", seed: int = 5) -> tuple[Output, bytes]:
-    """An output of an inpainted photo: textured enough to carry the watermark."""
-    extra = {"image": png(astronaut()), "mask": png(corner_mask())} if kind == "inpaint" else {}
-    parameters = {"prompt": "a small red kite", **FAST}
-    if kind == "text_to_image":
-        parameters.update(width=SIZE, height=SIZE)
-    job = generation_request(model_id=world.model.pk, kind=kind, parameters=parameters, seed=seed, actor=actor, **extra)
-    job_run(job_id=str(job.pk), task_id=job.task_id)
-    output = Output.objects.select_related("job").get(job=job)
-    assert output.released, output.job.error
-    from core.storage import blob_open
-
-    with blob_open(output.sha256) as handle:
-        return output, handle.read()
 
 
 def write(tmp_path, name: str, data: bytes):

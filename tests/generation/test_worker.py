@@ -24,7 +24,7 @@ from PIL import Image
 from core.storage import blob_open
 from generation.models import GenerationJob, JobStatus
 from provenance.c2pa.manifests import read_manifest
-from tests.generation.conftest import SIZE
+from tests.generation.factories import SIZE
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER = "redis://127.0.0.1:6379/15"

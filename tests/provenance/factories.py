@@ -1,7 +1,13 @@
 """Factories and file builders for provenance tests.
 
-Images are made in code (seeded noise, so every seed gives different bytes). Consent records
-that tests need in bulk are written directly; anything a test is *about* goes through services.
+Images are made in code (seeded noise, so every seed gives different bytes). Two kinds of
+builders live here:
+- through the services (`grant_consent`, `ingest`): governance rows whose audit events a test
+  may read or verify; use these for anything a test is *about*;
+- factory-boy `DjangoModelFactory`s (`ContributorFactory`, `ConsentFactory`, `AssetFactory`,
+  `DatasetFactory`, `add_to_dataset`): rows written directly, with no audit event, for tests
+  that need many of them as scenery (training's approved snapshots).
+And the request bodies of the provenance API (`consent_upload`, `jpeg`, `zip_of`).
 """
 
 from __future__ import annotations
@@ -9,14 +15,19 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import factory
 import numpy as np
+from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from provenance.consent_document import parse_consent_bytes
 from provenance.models import Asset, AssetStatus, ConsentRecord, Contributor, Dataset, DatasetMembership, EvidenceDocument
+from provenance.services.consent import consent_grant, evidence_opener_for_uploads
+from provenance.services.ingest import ingest_uploads
 
 
 def image_bytes(seed: int = 0, *, size: tuple[int, int] = (64, 64), fmt: str = "JPEG", **save_args) -> bytes:
@@ -122,3 +133,56 @@ class DatasetFactory(factory.django.DjangoModelFactory):
 
 def add_to_dataset(dataset: Dataset, *assets: Asset) -> None:
     DatasetMembership.objects.bulk_create(DatasetMembership(dataset=dataset, asset=a) for a in assets)
+
+
+# -- through the services ---------------------------------------------------------------------
+def consent_json(email: str, *, evidence: str = "form.pdf", **overrides: object) -> bytes:
+    """A consent document (the `--consent FILE` format) for `email`, as bytes."""
+    document = {
+        "contributor": email,
+        "scopes": ["ai_training", "generative_training"],
+        "terms_version": "2026-01",
+        "granted_at": "2026-01-01T00:00:00Z",
+        "expires_at": None,
+        "evidence": evidence,
+        **overrides,
+    }
+    return json.dumps(document).encode()
+
+
+def consent_upload(email: str, *, evidence_bytes: bytes = b"%PDF-1.4 signed form", **overrides: object) -> dict:
+    """The multipart body of POST /api/v1/consents/."""
+    return {
+        "contributor": email,
+        "document": SimpleUploadedFile("consent.json", consent_json(email, **overrides), "application/json"),
+        "evidence": [SimpleUploadedFile("form.pdf", evidence_bytes, "application/pdf")],
+    }
+
+
+def jpeg(name: str, seed: int) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, image_bytes(seed), "image/jpeg")
+
+
+def zip_of(name: str, members: dict[str, bytes]) -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+    return SimpleUploadedFile(name, buffer.getvalue(), "application/zip")
+
+
+def grant_consent(user, email: str, *, evidence_bytes: bytes = b"%PDF-1.4 signed form") -> ConsentRecord:
+    """Record a consent through the service, as the API does."""
+    evidence = SimpleUploadedFile("form.pdf", evidence_bytes)
+    consent, _ = consent_grant(
+        document=parse_consent_bytes(consent_json(email)),
+        contributor=Contributor.objects.get(email=email),
+        open_evidence=evidence_opener_for_uploads([evidence]),
+        actor=user,
+    )
+    return consent
+
+
+def ingest(user, dataset: Dataset, consent: ConsentRecord, *files: SimpleUploadedFile) -> dict:
+    """Ingest uploaded files through the service, as the API does; returns its JSON."""
+    return ingest_uploads(files=[(f.name, f) for f in files], dataset=dataset, consent=consent, source=None, actor=user)

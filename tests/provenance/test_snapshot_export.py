@@ -14,8 +14,8 @@ from provenance.models import AssetStatus, Snapshot
 from provenance.services.consent import consent_revoke
 from provenance.services.snapshot_export import snapshot_container
 from provenance.services.snapshots import snapshot_approve, snapshot_create
-from tests.provenance.c2pa.identity import use_identity, write_identity
 from tests.provenance.factories import AssetFactory, ConsentFactory, DatasetFactory, add_to_dataset
+from tests.support.pki import use_identity, write_identity
 
 pytestmark = pytest.mark.django_db
 

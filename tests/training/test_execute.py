@@ -18,7 +18,7 @@ from core.storage import blob_name, blob_open, blob_storage
 from provenance.c2pa.manifests import Ingredient, chain, container_files, read_manifest, sign_image
 from provenance.models import Snapshot
 from provenance.services.consent import consent_revoke
-from tests.training.conftest import approved_base_model
+from tests.training.factories import approved_base_model
 from training.models import ModelArtifact, RunStatus, TrainingRun
 from training.services import training_cancel, training_execute, training_request
 

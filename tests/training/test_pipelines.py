@@ -8,7 +8,7 @@ import pytest
 from core.exceptions import ApplicationError
 from core.storage import blob_delete, blob_name, blob_storage
 from provenance.services.consent import consent_revoke
-from tests.training.conftest import approved_base_model
+from tests.training.factories import approved_base_model
 from training.models import ModelArtifact
 from training.pipelines import LORA_ADAPTER_NAME, device_for, load_base_pipeline, load_model_pipeline, lora_weights
 from training.services import base_model_revoke, model_usable, training_execute, training_request

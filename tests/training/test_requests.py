@@ -15,7 +15,7 @@ from provenance.models import ConsentRecord
 from provenance.services.consent import consent_revoke
 from provenance.services.snapshots import snapshot_create
 from tests.provenance.factories import DatasetFactory, add_to_dataset
-from tests.training.conftest import approved_base_model
+from tests.training.factories import approved_base_model
 from training.models import RunStatus, TrainingRun
 from training.services import base_model_register, training_request
 

@@ -12,8 +12,9 @@ import pytest
 
 from auditing.models import Finding
 from provenance.models import Asset
-from tests.auditing.api.conftest import SYNTHETIC_AUDITOR, flagged_finding
-from tests.provenance.api.conftest import World, grant_consent, ingest, jpeg
+from tests.auditing.factories import SYNTHETIC_AUDITOR, flagged_finding
+from tests.provenance.factories import grant_consent, ingest, jpeg
+from tests.support.worlds import World
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from generation.models import GenerationJob
 from generation.services.run import job_run
 from provenance.services.consent import consent_revoke
 from tests.core.factories import user_with_role
-from tests.generation.conftest import FAST, SIZE, astronaut, corner_mask, png
+from tests.generation.factories import FAST, SIZE, astronaut, corner_mask, png
 
 pytestmark = pytest.mark.slow
 JOBS = "/api/v1/generation/jobs/"

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from generation.verification import verification_run
-from tests.generation.test_verify import released
+from tests.generation.factories import released
 
 pytestmark = pytest.mark.slow
 VERIFY = "/api/v1/verify/"

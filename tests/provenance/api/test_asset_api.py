@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from provenance.services.consent import consent_revoke
 from provenance.services.datasets import dataset_create
-from tests.provenance.api.conftest import World, grant_consent, ingest, jpeg
+from tests.provenance.factories import grant_consent, ingest, jpeg
+from tests.support.worlds import World
 
 ASSETS = "/api/v1/assets/"
 

@@ -8,7 +8,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.provenance.api.conftest import PASSWORD, World
+from tests.core.factories import PASSWORD
+from tests.support.worlds import World
 
 pytestmark = pytest.mark.django_db
 

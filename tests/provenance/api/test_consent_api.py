@@ -6,7 +6,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from provenance.models import ConsentRecord, SnapshotStatus
 from provenance.services.consent import consent_revoke
-from tests.provenance.api.conftest import World, consent_json, consent_upload, grant_consent
+from tests.provenance.factories import consent_json, consent_upload, grant_consent
+from tests.support.worlds import World
 
 CONSENTS = "/api/v1/consents/"
 

@@ -6,8 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from provenance.models import Asset, Dataset, IngestBatch
 from provenance.services.datasets import dataset_create
-from tests.provenance.api.conftest import grant_consent, jpeg, zip_of
-from tests.provenance.factories import image_bytes
+from tests.provenance.factories import grant_consent, image_bytes, jpeg, zip_of
 
 INGEST = "/api/v1/ingest/"
 

@@ -1,107 +1,162 @@
-"""Every endpoint × every persona, with the exact status each one gets.
+"""Every route of every app × every persona, with the exact status each one gets.
 
 Read a row as: "this request, made by each persona in turn, answers these statuses". 401 means
 no credentials, 403 the wrong role, 404 another user's object (its existence never leaks).
 Each request is well-formed, so a persona that is let in gets the endpoint's success status.
+
+The routes come from the URLconf (`config.urls`), each with the methods its view implements, so
+a new route or method without a row here fails `test_every_route_of_every_app_has_a_row`.
+Each row builds its world once; each persona's request runs in a savepoint rolled back after
+it, so every persona meets the same world (an approval by rita does not become ravi's 409).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pytest
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver
+from PIL import Image
 
-from auditing.api import urls as auditing_api_urls
 from auditing.models import Finding
-from provenance.api import urls as api_urls
-from tests.auditing.api.conftest import flagged_finding
-from tests.provenance.api.conftest import PASSWORD, World, consent_upload, jpeg
+from generation.models import GenerationJob, Output, Verification
+from generation.output_index import output_index_forget
+from tests.auditing.factories import flagged_finding
+from tests.core.factories import PASSWORD
+from tests.generation.factories import FAST, SIZE, png, released, requested_job, verification_of
+from tests.provenance.factories import consent_upload, jpeg
+from tests.support.worlds import ModelWorld, TrainableWorld, World, model_world, trainable_world
+from tests.training.factories import registered_base_model, requested_run
+from training.models import BaseModel, ModelArtifact, TrainingRun
 
 PERSONAS = (
     "anonymous", "outsider", "contributor", "other_contributor", "reviewer", "second_reviewer",
-    "ml_engineer", "compliance", "operator",
+    "ml_engineer", "compliance", "operator", "product",
 )  # fmt: skip
 
 # fmt: off
 MATRIX: list[tuple[str, tuple[int, ...]]] = [
-    #  request                                        anon oscar carla otto rita ravi  mel cora opal
-    ("GET  /",                                        (200, 200,  200, 200, 200, 200, 200, 200, 200)),
-    ("GET  /accounts/login/",                         (200, 302,  302, 302, 302, 302, 302, 302, 302)),
-    ("POST /accounts/logout/",                        (302, 302,  302, 302, 302, 302, 302, 302, 302)),
-    ("GET  /api/v1/schema/",                          (200, 200,  200, 200, 200, 200, 200, 200, 200)),
-    ("GET  /api/v1/docs/",                            (200, 200,  200, 200, 200, 200, 200, 200, 200)),
-    ("POST /api/v1/auth/token/",                      (400, 200,  200, 200, 200, 200, 200, 200, 200)),
-    ("GET  /api/v1/contributors/",                    (401, 403,  403, 403, 200, 200, 403, 200, 200)),
-    ("POST /api/v1/contributors/",                    (401, 403,  403, 403, 403, 403, 403, 403, 201)),
-    ("GET  /api/v1/datasets/",                        (401, 403,  200, 200, 200, 200, 200, 200, 200)),
-    ("POST /api/v1/datasets/",                        (401, 403,  403, 403, 403, 403, 201, 403, 201)),
-    ("GET  /api/v1/datasets/{dataset}/",              (401, 403,  200, 404, 200, 200, 200, 200, 200)),
-    ("GET  /api/v1/consents/",                        (401, 403,  200, 200, 200, 200, 403, 200, 200)),
-    ("POST /api/v1/consents/",                        (401, 403,  201, 403, 403, 403, 403, 403, 201)),
-    ("GET  /api/v1/consents/{consent}/",              (401, 403,  200, 404, 200, 200, 403, 200, 200)),
-    ("POST /api/v1/consents/{consent}/revoke/",       (401, 403,  200, 404, 200, 200, 403, 403, 200)),
-    ("POST /api/v1/consents/{consent}/renew/",        (401, 403,  200, 404, 200, 200, 403, 403, 200)),
-    ("POST /api/v1/ingest/",                          (401, 403,  200, 404, 403, 403, 403, 403, 200)),
-    ("GET  /api/v1/assets/",                          (401, 403,  200, 200, 200, 200, 403, 200, 200)),
-    ("GET  /api/v1/assets/{asset}/",                  (401, 403,  200, 404, 200, 200, 403, 200, 200)),
-    ("POST /api/v1/assets/{asset}/review/",           (401, 403,  403, 403, 200, 200, 403, 403, 403)),
-    ("GET  /api/v1/snapshots/",                       (401, 403,  403, 403, 200, 200, 200, 200, 200)),
-    ("POST /api/v1/snapshots/",                       (401, 403,  403, 403, 403, 403, 201, 403, 201)),
-    ("GET  /api/v1/snapshots/{snapshot}/",            (401, 403,  403, 403, 200, 200, 200, 200, 200)),
-    ("POST /api/v1/snapshots/{snapshot}/approve/",    (401, 403,  403, 403, 200, 200, 403, 403, 403)),
-    ("POST /api/v1/snapshots/{snapshot}/reject/",     (401, 403,  403, 403, 200, 200, 403, 403, 403)),
-    ("POST /api/v1/snapshots/{snapshot}/prove/",      (401, 403,  403, 403, 200, 200, 200, 200, 200)),
-    ("GET  /api/v1/audit-events/",                    (401, 403,  403, 403, 403, 403, 403, 200, 200)),
-    ("GET  /api/v1/audit-events/verify/",             (401, 403,  403, 403, 403, 403, 403, 200, 200)),
-    ("GET  /api/v1/findings/",                        (401, 403,  200, 200, 200, 200, 403, 200, 200)),
-    ("GET  /api/v1/findings/{finding}/",              (401, 403,  200, 404, 200, 200, 403, 200, 200)),
-    ("POST /api/v1/findings/{finding}/resolve/",      (401, 403,  403, 403, 200, 200, 403, 403, 403)),
-    ("GET  /api/v1/assets/{asset}/findings/",         (401, 403,  200, 404, 200, 200, 403, 200, 200)),
-    ("GET  /api/v1/datasets/{dataset}/findings/",     (401, 403,  200, 404, 200, 200, 403, 200, 200)),
-    ("POST /api/v1/datasets/{dataset}/audit/",        (401, 403,  403, 403, 403, 403, 202, 403, 202)),
+    #  request                                        anon oscar carla otto rita ravi  mel cora opal  pia
+    ("GET  /",                                        (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET  /accounts/login/",                         (200, 302,  302, 302, 302, 302, 302, 302, 302, 302)),
+    ("POST /accounts/login/",                         (200, 302,  302, 302, 302, 302, 302, 302, 302, 302)),
+    ("PUT  /accounts/login/",                         (200, 302,  302, 302, 302, 302, 302, 302, 302, 302)),
+    ("POST /accounts/logout/",                        (302, 302,  302, 302, 302, 302, 302, 302, 302, 302)),
+    # provenance
+    ("GET  /api/v1/schema/",                          (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET  /api/v1/docs/",                            (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
+    ("POST /api/v1/auth/token/",                      (400, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET  /api/v1/contributors/",                    (401, 403,  403, 403, 200, 200, 403, 200, 200, 403)),
+    ("POST /api/v1/contributors/",                    (401, 403,  403, 403, 403, 403, 403, 403, 201, 403)),
+    ("GET  /api/v1/datasets/",                        (401, 403,  200, 200, 200, 200, 200, 200, 200, 200)),
+    ("POST /api/v1/datasets/",                        (401, 403,  403, 403, 403, 403, 201, 403, 201, 403)),
+    ("GET  /api/v1/datasets/{dataset}/",              (401, 403,  200, 404, 200, 200, 200, 200, 200, 404)),
+    ("GET  /api/v1/consents/",                        (401, 403,  200, 200, 200, 200, 403, 200, 200, 403)),
+    ("POST /api/v1/consents/",                        (401, 403,  201, 403, 403, 403, 403, 403, 201, 403)),
+    ("GET  /api/v1/consents/{consent}/",              (401, 403,  200, 404, 200, 200, 403, 200, 200, 403)),
+    ("POST /api/v1/consents/{consent}/revoke/",       (401, 403,  200, 404, 200, 200, 403, 403, 200, 403)),
+    ("POST /api/v1/consents/{consent}/renew/",        (401, 403,  200, 404, 200, 200, 403, 403, 200, 403)),
+    ("POST /api/v1/ingest/",                          (401, 403,  200, 404, 403, 403, 403, 403, 200, 403)),
+    ("GET  /api/v1/assets/",                          (401, 403,  200, 200, 200, 200, 403, 200, 200, 403)),
+    ("GET  /api/v1/assets/{asset}/",                  (401, 403,  200, 404, 200, 200, 403, 200, 200, 403)),
+    ("POST /api/v1/assets/{asset}/review/",           (401, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
+    ("GET  /api/v1/snapshots/",                       (401, 403,  403, 403, 200, 200, 200, 200, 200, 403)),
+    ("POST /api/v1/snapshots/",                       (401, 403,  403, 403, 403, 403, 201, 403, 201, 403)),
+    ("GET  /api/v1/snapshots/{snapshot}/",            (401, 403,  403, 403, 200, 200, 200, 200, 200, 403)),
+    ("POST /api/v1/snapshots/{snapshot}/approve/",    (401, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
+    ("POST /api/v1/snapshots/{snapshot}/reject/",     (401, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
+    ("POST /api/v1/snapshots/{snapshot}/prove/",      (401, 403,  403, 403, 200, 200, 200, 200, 200, 403)),
+    ("GET  /api/v1/audit-events/",                    (401, 403,  403, 403, 403, 403, 403, 200, 200, 403)),
+    ("GET  /api/v1/audit-events/verify/",             (401, 403,  403, 403, 403, 403, 403, 200, 200, 403)),
+    # auditing
+    ("GET  /api/v1/findings/",                        (401, 403,  200, 200, 200, 200, 403, 200, 200, 403)),
+    ("GET  /api/v1/findings/{finding}/",              (401, 403,  200, 404, 200, 200, 403, 200, 200, 403)),
+    ("POST /api/v1/findings/{finding}/resolve/",      (401, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
+    ("GET  /api/v1/assets/{asset}/findings/",         (401, 403,  200, 404, 200, 200, 403, 200, 200, 403)),
+    ("GET  /api/v1/datasets/{dataset}/findings/",     (401, 403,  200, 404, 200, 200, 403, 200, 200, 403)),
+    ("POST /api/v1/datasets/{dataset}/audit/",        (401, 403,  403, 403, 403, 403, 202, 403, 202, 403)),
+    # training
+    ("GET  /api/v1/base-models/",                     (401, 403,  403, 403, 200, 200, 200, 200, 200, 403)),
+    ("GET  /api/v1/base-models/{base_model}/",        (401, 403,  403, 403, 200, 200, 200, 200, 200, 403)),
+    ("POST /api/v1/base-models/{base_model}/approve/", (401, 403, 403, 403, 200, 200, 403, 403, 403, 403)),
+    ("POST /api/v1/base-models/{base_model}/reject/", (401, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
+    ("GET  /api/v1/training-runs/",                   (401, 403,  403, 403, 403, 403, 200, 200, 200, 403)),
+    ("POST /api/v1/training-runs/",                   (401, 403,  403, 403, 403, 403, 202, 403, 403, 403)),
+    ("GET  /api/v1/training-runs/{run}/",             (401, 403,  403, 403, 403, 403, 200, 200, 200, 403)),
+    ("POST /api/v1/training-runs/{run}/cancel/",      (401, 403,  403, 403, 403, 403, 200, 403, 403, 403)),
+    ("GET  /api/v1/models/",                          (401, 403,  403, 403, 403, 403, 200, 200, 200, 200)),
+    ("GET  /api/v1/models/{model}/",                  (401, 403,  403, 403, 403, 403, 200, 200, 200, 200)),
+    # generation
+    ("GET  /api/v1/generation/jobs/",                 (401, 403,  403, 403, 403, 403, 403, 200, 200, 200)),
+    ("POST /api/v1/generation/jobs/",                 (401, 403,  403, 403, 403, 403, 403, 403, 403, 202)),
+    ("GET  /api/v1/generation/jobs/{job}/",           (401, 403,  403, 403, 403, 403, 403, 200, 200, 200)),
+    ("POST /api/v1/generation/jobs/{job}/cancel/",    (401, 403,  403, 403, 403, 403, 403, 403, 200, 200)),
+    ("GET  /api/v1/generation/outputs/{output}/",     (401, 403,  403, 403, 403, 403, 403, 200, 200, 200)),
+    ("GET  /api/v1/generation/outputs/{output}/download/", (401, 403, 403, 403, 403, 403, 403, 200, 200, 200)),
+    ("POST /api/v1/verify/",                          (202, 202,  202, 202, 202, 202, 202, 202, 202, 202)),
+    ("GET  /api/v1/verify/{verification}/",           (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
 ]
 # fmt: on
 
 
-@dataclass
-class Body:
-    data: dict[str, Any] = field(default_factory=dict)
-    format: str = "json"
+# -- the routes, read from the URLconf ----------------------------------------------------------
+PLACEHOLDER = re.compile(r"<[^>]+>|\{[^}]+\}")
+UNLISTED_METHODS = {"options", "head", "trace"}  # answered by the framework for every route
 
 
-def _token_body(world: World, user) -> Body:
-    if user is None:
-        return Body({"username": "nobody", "password": "not a password"})
-    return Body({"username": user.username, "password": PASSWORD})
+def _view_methods(callback: Callable) -> list[str]:
+    """The methods a route's view implements: a DRF viewset's actions, a class-based view's
+    handlers; a plain function view is taken to answer GET (decorators hide their methods)."""
+    if actions := getattr(callback, "actions", None):
+        return sorted(method.upper() for method in actions)
+    view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if view is None:
+        return ["GET"]
+    return [m.upper() for m in view.http_method_names if m not in UNLISTED_METHODS and hasattr(view, m)]
 
 
-# A well-formed body for each request that needs one; everything else sends none.
-BODIES: dict[str, Callable[[World, Any], Body]] = {
-    "POST /api/v1/auth/token/": _token_body,
-    "POST /api/v1/contributors/": lambda w, u: Body({"email": "nina@example.com", "name": "Nina New"}),
-    "POST /api/v1/datasets/": lambda w, u: Body({"slug": "landscapes", "scopes": ["ai_training"]}),
-    # New evidence bytes, so the grant is a new record (201) rather than the world's (200).
-    "POST /api/v1/consents/": lambda w, u: Body(consent_upload("carla@example.com", evidence_bytes=b"%PDF new"), "multipart"),
-    "POST /api/v1/consents/{consent}/revoke/": lambda w, u: Body({"reason": "the contributor withdrew"}),
-    "POST /api/v1/consents/{consent}/renew/": lambda w, u: Body({"expires_at": None, "reason": "extended"}),
-    "POST /api/v1/ingest/": lambda w, u: Body(
-        {"dataset": w.dataset.slug, "consent_id": str(w.consent.pk), "files": [jpeg("new.jpg", seed=2)]}, "multipart"
-    ),
-    "POST /api/v1/assets/{asset}/review/": lambda w, u: Body({"decision": "reject", "reason": "a watermark shows"}),
-    "POST /api/v1/snapshots/": lambda w, u: Body({"dataset": w.dataset.slug}),
-    "POST /api/v1/snapshots/{snapshot}/reject/": lambda w, u: Body({"reason": "needs another audit"}),
-    "POST /api/v1/snapshots/{snapshot}/prove/": lambda w, u: Body({"sha256": w.asset.sha256}),
-    "POST /api/v1/findings/{finding}/resolve/": lambda w, u: Body({"decision": "dismiss", "reason": "a scan, not generated"}),
-}
+def _walk(patterns: list[URLPattern | URLResolver], prefix: str = "/") -> Iterator[tuple[str, str]]:
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, route)
+        else:
+            for method in _view_methods(pattern.callback):
+                yield method, route
 
-CASES = [
-    pytest.param(line, persona, expected, id=f"{' '.join(line.split())} as {persona} -> {expected}")
-    for line, statuses in MATRIX
-    for persona, expected in zip(PERSONAS, statuses, strict=True)
-]
+
+def url_routes() -> set[str]:
+    """`METHOD /path/{}/` for every route of config.urls, each placeholder written `{}`."""
+    return {f"{method} {PLACEHOLDER.sub('{}', route)}" for method, route in _walk(get_resolver().url_patterns)}
+
+
+def _shape(line: str) -> str:
+    method, template = line.split()
+    return f"{method} {PLACEHOLDER.sub('{}', template)}"
+
+
+def test_every_route_of_every_app_has_a_row():
+    rows = {_shape(line) for line, _ in MATRIX}
+    routes = url_routes()
+
+    missing, stale = sorted(routes - rows), sorted(rows - routes)
+
+    assert not missing, "add a row to MATRIX, with every persona's status, for: " + ", ".join(missing)
+    assert not stale, "these rows of MATRIX name no route of config.urls: " + ", ".join(stale)
+
+
+# -- what each row needs ------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """The throttles count per process (the default cache); this test asks each route ten times."""
+    cache.clear()
 
 
 @pytest.fixture
@@ -110,32 +165,182 @@ def finding(world: World, contributor, settings) -> Finding:
     return flagged_finding(settings, contributor, world.dataset, world.consent, seed=3)
 
 
-def test_the_matrix_has_a_row_for_every_api_route() -> None:
-    routes = {
-        "/api/v1/" + str(pattern.pattern).replace("<slug:slug>", "{dataset}").replace("<uuid:pk>", "{id}")
-        for pattern in [*api_urls.urlpatterns, *auditing_api_urls.urlpatterns]
-    }
-    rows = {re.sub(r"\{(consent|asset|snapshot|finding)\}", "{id}", line.split()[1]) for line, _ in MATRIX}
-
-    assert routes - rows == set()
+@pytest.fixture
+def base_model(tiny_model_dir, ml_engineer) -> BaseModel:
+    """A base model mel registered, waiting for its reviewers."""
+    return registered_base_model(tiny_model_dir, ml_engineer, name="tiny-in-review")
 
 
-@pytest.mark.parametrize(("line", "persona", "expected"), CASES)
-def test_each_persona_gets_exactly_the_status_the_matrix_says(
-    line: str, persona: str, expected: int, world: World, client_for, request: pytest.FixtureRequest
-) -> None:
-    user = None if persona == "anonymous" else request.getfixturevalue(persona)
-    method, template = line.split()
-    # Only the rows that name a finding build one, so every other row sees the world unchanged.
-    finding = request.getfixturevalue("finding").pk if "{finding}" in template else None
-    url = template.format(
-        dataset=world.dataset.slug,
-        consent=world.consent.pk,
-        asset=world.asset.pk,
-        snapshot=world.snapshot.pk,
-        finding=finding,
+@pytest.fixture
+def trainable(world, contributor, reviewer, second_reviewer, ml_engineer, operator, tiny_model_dir) -> TrainableWorld:
+    """An approved snapshot (dataset `governed`) and an approved base model, beside the world."""
+    return trainable_world(
+        contributor=contributor,
+        reviewer=reviewer,
+        second_reviewer=second_reviewer,
+        ml_engineer=ml_engineer,
+        operator=operator,
+        base_dir=tiny_model_dir,
+        slug="governed",
     )
-    body = BODIES.get(f"{method} {template}", lambda w, u: Body())(world, user)
-    response = getattr(client_for(user), method.lower())(url, body.data, format=body.format)
 
-    assert response.status_code == expected, response.content[:400]
+
+@pytest.fixture
+def run(trainable, ml_engineer) -> TrainingRun:
+    """mel's queued run (no worker runs it)."""
+    return requested_run(trainable.snapshot, trainable.base_model, ml_engineer)
+
+
+@pytest.fixture
+def trained(trainable, ml_engineer, pki, settings, tmp_path) -> Iterator[ModelWorld]:
+    """mel's LoRA, trained in-process on the CPU."""
+    settings.CLEANROOM_GENERATION = {**settings.CLEANROOM_GENERATION, "DEVICE": "cpu"}
+    settings.CLEANROOM_TRAINING = {**settings.CLEANROOM_TRAINING, "DEVICE": "cpu"}
+    output_index_forget()
+    yield model_world(trainable, ml_engineer=ml_engineer)
+    output_index_forget()
+
+
+@pytest.fixture
+def model(trained) -> ModelArtifact:
+    return trained.model
+
+
+@pytest.fixture
+def job(trained, product) -> GenerationJob:
+    """pia's queued job (no worker runs it)."""
+    return requested_job(trained.model, product)
+
+
+@pytest.fixture
+def output(trained, product) -> Output:
+    """pia's released output, run in-process."""
+    return released(trained, product)[0]
+
+
+def noise_png(seed: int = 0) -> bytes:
+    """An image with no manifest: the verify service queues it for a worker."""
+    return png(Image.fromarray(np.random.default_rng(seed).integers(0, 255, (64, 64, 3), dtype=np.uint8)))
+
+
+@pytest.fixture
+def verification(pki) -> Verification:
+    """A stranger's image asked about; the organisation's trust anchors exist, as in production."""
+    return verification_of(noise_png(1))
+
+
+# -- the requests -------------------------------------------------------------------------------
+@dataclass
+class Body:
+    data: dict[str, Any] = field(default_factory=dict)
+    format: str = "json"
+
+
+class Scene:
+    """The world of one row; anything more (a finding, a model) is built when first asked for."""
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self._request = request
+
+    def __getattr__(self, name: str) -> Any:
+        return self._request.getfixturevalue(name)
+
+    def needs(self, *names: str) -> None:
+        for name in names:
+            self._request.getfixturevalue(name)
+
+
+def _login_body(scene: Scene, user) -> Body:
+    # A wrong password for the anonymous caller: the form answers 200 with its errors.
+    return Body({"username": "nobody", "password": "not a password"}, "multipart")
+
+
+def _token_body(scene: Scene, user) -> Body:
+    if user is None:
+        return Body({"username": "nobody", "password": "not a password"})
+    return Body({"username": user.username, "password": PASSWORD})
+
+
+def _verify_body(scene: Scene, user) -> Body:
+    scene.needs("pki")  # the organisation's trust anchors exist, as in production
+    return Body({"file": SimpleUploadedFile("stranger.png", noise_png(2), "image/png")}, "multipart")
+
+
+# A well-formed body for each request that needs one; everything else sends none.
+BODIES: dict[str, Callable[[Scene, Any], Body]] = {
+    "POST /accounts/login/": _login_body,
+    "PUT /accounts/login/": _login_body,
+    "POST /api/v1/auth/token/": _token_body,
+    "POST /api/v1/contributors/": lambda s, u: Body({"email": "nina@example.com", "name": "Nina New"}),
+    "POST /api/v1/datasets/": lambda s, u: Body({"slug": "landscapes", "scopes": ["ai_training"]}),
+    # New evidence bytes, so the grant is a new record (201) rather than the world's (200).
+    "POST /api/v1/consents/": lambda s, u: Body(consent_upload("carla@example.com", evidence_bytes=b"%PDF new"), "multipart"),
+    "POST /api/v1/consents/{consent}/revoke/": lambda s, u: Body({"reason": "the contributor withdrew"}),
+    "POST /api/v1/consents/{consent}/renew/": lambda s, u: Body({"expires_at": None, "reason": "extended"}),
+    "POST /api/v1/ingest/": lambda s, u: Body(
+        {"dataset": s.world.dataset.slug, "consent_id": str(s.world.consent.pk), "files": [jpeg("new.jpg", seed=2)]},
+        "multipart",
+    ),
+    "POST /api/v1/assets/{asset}/review/": lambda s, u: Body({"decision": "reject", "reason": "a watermark shows"}),
+    "POST /api/v1/snapshots/": lambda s, u: Body({"dataset": s.world.dataset.slug}),
+    "POST /api/v1/snapshots/{snapshot}/reject/": lambda s, u: Body({"reason": "needs another audit"}),
+    "POST /api/v1/snapshots/{snapshot}/prove/": lambda s, u: Body({"sha256": s.world.asset.sha256}),
+    "POST /api/v1/findings/{finding}/resolve/": lambda s, u: Body({"decision": "dismiss", "reason": "a scan, not generated"}),
+    "POST /api/v1/base-models/{base_model}/reject/": lambda s, u: Body({"reason": "the licence is unclear"}),
+    "POST /api/v1/training-runs/": lambda s, u: Body(
+        {"snapshot_id": str(s.trainable.snapshot.pk), "base_model_id": str(s.trainable.base_model.pk), "steps": 2}
+    ),
+    "POST /api/v1/generation/jobs/": lambda s, u: Body(
+        {
+            "model": str(s.trained.model.pk),
+            "kind": "text_to_image",
+            "prompt": "a lighthouse",
+            "width": SIZE,
+            "height": SIZE,
+            **FAST,
+        }
+    ),
+    "POST /api/v1/verify/": _verify_body,
+}
+
+
+def _url(template: str, scene: Scene) -> str:
+    """The row's URL; only the objects it names are built."""
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name == "dataset":
+            return scene.world.dataset.slug
+        if name in ("consent", "asset", "snapshot"):
+            return str(getattr(scene.world, name).pk)
+        return str(getattr(scene, name).pk)
+
+    return re.sub(r"\{(\w+)\}", value, template)
+
+
+@pytest.mark.parametrize(
+    ("line", "statuses"), [pytest.param(line, statuses, id=" ".join(line.split())) for line, statuses in MATRIX]
+)
+def test_each_persona_gets_exactly_the_status_the_matrix_says(
+    line: str, statuses: tuple[int, ...], world: World, client_for, request: pytest.FixtureRequest
+) -> None:
+    method, template = line.split()
+    scene = Scene(request)
+    url = _url(template, scene)
+    make_body = BODIES.get(f"{method} {template}", lambda s, u: Body())
+    mismatches = []
+    for persona, expected in zip(PERSONAS, statuses, strict=True):
+        user = None if persona == "anonymous" else request.getfixturevalue(persona)
+        body = make_body(scene, user)
+        # Each persona's request is undone afterwards, so the next one meets the same world.
+        with transaction.atomic():
+            try:
+                response = getattr(client_for(user), method.lower())(url, body.data, format=body.format)
+                got, detail = response.status_code, response.content[:300]
+            except Exception as error:  # a crash is a status too: report it beside the others
+                got, detail = 500, repr(error)
+            transaction.set_rollback(True)
+        if got != expected:
+            mismatches.append(f"{persona}: expected {expected}, got {got}: {detail!r}")
+
+    assert mismatches == [], f"{method} {url}\n" + "\n".join(mismatches)

@@ -13,8 +13,8 @@ from provenance.services.assets import asset_review
 from provenance.services.consent import consent_revoke
 from provenance.services.datasets import dataset_create
 from provenance.services.snapshots import snapshot_create
-from tests.provenance.api.conftest import World, grant_consent, ingest, jpeg
-from tests.provenance.factories import image_bytes
+from tests.provenance.factories import grant_consent, image_bytes, ingest, jpeg
+from tests.support.worlds import World
 
 SNAPSHOTS = "/api/v1/snapshots/"
 

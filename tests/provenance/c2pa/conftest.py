@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.provenance.c2pa.identity import Identity, use_identity, write_identity
 from tests.provenance.c2pa.tsa import LocalTsa
+from tests.support.pki import Identity, use_identity, write_identity
 
 
 @pytest.fixture

@@ -1,75 +1,7 @@
-"""Signing identities for tests: the organisation's (installed in the settings) and foreign ones."""
+"""Moved to tests.support.pki; re-exported so that tests written against the old path still import."""
 
 from __future__ import annotations
 
-import datetime
-from dataclasses import dataclass
-from pathlib import Path
+from tests.support.pki import Identity, signer_settings, use_identity, write_identity
 
-from provenance.c2pa.pki import (
-    SIGNER_LIFETIME,
-    Credentials,
-    certificate_pem,
-    chain_pem,
-    issue_root,
-    issue_signer,
-    private_key_pem,
-)
-
-
-@dataclass(frozen=True)
-class Identity:
-    root: Credentials
-    signer: Credentials
-    directory: Path
-
-    @property
-    def root_pem(self) -> str:
-        return certificate_pem(self.root.certificate)
-
-    @property
-    def chain_path(self) -> Path:
-        return self.directory / "signer-chain.pem"
-
-    @property
-    def key_path(self) -> Path:
-        return self.directory / "signer-key.pem"
-
-    @property
-    def anchors_path(self) -> Path:
-        return self.directory / "anchors.pem"
-
-
-def write_identity(
-    directory: Path,
-    *,
-    root: Credentials | None = None,
-    lifetime: datetime.timedelta = SIGNER_LIFETIME,
-    extra_anchors: tuple[str, ...] = (),
-    name: str = "Cleanroom test",
-) -> Identity:
-    directory.mkdir(parents=True, exist_ok=True)
-    root = root or issue_root(f"{name} root")
-    identity = Identity(root, issue_signer(root, f"{name} signer", lifetime=lifetime), directory)
-    identity.chain_path.write_text(chain_pem(identity.signer, root))
-    identity.key_path.write_text(private_key_pem(identity.signer.key))
-    identity.anchors_path.write_text(identity.root_pem + "".join(extra_anchors))
-    return identity
-
-
-def signer_settings(identity: Identity, *, tsa_url: str = "", backend: str = "files", callback: str = "") -> dict:
-    """CLEANROOM_SIGNER for `identity`'s files."""
-    return {
-        "BACKEND": backend,
-        "CERT_CHAIN": str(identity.chain_path),
-        "KEY": str(identity.key_path),
-        "CALLBACK": callback,
-        "TSA_URL": tsa_url,
-        "TRUST_ANCHORS": str(identity.anchors_path),
-    }
-
-
-def use_identity(settings, identity: Identity, **signer: str) -> None:
-    """Point the settings (pytest-django's `settings` fixture) at `identity`'s files."""
-    settings.CLEANROOM_PKI_DIR = identity.directory
-    settings.CLEANROOM_SIGNER = signer_settings(identity, **signer)
+__all__ = ["Identity", "signer_settings", "use_identity", "write_identity"]

@@ -6,8 +6,8 @@ import pytest
 
 from provenance.c2pa.manifests import chain, read_manifest
 from tests.provenance.c2pa.chains import BASE_WEIGHTS, MERKLE_ROOT, Chain, build_chain, sha256, sign_output
-from tests.provenance.c2pa.identity import use_identity, write_identity
 from tests.provenance.ingest import images
+from tests.support.pki import use_identity, write_identity
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from provenance.c2pa.manifests import (
     sign_container,
     sign_image,
 )
-from tests.provenance.c2pa.identity import use_identity, write_identity
 from tests.provenance.ingest import images
+from tests.support.pki import use_identity, write_identity
 
 LINEAGE = {"label": "org.cleanroom.lineage", "data": {"snapshot_id": "11111111-2222-3333-4444-555555555555", "job_id": "j-1"}}
 

@@ -8,8 +8,8 @@ from provenance.c2pa.manifests import read_manifest, sign_image
 from provenance.c2pa.signer import open_signer, trust_anchors_pem
 from provenance.c2pa.signers.files import FilesSigner
 from tests.provenance.c2pa import kms
-from tests.provenance.c2pa.identity import use_identity, write_identity
 from tests.provenance.ingest import images
+from tests.support.pki import use_identity, write_identity
 
 
 def sign_png() -> bytes:

@@ -16,8 +16,8 @@ import pytest
 from django.test import override_settings
 
 from provenance.c2pa.manifests import read_manifest, sign_image
-from tests.provenance.c2pa.identity import signer_settings, write_identity
 from tests.provenance.ingest import images
+from tests.support.pki import signer_settings, write_identity
 
 LEAF_LIFETIME = datetime.timedelta(seconds=3)
 

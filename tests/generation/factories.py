@@ -1,0 +1,70 @@
+"""Builders for generation tests, all through the services (a job is a governance write with
+its audit event): `requested_job` queues a job without running it (no worker needed),
+`released` runs one in-process with the same service the `gpu` worker calls, and
+`verification_of` asks the verify service about some bytes. Plus the images and the
+parameters that keep the tiny model fast on a CPU. No DjangoModelFactory here."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+from skimage import data as samples
+
+from generation.models import GenerationJob, Output, Verification
+from generation.services.jobs import generation_request
+from generation.services.run import job_run
+from generation.verification import verification_request
+
+# Small enough for the CPU, large enough for the watermark (rivaGan needs 256²).
+SIZE = 256
+FAST = {"steps": 2, "guidance": 1.0}
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def astronaut(size: int = SIZE) -> Image.Image:
+    return Image.fromarray(samples.astronaut()).convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
+
+
+def corner_mask(size: int = SIZE, box: tuple[int, int, int, int] = (0, 224, 32, 256)) -> Image.Image:
+    """White (repaint) in a small bottom-left corner, black (keep) elsewhere. The tiny model paints
+    pixel noise there; kept small, so that the released image is mostly photo and carries the
+    watermark (a larger noisy patch in one half of the frame made some ids unreadable)."""
+    mask = np.zeros((size, size), dtype=np.uint8)
+    x0, y0, x1, y1 = box
+    mask[y0:y1, x0:x1] = 255
+    return Image.fromarray(mask, mode="L")
+
+
+def requested_job(model, actor, *, kind: str = "inpaint", seed: int = 5, prompt: str = "a small red kite") -> GenerationJob:
+    """A queued job on `model`, requested by `actor` (a product team) through the service."""
+    extra = {"image": png(astronaut()), "mask": png(corner_mask())} if kind == "inpaint" else {}
+    parameters = {"prompt": prompt, **FAST}
+    if kind == "text_to_image":
+        parameters.update(width=SIZE, height=SIZE)
+    return generation_request(model_id=model.pk, kind=kind, parameters=parameters, seed=seed, actor=actor, **extra)
+
+
+def released(world, actor, *, kind: str = "inpaint", seed: int = 5) -> tuple[Output, bytes]:
+    """An output of an inpainted photo (textured enough to carry the watermark) of `world.model`,
+    run in-process; returns the output and its signed bytes."""
+    from core.storage import blob_open
+
+    job = requested_job(world.model, actor, kind=kind, seed=seed)
+    job_run(job_id=str(job.pk), task_id=job.task_id)
+    output = Output.objects.select_related("job").get(job=job)
+    assert output.released, output.job.error
+    with blob_open(output.sha256) as handle:
+        return output, handle.read()
+
+
+def verification_of(data: bytes, actor=None) -> Verification:
+    """What the verify service records for `data`: settled at once when its own manifest says
+    so, queued for a CPU worker otherwise (nothing runs it here)."""
+    return verification_request(data=data, actor=actor)
