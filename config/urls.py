@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", include("core.api.urls", namespace="core-api")),
     path("api/v1/", include("provenance.api.urls", namespace="api")),
     path("api/v1/", include("auditing.api.urls", namespace="auditing-api")),
     path("api/v1/", include("training.api.urls", namespace="training-api")),

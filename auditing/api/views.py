@@ -23,8 +23,8 @@ from auditing.selectors import findings_visible_to
 from auditing.services import audits_request, finding_resolve
 from core.api import error_responses as _errors
 from core.api import visible_or_404 as _visible
+from core.api.permissions import HasRole
 from core.roles import Role
-from provenance.api.permissions import HasRole
 from provenance.models import Asset, Dataset
 
 # The roles `Asset.objects.visible_to` shows assets to (a contributor: their own only), and so

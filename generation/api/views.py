@@ -19,12 +19,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import error_responses as _errors
+from core.api.permissions import HasRole
 from core.roles import Role
 from generation.api import serializers as s
 from generation.models import GenerationJob, JobStatus
 from generation.selectors import job_get, job_result, output_file, output_get, output_result
 from generation.services.jobs import generation_cancel, generation_request
-from provenance.api.permissions import HasRole
 
 # Who may read jobs at all; which jobs each sees is GenerationJob.objects.visible_to.
 JOB_READERS = (Role.PRODUCT, Role.OPERATOR, Role.COMPLIANCE)

@@ -14,7 +14,6 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from rest_framework import serializers
 
-from core.models import AuditEvent
 from provenance.consent_document import MAX_DOCUMENT_BYTES, ConsentDocument, parse_consent_bytes
 from provenance.ingest.refusals import RefusalReason
 from provenance.models import Asset, ConsentRecord, ConsentScope, Contributor, Dataset, Decision, Snapshot
@@ -276,17 +275,3 @@ class SnapshotProofSerializer(serializers.Serializer):
 
 
 # -- audit log ------------------------------------------------------------------------------
-class AuditEventSerializer(serializers.ModelSerializer):
-    details = serializers.DictField(read_only=True)
-
-    class Meta:
-        model = AuditEvent
-        fields = ["seq", "created_at", "actor", "event_type", "subject_type", "subject_id", "details", "prev_hash", "hash"]
-        read_only_fields = fields
-
-
-class AuditVerifySerializer(serializers.Serializer):
-    valid = serializers.BooleanField()
-    events = serializers.IntegerField()
-    first_bad_event = serializers.IntegerField(allow_null=True)
-    problem = serializers.CharField(allow_null=True)

@@ -1,4 +1,4 @@
-"""/api/v1/: the REST API's routes (names under the `api` namespace)."""
+"""/api/v1/: provenance's routes (names under the `api` namespace)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from provenance.api import views
 app_name = "api"
 
 urlpatterns: list[URLPattern] = [
-    path("auth/token/", views.TokenObtainView.as_view(), name="token"),
     path("contributors/", views.ContributorListCreateView.as_view(), name="contributors"),
     path("datasets/", views.DatasetListCreateView.as_view(), name="datasets"),
     path("datasets/<slug:slug>/", views.DatasetDetailView.as_view(), name="dataset"),
@@ -26,8 +25,4 @@ urlpatterns: list[URLPattern] = [
     path("snapshots/<uuid:pk>/approve/", views.SnapshotApproveView.as_view(), name="snapshot-approve"),
     path("snapshots/<uuid:pk>/reject/", views.SnapshotRejectView.as_view(), name="snapshot-reject"),
     path("snapshots/<uuid:pk>/prove/", views.SnapshotProveView.as_view(), name="snapshot-prove"),
-    path("audit-events/", views.AuditEventListView.as_view(), name="audit-events"),
-    path("audit-events/verify/", views.AuditVerifyView.as_view(), name="audit-verify"),
-    path("schema/", views.SchemaView.as_view(), name="schema"),
-    path("docs/", views.DocsView.as_view(), name="docs"),
 ]

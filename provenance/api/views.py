@@ -9,29 +9,23 @@ ApplicationError that core.api turns into JSON with its status.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import generics, serializers, status
-from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.api import error_responses as _errors
 from core.api import visible_or_404 as _visible
-from core.audit import audit_events, auditlog_verify
+from core.api.permissions import ANY_ROLE, HasRole, PermissionsByMethod
 from core.exceptions import PermissionDenied
-from core.models import AuditEvent
 from core.roles import Role
 from provenance.api import serializers as s
-from provenance.api.permissions import ANY_ROLE, CONSENT_READERS, SNAPSHOT_READERS, HasRole, may_grant_consent_for
+from provenance.api.permissions import CONSENT_READERS, SNAPSHOT_READERS, may_grant_consent_for
 from provenance.models import Asset, ConsentRecord, Contributor, Dataset, Snapshot
 from provenance.selectors import consents_visible_to, dataset_get
 from provenance.services.assets import asset_review
@@ -52,48 +46,8 @@ def _consents(user: Any) -> QuerySet[ConsentRecord]:
     return consents_visible_to(user).prefetch_related("events", "depicted_persons").order_by("-recorded_at", "id")
 
 
-class _PermissionsByMethod:
-    """One URL, two audiences: reads and writes each name their own permission classes.
-    A method not listed falls back to the settings' deny-by-default."""
-
-    permission_classes_by_method: ClassVar[dict[str, Sequence[type[BasePermission]]]]
-    request: Request
-
-    def get_permissions(self) -> list[BasePermission]:
-        method = str(self.request.method)
-        if not hasattr(self, method.lower()):
-            return []  # no handler, nothing can run: let DRF answer 405 rather than a misleading 403
-        key = "GET" if method in SAFE_METHODS else method
-        return [permission() for permission in self.permission_classes_by_method.get(key, [IsAdminUser])]
-
-
-# -- auth and schema ------------------------------------------------------------------------
-class TokenObtainView(ObtainAuthToken):
-    """Trade a username and password for an API token; send it as `Authorization: Token <key>`."""
-
-    # Open to all: logging in is how a caller gets credentials; the serializer checks them.
-    permission_classes = [AllowAny]
-    # A stale or broken token header must not stop anyone from getting a new one.
-    authentication_classes: list = []
-    # Password guessing is slowed per client address (rate in settings: `auth`).
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
-
-
-class SchemaView(SpectacularAPIView):
-    # Public on purpose: the schema describes the API's shape, never its data, and clients and
-    # the docs page need it before they hold a token. Every data endpoint still checks roles.
-    permission_classes = [AllowAny]
-
-
-class DocsView(SpectacularSwaggerView):
-    # Public for the same reason as the schema; its assets come from the sidecar, not a CDN.
-    permission_classes = [AllowAny]
-    url_name = "api:schema"
-
-
 # -- contributors and datasets --------------------------------------------------------------
-class ContributorListCreateView(_PermissionsByMethod, generics.ListAPIView):
+class ContributorListCreateView(PermissionsByMethod, generics.ListAPIView):
     permission_classes_by_method = {
         "GET": [HasRole(Role.OPERATOR, Role.REVIEWER, Role.COMPLIANCE)],
         "POST": [HasRole(Role.OPERATOR)],
@@ -110,7 +64,7 @@ class ContributorListCreateView(_PermissionsByMethod, generics.ListAPIView):
         return Response(s.ContributorSerializer(contributor).data, status=status.HTTP_201_CREATED)
 
 
-class DatasetListCreateView(_PermissionsByMethod, generics.ListAPIView):
+class DatasetListCreateView(PermissionsByMethod, generics.ListAPIView):
     permission_classes_by_method = {
         "GET": [HasRole(*ANY_ROLE)],
         "POST": [HasRole(Role.OPERATOR, Role.ML_ENGINEER)],
@@ -136,7 +90,7 @@ class DatasetDetailView(generics.RetrieveAPIView):
 
 
 # -- consent --------------------------------------------------------------------------------
-class ConsentListCreateView(_PermissionsByMethod, generics.ListAPIView):
+class ConsentListCreateView(PermissionsByMethod, generics.ListAPIView):
     permission_classes_by_method = {
         "GET": [HasRole(*CONSENT_READERS)],
         # A contributor may record their own consent; may_grant_consent_for narrows it below.
@@ -269,7 +223,7 @@ def _snapshots(user: Any) -> QuerySet[Snapshot]:
     return Snapshot.objects.visible_to(user).select_related("dataset", "created_by").order_by("-created_at", "id")
 
 
-class SnapshotListCreateView(_PermissionsByMethod, generics.ListAPIView):
+class SnapshotListCreateView(PermissionsByMethod, generics.ListAPIView):
     permission_classes_by_method = {
         "GET": [HasRole(*SNAPSHOT_READERS)],
         "POST": [HasRole(Role.ML_ENGINEER, Role.OPERATOR)],
@@ -339,37 +293,3 @@ class SnapshotProveView(APIView):
         snapshot = _visible(_snapshots(request.user), "snapshot", pk=pk)
         data = _valid(s.SnapshotProveSerializer, request)
         return Response(snapshot_prove(snapshot_id=str(snapshot.pk), sha256=data["sha256"]))
-
-
-# -- audit log ------------------------------------------------------------------------------
-class AuditEventListView(generics.ListAPIView):
-    permission_classes = [HasRole(Role.COMPLIANCE, Role.OPERATOR)]
-    serializer_class = s.AuditEventSerializer
-
-    def get_queryset(self) -> QuerySet[AuditEvent]:
-        params = self.request.query_params
-        return audit_events(
-            subject_type=params.get("subject_type", ""),
-            subject_id=params.get("subject_id", ""),
-            event_type=params.get("event_type", ""),
-        )
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("subject_type", OpenApiTypes.STR, description="e.g. consentrecord, asset, snapshot"),
-            OpenApiParameter("subject_id", OpenApiTypes.STR),
-            OpenApiParameter("event_type", OpenApiTypes.STR, description="e.g. consent.revoked"),
-        ]
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-
-class AuditVerifyView(APIView):
-    """Recompute the whole hash chain and report the first event that does not fit."""
-
-    permission_classes = [HasRole(Role.COMPLIANCE, Role.OPERATOR)]
-
-    @extend_schema(responses={200: s.AuditVerifySerializer, **_errors(403)})
-    def get(self, request: Request) -> Response:
-        return Response(auditlog_verify().as_json())

@@ -18,8 +18,8 @@ from rest_framework.views import APIView
 
 from core.api import error_responses as _errors
 from core.api import visible_or_404 as _visible
+from core.api.permissions import HasRole
 from core.roles import Role
-from provenance.api.permissions import HasRole
 from training.api import serializers as s
 from training.models import BASE_MODEL_READERS, MODEL_READERS, RUN_READERS, BaseModel, ModelArtifact, TrainingRun
 from training.services import base_model_approve, base_model_reject, training_cancel, training_request

@@ -7,18 +7,13 @@ from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.api.serializers import ErrorSerializer
 from core.exceptions import ApplicationError, NotFound
 
 M = TypeVar("M", bound=Model)
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField(help_text="a sentence for a person")
-    code = serializers.CharField(help_text="a stable machine-readable slug")
 
 
 ERRORS = {

@@ -1,0 +1,28 @@
+"""The error shape every endpoint answers with, and the audit log's answers."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from core.models import AuditEvent
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="a sentence for a person")
+    code = serializers.CharField(help_text="a stable machine-readable slug")
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    details = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["seq", "created_at", "actor", "event_type", "subject_type", "subject_id", "details", "prev_hash", "hash"]
+        read_only_fields = fields
+
+
+class AuditVerifySerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    events = serializers.IntegerField()
+    first_bad_event = serializers.IntegerField(allow_null=True)
+    problem = serializers.CharField(allow_null=True)
