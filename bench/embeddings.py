@@ -78,9 +78,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    from auditing.detectors.embeddings import OpenClipModel
-    from auditing.detectors.near_duplicate import Fingerprint, NearDuplicateIndex, fingerprint_image
     from auditing.detectors.nsfw.clip import ClipNsfwDetector
+    from auditing.similarity import Fingerprint, NearDuplicateIndex, fingerprint_image
+    from auditing.similarity.embeddings import OpenClipModel
 
     images = photos()
     with tempfile.TemporaryDirectory() as folder:

@@ -53,8 +53,8 @@ def build_world(size: int, jobs: int):
     from core.users import user_get
     from demo.load import DATASET_SLUG, demo_load
     from generation.models import GenerationJob
-    from generation.services.jobs import generation_request
-    from generation.services.run import job_run
+    from generation.services.execution import job_run
+    from generation.services.requests import generation_request
     from provenance.services.snapshots import snapshot_approve, snapshot_create
     from training.models import BaseModel
     from training.services import training_execute, training_request

@@ -44,8 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import bench_line, print_table  # noqa: E402
 
-from auditing.detectors.fingerprint import fingerprint_image  # noqa: E402
-from auditing.detectors.index import NearDuplicateIndex  # noqa: E402
+from auditing.similarity.fingerprint import fingerprint_image  # noqa: E402
+from auditing.similarity.index import NearDuplicateIndex  # noqa: E402
 from generation import watermark  # noqa: E402
 from generation.watermark import (  # noqa: E402
     WatermarkNotApplicable,

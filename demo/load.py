@@ -23,12 +23,12 @@ from core.exceptions import ApplicationError
 from core.roles import Role
 from core.users import user_add, user_role_names
 from demo.pictures import PICTURES, consent_form_pdf, render
-from provenance.c2pa.pki import pki_init, pki_show
 from provenance.models import ASSET_TRANSITIONS, Asset, AssetStatus, Dataset, DatasetMembership
 from provenance.services.assets import asset_review
 from provenance.services.contributors import contributor_add
 from provenance.services.datasets import dataset_create
 from provenance.services.ingest import ingest_paths
+from provenance.services.pki import pki_init, pki_show
 from training.models import BaseModel, BaseModelStatus
 from training.services import base_model_approve, base_model_register
 

@@ -1,6 +1,6 @@
 """The output registry's search index: every released output's fingerprint, persisted beside the
 data (`<CLEANROOM_INDEX_DIR>/outputs.idx`) and kept in step with the OutputFingerprint table the
-same way as the protected-works index (auditing/index_store.py: rebuilt when missing, stale or
+same way as the protected-works index (auditing/similarity/store.py: rebuilt when missing, stale or
 corrupt; saved atomically).
 
     for output_id, match in output_index_search(image):
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from auditing.detectors.near_duplicate import Match, NearDuplicateIndex, fingerprint_image
-from auditing.index_store import PersistedIndex
+from auditing.similarity import Match, NearDuplicateIndex, fingerprint_image
+from auditing.similarity.store import PersistedIndex
 from generation.models import OutputFingerprint
 
 INDEX_NAME = "outputs.idx"

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, name="generation.run_job", acks_late=True)
 def run_job(self, job_id: str, **unknown) -> str:
-    from generation.services.run import job_run
+    from generation.services.execution import job_run
 
     if unknown:
         logger.warning("run_job ignores unknown arguments %s", sorted(unknown))
@@ -28,7 +28,7 @@ def run_job(self, job_id: str, **unknown) -> str:
 @shared_task(bind=True, name="generation.verify", acks_late=True)
 def verify(self, verification_id: str, **unknown) -> str:
     """A stripped copy's soft bindings (watermark, fingerprint): CPU work, on the `audit` queue."""
-    from generation.verification import verification_run
+    from generation.services.verification import verification_run
 
     if unknown:
         logger.warning("verify ignores unknown arguments %s", sorted(unknown))

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from auditing.auditors.base import Auditor, AuditSubject, FindingDraft
-from auditing.detectors.embeddings import CandidateEmbeddings, candidate_embeddings, vector_from_bytes, vector_to_bytes
 from auditing.models import AssetFingerprint, ProtectedWork
+from auditing.similarity.embeddings import CandidateEmbeddings, candidate_embeddings, vector_from_bytes, vector_to_bytes
 
 if TYPE_CHECKING:
-    from auditing.detectors.near_duplicate import Fingerprint, Match, NearDuplicateIndex
+    from auditing.similarity import Fingerprint, Match, NearDuplicateIndex
 
 from provenance.models import AssetStatus, DatasetMembership
 
@@ -78,7 +78,7 @@ class NearDuplicateAuditor(Auditor):
     def audit(self, subject: AuditSubject) -> list[FindingDraft]:
         # OpenCV, faiss and torch load here, in the worker: the web process reads auditor
         # versions (to decide what needs auditing) and must never load them.
-        from auditing.detectors.near_duplicate import fingerprint_image
+        from auditing.similarity import fingerprint_image
 
         fingerprint = fingerprint_image(subject.image)
         embeddings = candidate_embeddings()
@@ -95,7 +95,7 @@ class NearDuplicateAuditor(Auditor):
         return [*self._protected(query), *self._within_dataset(subject.asset_id, query)]
 
     def _protected(self, query: _Query) -> list[FindingDraft]:
-        from auditing.protected_index import protected_index
+        from auditing.services.protected_index import protected_index
 
         matches = query.against(protected_index())
         works = {str(pk): work for pk, work in ProtectedWork.objects.in_bulk([m.key for m in matches]).items()}
@@ -111,7 +111,7 @@ class NearDuplicateAuditor(Auditor):
         return drafts
 
     def _within_dataset(self, asset_id: str, query: _Query) -> list[FindingDraft]:
-        from auditing.detectors.near_duplicate import Fingerprint, NearDuplicateIndex
+        from auditing.similarity import Fingerprint, NearDuplicateIndex
 
         # A per-call index over the fingerprints of every other audited asset in the same
         # dataset(s): linear in the dataset's size (decode + build each call), fine for tens of

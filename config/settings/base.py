@@ -199,7 +199,7 @@ CLEANROOM_AUDIT_DEADLINE_SECONDS = env_int("CLEANROOM_AUDIT_DEADLINE_SECONDS", 9
 # The reconciler (core/reconcile.py, beat every minute): nothing stays `queued` or `running` for ever.
 # Each kind, by dotted path; its app declares how a stuck row is sent again or failed.
 CLEANROOM_RECONCILERS = [
-    "auditing.services.RECONCILER",
+    "auditing.services.audits.RECONCILER",
     "training.services.reconcile.RECONCILER",
     "generation.services.reconcile.JOBS_RECONCILER",
     "generation.services.reconcile.VERIFICATIONS_RECONCILER",

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from core.api import error_responses as _errors
 from core.api import visible_or_404
 from generation.models import Verification, VerificationStatus
-from generation.verification import verification_request
+from generation.services.verification import verification_request
 
 
 class VerifyRequestSerializer(serializers.Serializer):

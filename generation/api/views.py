@@ -24,7 +24,7 @@ from core.roles import Role
 from generation.api import serializers as s
 from generation.models import GenerationJob, JobStatus
 from generation.selectors import job_get, job_result, output_file, output_get, output_result
-from generation.services.jobs import generation_cancel, generation_request
+from generation.services.requests import generation_cancel, generation_request
 
 # Who may read jobs at all; which jobs each sees is GenerationJob.objects.visible_to.
 JOB_READERS = (Role.PRODUCT, Role.OPERATOR, Role.COMPLIANCE)

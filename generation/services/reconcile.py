@@ -24,7 +24,7 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from core.reconcile import Reconciler
 from generation.models import GenerationJob, JobStatus, Verification, VerificationStatus
-from generation.services.jobs import job_fail
+from generation.services.requests import job_fail
 
 WORKER_LOST = "worker_lost: the worker running this {} was lost (past its time limit); request it again"
 
@@ -55,7 +55,7 @@ def _verifications_resend(verification_ids: list[str], cutoff: datetime) -> None
 
 
 def _verification_lose(verification_id: str) -> None:
-    from generation.verification import verification_transition
+    from generation.services.verification import verification_transition
 
     with suppress(ApplicationError):  # it finished meanwhile: its answer stands
         verification_transition(

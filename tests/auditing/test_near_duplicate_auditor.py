@@ -13,11 +13,11 @@ from PIL import Image
 from skimage import data as samples
 
 from auditing.auditors.near_duplicate import NearDuplicateAuditor
-from auditing.detectors.embeddings import candidate_embeddings, vector_from_bytes
 from auditing.models import AssetFingerprint, Finding, ProtectedWork
-from auditing.protected import protected_add
-from auditing.protected_index import index_path, protected_index, protected_index_forget
 from auditing.services import asset_audit_run, audits_request
+from auditing.services.protected import protected_add
+from auditing.services.protected_index import index_path, protected_index, protected_index_forget
+from auditing.similarity.embeddings import candidate_embeddings, vector_from_bytes
 from core.exceptions import ApplicationError
 from provenance.models import Asset
 from provenance.services.datasets import dataset_create

@@ -17,10 +17,10 @@ from PIL import Image
 from skimage import data as samples
 
 from auditing.auditors.nsfw import NsfwAuditor
-from auditing.detectors.embeddings import OpenClipModel
 from auditing.detectors.nsfw import DetectorUnavailable
 from auditing.models import AuditRun, Finding
 from auditing.services import asset_audit_run, audits_request
+from auditing.similarity.embeddings import OpenClipModel
 from provenance.models import Asset
 from provenance.services.datasets import dataset_create
 from provenance.services.ingest import ingest_paths

@@ -16,10 +16,10 @@ from django.db import connection
 from PIL import Image
 from skimage import data as samples
 
-from auditing.detectors.near_duplicate import NearDuplicateIndex
 from auditing.models import ProtectedWork
-from auditing.protected import protected_add
-from auditing.protected_index import index_path, protected_index, protected_index_forget
+from auditing.services.protected import protected_add
+from auditing.services.protected_index import index_path, protected_index, protected_index_forget
+from auditing.similarity import NearDuplicateIndex
 from core.models import AuditEvent, EventType
 from core.storage import blob_exists
 

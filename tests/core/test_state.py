@@ -76,7 +76,7 @@ def test_final_states_are_those_with_no_way_out():
 
 def test_a_queued_job_is_claimed_once_and_a_redelivered_message_fails_it_as_lost(ml_engineer):
     from training.models import RunStatus
-    from training.services.runs import RUN_STATES
+    from training.services.requests import RUN_STATES
 
     run = _queued_training_run()
 

@@ -13,9 +13,9 @@ from PIL import Image
 from skimage import data as samples
 
 from generation.models import GenerationJob, Output, Verification
-from generation.services.jobs import generation_request
-from generation.services.run import job_run
-from generation.verification import verification_request
+from generation.services.execution import job_run
+from generation.services.requests import generation_request
+from generation.services.verification import verification_request
 
 # Small enough for the CPU, large enough for the watermark (rivaGan needs 256²).
 SIZE = 256

@@ -9,7 +9,7 @@ import pytest
 from core.exceptions import ApplicationError
 from core.models import AuditEvent, EventType
 from generation.models import GenerationJob
-from generation.services.jobs import generation_request
+from generation.services.requests import generation_request
 from provenance.models import SnapshotStatus
 from provenance.services.consent import consent_expire_due, consent_renew
 

@@ -74,7 +74,7 @@ def test_usage_errors_exit_2(db, tmp_path):
 
 
 def test_show_prints_a_job_and_cancel_cancels_it(world, product, tmp_path):
-    from generation.services.jobs import generation_request
+    from generation.services.requests import generation_request
 
     job = generation_request(model_id=world.model.pk, kind="text_to_image", parameters={"prompt": "p"}, seed=1, actor=product)
 

@@ -22,8 +22,8 @@ from generation.models import GenerationJob, JobStatus, Output, OutputFingerprin
 from generation.output_index import output_index_search
 from generation.selectors import output_by_watermark_id, output_file
 from generation.services.bindings import FINGERPRINT_ALGORITHM
-from generation.services.jobs import generation_cancel, generation_request, job_claim
-from generation.services.run import job_run
+from generation.services.execution import job_run
+from generation.services.requests import generation_cancel, generation_request, job_claim
 from provenance.c2pa.manifests import chain, read_manifest
 from provenance.services.consent import consent_revoke
 from provenance.services.datasets import dataset_create

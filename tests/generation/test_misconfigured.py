@@ -15,8 +15,8 @@ import pytest
 from django.db import connection
 
 from generation.models import GenerationJob, JobStatus
-from generation.services.jobs import generation_request
-from generation.services.run import job_run
+from generation.services.execution import job_run
+from generation.services.requests import generation_request
 from tests.generation.factories import FAST, SIZE, astronaut, png
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,7 +128,7 @@ def test_generate_answers_misconfigured_when_its_worker_cannot_watermark(transac
 
 def test_a_verify_request_the_worker_cannot_answer_for_a_misconfigured_backend_is_recorded_failed(db, pki, settings, tmp_path):
     from generation.models import Verification, VerificationStatus
-    from generation.verification import verification_request, verification_run
+    from generation.services.verification import verification_request, verification_run
 
     settings.CLEANROOM_WATERMARK = {**settings.CLEANROOM_WATERMARK, "BACKEND": "trustmark", "TRUSTMARK_MODEL_DIR": str(tmp_path)}
     queued = verification_request(data=png(astronaut()))  # no manifest: the soft bindings must be searched

@@ -13,8 +13,8 @@ from core.models import EventType
 from core.storage import blob_open
 from generation.models import GenerationJob, JobStatus
 from generation.selectors import job_result
-from generation.services.jobs import generation_request
-from generation.services.run import job_run
+from generation.services.execution import job_run
+from generation.services.requests import generation_request
 from tests.generation.factories import FAST
 
 pytestmark = pytest.mark.slow

@@ -9,12 +9,12 @@ import os
 import pytest
 from PIL import Image, ImageOps
 
-from auditing.detectors.near_duplicate import NearDuplicateIndex
+from auditing.similarity import NearDuplicateIndex
 from generation.models import GenerationJob, Output
 from generation.output_index import output_index, output_index_forget, output_index_path, output_index_search
 from generation.selectors import output_file
-from generation.services.jobs import generation_request
-from generation.services.run import job_run
+from generation.services.execution import job_run
+from generation.services.requests import generation_request
 from tests.generation.factories import FAST, SIZE
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.exceptions import ApplicationError
-from generation.services.parameters import check_request
+from generation.services.rules import check_request
 from tests.generation.factories import astronaut, corner_mask, png
 
 

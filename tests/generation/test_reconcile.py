@@ -13,9 +13,9 @@ from django.utils import timezone
 from core.models import AuditEvent, EventType
 from core.reconcile import reconcile
 from generation.models import GenerationJob, JobStatus, Verification, VerificationStatus
-from generation.services.jobs import generation_request, job_claim
-from generation.services.run import job_run
-from generation.verification import verification_request, verification_run, verification_transition
+from generation.services.execution import job_run
+from generation.services.requests import generation_request, job_claim
+from generation.services.verification import verification_request, verification_run, verification_transition
 from tests.generation.factories import FAST, SIZE, astronaut, png
 from tests.workers import celery_worker, lose_messages, queued_messages, wait_until
 

@@ -13,7 +13,8 @@ def test_the_generation_api_loads_no_heavy_library(tmp_path):
         "for url in ('/api/v1/generation/jobs/', '/api/v1/generation/outputs/00000000-0000-0000-0000-000000000000/download/',\n"
         "            '/api/v1/verify/'):\n"
         "    django.urls.resolve(url)\n"
-        "import generation.api.views, generation.api.verify, generation.tasks, generation.selectors, generation.verification",
+        "import generation.api.views, generation.api.verify, generation.tasks, generation.selectors\n"
+        "import generation.services.verification",
         heavy=HEAVY,
         data_dir=tmp_path,
     )

@@ -15,7 +15,7 @@ import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
-from provenance.c2pa.pki import (
+from provenance.services.pki import (
     SIGNER_LIFETIME,
     Credentials,
     certificate_pem,
@@ -86,7 +86,7 @@ def use_identity(settings, identity: Identity, **signer: str) -> None:
 
 def pki_install(settings, directory: Path, *, actor=None) -> dict:
     """Point the settings at `directory`, run `pki init` there, return its JSON."""
-    from provenance.c2pa.pki import pki_init
+    from provenance.services.pki import pki_init
 
     settings.CLEANROOM_PKI_DIR = directory
     settings.CLEANROOM_SIGNER = {

@@ -10,8 +10,8 @@ from training.services.base_models import (
     base_model_transition,
 )
 from training.services.execution import training_execute
+from training.services.requests import training_cancel, training_request, training_run_transition
 from training.services.rules import check_trainable, model_usable, snapshot_blob_problems
-from training.services.runs import training_cancel, training_request, training_run_transition
 
 __all__ = [
     "base_model_approve",

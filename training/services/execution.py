@@ -22,8 +22,8 @@ from core.storage import blob_open, blob_put_bytes
 from provenance.models import SnapshotMember
 from training.models import ModelArtifact, RunStatus, TrainingRun
 from training.selectors import run_result, training_run_get
+from training.services.requests import record_refusal, training_run_claim, training_run_transition
 from training.services.rules import REFUSAL_CODES, check_trainable
-from training.services.runs import record_refusal, training_run_claim, training_run_transition
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5  # how often a running loop writes progress (and notices a cancel)

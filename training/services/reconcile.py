@@ -23,7 +23,7 @@ from core.reconcile import Reconciler
 from training.models import RunStatus, TrainingRun
 from training.selectors import run_result, training_run_get
 from training.services.execution import training_execute
-from training.services.runs import training_run_transition
+from training.services.requests import training_run_transition
 
 logger = logging.getLogger(__name__)
 

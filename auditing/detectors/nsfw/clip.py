@@ -15,9 +15,9 @@ import numpy as np
 from django.core.exceptions import ImproperlyConfigured
 from PIL import Image
 
-from auditing.detectors.embeddings import OpenClipModel
 from auditing.detectors.nsfw.base import DEFAULT_THRESHOLD, DetectorUnavailable, NsfwDetector, NsfwLabel, NsfwResult
 from auditing.detectors.process_cache import once_per_process
+from auditing.similarity.embeddings import OpenClipModel
 
 # Zero-shot prompts for ClipNsfwDetector when no trained head is configured.
 CLIP_NSFW_PROMPTS: tuple[str, ...] = (

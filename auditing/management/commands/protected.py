@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from auditing.protected import protected_add
+from auditing.services.protected import protected_add
 from core.management.base import JsonCommand
 
 

@@ -12,7 +12,7 @@ from core.management.base import MISCONFIGURED_EXIT, CheckFailed, JsonCommand
 from core.users import user_get
 from generation.models import JOB_FINAL, GenerationJob, JobKind, JobStatus
 from generation.selectors import job_get, job_output, job_result, output_file
-from generation.services.jobs import generation_cancel, generation_request
+from generation.services.requests import generation_cancel, generation_request
 
 PARAMETERS = ("prompt", "negative_prompt", "steps", "guidance", "strength", "width", "height", "scale")
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from core.exceptions import ApplicationError
 from core.management.base import CheckFailed, JsonCommand
-from generation.verification import verify_image
+from generation.services.verification import verify_image
 
 
 class Command(JsonCommand):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from core.management.base import JsonCommand
-from provenance.c2pa.pki import pki_init, pki_show
+from provenance.services.pki import pki_init, pki_show
 
 
 class Command(JsonCommand):

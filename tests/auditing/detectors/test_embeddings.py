@@ -17,9 +17,9 @@ from django.core.exceptions import ImproperlyConfigured
 from PIL import Image
 from skimage import data as skimage_data
 
-from auditing.detectors.embeddings import OpenClipModel, candidate_embeddings
-from auditing.detectors.near_duplicate import NearDuplicateIndex, fingerprint_image
-from auditing.detectors.vectors import embeddings_path
+from auditing.similarity import NearDuplicateIndex, fingerprint_image
+from auditing.similarity.embeddings import OpenClipModel, candidate_embeddings
+from auditing.similarity.vectors import embeddings_path
 from tests.auditing.tiny_clip import TINY_CONFIG, reference_embedding, write_tiny_clip
 
 REPO = Path(__file__).resolve().parents[3]
@@ -175,7 +175,7 @@ def test_configuring_the_model_loads_neither_torch_nor_open_clip(tiny) -> None:
     config, weights = tiny
     code = (
         "import sys\n"
-        "from auditing.detectors.embeddings import OpenClipModel\n"
+        "from auditing.similarity.embeddings import OpenClipModel\n"
         f"OpenClipModel(model={str(config)!r}, weights={str(weights)!r}).version\n"
         "assert 'torch' not in sys.modules and 'open_clip' not in sys.modules\n"
     )

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 from skimage import data as skimage_data
 
-from auditing.detectors.near_duplicate import (
+from auditing.similarity import (
     FINGERPRINT_VERSION,
     Fingerprint,
     NearDuplicateIndex,

@@ -26,10 +26,10 @@ from PIL import Image
 from skimage import data
 
 from auditing.detectors import process_cache
-from auditing.detectors.embeddings import OpenClipModel
 from auditing.detectors.nsfw import DetectorUnavailable, NsfwDetector, detector_from_settings
 from auditing.detectors.nsfw.clip import CLIP_LABEL, ClipNsfwDetector, load_nsfw_head
 from auditing.detectors.nsfw.nudenet import DEFAULT_COUNTED_LABELS, NUDENET_LABELS, NudeNetDetector, nudenet_session
+from auditing.similarity.embeddings import OpenClipModel
 from tests.auditing.tiny_clip import fit_linear_head, write_head, write_tiny_clip
 
 REPO = Path(__file__).resolve().parents[3]

@@ -14,7 +14,7 @@ from core.audit import audit_events
 from core.models import EventType
 from core.storage import blob_open
 from generation.models import GenerationJob
-from generation.services.run import job_run
+from generation.services.execution import job_run
 from provenance.services.consent import consent_revoke
 from tests.core.factories import user_with_role
 from tests.generation.factories import FAST, SIZE, astronaut, corner_mask, png

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from generation.verification import verification_run
+from generation.services.verification import verification_run
 from tests.generation.factories import released
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 
 from core.models import AuditEvent, EventType
 from provenance.c2pa.manifests import read_manifest, sign_image
-from provenance.c2pa.pki import certificate_pem, issue_root, issue_signer
+from provenance.services.pki import certificate_pem, issue_root, issue_signer
 from tests.provenance.ingest import images
 
 pytestmark = pytest.mark.django_db

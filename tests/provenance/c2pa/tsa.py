@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from provenance.c2pa.pki import Credentials, certificate_pem, issue_root, private_key_pem
+from provenance.services.pki import Credentials, certificate_pem, issue_root, private_key_pem
 
 TSA_CONFIG = """\
 [ tsa ]

@@ -28,9 +28,9 @@ from core.models import EventType
 from core.storage import blob_put_bytes
 from generation.models import GenerationJob, JobStatus, Output, OutputFingerprint, WatermarkSerial
 from generation.services.bindings import fingerprint_bytes, watermark_apply
-from generation.services.jobs import generation_refusal_record, job_claim, job_fail, job_transition
 from generation.services.manifest import OUTPUT_MIME_TYPE, output_sign
 from generation.services.moderation import moderate
+from generation.services.requests import generation_refusal_record, job_claim, job_fail, job_transition
 from training.pipelines import device_for
 from training.services import model_usable
 

@@ -8,7 +8,7 @@ vectors). Stage 2 (verification): keypoint matching under a RANSAC homography, w
 proposed the candidate.
 
 An index with embeddings is saved as two files: the fingerprints at PATH and the vectors beside
-it at PATH.emb (auditing/detectors/vectors.py).
+it at PATH.emb (auditing/similarity/vectors.py).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from auditing.detectors.fingerprint import MIN_INLIERS, Fingerprint, Geometry, hamming, verify
-from auditing.detectors.index_files import read_index_files, write_index_files
-from auditing.detectors.vectors import VectorIndex
+from auditing.similarity.fingerprint import MIN_INLIERS, Fingerprint, Geometry, hamming, verify
+from auditing.similarity.index_files import read_index_files, write_index_files
+from auditing.similarity.vectors import VectorIndex
 
 # Candidate thresholds, in bits of 64: unrelated images sit at 31-36 (shared/FACTS.md).
 MAX_CANDIDATE_HASH_DISTANCE = 22

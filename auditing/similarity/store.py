@@ -1,6 +1,6 @@
 """A process-wide near-duplicate index over one table's fingerprints, persisted beside the data.
 
-Used for the protected works (auditing/protected_index.py) and for generated outputs
+Used for the protected works (auditing/services/protected_index.py) and for generated outputs
 (generation/output_index.py). The file `<CLEANROOM_INDEX_DIR>/<name>` holds every row's
 fingerprint; `<name>.meta.json` beside it records what the file was built from (row count, the
 latest row's key and timestamp) and the file's sha256. The database is the truth: an index whose
@@ -35,8 +35,8 @@ import numpy as np
 from django.conf import settings
 from django.db import models
 
-from auditing.detectors.near_duplicate import FINGERPRINT_VERSION, INDEX_VERSION, Fingerprint, NearDuplicateIndex
-from auditing.detectors.vectors import embeddings_path
+from auditing.similarity import FINGERPRINT_VERSION, INDEX_VERSION, Fingerprint, NearDuplicateIndex
+from auditing.similarity.vectors import embeddings_path
 
 logger = logging.getLogger(__name__)
 

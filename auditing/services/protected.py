@@ -14,10 +14,10 @@ import logging
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 
-from auditing.detectors.embeddings import CandidateEmbeddings, candidate_embeddings, vector_to_bytes
-from auditing.detectors.near_duplicate import fingerprint_image
 from auditing.models import ProtectedWork
-from auditing.protected_index import protected_index_add
+from auditing.services.protected_index import protected_index_add
+from auditing.similarity import fingerprint_image
+from auditing.similarity.embeddings import CandidateEmbeddings, candidate_embeddings, vector_to_bytes
 from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError
 from core.models import EventType

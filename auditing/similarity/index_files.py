@@ -2,7 +2,7 @@
 
 Each file is written atomically (a temp file in the same folder, fsynced, renamed, the folder
 fsynced). Two files cannot be replaced in one step: a reader that must know they belong
-together compares their hashes with what it recorded (auditing/index_store.py does).
+together compares their hashes with what it recorded (auditing/similarity/store.py does).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from auditing.detectors.fingerprint import Fingerprint
-from auditing.detectors.vectors import embeddings_path, read_embeddings, write_embeddings
+from auditing.similarity.fingerprint import Fingerprint
+from auditing.similarity.vectors import embeddings_path, read_embeddings, write_embeddings
 
 INDEX_VERSION = 1
 _MAGIC = b"CRNDIDX\0"

@@ -17,7 +17,7 @@ from core.roles import Role, has_role, require_role
 from core.state import StateMachine
 from core.storage import blob_put_bytes
 from generation.models import JOB_FINAL, JOB_TRANSITIONS, GenerationJob, JobStatus
-from generation.services.parameters import check_request
+from generation.services.rules import check_request
 from training.selectors import model_get
 from training.services import model_usable
 

@@ -173,7 +173,7 @@ class OpenClipModel:
         """L2-normalised float32 image embeddings, one row per image, in order."""
         import torch
 
-        from auditing.detectors.fingerprint import as_viewed_rgb
+        from auditing.similarity.fingerprint import as_viewed_rgb
 
         model, preprocess = self._loaded()
         if not images:

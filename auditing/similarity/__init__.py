@@ -8,7 +8,7 @@
 A pure library: no models, no tasks. The auditor and the protected-works registry call it.
 """
 
-from auditing.detectors.fingerprint import (
+from auditing.similarity.fingerprint import (
     FINGERPRINT_VERSION,
     MIN_INLIERS,
     Fingerprint,
@@ -18,8 +18,8 @@ from auditing.detectors.fingerprint import (
     hamming,
     verify,
 )
-from auditing.detectors.index import Candidate, Match, NearDuplicateIndex
-from auditing.detectors.index_files import INDEX_VERSION
+from auditing.similarity.index import Candidate, Match, NearDuplicateIndex
+from auditing.similarity.index_files import INDEX_VERSION
 
 __all__ = [
     "FINGERPRINT_VERSION",

@@ -1,7 +1,7 @@
 """The process-wide near-duplicate index of protected works, persisted beside the data.
 
 The file `<CLEANROOM_INDEX_DIR>/protected.idx` holds every work's fingerprint, with its metadata
-beside it; auditing/index_store.py keeps it in step with the database (rebuilt when missing,
+beside it; auditing/similarity/store.py keeps it in step with the database (rebuilt when missing,
 stale or corrupt, saved atomically). Where an open_clip model is configured
 (settings.CLEANROOM_EMBEDDINGS), `protected.idx.emb` beside it holds the works' image
 embeddings: those stored with the works, and, for works added before that model was configured,
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from auditing.detectors.embeddings import candidate_embeddings, vector_from_bytes, vector_to_bytes
-from auditing.detectors.near_duplicate import NearDuplicateIndex
-from auditing.index_store import IndexState, PersistedIndex, index_dir
 from auditing.models import ProtectedWork
+from auditing.similarity import NearDuplicateIndex
+from auditing.similarity.embeddings import candidate_embeddings, vector_from_bytes, vector_to_bytes
+from auditing.similarity.store import IndexState, PersistedIndex, index_dir
 from core.storage import blob_open
 from provenance.ingest.inspect import sniff_and_decode
 from provenance.services.ingest import ingest_limits
