@@ -79,8 +79,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from auditing.detectors.nsfw.clip import ClipNsfwDetector
-    from auditing.similarity import Fingerprint, NearDuplicateIndex, fingerprint_image
     from auditing.similarity.embeddings import OpenClipModel
+    from auditing.similarity.near_duplicate import Fingerprint, NearDuplicateIndex, fingerprint_image
 
     images = photos()
     with tempfile.TemporaryDirectory() as folder:

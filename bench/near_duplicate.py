@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import bench_line, print_table  # noqa: E402
 
-from auditing.similarity import Fingerprint, NearDuplicateIndex, fingerprint_image  # noqa: E402
+from auditing.similarity.near_duplicate import Fingerprint, NearDuplicateIndex, fingerprint_image  # noqa: E402
 
 PHOTOS = [
     "astronaut", "coffee", "chelsea", "camera", "rocket", "immunohistochemistry", "coins", "moon",

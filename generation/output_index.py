@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from auditing.similarity import Match, NearDuplicateIndex, fingerprint_image
+from auditing.similarity.near_duplicate import Match, NearDuplicateIndex, fingerprint_image
 from auditing.similarity.store import PersistedIndex
 from generation.models import OutputFingerprint
 

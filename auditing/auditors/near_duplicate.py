@@ -19,7 +19,7 @@ from auditing.models import AssetFingerprint, ProtectedWork
 from auditing.similarity.embeddings import CandidateEmbeddings, candidate_embeddings, vector_from_bytes, vector_to_bytes
 
 if TYPE_CHECKING:
-    from auditing.similarity import Fingerprint, Match, NearDuplicateIndex
+    from auditing.similarity.near_duplicate import Fingerprint, Match, NearDuplicateIndex
 
 from provenance.models import AssetStatus, DatasetMembership
 
@@ -78,7 +78,7 @@ class NearDuplicateAuditor(Auditor):
     def audit(self, subject: AuditSubject) -> list[FindingDraft]:
         # OpenCV, faiss and torch load here, in the worker: the web process reads auditor
         # versions (to decide what needs auditing) and must never load them.
-        from auditing.similarity import fingerprint_image
+        from auditing.similarity.near_duplicate import fingerprint_image
 
         fingerprint = fingerprint_image(subject.image)
         embeddings = candidate_embeddings()
@@ -111,7 +111,7 @@ class NearDuplicateAuditor(Auditor):
         return drafts
 
     def _within_dataset(self, asset_id: str, query: _Query) -> list[FindingDraft]:
-        from auditing.similarity import Fingerprint, NearDuplicateIndex
+        from auditing.similarity.near_duplicate import Fingerprint, NearDuplicateIndex
 
         # A per-call index over the fingerprints of every other audited asset in the same
         # dataset(s): linear in the dataset's size (decode + build each call), fine for tens of

@@ -16,8 +16,8 @@ from django.db import IntegrityError, transaction
 
 from auditing.models import ProtectedWork
 from auditing.services.protected_index import protected_index_add
-from auditing.similarity import fingerprint_image
 from auditing.similarity.embeddings import CandidateEmbeddings, candidate_embeddings, vector_to_bytes
+from auditing.similarity.near_duplicate import fingerprint_image
 from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError
 from core.models import EventType

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from auditing.models import ProtectedWork
-from auditing.similarity import NearDuplicateIndex
 from auditing.similarity.embeddings import candidate_embeddings, vector_from_bytes, vector_to_bytes
+from auditing.similarity.near_duplicate import NearDuplicateIndex
 from auditing.similarity.store import IndexState, PersistedIndex, index_dir
 from core.storage import blob_open
 from provenance.ingest.inspect import sniff_and_decode

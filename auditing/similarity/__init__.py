@@ -1,37 +1,12 @@
-"""Near-duplicate detection: fingerprint an image, find verified copies of it in an index.
+"""Similarity: is this image a copy of one we know? Used by the near-duplicate auditor, the
+protected-works registry and generation's output registry.
 
-    fingerprint = fingerprint_image(Image.open(path))
-    index = NearDuplicateIndex.load(registry_path)
-    for match in index.query(fingerprint):
-        match.key, match.inliers, match.transforms  # ("flip", "crop"), ...
+The public surface, by module (importing this package loads nothing heavy; each module loads
+OpenCV, faiss or torch only when imported):
+- `near_duplicate`: `fingerprint_image`, `Fingerprint`, `NearDuplicateIndex`, `Match`,
+  `FINGERPRINT_VERSION` (ORB keypoints and perceptual hashes, verified by homography).
+- `embeddings`: CLIP image embeddings from local weights, for the candidate search.
+- `store`: `PersistedIndex`, an index kept on disk beside its database rows.
 
-A pure library: no models, no tasks. The auditor and the protected-works registry call it.
+`fingerprint`, `index`, `index_files` and `vectors` are their internals.
 """
-
-from auditing.similarity.fingerprint import (
-    FINGERPRINT_VERSION,
-    MIN_INLIERS,
-    Fingerprint,
-    Geometry,
-    Verification,
-    fingerprint_image,
-    hamming,
-    verify,
-)
-from auditing.similarity.index import Candidate, Match, NearDuplicateIndex
-from auditing.similarity.index_files import INDEX_VERSION
-
-__all__ = [
-    "FINGERPRINT_VERSION",
-    "INDEX_VERSION",
-    "MIN_INLIERS",
-    "Candidate",
-    "Fingerprint",
-    "Geometry",
-    "Match",
-    "NearDuplicateIndex",
-    "Verification",
-    "fingerprint_image",
-    "hamming",
-    "verify",
-]

@@ -35,7 +35,7 @@ import numpy as np
 from django.conf import settings
 from django.db import models
 
-from auditing.similarity import FINGERPRINT_VERSION, INDEX_VERSION, Fingerprint, NearDuplicateIndex
+from auditing.similarity.near_duplicate import FINGERPRINT_VERSION, INDEX_VERSION, Fingerprint, NearDuplicateIndex
 from auditing.similarity.vectors import embeddings_path
 
 logger = logging.getLogger(__name__)

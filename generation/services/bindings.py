@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from auditing.similarity import FINGERPRINT_VERSION, fingerprint_image
+from auditing.similarity.near_duplicate import FINGERPRINT_VERSION, fingerprint_image
 
 # The registry's algorithm name, as the manifest's soft-binding assertion names it.
 FINGERPRINT_ALGORITHM = f"org.cleanroom.fingerprint.v{FINGERPRINT_VERSION}"

@@ -19,7 +19,7 @@ from skimage import data as samples
 from auditing.models import ProtectedWork
 from auditing.services.protected import protected_add
 from auditing.services.protected_index import index_path, protected_index, protected_index_forget
-from auditing.similarity import NearDuplicateIndex
+from auditing.similarity.near_duplicate import NearDuplicateIndex
 from core.models import AuditEvent, EventType
 from core.storage import blob_exists
 

@@ -9,7 +9,7 @@ import os
 import pytest
 from PIL import Image, ImageOps
 
-from auditing.similarity import NearDuplicateIndex
+from auditing.similarity.near_duplicate import NearDuplicateIndex
 from generation.models import GenerationJob, Output
 from generation.output_index import output_index, output_index_forget, output_index_path, output_index_search
 from generation.selectors import output_file

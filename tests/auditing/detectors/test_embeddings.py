@@ -17,8 +17,8 @@ from django.core.exceptions import ImproperlyConfigured
 from PIL import Image
 from skimage import data as skimage_data
 
-from auditing.similarity import NearDuplicateIndex, fingerprint_image
 from auditing.similarity.embeddings import OpenClipModel, candidate_embeddings
+from auditing.similarity.near_duplicate import NearDuplicateIndex, fingerprint_image
 from auditing.similarity.vectors import embeddings_path
 from tests.auditing.tiny_clip import TINY_CONFIG, reference_embedding, write_tiny_clip
 

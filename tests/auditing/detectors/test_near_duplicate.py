@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 from skimage import data as skimage_data
 
-from auditing.similarity import (
+from auditing.similarity.near_duplicate import (
     FINGERPRINT_VERSION,
     Fingerprint,
     NearDuplicateIndex,
