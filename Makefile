@@ -27,6 +27,7 @@ test: setup services
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 bench: setup services
 	@bash bench/run_all.sh

@@ -3,10 +3,11 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from auditing.models import Finding
+from core.roles import Actor
 from provenance.models import Asset
 
 
-def findings_visible_to(user) -> QuerySet[Finding]:
+def findings_visible_to(user: Actor) -> QuerySet[Finding]:
     """Findings follow their asset's visibility (one rule: Asset.objects.visible_to)."""
     return Finding.objects.filter(asset__in=Asset.objects.visible_to(user)).select_related("asset")
 

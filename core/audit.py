@@ -18,12 +18,13 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from core.models import AuditChainHead, AuditEvent, EventType
+from core.roles import Actor
 
 GENESIS_HASH = "0" * 64
 SYSTEM_ACTOR = "system"
 
 
-def actor_name(actor: Any) -> str:
+def actor_name(actor: Actor | str) -> str:
     """A user, a username or None (the platform itself) as the name recorded in the log."""
     if actor is None:
         return SYSTEM_ACTOR
@@ -80,7 +81,7 @@ def event_hash(
 
 @dataclass(frozen=True)
 class AuditEntry:
-    actor: Any
+    actor: Actor | str
     event_type: EventType
     subject: models.Model | tuple[str, str]
     details: dict | None = None
@@ -88,7 +89,7 @@ class AuditEntry:
 
 def audit_append(
     *,
-    actor: Any,
+    actor: Actor | str,
     event_type: EventType,
     subject: models.Model | tuple[str, str],
     details: dict | None = None,
@@ -107,7 +108,7 @@ def audit_append_many(entries: list[AuditEntry]) -> list[AuditEvent]:
     seq, prev_hash, events = head.seq, head.hash, []
     for entry in entries:
         subject_type, subject_id = (
-            entry.subject if isinstance(entry.subject, tuple) else (entry.subject._meta.model_name, str(entry.subject.pk))
+            entry.subject if isinstance(entry.subject, tuple) else (model_name(entry.subject), str(entry.subject.pk))
         )
         seq += 1
         event = AuditEvent(
@@ -137,6 +138,12 @@ def audit_append_many(entries: list[AuditEntry]) -> list[AuditEvent]:
     AuditEvent.objects.bulk_create(events, batch_size=1000)
     AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev_hash)
     return events
+
+
+def model_name(subject: models.Model | type[models.Model]) -> str:
+    """The subject type of a row (or a model's rows): its model's lower-case name. The stubs
+    allow None for an abstract model's options; a row's model is never abstract."""
+    return str(subject._meta.model_name)
 
 
 def _locked_head() -> AuditChainHead:

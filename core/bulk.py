@@ -21,7 +21,7 @@ def _uuid_hex(value: object) -> str:
 
 def _converter(field: models.Field) -> Callable[[object], object] | None:
     """How a value of this column reaches the database; None when it goes as it is."""
-    kind = (field.target_field if field.is_relation else field).get_internal_type()
+    kind = (field.target_field if isinstance(field, models.ForeignKey) else field).get_internal_type()
     if kind == "UUIDField" and not connection.features.has_native_uuid_field:
         return _uuid_hex  # SQLite keeps UUIDs as 32 hex characters
     if kind == "UUIDField" or kind in _PLAIN:
@@ -29,9 +29,16 @@ def _converter(field: models.Field) -> Callable[[object], object] | None:
     return lambda value: field.get_db_prep_save(value, connection)
 
 
+def _column(model: type[models.Model], name: str) -> models.Field:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.concrete:
+        raise ValueError(f"{model.__name__}.{name} is not a column")  # a reverse relation, a generic key
+    return field
+
+
 def bulk_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:
     table = connection.ops.quote_name(model._meta.db_table)
-    model_fields = [model._meta.get_field(name) for name in fields]
+    model_fields = [_column(model, name) for name in fields]
     column_list = ", ".join(connection.ops.quote_name(field.column) for field in model_fields)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

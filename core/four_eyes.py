@@ -9,7 +9,7 @@ from typing import Any
 
 from core.audit import actor_name
 from core.exceptions import ApplicationError, PermissionDenied
-from core.roles import Role, has_role
+from core.roles import Actor, Role, has_role
 
 IN_REVIEW = "in_review"
 
@@ -23,7 +23,7 @@ class FourEyes:
     created: str
     required: int = 2
 
-    def check_reviewer(self, subject: Any, *, reviewer: Any, creator_id: Any) -> None:
+    def check_reviewer(self, subject: Any, *, reviewer: Actor, creator_id: Any) -> None:
         """Refuse a reviewer who may not decide on `subject` now: not a reviewer, the subject
         not in review, or the reviewer its creator."""
         if not has_role(reviewer, Role.REVIEWER):
@@ -35,12 +35,12 @@ class FourEyes:
         if creator_id is not None and creator_id == reviewer.pk:
             raise PermissionDenied(f"the person who {self.created} a {self.noun} cannot review it")
 
-    def approval_completes(self, subject: Any, *, reviewer: Any, approvals: list[str]) -> bool:
+    def approval_completes(self, subject: Any, *, reviewer: Actor, approvals: list[str]) -> bool:
         """Whether this reviewer's approval, added to `approvals` (usernames), approves the
         subject; a reviewer who already approved it is refused."""
-        if reviewer.username in approvals:
+        if actor_name(reviewer) in approvals:
             raise ApplicationError(
-                f"{reviewer.username} has already approved {self.noun} {subject.pk}; a second reviewer must approve",
+                f"{actor_name(reviewer)} has already approved {self.noun} {subject.pk}; a second reviewer must approve",
                 code="already_approved_by_you",
                 status=409,
             )

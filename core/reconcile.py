@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -61,7 +62,8 @@ class Reconciler:
     another row)."""
 
     kind: str
-    model: type[models.Model]
+    # Any model with a `status` field and an `objects` manager, which mypy cannot spell.
+    model: type[Any]
     queued_status: str
     queued_since: str
     queue_deadline: Callable[[], timedelta]

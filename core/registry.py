@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
@@ -31,7 +31,9 @@ class UnknownBackend(ImproperlyConfigured, ValueError):
 class BackendRegistry(Generic[T]):
     """Short names and dotted paths → backend classes, each a subclass of `base`, imported once."""
 
-    def __init__(self, *, kind: str, setting: str, base: type[T], builtins: Mapping[str, str]) -> None:
+    # `base` is a plain `type`: the bases are abstract, and mypy refuses an abstract class where
+    # `type[T]` is expected (python/mypy#4717). T comes from the registry's annotation.
+    def __init__(self, *, kind: str, setting: str, base: type, builtins: Mapping[str, str]) -> None:
         self.kind = kind
         self.setting = setting
         self.base = base
@@ -65,7 +67,7 @@ class BackendRegistry(Generic[T]):
             raise self._unknown(name, f" ({exc})") from None
         if not (isinstance(found, type) and issubclass(found, self.base)):
             raise self._unknown(name, f" ({path} is not a {self.base.__module__}.{self.base.__qualname__})")
-        return found
+        return cast("type[T]", found)  # a subclass of `base`, which is T's class
 
     def _unknown(self, name: str, why: str) -> UnknownBackend:
         return UnknownBackend(

@@ -20,11 +20,13 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from core.audit import AuditEntry, audit_append, audit_append_many
+from core.audit import AuditEntry, audit_append, audit_append_many, model_name
 from core.exceptions import ApplicationError
+from core.models import EventType
+from core.roles import Actor
 
 WORKER_LOST = "worker_lost"
 
@@ -39,9 +41,10 @@ class StateMachine:
     asset), whose governance events are written by the service that concludes the work.
     """
 
-    model: type[models.Model]
+    # Any model with a `status` field and an `objects` manager, which mypy cannot spell.
+    model: type[Any]
     transitions: Mapping[str, set[str]]
-    event_type: str | None
+    event_type: EventType | None
     noun: str
     reason_field: str | None = "status_reason"
     changed_at_field: str | None = "status_changed_at"
@@ -53,7 +56,7 @@ class StateMachine:
     def allows(self, current: str, to: str) -> bool:
         return to in self.transitions[current]
 
-    def refusal(self, row: models.Model, to: str) -> ApplicationError:
+    def refusal(self, row: Any, to: str) -> ApplicationError:
         return ApplicationError(
             f"{self.noun} {row.pk} is {row.status} and cannot become {to}", code="illegal_transition", status=409
         )
@@ -64,7 +67,7 @@ class StateMachine:
         pk: Any,
         *,
         to: str,
-        actor: Any = None,
+        actor: Actor = None,
         reason: str = "",
         details: dict[str, Any] | None = None,
         **changes: Any,
@@ -97,7 +100,7 @@ class StateMachine:
         return row
 
     @transaction.atomic
-    def transition_many(self, pks: list[Any], *, to: str, actor: Any = None, reason: str = "", **changes: Any) -> list[str]:
+    def transition_many(self, pks: list[Any], *, to: str, actor: Actor = None, reason: str = "", **changes: Any) -> list[str]:
         """Move many rows at once (audits queued after a large ingest), setting `changes` on
         them too: rows locked, each move checked, one UPDATE and one audit event per row. Rows
         that may not move stay as they are; the ids that moved are returned."""
@@ -119,7 +122,7 @@ class StateMachine:
                 AuditEntry(
                     actor=actor,
                     event_type=self.event_type,
-                    subject=(self.model._meta.model_name, str(pk)),
+                    subject=(model_name(self.model), str(pk)),
                     details={"from": status, "to": to, "reason": reason},
                 )
                 for pk, status in moving

@@ -63,7 +63,7 @@ def blob_name(sha256: str) -> str:
     return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
-def sha256_of_file(stream: BinaryIO) -> tuple[str, int]:
+def sha256_of_file(stream: IO[bytes]) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
     while chunk := stream.read(CHUNK):
         digest.update(chunk)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth import models as auth
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -11,12 +12,12 @@ from django.db import transaction
 from core.audit import audit_append
 from core.exceptions import ApplicationError, NotFound
 from core.models import EventType
-from core.roles import Role
+from core.roles import ROLES_CACHE, Actor, Role
 
 User = get_user_model()
 
 
-def user_get(*, username: str):
+def user_get(*, username: str) -> auth.User:
     try:
         return User.objects.get(username=username, is_active=True)
     except User.DoesNotExist:
@@ -24,7 +25,7 @@ def user_get(*, username: str):
 
 
 @transaction.atomic
-def user_add(*, username: str, role: str, email: str = "", actor=None):
+def user_add(*, username: str, role: str, email: str = "", actor: Actor = None) -> auth.User:
     """Create the user if needed and give them `role`. Re-running is harmless."""
     if role not in Role.values:
         raise ApplicationError(f"unknown role {role!r}; one of {', '.join(Role.values)}", code="unknown_role")
@@ -42,9 +43,9 @@ def user_add(*, username: str, role: str, email: str = "", actor=None):
     if not user.groups.filter(pk=group.pk).exists():
         user.groups.add(group)
         audit_append(actor=actor, event_type=EventType.USER_ROLE_ADDED, subject=("user", username), details={"role": role})
-    user._cleanroom_roles = None
+    setattr(user, ROLES_CACHE, None)
     return user
 
 
-def user_role_names(user) -> list[str]:
+def user_role_names(user: auth.User) -> list[str]:
     return sorted(user.groups.filter(name__in=Role.values).values_list("name", flat=True))

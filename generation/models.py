@@ -15,7 +15,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.models import TimeStampedModel
-from core.roles import Role, user_roles
+from core.roles import Actor, Role, user_roles
 from training.models import ModelArtifact
 
 # Operators and compliance see every job; a product team sees the jobs it requested.
@@ -50,7 +50,7 @@ JOB_FINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.WITHHELD, JobStatus.FAILED
 
 
 class GenerationJobQuerySet(models.QuerySet):
-    def visible_to(self, user) -> GenerationJobQuerySet:
+    def visible_to(self, user: Actor) -> GenerationJobQuerySet:
         roles = user_roles(user)
         if roles & JOB_READERS_ALL:
             return self.all()

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 
 from core.exceptions import ApplicationError, NotFound
+from core.roles import Actor
 from core.storage import blob_open
 from generation.models import GenerationJob, Output
 
@@ -18,7 +19,7 @@ def _uuid(value, what: str) -> uuid.UUID:
         raise NotFound(f"no {what.replace('_', ' ')} with id {value!r}", code=f"unknown_{what}") from None
 
 
-def job_get(*, job_id, user=None, anyone: bool = False) -> GenerationJob:
+def job_get(*, job_id, user: Actor = None, anyone: bool = False) -> GenerationJob:
     """A job `user` may see (the requester, operators, compliance), or NotFound as if absent.
     `anyone=True` is the operator at the command line."""
     jobs = GenerationJob.objects.all() if anyone else GenerationJob.objects.visible_to(user)
@@ -35,7 +36,7 @@ def job_output(job: GenerationJob) -> Output | None:
         return None
 
 
-def output_get(*, output_id, user=None, anyone: bool = False) -> Output:
+def output_get(*, output_id, user: Actor = None, anyone: bool = False) -> Output:
     """An output by id, if its job is visible to `user` (`anyone=True`: no restriction)."""
     outputs = Output.objects.all() if anyone else Output.objects.filter(job__in=GenerationJob.objects.visible_to(user))
     output = outputs.select_related("job").filter(pk=_uuid(output_id, "output")).first()
@@ -75,7 +76,7 @@ def job_result(job: GenerationJob) -> dict:
         "status_reason": job.status_reason,
         "kind": job.kind,
         "model_id": str(job.model_id),
-        "requester": job.requester.get_username() if job.requester_id else None,
+        "requester": job.requester.get_username() if job.requester is not None else None,
         "parameters": job.parameters,
         "warnings": job.warnings,
         "seed": job.seed,

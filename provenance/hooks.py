@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-AssetsIngested = Callable[[list[str], object], None]
+from core.roles import Actor
+
+AssetsIngested = Callable[[list[str], Actor], None]
 _ingested: list[AssetsIngested] = []
 
 
@@ -14,6 +16,6 @@ def on_assets_ingested(hook: AssetsIngested) -> None:
         _ingested.append(hook)
 
 
-def assets_ingested(asset_ids: list[str], actor: object) -> None:
+def assets_ingested(asset_ids: list[str], actor: Actor) -> None:
     for hook in _ingested:
         hook(asset_ids, actor)

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.exceptions import ApplicationError, NotFound
-from core.roles import Role, user_roles
+from core.roles import Actor, Role, has_role, user_roles
 from provenance.models import (
     Asset,
     ConsentEvent,
@@ -98,12 +98,12 @@ def consent_get(*, consent_id: str) -> ConsentRecord:
         raise NotFound(f"no consent with id {consent_id!r}", code="unknown_consent") from None
 
 
-def consents_visible_to(user) -> QuerySet[ConsentRecord]:
+def consents_visible_to(user: Actor) -> QuerySet[ConsentRecord]:
     roles = user_roles(user)
     queryset = ConsentRecord.objects.select_related("contributor", "evidence")
     if roles & {Role.OPERATOR, Role.REVIEWER, Role.COMPLIANCE}:
         return queryset.all()
-    if Role.CONTRIBUTOR in roles:
+    if has_role(user, Role.CONTRIBUTOR):  # `roles` again (cached), and `user` is then a User
         return queryset.filter(contributor__user=user)
     return queryset.none()
 

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.models import AppendOnlyModel, TimeStampedModel
-from core.roles import Role, user_roles
+from core.roles import Actor, Role, user_roles
 from provenance.models import Snapshot
 
 # Who sees what (reads; the services check writes). Reviewers see base models (they approve
@@ -23,7 +23,7 @@ MODEL_READERS: tuple[str, ...] = (Role.ML_ENGINEER, Role.OPERATOR, Role.COMPLIAN
 class _VisibleQuerySet(models.QuerySet):
     readers: tuple[str, ...] = ()
 
-    def visible_to(self, user) -> models.QuerySet:
+    def visible_to(self, user: Actor) -> models.QuerySet:
         return self.all() if user_roles(user) & set(self.readers) else self.none()
 
 

@@ -15,11 +15,11 @@ from django.utils import timezone
 from auditing.auditors.base import AuditSubject
 from auditing.models import AUDIT_RUN_TRANSITIONS, AuditRun, Finding, FindingStatus, RunStatus
 from auditing.registry import auditors, current_versions
-from core.audit import audit_append
+from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError, PermissionDenied
 from core.models import EventType
 from core.reconcile import Reconciler, reconcile
-from core.roles import Role, has_role
+from core.roles import Actor, Role, has_role
 from core.state import StateMachine
 from core.storage import blob_open
 from provenance.models import Asset, AssetStatus
@@ -62,7 +62,7 @@ def enqueue_each(asset_ids: list[str]) -> None:
 
 
 @transaction.atomic
-def audits_request(*, asset_ids: list, actor=None) -> list[str]:
+def audits_request(*, asset_ids: list, actor: Actor = None) -> list[str]:
     """Queue an audit for each asset that lacks a run of a current auditor version. Assets
     already audited by these versions are left alone (re-running the same version is a no-op)."""
     auditable = list(Asset.objects.filter(pk__in=asset_ids, status__in=AUDITABLE).values_list("pk", flat=True))
@@ -74,7 +74,7 @@ def audits_request(*, asset_ids: list, actor=None) -> list[str]:
     return queued
 
 
-def audits_request_after_ingest(asset_ids: list[str], actor) -> None:
+def audits_request_after_ingest(asset_ids: list[str], actor: Actor) -> None:
     if settings.CLEANROOM_AUDIT_ON_INGEST:
         audits_request(asset_ids=asset_ids, actor=actor)
 
@@ -196,10 +196,10 @@ _RESOLUTIONS = {"dismiss": FindingStatus.DISMISSED, "confirm": FindingStatus.CON
 
 
 @transaction.atomic
-def finding_resolve(*, finding_id: str, reviewer, decision: str, reason: str) -> Finding:
+def finding_resolve(*, finding_id: str, reviewer: Actor, decision: str, reason: str) -> Finding:
     """Dismiss a finding (the asset clears once none is open) or confirm it (the asset is rejected)."""
     if not has_role(reviewer, Role.REVIEWER):
-        raise PermissionDenied(f"{reviewer.username} is not a reviewer")
+        raise PermissionDenied(f"{actor_name(reviewer)} is not a reviewer")
     if decision not in _RESOLUTIONS:
         raise ApplicationError("decision must be dismiss or confirm", code="invalid_decision")
     if not reason.strip():

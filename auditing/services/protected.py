@@ -21,6 +21,7 @@ from auditing.similarity.near_duplicate import fingerprint_image
 from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError
 from core.models import EventType
+from core.roles import Actor
 from core.storage import blob_put_bytes
 from provenance.ingest.inspect import Limits, sniff_and_decode
 from provenance.ingest.refusals import RefusalReason, Refused
@@ -30,7 +31,7 @@ from provenance.services.ingest import ingest_limits
 logger = logging.getLogger(__name__)
 
 
-def protected_add(*, paths: list[str], owner: str, reference: str = "", actor=None) -> dict:
+def protected_add(*, paths: list[str], owner: str, reference: str = "", actor: Actor = None) -> dict:
     """Register every readable image under `paths` as a protected work of `owner`.
 
     Each work is its own transaction with its audit event; the persistent index is updated once
@@ -79,7 +80,7 @@ def _add_one(
     *,
     owner: str,
     reference: str,
-    actor,
+    actor: Actor,
     limits: Limits,
     seen: dict[str, str],
     embeddings: CandidateEmbeddings | None,

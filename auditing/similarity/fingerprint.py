@@ -169,7 +169,7 @@ def _spread(keypoints: list[cv2.KeyPoint], width: int, height: int) -> list[int]
 
 
 def _orb(gray: np.ndarray, fast_threshold: int) -> tuple[list[cv2.KeyPoint], np.ndarray | None]:
-    keypoints, descriptors = cv2.ORB_create(nfeatures=_ORB_POOL, fastThreshold=fast_threshold).detectAndCompute(gray, None)
+    keypoints, descriptors = cv2.ORB.create(nfeatures=_ORB_POOL, fastThreshold=fast_threshold).detectAndCompute(gray, None)
     return list(keypoints), descriptors
 
 
@@ -200,7 +200,7 @@ def _orb_features(gray: np.ndarray, colour: Callable[[], np.ndarray]) -> tuple[n
         keypoints, descriptors = _orb(gray, 5)
     chosen = _spread(keypoints, gray.shape[1], gray.shape[0]) if descriptors is not None else []
     points = [keypoints[i].pt for i in chosen]
-    rows = [descriptors[i] for i in chosen]
+    rows = [descriptors[i] for i in chosen] if descriptors is not None else []
     if len(chosen) < MAX_KEYPOINTS:
         stretched = _stretched(colour())
         extra, extra_descriptors = _orb(stretched, 5) if stretched is not None else ([], None)
@@ -346,7 +346,7 @@ def _geometry(homography: np.ndarray, query: Fingerprint, reference: Fingerprint
         & (in_query[:, 1] <= query.height + tolerance)
     )
     return Geometry(
-        homography=tuple(tuple(float(v) for v in row) for row in h),
+        homography=tuple((float(row[0]), float(row[1]), float(row[2])) for row in h),
         scale=1.0 / reference_per_query,
         flipped=flipped,
         rotation_degrees=rotation,
@@ -359,8 +359,8 @@ def _verify_with(points: np.ndarray, descriptors: np.ndarray, query: Fingerprint
     pairs = _one_to_one_ratio_matches(descriptors, reference.descriptors)
     if len(pairs) < MIN_INLIERS:
         return None
-    source = np.float32([points[q] for q, _ in pairs]).reshape(-1, 1, 2)
-    target = np.float32([reference.points[r] for _, r in pairs]).reshape(-1, 1, 2)
+    source = np.array([points[q] for q, _ in pairs], dtype=np.float32).reshape(-1, 1, 2)
+    target = np.array([reference.points[r] for _, r in pairs], dtype=np.float32).reshape(-1, 1, 2)
     homography, mask = cv2.findHomography(source, target, cv2.RANSAC, RANSAC_REPROJECTION_PX)
     if homography is None or mask is None:
         return None

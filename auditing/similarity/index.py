@@ -198,8 +198,9 @@ class NearDuplicateIndex:
             del self._fingerprints[key]
             ids.append(entry_id)
         selector = np.array(ids, dtype=np.int64)
-        self._phash.remove_ids(selector)
-        self._dhash.remove_ids(selector)
+        # faiss's Python wrapper takes an id array here; its SWIG signature names only IDSelector.
+        self._phash.remove_ids(selector)  # type: ignore[arg-type]
+        self._dhash.remove_ids(selector)  # type: ignore[arg-type]
         self._vectors.remove(ids)
         # Descriptor rows of removed entries stay until the next rebuild; their votes are ignored.
 
@@ -213,10 +214,11 @@ class NearDuplicateIndex:
         data = np.concatenate(blocks) if blocks else np.zeros((0, 32), dtype=np.uint8)
         if len(data) > self._ivf_threshold:
             lists = int(4 * np.sqrt(len(data)))
-            index: faiss.IndexBinary = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(256), 256, lists)
+            ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(256), 256, lists)
             sample = data[np.random.default_rng(0).choice(len(data), min(len(data), 50 * lists), replace=False)]
-            index.train(sample)
-            index.nprobe = 16
+            ivf.train(sample)
+            ivf.nprobe = 16
+            index: faiss.IndexBinary = ivf
         else:
             index = faiss.IndexBinaryFlat(256)
         index.add(data)

@@ -29,11 +29,10 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from django.conf import settings
-from django.db import models
 
 from auditing.similarity.near_duplicate import FINGERPRINT_VERSION, INDEX_VERSION, Fingerprint, NearDuplicateIndex
 from auditing.similarity.vectors import embeddings_path
@@ -137,7 +136,8 @@ class PersistedIndex:
         self,
         *,
         file_name: str,
-        model: type[models.Model],
+        # Any model with `created_at` and a fingerprint field, read through its `objects`.
+        model: type[Any],
         fingerprint_field: str = "fingerprint",
         embedder: Embedder | None = None,
     ) -> None:

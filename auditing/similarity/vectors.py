@@ -69,13 +69,15 @@ class VectorIndex:
     def remove(self, ids: list[int]) -> None:
         held = [entry_id for entry_id in ids if entry_id in self._ids]
         if held and self._index is not None:  # ids are only ever held once the index exists
-            self._index.remove_ids(np.array(held, dtype=np.int64))
+            # faiss's Python wrapper takes an id array here; its SWIG signature names only IDSelector.
+            self._index.remove_ids(np.array(held, dtype=np.int64))  # type: ignore[arg-type]
             self._ids.difference_update(held)
 
     def get(self, entry_id: int) -> np.ndarray:
         if self._index is None:
             raise KeyError(entry_id)
-        return self._index.reconstruct(entry_id)
+        # faiss's Python wrapper returns an ndarray; the type mypy reads from its SWIG module is wrong.
+        return self._index.reconstruct(entry_id)  # type: ignore[return-value]
 
     def all(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors), read in bulk."""

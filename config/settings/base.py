@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import TypedDict
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -81,7 +82,7 @@ TEMPLATES = [
 ]
 
 
-def _database_from_url(url: str) -> dict:
+def _database_from_url(url: str) -> dj_database_url.DBConfig:
     try:
         config = dj_database_url.parse(url, conn_max_age=60)
     except ValueError as exc:
@@ -138,8 +139,36 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("CLEANROOM_UPLOAD_MAX_FILES", 1000)
 
+
+# The shapes of the settings dicts the services read, so mypy (django-stubs reads settings from
+# this module) checks every read. Django takes only upper-case names, so these stay out of it.
+class IngestSettings(TypedDict):
+    MAX_FILE_BYTES: int
+    MAX_IMAGE_PIXELS: int
+    ALLOWED_FORMATS: list[str]
+    ZIP_MAX_MEMBERS: int
+    ZIP_MAX_TOTAL_BYTES: int
+    ZIP_MAX_RATIO: int
+    ZIP_MAX_DEPTH: int
+    MAX_CAPTION_CHARS: int
+
+
+class TrainingSettings(TypedDict):
+    DEFAULT_STEPS: int
+    MAX_STEPS: int
+    DEVICE: str
+    SOFT_TIME_LIMIT: int
+    TIME_LIMIT: int
+
+
+class GenerationSettings(TypedDict):
+    DEVICE: str
+    DEFAULT_STEPS: int
+    MAX_PIXELS: int
+
+
 # Ingest limits: each one turns a hostile file into a `refused` row, never a crash.
-CLEANROOM_INGEST = {
+CLEANROOM_INGEST: IngestSettings = {
     "MAX_FILE_BYTES": env_int("CLEANROOM_MAX_FILE_BYTES", 200 * 1024 * 1024),
     "MAX_IMAGE_PIXELS": env_int("CLEANROOM_MAX_IMAGE_PIXELS", 100_000_000),
     "ALLOWED_FORMATS": env_list("CLEANROOM_ALLOWED_FORMATS", ["JPEG", "PNG", "WEBP", "TIFF", "GIF", "BMP"]),
@@ -176,14 +205,14 @@ CLEANROOM_PII = {
 # NSFW: BACKEND nudenet (THRESHOLD, LABELS) or clip (WEIGHTS, MODEL, HEAD, THRESHOLD), or the dotted
 # path of an auditing.detectors.nsfw.base.NsfwDetector subclass; see
 # auditing/detectors/nsfw/nudenet.py for what each label means and why the default ones count.
-CLEANROOM_NSFW = {"BACKEND": env_str("CLEANROOM_NSFW_BACKEND") or "nudenet"}
-if env_str("CLEANROOM_NSFW_THRESHOLD"):
-    CLEANROOM_NSFW["THRESHOLD"] = float(env_str("CLEANROOM_NSFW_THRESHOLD"))
+CLEANROOM_NSFW: dict[str, str | float] = {"BACKEND": env_str("CLEANROOM_NSFW_BACKEND") or "nudenet"}
+if _threshold := env_str("CLEANROOM_NSFW_THRESHOLD"):
+    CLEANROOM_NSFW["THRESHOLD"] = float(_threshold)
 # The "clip" backend: MODEL (open_clip architecture name or config JSON path), WEIGHTS (a local
 # checkpoint), HEAD (a .safetensors/.npz head; see auditing/detectors/nsfw/clip.py NsfwHead).
 for _key in ("WEIGHTS", "MODEL", "HEAD"):
-    if env_str(f"CLEANROOM_NSFW_{_key}"):
-        CLEANROOM_NSFW[_key] = env_str(f"CLEANROOM_NSFW_{_key}")
+    if _value := env_str(f"CLEANROOM_NSFW_{_key}"):
+        CLEANROOM_NSFW[_key] = _value
 # Near-duplicate candidates from image embeddings (off unless both are set): MODEL is an open_clip
 # architecture name or a config JSON path, WEIGHTS a local checkpoint; never downloaded.
 CLEANROOM_EMBEDDINGS = {
@@ -240,7 +269,7 @@ CLEANROOM_SIGNER = {
 # --- Training and generation (GPU workers; CPU when no CUDA device) ---------------------------------
 # Base models are registered from local `save_pretrained` directories; nothing is downloaded.
 CLEANROOM_MODELS_DIR = Path(env_str("CLEANROOM_MODELS_DIR") or DATA_DIR / "models").resolve()
-CLEANROOM_TRAINING = {
+CLEANROOM_TRAINING: TrainingSettings = {
     "DEFAULT_STEPS": env_int("CLEANROOM_TRAINING_DEFAULT_STEPS", 100),
     "MAX_STEPS": env_int("CLEANROOM_TRAINING_MAX_STEPS", 20_000),
     "DEVICE": env_str("CLEANROOM_TRAINING_DEVICE") or "auto",  # auto | cpu | cuda
@@ -248,7 +277,7 @@ CLEANROOM_TRAINING = {
     "SOFT_TIME_LIMIT": env_int("CLEANROOM_TRAINING_SOFT_TIME_LIMIT", 6600),
     "TIME_LIMIT": env_int("CLEANROOM_TRAINING_TIME_LIMIT", 6900),
 }
-CLEANROOM_GENERATION = {
+CLEANROOM_GENERATION: GenerationSettings = {
     "DEVICE": env_str("CLEANROOM_GENERATION_DEVICE") or "auto",
     "DEFAULT_STEPS": env_int("CLEANROOM_GENERATION_DEFAULT_STEPS", 25),
     "MAX_PIXELS": env_int("CLEANROOM_GENERATION_MAX_PIXELS", 1024 * 1024),

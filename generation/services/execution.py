@@ -115,8 +115,8 @@ def _run(job: GenerationJob, stages: _Stages) -> str:
     if verdict["flagged"]:
         _withhold(job, image, verdict, stages.ms)
         return JobStatus.WITHHELD
-    output = _output_for(job, image, verdict)
-    watermarking = stages.run("watermark", lambda: watermark_apply(image, output.watermark_id))
+    output, watermark_id = _output_for(job, image, verdict)
+    watermarking = stages.run("watermark", lambda: watermark_apply(image, watermark_id))
     output.watermark_embedded, output.watermark_note = watermarking.embedded, watermarking.note
     fingerprint = stages.run("fingerprint", lambda: fingerprint_bytes(watermarking.image))
     _check_running(job)
@@ -133,12 +133,12 @@ def _png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _output_for(job: GenerationJob, image: Image.Image, verdict: dict) -> Output:
-    """The job's output row, with a newly allocated watermark id (only outputs that passed
+def _output_for(job: GenerationJob, image: Image.Image, verdict: dict) -> tuple[Output, int]:
+    """The job's output row and its newly allocated watermark id (only outputs that passed
     moderation get one)."""
-    return Output.objects.create(
-        job=job, watermark=WatermarkSerial.objects.create(), width=image.width, height=image.height, moderation=verdict
-    )
+    watermark = WatermarkSerial.objects.create()
+    output = Output.objects.create(job=job, watermark=watermark, width=image.width, height=image.height, moderation=verdict)
+    return output, watermark.pk
 
 
 def _withhold(job: GenerationJob, image: Image.Image, verdict: dict, stage_ms: dict) -> None:

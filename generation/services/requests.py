@@ -13,7 +13,7 @@ from django.utils import timezone
 from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError, PermissionDenied
 from core.models import EventType
-from core.roles import Role, has_role, require_role
+from core.roles import Actor, Role, actor_user, has_role, require_role
 from core.state import StateMachine
 from core.storage import blob_put_bytes
 from generation.models import JOB_FINAL, JOB_TRANSITIONS, GenerationJob, JobStatus
@@ -27,12 +27,14 @@ logger = logging.getLogger(__name__)
 JOB_STATES = StateMachine(GenerationJob, JOB_TRANSITIONS, EventType.GENERATION_STATUS_CHANGED, "generation job")
 
 
-def job_transition(*, job_id, to: str, actor=None, reason: str = "", **changes: Any) -> GenerationJob:
+def job_transition(*, job_id, to: str, actor: Actor = None, reason: str = "", **changes: Any) -> GenerationJob:
     """Move a job along JOB_TRANSITIONS (row locked), setting `changes` on it, with an audit event."""
     return JOB_STATES.transition(job_id, to=to, actor=actor, reason=reason, **changes)
 
 
-def generation_refusal_record(*, error: ApplicationError, actor=None, model_id: Any = "", kind: Any = "", job=None) -> None:
+def generation_refusal_record(
+    *, error: ApplicationError, actor: Actor = None, model_id: Any = "", kind: Any = "", job=None
+) -> None:
     """Append GENERATION_REFUSED in a transaction of its own, so the refusal stays on the record
     although the request (or the job) fails. Its subject is the job when one exists (a refusal
     at run time), else the model asked for."""
@@ -54,7 +56,7 @@ def generation_request(
     seed: int | None = None,
     image: bytes | None = None,
     mask: bytes | None = None,
-    actor=None,
+    actor: Actor = None,
 ) -> GenerationJob:
     """Queue a generation job on the `gpu` queue, or refuse (ApplicationError) and record why.
 
@@ -84,7 +86,7 @@ def generation_request(
     mask_sha256 = blob_put_bytes(checked.mask) if checked.mask is not None else ""
     with transaction.atomic():
         job = GenerationJob.objects.create(
-            requester=actor,
+            requester=actor_user(actor),
             model=artifact,
             kind=checked.kind,
             parameters=checked.parameters,
@@ -147,7 +149,7 @@ def job_fail(*, job_id, error: str, stage_ms: dict | None = None) -> GenerationJ
         return job_transition(job_id=job.pk, to=JobStatus.FAILED, reason=error[:500], **changes)
 
 
-def generation_cancel(*, job_id, actor=None) -> GenerationJob:
+def generation_cancel(*, job_id, actor: Actor = None) -> GenerationJob:
     """Cancel a queued or running job: its requester, an operator, or the CLI (actor None).
 
     A queued job never starts; a running one stops at its next stage boundary and releases

@@ -34,6 +34,7 @@ from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
 from core.exceptions import ApplicationError
+from core.roles import Actor, actor_user
 from core.state import StateMachine
 from core.storage import blob_open, blob_put_bytes
 from generation.models import VERIFICATION_TRANSITIONS, Output, Verification, VerificationStatus
@@ -119,7 +120,7 @@ def _by_embedded_manifest(data: bytes) -> tuple[Verdict, Image.Image, bool]:
 
 def _by_soft_bindings(verdict: Verdict, image: Image.Image) -> Verdict:
     output, binding = _trace_soft_bindings(image, verdict)
-    if output is None:
+    if output is None or binding is None:  # both or neither
         verdict.errors.append("unknown: no manifest, watermark or fingerprint of this platform was found")
         return verdict
     stored = blob_open(output.sha256).read()
@@ -132,14 +133,14 @@ def _by_soft_bindings(verdict: Verdict, image: Image.Image) -> Verdict:
 # --- the API's requests: answered at once, or queued for a worker --------------------------------
 
 
-def verification_request(*, data: bytes, actor=None) -> Verification:
+def verification_request(*, data: bytes, actor: Actor = None) -> Verification:
     """Answer from the embedded manifest when it settles the question, else queue the soft-binding
     search (task `generation.verify`, on the CPU `audit` queue) and return the queued request."""
     if len(data) > settings.CLEANROOM_VERIFY_MAX_BYTES:
         raise ApplicationError(
             f"the file is larger than {settings.CLEANROOM_VERIFY_MAX_BYTES} bytes", code="too_large", status=413
         )
-    requester = actor if getattr(actor, "is_authenticated", False) else None
+    requester = actor_user(actor)
     verdict = verify_by_manifest(data)
     if verdict is not None:
         # Settled here: the upload itself need not be kept, its digest is in the verdict.
@@ -201,13 +202,13 @@ def verification_run(*, verification_id, task_id: str = "") -> str:
     else:
         failure = ""
     try:
-        if failure:
+        if verdict is None:
             verification_transition(verification_id=verification_id, to=VerificationStatus.FAILED, error=failure)
         else:
             verification_transition(verification_id=verification_id, to=VerificationStatus.DONE, verdict=verdict.as_dict())
     except ApplicationError:  # failed as lost by the reconciler meanwhile: its answer stands
         return Verification.objects.get(pk=verification_id).status
-    return VerificationStatus.FAILED if failure else VerificationStatus.DONE
+    return VerificationStatus.FAILED if verdict is None else VerificationStatus.DONE
 
 
 def _open_image(data: bytes) -> tuple[str, Image.Image]:

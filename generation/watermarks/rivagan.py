@@ -147,7 +147,7 @@ def _embed_bits(rgb: Image.Image, word: np.ndarray) -> Image.Image:
     encoder, _ = _models()
     frame = _frame(rgb, embedding_size(*rgb.size))
     bits = np.asarray(word, dtype=np.float32)
-    residual = np.zeros(frame.shape, dtype=np.float32)
+    residual: np.ndarray = np.zeros(frame.shape, dtype=np.float32)
     for half, half_bits, out in zip(_halves(frame), (bits[:32], bits[32:]), _halves(residual), strict=True):
         marked = encoder.run(None, {"frame": _to_model([half]), "data": half_bits[None, :]})[0]  # type: ignore[attr-defined]
         marked_bgr = np.clip(marked[0, :, 0].transpose(1, 2, 0), -1.0, 1.0)

@@ -131,7 +131,7 @@ def _raw_c2pa_optout(store: dict | None, data: bytes) -> OptOutSignal | None:
     """The fallback for a manifest the SDK could not read, or read without the assertion."""
     label = _raw_training_mining_label(data)
     refusal = _raw_refusal(data) if label else None
-    if refusal is None:
+    if label is None or refusal is None:
         return None
     entry, use = refusal
     return OptOutSignal(

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.models import TimeStampedModel
-from core.roles import Role, user_roles
+from core.roles import Actor, Role, user_roles
 from provenance.models.consent import ConsentRecord
 from provenance.models.contributors import Contributor, Source
 
@@ -47,7 +47,7 @@ ASSET_ELIGIBLE = {AssetStatus.CLEAR, AssetStatus.APPROVED}
 
 
 class AssetQuerySet(models.QuerySet):
-    def visible_to(self, user) -> AssetQuerySet:
+    def visible_to(self, user: Actor) -> AssetQuerySet:
         """The one rule for who sees which images: the API, CLI and web UI all use it."""
         roles = user_roles(user)
         if roles & {Role.OPERATOR, Role.REVIEWER, Role.COMPLIANCE}:

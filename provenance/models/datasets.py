@@ -6,12 +6,12 @@ from django.db import models
 from django.utils import timezone
 
 from core.models import TimeStampedModel
-from core.roles import Role, user_roles
+from core.roles import Actor, Role, user_roles
 from provenance.models.assets import Asset
 
 
 class DatasetQuerySet(models.QuerySet):
-    def visible_to(self, user) -> DatasetQuerySet:
+    def visible_to(self, user: Actor) -> DatasetQuerySet:
         roles = user_roles(user)
         if roles & {Role.OPERATOR, Role.REVIEWER, Role.COMPLIANCE, Role.ML_ENGINEER}:
             return self.all()
@@ -28,7 +28,9 @@ class Dataset(TimeStampedModel):
     name = models.CharField(max_length=200, blank=True)
     scopes = models.JSONField()
     created_by = models.CharField(max_length=150)
-    assets = models.ManyToManyField(Asset, through="DatasetMembership", related_name="datasets")
+    assets: models.ManyToManyField[Asset, DatasetMembership] = models.ManyToManyField(
+        Asset, through="DatasetMembership", related_name="datasets"
+    )
 
     objects = DatasetQuerySet.as_manager()
 

@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.models import TimeStampedModel
-from core.roles import Role, user_roles
+from core.roles import Actor, Role, user_roles
 from provenance.models.assets import Asset
 from provenance.models.consent import ConsentRecord
 from provenance.models.datasets import Dataset
@@ -34,7 +34,7 @@ LEAF_FORMAT = "cleanroom-leaf-v1"
 
 
 class SnapshotQuerySet(models.QuerySet):
-    def visible_to(self, user) -> SnapshotQuerySet:
+    def visible_to(self, user: Actor) -> SnapshotQuerySet:
         roles = user_roles(user)
         if roles & {Role.OPERATOR, Role.REVIEWER, Role.COMPLIANCE, Role.ML_ENGINEER}:
             return self.all()

@@ -7,7 +7,7 @@ from django.db import transaction
 from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError, PermissionDenied
 from core.models import EventType
-from core.roles import Role, has_role
+from core.roles import Actor, Role, has_role
 from core.state import StateMachine
 from provenance.models import ASSET_TRANSITIONS, Asset, AssetStatus, Decision, ReviewDecision
 from provenance.selectors import asset_get
@@ -15,22 +15,23 @@ from provenance.selectors import asset_get
 ASSET_STATES = StateMachine(Asset, ASSET_TRANSITIONS, EventType.ASSET_STATUS_CHANGED, "asset", reason_field=None)
 
 
-def asset_transition(*, asset_id, to: str, actor, reason: str = "") -> Asset:
+def asset_transition(*, asset_id, to: str, actor: Actor, reason: str = "") -> Asset:
     """Move an asset to `to` if the state machine allows it; the row is locked meanwhile."""
     return ASSET_STATES.transition(asset_id, to=to, actor=actor, reason=reason)
 
 
-def assets_transition(*, asset_ids: list, to: str, actor, reason: str = "") -> list[str]:
+def assets_transition(*, asset_ids: list, to: str, actor: Actor, reason: str = "") -> list[str]:
     """The same state machine for many assets at once (audits queued after a large ingest).
     Assets that may not move are left as they are; the ids that moved are returned."""
     return ASSET_STATES.transition_many(asset_ids, to=to, actor=actor, reason=reason)
 
 
-_DECISION_TARGET = {Decision.APPROVE: AssetStatus.APPROVED, Decision.REJECT: AssetStatus.REJECTED}
+# Keyed by the plain value: callers pass the decision as text (the API, the CLI).
+_DECISION_TARGET: dict[str, AssetStatus] = {Decision.APPROVE: AssetStatus.APPROVED, Decision.REJECT: AssetStatus.REJECTED}
 
 
 @transaction.atomic
-def asset_review(*, asset_id: str, reviewer, decision: str, reason: str) -> Asset:
+def asset_review(*, asset_id: str, reviewer: Actor, decision: str, reason: str) -> Asset:
     """A reviewer approves or rejects an asset, with a reason; recorded and audited."""
     if not has_role(reviewer, Role.REVIEWER):
         raise PermissionDenied(f"{actor_name(reviewer)} is not a reviewer")

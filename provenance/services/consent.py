@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, cast
+from typing import BinaryIO, TypeGuard, cast
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from core.audit import audit_append
+from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError, PermissionDenied
 from core.models import EventType
-from core.roles import Role, has_role
+from core.roles import Actor, Role, User, has_role
 from provenance.consent_document import ConsentDocument, consent_digest, parse_consent_bytes
 from provenance.ingest.sources import display_path
 from provenance.models import (
@@ -114,7 +114,7 @@ def evidence_opener_for_uploads(uploads: list[UploadedFile]) -> EvidenceOpener:
                 f"consent file: evidence {relative!r} was not uploaded (send it as an `evidence` file named {name!r})",
                 code="invalid_consent",
             )
-        if upload.size > MAX_EVIDENCE_BYTES:
+        if upload.size is None or upload.size > MAX_EVIDENCE_BYTES:  # an upload's size is always known
             raise ApplicationError(f"consent file: evidence {relative!r} is too large", code="invalid_consent")
         upload.seek(0)
         return cast(BinaryIO, _BorrowedUpload(upload)), name
@@ -130,7 +130,7 @@ def _store_evidence(open_evidence: EvidenceOpener, relative: str):
 
 @transaction.atomic
 def consent_grant(
-    *, document: ConsentDocument, contributor: Contributor, open_evidence: EvidenceOpener, actor=None
+    *, document: ConsentDocument, contributor: Contributor, open_evidence: EvidenceOpener, actor: Actor = None
 ) -> tuple[ConsentRecord, bool]:
     """Record a consent grant. The same document (same evidence bytes) is one record: returns
     (record, created). `actor=None` is the platform's own operator (the command line)."""
@@ -173,18 +173,18 @@ def consent_grant(
     return consent, True
 
 
-def _may_act_on_consent(user, consent: ConsentRecord) -> bool:
+def _may_act_on_consent(user: Actor, consent: ConsentRecord) -> TypeGuard[User]:
     if has_role(user, Role.OPERATOR, Role.REVIEWER):
         return True
     return has_role(user, Role.CONTRIBUTOR) and consent.contributor.user_id == user.pk
 
 
 @transaction.atomic
-def consent_revoke(*, consent_id: str, actor, reason: str) -> dict:
+def consent_revoke(*, consent_id: str, actor: Actor, reason: str) -> dict:
     """Revoke a consent: its assets become `withdrawn` and every snapshot holding them `tainted`."""
     consent = consent_get(consent_id=consent_id)
     if not _may_act_on_consent(actor, consent):
-        raise PermissionDenied(f"{actor.username} may not revoke consent {consent.pk}")
+        raise PermissionDenied(f"{actor_name(actor)} may not revoke consent {consent.pk}")
     if not reason.strip():
         raise ApplicationError("a revocation needs a reason", code="reason_required")
     # Lock the grant so two revocations cannot both pass the check below.
@@ -208,11 +208,11 @@ def consent_revoke(*, consent_id: str, actor, reason: str) -> dict:
 
 
 @transaction.atomic
-def consent_renew(*, consent_id: str, actor, expires_at: datetime | None, reason: str = "") -> ConsentRecord:
+def consent_renew(*, consent_id: str, actor: Actor, expires_at: datetime | None, reason: str = "") -> ConsentRecord:
     """Extend (or lift, with None) a consent's expiry: a new event, the grant row is untouched."""
     consent = consent_get(consent_id=consent_id)
     if not _may_act_on_consent(actor, consent):
-        raise PermissionDenied(f"{actor.username} may not renew consent {consent.pk}")
+        raise PermissionDenied(f"{actor_name(actor)} may not renew consent {consent.pk}")
     ConsentRecord.objects.select_for_update().filter(pk=consent.pk).first()
     state = consent_state(consent)
     if state.status == "revoked":
@@ -231,7 +231,7 @@ def consent_renew(*, consent_id: str, actor, expires_at: datetime | None, reason
     return consent
 
 
-def _taint_snapshots_holding(consent: ConsentRecord, *, actor, reason: str) -> list[str]:
+def _taint_snapshots_holding(consent: ConsentRecord, *, actor: Actor, reason: str) -> list[str]:
     """A consent that no longer holds (revoked, expired) covers no snapshot: each one holding a
     member under it that is not already final becomes `tainted`. Call inside the transaction
     that records why."""

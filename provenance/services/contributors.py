@@ -13,7 +13,7 @@ from django.db import transaction
 from core.audit import audit_append
 from core.exceptions import ApplicationError
 from core.models import EventType
-from core.roles import Role, require_role
+from core.roles import Actor, Role, require_role
 from core.storage import blob_put_stream
 from core.users import user_get
 from provenance.models import Contributor, EvidenceDocument, Source
@@ -33,7 +33,7 @@ def normalise_email(email: str) -> str:
 
 
 @transaction.atomic
-def contributor_add(*, email: str, name: str, username: str | None = None, actor=None) -> Contributor:
+def contributor_add(*, email: str, name: str, username: str | None = None, actor: Actor = None) -> Contributor:
     """Register a contributor; adding the same one again with the same details is harmless."""
     require_role(actor, Role.OPERATOR, action="register contributors")
     email = normalise_email(email)

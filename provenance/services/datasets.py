@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from core.audit import audit_append
 from core.exceptions import ApplicationError
 from core.models import EventType
-from core.roles import Role, require_role
+from core.roles import Actor, Role, require_role
 from provenance.models import ConsentScope, Dataset
 
 
@@ -24,7 +24,7 @@ def parse_scopes(scopes: list[str] | str) -> list[str]:
     return sorted(set(items))
 
 
-def dataset_create(*, slug: str, scopes: list[str] | str, name: str = "", actor=None) -> Dataset:
+def dataset_create(*, slug: str, scopes: list[str] | str, name: str = "", actor: Actor = None) -> Dataset:
     """Create a dataset whose every member needs consent for `scopes`."""
     require_role(actor, Role.OPERATOR, Role.ML_ENGINEER, action="create datasets")
     try:

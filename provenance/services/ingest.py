@@ -25,7 +25,7 @@ from tqdm import tqdm
 from core.audit import AuditEntry, actor_name, audit_append, audit_append_many
 from core.exceptions import PermissionDenied
 from core.models import EventType
-from core.roles import Role, has_role
+from core.roles import Actor, Role, has_role
 from core.storage import blob_put_bytes
 from provenance import hooks
 from provenance.ingest.inspect import Limits, inspect_image
@@ -71,7 +71,7 @@ class _Batch:
     contributor: Contributor
     consent: ConsentRecord
     source: Source | None
-    actor: object
+    actor: Actor
     consent_problem: str | None
     do_not_train: DoNotTrainList
     limits: Limits
@@ -99,7 +99,7 @@ def ingest_paths(
     consent_path: str,
     licence: str = "",
     source_url: str = "",
-    actor=None,
+    actor: Actor = None,
     progress: bool = False,
 ) -> dict:
     """The `ingest` command: files, folders and ZIP archives under one consent file."""
@@ -124,7 +124,7 @@ def ingest_paths(
 
 
 def ingest_uploads(
-    *, files: list[tuple[str, BinaryIO]], dataset: Dataset, consent: ConsentRecord, source: Source | None, actor
+    *, files: list[tuple[str, BinaryIO]], dataset: Dataset, consent: ConsentRecord, source: Source | None, actor: Actor
 ) -> dict:
     """The REST upload: the same pipeline over uploaded files (ZIPs included)."""
     if not (has_role(actor, Role.OPERATOR) or (has_role(actor, Role.CONTRIBUTOR) and consent.contributor.user_id == actor.pk)):
@@ -147,7 +147,7 @@ def ingest_candidates(
     contributor: Contributor,
     consent: ConsentRecord,
     source: Source | None,
-    actor=None,
+    actor: Actor = None,
     progress: bool = False,
     progress_total: int | None = None,
 ) -> dict:

@@ -27,7 +27,7 @@ from django.db import transaction
 from core.audit import audit_append
 from core.exceptions import ApplicationError
 from core.models import EventType
-from core.roles import Role, require_role
+from core.roles import Actor, Role, require_role
 
 ROOT_LIFETIME = datetime.timedelta(days=20 * 365)
 # Without a time-stamp authority a manifest reads Invalid once this certificate expires, so it
@@ -162,7 +162,7 @@ def fingerprint(certificate: x509.Certificate) -> str:
 # --- The installed identity -----------------------------------------------------------------------
 
 
-def pki_init(*, force: bool = False, also_trust: list[str] | tuple[str, ...] = (), actor=None) -> dict:
+def pki_init(*, force: bool = False, also_trust: list[str] | tuple[str, ...] = (), actor: Actor = None) -> dict:
     """Create the root CA and signing certificate in CLEANROOM_PKI_DIR and write the anchors bundle.
 
     Refuses (`pki_exists`) to replace an existing identity unless `force`: outputs signed by the

@@ -16,6 +16,7 @@ from django.db import transaction
 from core.audit import audit_append
 from core.exceptions import ApplicationError
 from core.models import EventType
+from core.roles import Actor
 from core.storage import blob_exists, blob_put_bytes
 from provenance.c2pa.lineage import SNAPSHOT_ASSERTION, SnapshotAssertion
 from provenance.c2pa.manifests import sign_container
@@ -27,7 +28,7 @@ SNAPSHOT_DOCUMENT = "snapshot.json"
 TREE = "RFC 9162 §2.1: leaf hash SHA-256(0x00 || leaf), node hash SHA-256(0x01 || left || right)"
 
 
-def snapshot_container(snapshot_id, *, actor=None) -> dict:
+def snapshot_container(snapshot_id, *, actor: Actor = None) -> dict:
     """Export an approved, untainted snapshot as a signed ZIP blob, once; later calls return it.
 
     Refuses a snapshot that may not be used (`snapshot_refusal`), even one exported before:

@@ -9,7 +9,7 @@ from core.bulk import bulk_insert
 from core.exceptions import ApplicationError, PermissionDenied
 from core.four_eyes import FourEyes
 from core.models import EventType
-from core.roles import Role, has_role
+from core.roles import Actor, Role, actor_user, has_role
 from core.state import StateMachine
 from provenance import merkle
 from provenance.models import (
@@ -35,7 +35,8 @@ from provenance.selectors import (
     snapshot_tainted_refusal,
 )
 
-_STATUS_EXCLUSION = {
+# Keyed by the plain value: member rows are read with values_list.
+_STATUS_EXCLUSION: dict[str, str] = {
     AssetStatus.INGESTED: "not_cleared",
     AssetStatus.AUDITING: "not_cleared",
     AssetStatus.FLAGGED: "flagged",
@@ -48,7 +49,7 @@ _STATUS_EXCLUSION = {
 SNAPSHOT_STATES = StateMachine(Snapshot, SNAPSHOT_TRANSITIONS, EventType.SNAPSHOT_STATUS_CHANGED, "snapshot")
 
 
-def snapshot_transition(*, snapshot_id, to: str, actor, reason: str = "") -> Snapshot:
+def snapshot_transition(*, snapshot_id, to: str, actor: Actor, reason: str = "") -> Snapshot:
     return SNAPSHOT_STATES.transition(snapshot_id, to=to, actor=actor, reason=reason)
 
 
@@ -61,7 +62,7 @@ def _exclusion_reason(status: str, gap: str | None) -> tuple[str, str] | None:
 
 
 @transaction.atomic
-def snapshot_create(*, dataset_slug: str, actor) -> dict:
+def snapshot_create(*, dataset_slug: str, actor: Actor) -> dict:
     """Freeze the dataset's eligible assets into a snapshot and submit it for review."""
     if not has_role(actor, Role.ML_ENGINEER, Role.OPERATOR):
         raise PermissionDenied(f"{actor_name(actor)} may not create snapshots (ml_engineer or operator)")
@@ -135,7 +136,7 @@ def snapshot_create(*, dataset_slug: str, actor) -> dict:
 SNAPSHOT_REVIEW = FourEyes("snapshot", "built", required=REQUIRED_APPROVALS)
 
 
-def _locked_for_review(snapshot_id: str, reviewer) -> Snapshot:
+def _locked_for_review(snapshot_id: str, reviewer: Actor) -> Snapshot:
     snapshot = snapshot_get(snapshot_id=snapshot_id)
     snapshot = Snapshot.objects.select_for_update().select_related("dataset", "created_by").get(pk=snapshot.pk)
     if has_role(reviewer, Role.REVIEWER):
@@ -151,7 +152,7 @@ def _review_result(snapshot: Snapshot) -> dict:
 
 
 @transaction.atomic
-def snapshot_approve(*, snapshot_id: str, reviewer) -> dict:
+def snapshot_approve(*, snapshot_id: str, reviewer: Actor) -> dict:
     """Record one approval; the second distinct reviewer's approval approves the snapshot. A
     snapshot holding a consent that lapsed since it was built is refused (`consent_lapsed`)."""
     snapshot = _locked_for_review(snapshot_id, reviewer)
@@ -160,7 +161,7 @@ def snapshot_approve(*, snapshot_id: str, reviewer) -> dict:
         raise lapsed
     completes = SNAPSHOT_REVIEW.approval_completes(snapshot, reviewer=reviewer, approvals=snapshot_approvals(snapshot))
     ReviewDecision(
-        reviewer=reviewer, subject_type="snapshot", snapshot=snapshot, decision=Decision.APPROVE, reason="approved"
+        reviewer=actor_user(reviewer), subject_type="snapshot", snapshot=snapshot, decision=Decision.APPROVE, reason="approved"
     ).save()
     audit_append(actor=reviewer, event_type=EventType.SNAPSHOT_REVIEWED, subject=snapshot, details={"decision": "approve"})
     if completes:
@@ -171,10 +172,12 @@ def snapshot_approve(*, snapshot_id: str, reviewer) -> dict:
 
 
 @transaction.atomic
-def snapshot_reject(*, snapshot_id: str, reviewer, reason: str) -> dict:
+def snapshot_reject(*, snapshot_id: str, reviewer: Actor, reason: str) -> dict:
     snapshot = _locked_for_review(snapshot_id, reviewer)
     SNAPSHOT_REVIEW.check_rejection_reason(reason)
-    ReviewDecision(reviewer=reviewer, subject_type="snapshot", snapshot=snapshot, decision=Decision.REJECT, reason=reason).save()
+    ReviewDecision(
+        reviewer=actor_user(reviewer), subject_type="snapshot", snapshot=snapshot, decision=Decision.REJECT, reason=reason
+    ).save()
     audit_append(
         actor=reviewer, event_type=EventType.SNAPSHOT_REVIEWED, subject=snapshot, details={"decision": "reject", "reason": reason}
     )

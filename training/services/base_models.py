@@ -12,7 +12,7 @@ from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError, PermissionDenied
 from core.four_eyes import FourEyes
 from core.models import EventType
-from core.roles import Role, has_role, require_role
+from core.roles import Actor, Role, actor_user, has_role, require_role
 from core.state import StateMachine
 from training.models import (
     BASE_MODEL_REQUIRED_APPROVALS,
@@ -27,7 +27,7 @@ from training.weights import changed_files, scan_pipeline_directory
 BASE_MODEL_STATES = StateMachine(BaseModel, BASE_MODEL_TRANSITIONS, EventType.BASE_MODEL_STATUS_CHANGED, "base model")
 
 
-def base_model_transition(*, base_model_id, to: str, actor, reason: str = "") -> BaseModel:
+def base_model_transition(*, base_model_id, to: str, actor: Actor, reason: str = "") -> BaseModel:
     return BASE_MODEL_STATES.transition(base_model_id, to=to, actor=actor, reason=reason)
 
 
@@ -40,7 +40,7 @@ def _resolve_directory(directory: str | Path) -> Path:
     return Path(settings.CLEANROOM_MODELS_DIR) / path
 
 
-def base_model_register(*, directory: str | Path, name: str, licence: str, provenance: str = "", actor=None) -> dict:
+def base_model_register(*, directory: str | Path, name: str, licence: str, provenance: str = "", actor: Actor = None) -> dict:
     """Hash every file of a local `save_pretrained` directory and submit it for review.
 
     Nothing is copied or downloaded: the directory stays where it is, and its digests are
@@ -63,7 +63,7 @@ def base_model_register(*, directory: str | Path, name: str, licence: str, prove
                 pipeline_class=scanned.pipeline_class,
                 files=scanned.files,
                 sha256=scanned.sha256,
-                registered_by=actor,
+                registered_by=actor_user(actor),
                 native_width=scanned.native_size[0] if scanned.native_size else None,
                 native_height=scanned.native_size[1] if scanned.native_size else None,
             )
@@ -100,7 +100,7 @@ def _result(base_model: BaseModel) -> dict:
 BASE_MODEL_REVIEW = FourEyes("base model", "registered", required=BASE_MODEL_REQUIRED_APPROVALS)
 
 
-def _locked_for_review(base_model_id, reviewer) -> BaseModel:
+def _locked_for_review(base_model_id, reviewer: Actor) -> BaseModel:
     base_model = base_model_get(base_model_id=base_model_id)
     base_model = BaseModel.objects.select_for_update().get(pk=base_model.pk)
     BASE_MODEL_REVIEW.check_reviewer(base_model, reviewer=reviewer, creator_id=base_model.registered_by_id)
@@ -108,7 +108,7 @@ def _locked_for_review(base_model_id, reviewer) -> BaseModel:
 
 
 @transaction.atomic
-def base_model_approve(*, base_model_id, reviewer) -> dict:
+def base_model_approve(*, base_model_id, reviewer: Actor) -> dict:
     """Record one approval; the second distinct reviewer's approval approves the base model.
 
     Each approval re-hashes the directory: a reviewer approves the bytes that were registered,
@@ -117,7 +117,7 @@ def base_model_approve(*, base_model_id, reviewer) -> dict:
     base_model = _locked_for_review(base_model_id, reviewer)
     completes = BASE_MODEL_REVIEW.approval_completes(base_model, reviewer=reviewer, approvals=base_model_approvals(base_model))
     base_model_check_files(base_model)
-    BaseModelReview(base_model=base_model, reviewer=reviewer, decision="approve", reason="approved").save()
+    BaseModelReview(base_model=base_model, reviewer=actor_user(reviewer), decision="approve", reason="approved").save()
     audit_append(actor=reviewer, event_type=EventType.BASE_MODEL_REVIEWED, subject=base_model, details={"decision": "approve"})
     if completes:
         base_model = base_model_transition(
@@ -127,10 +127,10 @@ def base_model_approve(*, base_model_id, reviewer) -> dict:
 
 
 @transaction.atomic
-def base_model_reject(*, base_model_id, reviewer, reason: str) -> dict:
+def base_model_reject(*, base_model_id, reviewer: Actor, reason: str) -> dict:
     base_model = _locked_for_review(base_model_id, reviewer)
     BASE_MODEL_REVIEW.check_rejection_reason(reason)
-    BaseModelReview(base_model=base_model, reviewer=reviewer, decision="reject", reason=reason).save()
+    BaseModelReview(base_model=base_model, reviewer=actor_user(reviewer), decision="reject", reason=reason).save()
     audit_append(
         actor=reviewer,
         event_type=EventType.BASE_MODEL_REVIEWED,
@@ -142,7 +142,7 @@ def base_model_reject(*, base_model_id, reviewer, reason: str) -> dict:
 
 
 @transaction.atomic
-def base_model_revoke(*, base_model_id, actor, reason: str) -> dict:
+def base_model_revoke(*, base_model_id, actor: Actor, reason: str) -> dict:
     """Withdraw an approved base model: no new run may use it, and no model trained on it may
     generate any more (`model_usable` refuses with `base_model_not_approved`)."""
     if not has_role(actor, Role.REVIEWER, Role.COMPLIANCE):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from core.audit import audit_append
 from core.exceptions import ApplicationError
 from core.models import EventType
-from core.roles import Role, require_role
+from core.roles import Actor, Role, actor_user, require_role
 from core.state import WORKER_LOST, StateMachine
 from provenance.selectors import snapshot_get
 from training.models import RUN_FINAL, RUN_TRANSITIONS, RunStatus, TrainingRun
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 RUN_STATES = StateMachine(TrainingRun, RUN_TRANSITIONS, EventType.TRAINING_STATUS_CHANGED, "training run", reason_field=None)
 
 
-def training_run_transition(*, run_id, to: str, actor=None, reason: str = "", code: str = "") -> TrainingRun:
+def training_run_transition(*, run_id, to: str, actor: Actor = None, reason: str = "", code: str = "") -> TrainingRun:
     """Move a run along RUN_TRANSITIONS; a run that ends records when, and a failed or cancelled
     one why (`error`, `error_code`)."""
     details = {"code": code} if code else None
@@ -63,7 +63,9 @@ def training_run_claim(*, run_id, task_id: str) -> TrainingRun | None:
     )
 
 
-def record_refusal(refusal: ApplicationError, *, snapshot_id, base_model_id, actor, run: TrainingRun | None = None) -> None:
+def record_refusal(
+    refusal: ApplicationError, *, snapshot_id, base_model_id, actor: Actor, run: TrainingRun | None = None
+) -> None:
     # Its own transaction: the refusal is on the record even though the request fails.
     with transaction.atomic():
         audit_append(
@@ -104,7 +106,13 @@ def _run_config(*, steps: int | None, options: dict | None) -> tuple[int, dict]:
 
 
 def training_request(
-    *, snapshot_id, base_model_id, steps: int | None = None, seed: int | None = None, options: dict | None = None, actor=None
+    *,
+    snapshot_id,
+    base_model_id,
+    steps: int | None = None,
+    seed: int | None = None,
+    options: dict | None = None,
+    actor: Actor = None,
 ) -> TrainingRun:
     """Check every rule, then create a queued run and enqueue it on the `gpu` queue.
 
@@ -127,7 +135,7 @@ def training_request(
         run = TrainingRun.objects.create(
             snapshot=snapshot,
             base_model=base_model,
-            requested_by=actor,
+            requested_by=actor_user(actor),
             steps=steps,
             seed=int(seed) if seed is not None else secrets.randbelow(2**31),
             config=config,
@@ -160,7 +168,7 @@ def _enqueue(run: TrainingRun) -> None:
 
 
 # -- cancel --------------------------------------------------------------------------------------
-def training_cancel(*, run_id, actor=None, reason: str = "cancelled") -> TrainingRun:
+def training_cancel(*, run_id, actor: Actor = None, reason: str = "cancelled") -> TrainingRun:
     """Cancel a queued or running run. A queued message is revoked; a running loop notices at
     its next progress write (within PROGRESS_INTERVAL_S) and stops without making a model."""
     require_role(actor, Role.ML_ENGINEER, Role.OPERATOR, action="cancel training runs")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from core.audit import auditlog_verify
 from core.management.base import CheckFailed, JsonCommand
 
@@ -11,7 +13,8 @@ class Command(JsonCommand):
         sub = self.add_subcommands(parser)
         self.json_flag(sub.add_parser("verify", help="recompute the chain and report the first bad event"))
 
-    def run(self, *, action: str, **options):
+    def run(self, **options: Any) -> dict[str, Any]:
+        # One action, `verify` (argparse requires it).
         report = auditlog_verify()
         if not report.valid:
             raise CheckFailed(report.as_json(), report.problem or "the audit log is not intact")

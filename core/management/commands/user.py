@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework.authtoken.models import Token
 
 from core.management.base import JsonCommand
@@ -21,8 +23,8 @@ class Command(JsonCommand):
         token.add_argument("username")
         self.json_flag(token)
 
-    def run(self, *, action: str, **options):
-        if action == "add":
+    def run(self, **options: Any) -> dict[str, Any]:
+        if options["action"] == "add":
             user = user_add(username=options["username"], role=options["role"], email=options["email"])
             return {"username": user.username, "roles": user_role_names(user)}
         user = user_get(username=options["username"])
