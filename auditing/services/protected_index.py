@@ -56,19 +56,19 @@ class ProtectedWorkEmbedder:
         image_limits, _ = ingest_limits()
         for start in range(0, len(missing), _BATCH):
             batch = []
-            for pk, sha256 in missing[start : start + _BATCH]:
+            for key, sha256 in missing[start : start + _BATCH]:
                 try:
                     with blob_open(sha256) as handle:
-                        batch.append((pk, sniff_and_decode(handle.read(), image_limits)))
+                        batch.append((key, sniff_and_decode(handle.read(), image_limits)))
                 except Exception as exc:
-                    logger.warning("protected work %s cannot be embedded: %s: %s", pk, type(exc).__name__, exc)
+                    logger.warning("protected work %s cannot be embedded: %s: %s", key, type(exc).__name__, exc)
             if not batch:
                 continue
             vectors = embeddings.model.embed([image for _, image in batch])
-            for (pk, image), vector in zip(batch, vectors, strict=True):
+            for (key, image), vector in zip(batch, vectors, strict=True):
                 image.close()
-                ProtectedWork.objects.filter(pk=pk).update(embedding=vector_to_bytes(vector), embedding_model=embeddings.version)
-                found[pk] = vector
+                ProtectedWork.objects.filter(pk=key).update(embedding=vector_to_bytes(vector), embedding_model=embeddings.version)
+                found[key] = vector
         return found
 
 

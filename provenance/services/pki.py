@@ -207,7 +207,7 @@ def pki_init(*, force: bool = False, also_trust: list[str] | tuple[str, ...] = (
         audit_append(
             actor=actor,
             event_type=EventType.PKI_INITIALISED,
-            subject=("pki", result["anchor_fingerprint"]),
+            subject=("pki", str(result["anchor_fingerprint"])),
             details={key: value for key, value in result.items() if key not in ("certificate_path", "anchors_path", "key_path")},
         )
     return result
@@ -272,6 +272,8 @@ def _served_or_tracked_roots() -> list[Path]:
         roots.append(Path(settings.MEDIA_ROOT))
     roots += [Path(str(folder)) for folder in getattr(settings, "STATICFILES_DIRS", [])]
     for storage in settings.STORAGES.values():
+        if not isinstance(storage, dict):
+            continue
         location = (storage.get("OPTIONS") or {}).get("location")
         if location:
             roots.append(Path(location))
