@@ -48,7 +48,9 @@ def lose_messages(queue: str, task_id: str | None = None) -> int:
     return len(messages)
 
 
-def _environment(tmp_path: Path, extra: dict[str, str]) -> dict[str, str]:
+def worker_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a worker (or a command) run as another process against this test's
+    PostgreSQL database and data folder; `extra` adds or overrides settings."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -94,18 +96,23 @@ def celery_worker(tmp_path: Path, queue: str, **extra: str) -> Iterator[Worker]:
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-c", "1",
              "-n", f"{queue}-{os.getpid()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
              "--loglevel=INFO"],
-            cwd=ROOT, env=_environment(tmp_path, extra), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT, env=worker_environment(tmp_path, **extra), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
         yield Worker(worker, log_path)
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
+        stop_worker(worker)
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    """SIGTERM a worker started in its own session (and its pool), SIGKILL if it lingers."""
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
 
 
 def wait_until(done: Callable[[], bool], *, timeout: float, explain: Callable[[], str] = lambda: "") -> None:

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from tests.provenance.factories import image_bytes, write_consent
+from tests.workers import stop_worker as stop
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKERS = {"rabbitmq": "amqp://guest:guest@127.0.0.1:5672//", "redis": "redis://127.0.0.1:6379/15"}
@@ -74,16 +75,6 @@ class Instance:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def stop(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
 
 
 @pytest.fixture(scope="module")

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from PIL import Image
 
 from core.storage import blob_open
 from generation.models import GenerationJob, JobStatus
 from provenance.c2pa.manifests import read_manifest
 from tests.generation.factories import SIZE
+from tests.workers import stop_worker, worker_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER = "redis://127.0.0.1:6379/15"
@@ -32,34 +30,14 @@ pytestmark = pytest.mark.slow
 
 
 def _environment(tmp_path: Path, prefix: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CLEANROOM_", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_"))
-    }
-    database = connection.settings_dict
-    env.update(
-        DATABASE_URL=f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-        DJANGO_SETTINGS_MODULE="config.settings.base",
-        CLEANROOM_DATA_DIR=str(tmp_path),  # blobs and indexes: the folders the test process uses
+    # Redis, not the folder broker: this test is about a worker on a real broker.
+    return worker_environment(
+        tmp_path,
         CLEANROOM_PKI_DIR=str(tmp_path / "pki"),
         CLEANROOM_GENERATION_DEVICE="cpu",
         CELERY_BROKER_URL=BROKER,
         CLEANROOM_QUEUE_PREFIX=prefix,
-        HF_HUB_OFFLINE="1",
-        OMP_THREAD_LIMIT="1",
     )
-    return env
-
-
-def _stop(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
 
 
 def test_generate_waits_for_a_real_gpu_worker_and_writes_the_signed_png(transactional_db, world, product, tmp_path):
@@ -82,7 +60,7 @@ def test_generate_waits_for_a_real_gpu_worker_and_writes_the_signed_png(transact
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
     finally:
-        _stop(worker)
+        stop_worker(worker)
         from kombu import Connection
 
         with Connection(BROKER) as broker:

@@ -88,6 +88,12 @@ def pki_install(settings, directory: Path, *, actor=None) -> dict:
     """Point the settings at `directory`, run `pki init` there, return its JSON."""
     from provenance.services.pki import pki_init
 
+    use_pki_directory(settings, directory)
+    return pki_init(actor=actor)
+
+
+def use_pki_directory(settings, directory: Path) -> None:
+    """Point the settings at the files `pki init` writes in `directory` (made or not yet)."""
     settings.CLEANROOM_PKI_DIR = directory
     settings.CLEANROOM_SIGNER = {
         **settings.CLEANROOM_SIGNER,
@@ -98,4 +104,3 @@ def pki_install(settings, directory: Path, *, actor=None) -> dict:
         "TSA_URL": "",
         "TRUST_ANCHORS": str(directory / "anchors.pem"),
     }
-    return pki_init(actor=actor)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -15,6 +14,7 @@ import psycopg
 import pytest
 
 from tests.provenance.factories import write_consent, write_image
+from tests.workers import stop_worker as stop
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER = "amqp://guest:guest@127.0.0.1:5672//"
@@ -43,16 +43,6 @@ class Platform:
              "--without-gossip", "--without-mingle", "--loglevel=INFO"],
             cwd=ROOT, env=self.env, stdout=(self.root / "gpu.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-
-
-def stop(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from core.models import AuditEvent, EventType
 from provenance.c2pa.manifests import read_manifest, sign_image
 from provenance.services.pki import certificate_pem, issue_root, issue_signer
 from tests.provenance.ingest import images
+from tests.support.pki import use_pki_directory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,15 +25,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def pki_dir(settings, tmp_path) -> Path:
     directory = tmp_path / "data" / "pki"
-    settings.CLEANROOM_PKI_DIR = directory
-    settings.CLEANROOM_SIGNER = {
-        "BACKEND": "files",
-        "CERT_CHAIN": str(directory / "signer-chain.pem"),
-        "KEY": str(directory / "signer-key.pem"),
-        "CALLBACK": "",
-        "TSA_URL": "",
-        "TRUST_ANCHORS": str(directory / "anchors.pem"),
-    }
+    use_pki_directory(settings, directory)
     return directory
 
 
