@@ -61,7 +61,7 @@ def build_world(size: int, jobs: int):
 
     demo = demo_load(stderr=io.StringIO())
     engineer, product = user_get(username="demo-engineer"), user_get(username="demo-product")
-    snapshot_id = snapshot_create(dataset_slug=DATASET_SLUG, actor=engineer)["snapshot_id"]
+    snapshot_id = str(snapshot_create(dataset_slug=DATASET_SLUG, actor=engineer).pk)
     for reviewer in ("demo-reviewer", "demo-reviewer-2"):
         snapshot_approve(snapshot_id=snapshot_id, reviewer=user_get(username=reviewer))
     base = BaseModel.objects.get(pk=demo["base_model"]["base_model_id"])

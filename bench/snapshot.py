@@ -148,8 +148,8 @@ def worker(assets: int, events: int, profile: bool, label: str) -> dict:
         started = time.perf_counter()
         snapshot = snapshot_create(dataset_slug="bench", actor=engineer)
         result["snapshot_create_s"] = time.perf_counter() - started
-    result["snapshot_assets"] = snapshot["asset_count"]
-    result["snapshot_excluded"] = len(snapshot["excluded"])
+    result["snapshot_assets"] = snapshot.asset_count
+    result["snapshot_excluded"] = snapshot.exclusions.count()
 
     started = time.perf_counter()
     _append_events(events)

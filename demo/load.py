@@ -216,7 +216,7 @@ def _base_model(data_dir: Path, users: dict) -> dict:
         registered = base_model_register(
             directory=directory, name=BASE_MODEL_NAME, licence="MIT", provenance=BASE_MODEL_PROVENANCE, actor=users[ENGINEER]
         )
-        existing = BaseModel.objects.get(pk=registered["base_model_id"])
+        existing = registered
     for reviewer in (REVIEWER, SECOND_REVIEWER):
         if existing.status == BaseModelStatus.IN_REVIEW and not existing.reviews.filter(reviewer=users[reviewer]).exists():
             base_model_approve(base_model_id=existing.pk, reviewer=users[reviewer])

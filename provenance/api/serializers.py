@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from provenance.consent_document import MAX_DOCUMENT_BYTES, ConsentDocument, parse_consent_bytes
@@ -217,18 +218,28 @@ class SnapshotExclusionSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+# The answers of `snapshot create`, `approve` and `reject`: one shape for the API and the CLI's
+# `--json` alike (the commands render the service's Snapshot with these), so they cannot drift.
 class SnapshotCreateResultSerializer(serializers.Serializer):
-    snapshot_id = serializers.UUIDField()
+    snapshot_id = serializers.UUIDField(source="pk")
     merkle_root = serializers.CharField()
     asset_count = serializers.IntegerField()
-    excluded = SnapshotExclusionSerializer(many=True)
+    excluded = serializers.SerializerMethodField()
     status = serializers.CharField()
+
+    @extend_schema_field(SnapshotExclusionSerializer(many=True))
+    def get_excluded(self, snapshot: Snapshot) -> list[dict[str, Any]]:
+        return SnapshotExclusionSerializer(snapshot.exclusions.order_by("id"), many=True).data
 
 
 class SnapshotReviewResultSerializer(serializers.Serializer):
-    snapshot_id = serializers.UUIDField()
+    snapshot_id = serializers.UUIDField(source="pk")
     status = serializers.CharField()
-    approvals = serializers.ListField(child=serializers.CharField())
+    approvals = serializers.SerializerMethodField(help_text="usernames of the reviewers who approved, in order")
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_approvals(self, snapshot: Snapshot) -> list[str]:
+        return snapshot_approvals(snapshot)
 
 
 class SnapshotRejectSerializer(serializers.Serializer):

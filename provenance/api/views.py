@@ -245,8 +245,8 @@ class SnapshotListCreateView(PermissionsByMethod, generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         data = _valid(s.SnapshotCreateSerializer, request)
-        result = snapshot_create(dataset_slug=data["dataset"], actor=request.user)
-        return Response(result, status=status.HTTP_201_CREATED)
+        snapshot = snapshot_create(dataset_slug=data["dataset"], actor=request.user)
+        return Response(s.SnapshotCreateResultSerializer(snapshot).data, status=status.HTTP_201_CREATED)
 
 
 class SnapshotDetailView(generics.RetrieveAPIView):
@@ -265,7 +265,8 @@ class SnapshotApproveView(APIView):
     @extend_schema(request=None, responses={200: s.SnapshotReviewResultSerializer, **_errors(403, 404, 409)})
     def post(self, request: Request, pk: str) -> Response:
         snapshot = _visible(_snapshots(request.user), "snapshot", pk=pk)
-        return Response(snapshot_approve(snapshot_id=str(snapshot.pk), reviewer=request.user))
+        approved = snapshot_approve(snapshot_id=str(snapshot.pk), reviewer=request.user)
+        return Response(s.SnapshotReviewResultSerializer(approved).data)
 
 
 class SnapshotRejectView(APIView):
@@ -277,7 +278,8 @@ class SnapshotRejectView(APIView):
     def post(self, request: Request, pk: str) -> Response:
         snapshot = _visible(_snapshots(request.user), "snapshot", pk=pk)
         data = _valid(s.SnapshotRejectSerializer, request)
-        return Response(snapshot_reject(snapshot_id=str(snapshot.pk), reviewer=request.user, reason=data["reason"]))
+        rejected = snapshot_reject(snapshot_id=str(snapshot.pk), reviewer=request.user, reason=data["reason"])
+        return Response(s.SnapshotReviewResultSerializer(rejected).data)
 
 
 class SnapshotProveView(APIView):

@@ -62,8 +62,9 @@ def _exclusion_reason(status: str, gap: str | None) -> tuple[str, str] | None:
 
 
 @transaction.atomic
-def snapshot_create(*, dataset_slug: str, actor: Actor) -> dict:
-    """Freeze the dataset's eligible assets into a snapshot and submit it for review."""
+def snapshot_create(*, dataset_slug: str, actor: Actor) -> Snapshot:
+    """Freeze the dataset's eligible assets into a snapshot and submit it for review. The
+    assets left out are on `snapshot.exclusions`, each with its reason."""
     if not has_role(actor, Role.ML_ENGINEER, Role.OPERATOR):
         raise PermissionDenied(f"{actor_name(actor)} may not create snapshots (ml_engineer or operator)")
     dataset = dataset_get(slug=dataset_slug)
@@ -123,14 +124,7 @@ def snapshot_create(*, dataset_slug: str, actor: Actor) -> dict:
             "leaf_format": snapshot.leaf_format,
         },
     )
-    snapshot_transition(snapshot_id=snapshot.pk, to=SnapshotStatus.IN_REVIEW, actor=actor, reason="submitted for review")
-    return {
-        "snapshot_id": str(snapshot.pk),
-        "merkle_root": snapshot.merkle_root,
-        "asset_count": snapshot.asset_count,
-        "excluded": excluded_json,
-        "status": SnapshotStatus.IN_REVIEW.value,
-    }
+    return snapshot_transition(snapshot_id=snapshot.pk, to=SnapshotStatus.IN_REVIEW, actor=actor, reason="submitted for review")
 
 
 SNAPSHOT_REVIEW = FourEyes("snapshot", "built", required=REQUIRED_APPROVALS)
@@ -147,12 +141,8 @@ def _locked_for_review(snapshot_id: str, reviewer: Actor) -> Snapshot:
     return snapshot
 
 
-def _review_result(snapshot: Snapshot) -> dict:
-    return {"snapshot_id": str(snapshot.pk), "status": snapshot.status, "approvals": snapshot_approvals(snapshot)}
-
-
 @transaction.atomic
-def snapshot_approve(*, snapshot_id: str, reviewer: Actor) -> dict:
+def snapshot_approve(*, snapshot_id: str, reviewer: Actor) -> Snapshot:
     """Record one approval; the second distinct reviewer's approval approves the snapshot. A
     snapshot holding a consent that lapsed since it was built is refused (`consent_lapsed`)."""
     snapshot = _locked_for_review(snapshot_id, reviewer)
@@ -168,11 +158,11 @@ def snapshot_approve(*, snapshot_id: str, reviewer: Actor) -> dict:
         snapshot = snapshot_transition(
             snapshot_id=snapshot.pk, to=SnapshotStatus.APPROVED, actor=reviewer, reason=SNAPSHOT_REVIEW.approved_reason
         )
-    return _review_result(snapshot)
+    return snapshot
 
 
 @transaction.atomic
-def snapshot_reject(*, snapshot_id: str, reviewer: Actor, reason: str) -> dict:
+def snapshot_reject(*, snapshot_id: str, reviewer: Actor, reason: str) -> Snapshot:
     snapshot = _locked_for_review(snapshot_id, reviewer)
     SNAPSHOT_REVIEW.check_rejection_reason(reason)
     ReviewDecision(
@@ -182,7 +172,7 @@ def snapshot_reject(*, snapshot_id: str, reviewer: Actor, reason: str) -> dict:
         actor=reviewer, event_type=EventType.SNAPSHOT_REVIEWED, subject=snapshot, details={"decision": "reject", "reason": reason}
     )
     snapshot = snapshot_transition(snapshot_id=snapshot.pk, to=SnapshotStatus.REJECTED, actor=reviewer, reason=reason)
-    return _review_result(snapshot)
+    return snapshot
 
 
 def snapshot_prove(*, snapshot_id: str, sha256: str) -> dict:

@@ -105,9 +105,11 @@ def test_only_reviewers_resolve_findings(assets, ml_engineer):
 def test_a_snapshot_excludes_the_flagged_asset_and_keeps_the_clear_one(assets, ml_engineer):
     audit(assets["camera.jpg"])
     audit(assets["generated.jpg"])
-    result = snapshot_create(dataset_slug="faces", actor=ml_engineer)
-    assert result["asset_count"] == 1
-    assert result["excluded"] == [{"asset_id": assets["generated.jpg"], "reason": "flagged", "detail": "asset is flagged"}]
+    snapshot = snapshot_create(dataset_slug="faces", actor=ml_engineer)
+    assert snapshot.asset_count == 1
+    assert [(str(e.asset_id), e.reason, e.detail) for e in snapshot.exclusions.all()] == [
+        (assets["generated.jpg"], "flagged", "asset is flagged")
+    ]
 
 
 def test_the_reconciler_re_enqueues_assets_left_auditing(assets, django_capture_on_commit_callbacks):

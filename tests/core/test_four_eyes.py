@@ -7,6 +7,7 @@ import pytest
 
 from core.exceptions import ApplicationError, PermissionDenied
 from provenance.models import SnapshotStatus
+from provenance.selectors import snapshot_approvals
 from provenance.services.snapshots import SNAPSHOT_REVIEW, snapshot_approve, snapshot_create, snapshot_reject
 from tests.provenance.factories import AssetFactory, DatasetFactory, add_to_dataset
 from training.services.base_models import BASE_MODEL_REVIEW
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def snapshot_id(ml_engineer) -> str:
     dataset = DatasetFactory(slug="faces")
     add_to_dataset(dataset, AssetFactory(), AssetFactory())
-    return snapshot_create(dataset_slug="faces", actor=ml_engineer)["snapshot_id"]
+    return str(snapshot_create(dataset_slug="faces", actor=ml_engineer).pk)
 
 
 def test_snapshots_and_base_models_share_the_rule():
@@ -43,7 +44,7 @@ def test_someone_without_the_reviewer_role_cannot_review(snapshot_id, compliance
 
 
 def test_one_reviewer_approving_twice_is_still_one_approval(snapshot_id, reviewer):
-    assert snapshot_approve(snapshot_id=snapshot_id, reviewer=reviewer)["status"] == SnapshotStatus.IN_REVIEW
+    assert snapshot_approve(snapshot_id=snapshot_id, reviewer=reviewer).status == SnapshotStatus.IN_REVIEW
     with pytest.raises(ApplicationError) as refused:
         snapshot_approve(snapshot_id=snapshot_id, reviewer=reviewer)
     assert refused.value.code == "already_approved_by_you"
@@ -51,8 +52,8 @@ def test_one_reviewer_approving_twice_is_still_one_approval(snapshot_id, reviewe
 
 def test_two_distinct_reviewers_approve(snapshot_id, reviewer, second_reviewer):
     snapshot_approve(snapshot_id=snapshot_id, reviewer=reviewer)
-    result = snapshot_approve(snapshot_id=snapshot_id, reviewer=second_reviewer)
-    assert (result["status"], result["approvals"]) == ("approved", ["rita", "ravi"])
+    approved = snapshot_approve(snapshot_id=snapshot_id, reviewer=second_reviewer)
+    assert (approved.status, snapshot_approvals(approved)) == ("approved", ["rita", "ravi"])
 
 
 def test_a_rejection_needs_a_reason_and_ends_the_review(snapshot_id, reviewer, second_reviewer):

@@ -24,7 +24,7 @@ AFTER = datetime(2030, 6, 2, tzinfo=UTC)
 def snapshot_of(consent, ml_engineer, *, approvers=()) -> Snapshot:
     dataset = DatasetFactory()
     add_to_dataset(dataset, AssetFactory(consent=consent), AssetFactory(consent=consent))
-    snapshot_id = snapshot_create(dataset_slug=dataset.slug, actor=ml_engineer)["snapshot_id"]
+    snapshot_id = str(snapshot_create(dataset_slug=dataset.slug, actor=ml_engineer).pk)
     for reviewer in approvers:
         snapshot_approve(snapshot_id=snapshot_id, reviewer=reviewer)
     return Snapshot.objects.get(pk=snapshot_id)

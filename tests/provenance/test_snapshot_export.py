@@ -32,7 +32,7 @@ def built(ml_engineer) -> str:
     dataset = DatasetFactory(slug="faces")
     consent = ConsentFactory()
     add_to_dataset(dataset, *[AssetFactory(consent=consent, status=AssetStatus.CLEAR) for _ in range(5)])
-    return snapshot_create(dataset_slug="faces", actor=ml_engineer)["snapshot_id"]
+    return str(snapshot_create(dataset_slug="faces", actor=ml_engineer).pk)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def expiring():
 def built(ml_engineer, expiring) -> Snapshot:
     dataset = DatasetFactory(slug="faces")
     add_to_dataset(dataset, AssetFactory(consent=expiring), AssetFactory(), AssetFactory())
-    return Snapshot.objects.get(pk=snapshot_create(dataset_slug="faces", actor=ml_engineer)["snapshot_id"])
+    return snapshot_create(dataset_slug="faces", actor=ml_engineer)
 
 
 @pytest.fixture
@@ -88,5 +88,5 @@ def test_a_lapsed_consent_refuses_approval_but_not_rejection(built, expiring, re
         snapshot_approve(snapshot_id=str(built.pk), reviewer=reviewer)
     assert refused.value.code == "consent_lapsed"
 
-    result = snapshot_reject(snapshot_id=str(built.pk), reviewer=second_reviewer, reason="a consent expired")
-    assert result["status"] == "rejected"
+    rejected = snapshot_reject(snapshot_id=str(built.pk), reviewer=second_reviewer, reason="a consent expired")
+    assert rejected.status == "rejected"

@@ -8,7 +8,9 @@ from core.audit import auditlog_verify
 from core.exceptions import ApplicationError, PermissionDenied
 from core.models import AuditEvent
 from provenance import merkle
+from provenance.api.serializers import SnapshotCreateResultSerializer, SnapshotReviewResultSerializer
 from provenance.models import AssetStatus, ConsentEvent, SnapshotMember, SnapshotStatus
+from provenance.selectors import snapshot_approvals
 from provenance.services.consent import consent_revoke
 from provenance.services.snapshots import snapshot_approve, snapshot_create, snapshot_prove, snapshot_reject
 from tests.provenance.factories import AssetFactory, ConsentFactory, DatasetFactory, add_to_dataset
@@ -30,7 +32,7 @@ def cleared(dataset):
 
 
 def test_snapshot_root_is_recomputable_from_its_documented_leaves(dataset, cleared, ml_engineer):
-    result = snapshot_create(dataset_slug="faces", actor=ml_engineer)
+    result = SnapshotCreateResultSerializer(snapshot_create(dataset_slug="faces", actor=ml_engineer)).data
     # Independent computation, straight from docs/merkle.md: leaves sorted by asset sha256.
     leaves = sorted(f"{a.sha256}:{a.consent_id}:{a.consent.digest}".encode("ascii") for a in cleared)
 
@@ -54,7 +56,7 @@ def test_snapshot_excludes_assets_with_a_reason(dataset, cleared, ml_engineer):
     narrow = AssetFactory(consent=ConsentFactory(scopes=["ai_training"]))
     expired = AssetFactory(consent=ConsentFactory(expires_at="2026-02-01T00:00:00Z"))
     add_to_dataset(dataset, flagged, pending, withdrawn, narrow, expired)
-    result = snapshot_create(dataset_slug="faces", actor=ml_engineer)
+    result = SnapshotCreateResultSerializer(snapshot_create(dataset_slug="faces", actor=ml_engineer)).data
     reasons = {row["asset_id"]: row["reason"] for row in result["excluded"]}
     assert reasons == {
         str(flagged.pk): "flagged",
@@ -79,41 +81,45 @@ def test_only_ml_engineers_and_operators_build_snapshots(dataset, cleared, revie
 
 
 def test_approval_needs_two_distinct_reviewers_neither_the_builder(dataset, cleared, ml_engineer, reviewer, second_reviewer):
-    snapshot_id = snapshot_create(dataset_slug="faces", actor=ml_engineer)["snapshot_id"]
+    snapshot_id = str(snapshot_create(dataset_slug="faces", actor=ml_engineer).pk)
     first = snapshot_approve(snapshot_id=snapshot_id, reviewer=reviewer)
-    assert first == {"snapshot_id": snapshot_id, "status": "in_review", "approvals": ["rita"]}
+    assert SnapshotReviewResultSerializer(first).data == {
+        "snapshot_id": snapshot_id,
+        "status": "in_review",
+        "approvals": ["rita"],
+    }
     with pytest.raises(ApplicationError) as twice:
         snapshot_approve(snapshot_id=snapshot_id, reviewer=reviewer)
     assert twice.value.code == "already_approved_by_you"
     second = snapshot_approve(snapshot_id=snapshot_id, reviewer=second_reviewer)
-    assert second["status"] == "approved" and second["approvals"] == ["rita", "ravi"]
+    assert second.status == "approved" and snapshot_approvals(second) == ["rita", "ravi"]
 
 
 def test_the_builder_cannot_approve_even_as_a_reviewer(dataset, cleared, ml_engineer):
     from core.users import user_add
 
     user_add(username=ml_engineer.username, role="reviewer")
-    snapshot_id = snapshot_create(dataset_slug="faces", actor=ml_engineer)["snapshot_id"]
+    snapshot_id = str(snapshot_create(dataset_slug="faces", actor=ml_engineer).pk)
     with pytest.raises(PermissionDenied):
         snapshot_approve(snapshot_id=snapshot_id, reviewer=ml_engineer)
 
 
 def test_non_reviewers_cannot_approve(dataset, cleared, ml_engineer, compliance):
-    snapshot_id = snapshot_create(dataset_slug="faces", actor=ml_engineer)["snapshot_id"]
+    snapshot_id = str(snapshot_create(dataset_slug="faces", actor=ml_engineer).pk)
     with pytest.raises(PermissionDenied):
         snapshot_approve(snapshot_id=snapshot_id, reviewer=compliance)
 
 
 def test_a_rejected_snapshot_is_final(dataset, cleared, ml_engineer, reviewer, second_reviewer):
-    snapshot_id = snapshot_create(dataset_slug="faces", actor=ml_engineer)["snapshot_id"]
-    assert snapshot_reject(snapshot_id=snapshot_id, reviewer=reviewer, reason="wrong crop")["status"] == "rejected"
+    snapshot_id = str(snapshot_create(dataset_slug="faces", actor=ml_engineer).pk)
+    assert snapshot_reject(snapshot_id=snapshot_id, reviewer=reviewer, reason="wrong crop").status == "rejected"
     with pytest.raises(ApplicationError) as refused:
         snapshot_approve(snapshot_id=snapshot_id, reviewer=second_reviewer)
     assert refused.value.code == "not_in_review"
 
 
 def test_rejection_needs_a_reason(dataset, cleared, ml_engineer, reviewer):
-    snapshot_id = snapshot_create(dataset_slug="faces", actor=ml_engineer)["snapshot_id"]
+    snapshot_id = str(snapshot_create(dataset_slug="faces", actor=ml_engineer).pk)
     with pytest.raises(ApplicationError):
         snapshot_reject(snapshot_id=snapshot_id, reviewer=reviewer, reason="  ")
 
@@ -121,7 +127,7 @@ def test_rejection_needs_a_reason(dataset, cleared, ml_engineer, reviewer):
 def test_revoking_a_consent_withdraws_its_assets_and_taints_approved_snapshots(
     dataset, cleared, ml_engineer, reviewer, second_reviewer, operator
 ):
-    snapshot_id = snapshot_create(dataset_slug="faces", actor=ml_engineer)["snapshot_id"]
+    snapshot_id = str(snapshot_create(dataset_slug="faces", actor=ml_engineer).pk)
     snapshot_approve(snapshot_id=snapshot_id, reviewer=reviewer)
     snapshot_approve(snapshot_id=snapshot_id, reviewer=second_reviewer)
     consent = cleared[0].consent
@@ -136,7 +142,7 @@ def test_revoking_a_consent_withdraws_its_assets_and_taints_approved_snapshots(
 
 
 def test_a_tainted_snapshot_can_never_be_approved(dataset, cleared, ml_engineer, reviewer, operator):
-    snapshot_id = snapshot_create(dataset_slug="faces", actor=ml_engineer)["snapshot_id"]
+    snapshot_id = str(snapshot_create(dataset_slug="faces", actor=ml_engineer).pk)
     consent_revoke(consent_id=str(cleared[0].consent_id), actor=operator, reason="revoked")
     with pytest.raises(ApplicationError) as refused:
         snapshot_approve(snapshot_id=snapshot_id, reviewer=reviewer)
@@ -144,15 +150,15 @@ def test_a_tainted_snapshot_can_never_be_approved(dataset, cleared, ml_engineer,
 
 
 def test_the_frozen_list_does_not_follow_later_dataset_changes(dataset, cleared, ml_engineer):
-    result = snapshot_create(dataset_slug="faces", actor=ml_engineer)
+    snapshot = snapshot_create(dataset_slug="faces", actor=ml_engineer)
     add_to_dataset(dataset, AssetFactory(status=AssetStatus.CLEAR))
-    assert SnapshotMember.objects.filter(snapshot_id=result["snapshot_id"]).count() == 5
+    assert SnapshotMember.objects.filter(snapshot_id=snapshot.pk).count() == 5
 
 
 def test_prove_gives_a_path_that_folds_to_the_root(dataset, cleared, ml_engineer):
-    result = snapshot_create(dataset_slug="faces", actor=ml_engineer)
+    snapshot = snapshot_create(dataset_slug="faces", actor=ml_engineer)
     target = cleared[2]
-    proof = snapshot_prove(snapshot_id=result["snapshot_id"], sha256=target.sha256)
+    proof = snapshot_prove(snapshot_id=snapshot.pk, sha256=target.sha256)
     assert proof["included"] is True
     assert proof["leaf"] == f"{target.sha256}:{target.consent_id}:{target.consent.digest}"
     node = hashlib.sha256(b"\x00" + proof["leaf"].encode()).digest()
@@ -160,12 +166,12 @@ def test_prove_gives_a_path_that_folds_to_the_root(dataset, cleared, ml_engineer
     for step in proof["proof"]:
         sibling = bytes.fromhex(step["hash"])
         node = merkle.node_hash(sibling, node) if step["side"] == "left" else merkle.node_hash(node, sibling)
-    assert node.hex() == result["merkle_root"] == proof["merkle_root"]
+    assert node.hex() == snapshot.merkle_root == proof["merkle_root"]
 
 
 def test_prove_says_clearly_when_a_file_is_not_included(dataset, cleared, ml_engineer):
-    result = snapshot_create(dataset_slug="faces", actor=ml_engineer)
-    proof = snapshot_prove(snapshot_id=result["snapshot_id"], sha256="0" * 64)
+    snapshot = snapshot_create(dataset_slug="faces", actor=ml_engineer)
+    proof = snapshot_prove(snapshot_id=snapshot.pk, sha256="0" * 64)
     assert proof["included"] is False and proof["proof"] == [] and proof["leaf_hash"] is None
 
 
@@ -177,7 +183,7 @@ def test_unknown_snapshot_ids_are_refused_not_crashed(reviewer):
 
 
 def test_snapshot_transitions_are_in_the_audit_log(dataset, cleared, ml_engineer, reviewer):
-    snapshot_id = snapshot_create(dataset_slug="faces", actor=ml_engineer)["snapshot_id"]
+    snapshot_id = str(snapshot_create(dataset_slug="faces", actor=ml_engineer).pk)
     snapshot_reject(snapshot_id=snapshot_id, reviewer=reviewer, reason="no")
     moves = [
         (e.details["from"], e.details["to"])
@@ -194,7 +200,7 @@ def test_a_snapshot_whose_consent_expired_since_it_was_built_cannot_be_approved(
 
     consent = ConsentFactory(expires_at=timezone.now() + timedelta(days=1))
     add_to_dataset(dataset, AssetFactory(consent=consent))
-    snapshot_id = snapshot_create(dataset_slug="faces", actor=ml_engineer)["snapshot_id"]
+    snapshot_id = str(snapshot_create(dataset_slug="faces", actor=ml_engineer).pk)
     # Stands in for a day passing: move the expiry into the past rather than the clock forward.
     type(consent).objects.filter(pk=consent.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     with pytest.raises(ApplicationError) as refused:

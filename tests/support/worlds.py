@@ -53,8 +53,8 @@ def api_world(*, contributor, reviewer, ml_engineer, operator) -> World:
     consent = grant_consent(contributor, "carla@example.com")
     result = ingest(contributor, dataset, consent, jpeg("carla.jpg", seed=1))
     asset = asset_review(asset_id=result["accepted"][0]["asset_id"], reviewer=reviewer, decision="approve", reason="clean")
-    created = snapshot_create(dataset_slug="portraits", actor=ml_engineer)
-    return World(dataset=dataset, consent=consent, asset=asset, snapshot=Snapshot.objects.get(pk=created["snapshot_id"]))
+    snapshot = snapshot_create(dataset_slug="portraits", actor=ml_engineer)
+    return World(dataset=dataset, consent=consent, asset=asset, snapshot=snapshot)
 
 
 # -- training's approved snapshot -------------------------------------------------------------
@@ -82,7 +82,7 @@ def approved_snapshot(ml_engineer, reviewer, second_reviewer, *, count: int = 3,
     for asset in assets:
         assert asset.status == AssetStatus.CLEAR
     add_to_dataset(dataset, *assets)
-    snapshot_id = snapshot_create(dataset_slug=dataset.slug, actor=ml_engineer)["snapshot_id"]
+    snapshot_id = str(snapshot_create(dataset_slug=dataset.slug, actor=ml_engineer).pk)
     snapshot_approve(snapshot_id=snapshot_id, reviewer=reviewer)
     snapshot_approve(snapshot_id=snapshot_id, reviewer=second_reviewer)
     return Governed(snapshot=Snapshot.objects.get(pk=snapshot_id), consent=consent, assets=assets)
@@ -104,7 +104,7 @@ def trainable_world(
     files = [SimpleUploadedFile(f"carla{i}.jpg", image_bytes(100 + i, size=(64, 64)), "image/jpeg") for i in range(2)]
     for row in ingest(contributor, dataset, consent, *files)["accepted"]:
         asset_review(asset_id=row["asset_id"], reviewer=reviewer, decision="approve", reason="clean")
-    snapshot_id = snapshot_create(dataset_slug=slug, actor=ml_engineer)["snapshot_id"]
+    snapshot_id = str(snapshot_create(dataset_slug=slug, actor=ml_engineer).pk)
     snapshot_approve(snapshot_id=snapshot_id, reviewer=reviewer)
     snapshot_approve(snapshot_id=snapshot_id, reviewer=second_reviewer)
     base_model = approved_base_model(base_dir, ml_engineer, reviewer, second_reviewer)

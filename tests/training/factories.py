@@ -18,8 +18,7 @@ from training.services import (
 
 def registered_base_model(directory: Path, ml_engineer, *, name: str = "tiny-sd") -> BaseModel:
     """A base model registered from `directory`, waiting for its two reviewers."""
-    registered = base_model_register(directory=directory, name=name, licence="MIT", provenance="built in code", actor=ml_engineer)
-    return BaseModel.objects.get(pk=registered["base_model_id"])
+    return base_model_register(directory=directory, name=name, licence="MIT", provenance="built in code", actor=ml_engineer)
 
 
 def approved_base_model(directory: Path, ml_engineer, reviewer, second_reviewer, *, name: str = "tiny-sd") -> BaseModel:

@@ -94,7 +94,7 @@ def test_a_queued_run_is_cancelled_once(governed, base_model, ml_engineer, clien
 def test_reviewers_approve_base_models_through_the_api(
     tiny_model_dir, ml_engineer, reviewer, second_reviewer, product, client_for
 ):
-    base_model_id = base_model_register(directory=tiny_model_dir, name="tiny", licence="MIT", actor=ml_engineer)["base_model_id"]
+    base_model_id = base_model_register(directory=tiny_model_dir, name="tiny", licence="MIT", actor=ml_engineer).pk
     assert client_for(ml_engineer).post(f"{BASE_MODELS}{base_model_id}/approve/").status_code == 403
     assert client_for(reviewer).post(f"{BASE_MODELS}{base_model_id}/approve/").json()["approvals"] == ["rita"]
     assert client_for(second_reviewer).post(f"{BASE_MODELS}{base_model_id}/approve/").json()["status"] == "approved"

@@ -11,6 +11,7 @@ import pytest
 
 from core.audit import audit_events, auditlog_verify
 from core.exceptions import ApplicationError, PermissionDenied
+from training.api.serializers import BaseModelResultSerializer
 from training.models import BaseModel
 from training.services import base_model_approve, base_model_register, base_model_reject, base_model_revoke
 
@@ -18,7 +19,9 @@ pytestmark = pytest.mark.django_db
 
 
 def register(directory, actor, name="tiny-sd"):
-    return base_model_register(directory=directory, name=name, licence="MIT", provenance="built in code", actor=actor)
+    """Register through the service, answered as the API and `basemodel add --json` answer."""
+    registered = base_model_register(directory=directory, name=name, licence="MIT", provenance="built in code", actor=actor)
+    return BaseModelResultSerializer(registered).data
 
 
 def test_registration_records_every_file_and_a_digest_sha256sum_reproduces(tiny_model_dir, ml_engineer):
@@ -108,12 +111,12 @@ def test_only_ml_engineers_and_operators_register(tiny_model_dir, reviewer):
 
 def test_approval_needs_two_distinct_reviewers(tiny_model_dir, ml_engineer, reviewer, second_reviewer):
     base_model_id = register(tiny_model_dir, ml_engineer)["base_model_id"]
-    first = base_model_approve(base_model_id=base_model_id, reviewer=reviewer)
+    first = BaseModelResultSerializer(base_model_approve(base_model_id=base_model_id, reviewer=reviewer)).data
     assert (first["status"], first["approvals"]) == ("in_review", ["rita"])
     with pytest.raises(ApplicationError) as twice:
         base_model_approve(base_model_id=base_model_id, reviewer=reviewer)
     assert twice.value.code == "already_approved_by_you"
-    second = base_model_approve(base_model_id=base_model_id, reviewer=second_reviewer)
+    second = BaseModelResultSerializer(base_model_approve(base_model_id=base_model_id, reviewer=second_reviewer)).data
     assert (second["status"], second["approvals"]) == ("approved", ["rita", "ravi"])
     kinds = [(e.event_type, e.details.get("decision") or e.details.get("to")) for e in audit_events(subject_id=base_model_id)]
     assert kinds == [
@@ -145,7 +148,7 @@ def test_a_rejection_needs_a_reason_and_is_final(tiny_model_dir, ml_engineer, re
     with pytest.raises(ApplicationError) as no_reason:
         base_model_reject(base_model_id=base_model_id, reviewer=reviewer, reason=" ")
     assert no_reason.value.code == "reason_required"
-    assert base_model_reject(base_model_id=base_model_id, reviewer=reviewer, reason="licence unclear")["status"] == "rejected"
+    assert base_model_reject(base_model_id=base_model_id, reviewer=reviewer, reason="licence unclear").status == "rejected"
     with pytest.raises(ApplicationError) as final:
         base_model_approve(base_model_id=base_model_id, reviewer=second_reviewer)
     assert final.value.code == "not_in_review"
@@ -167,7 +170,7 @@ def test_an_approved_base_model_can_be_revoked_with_a_reason_by_compliance_or_re
     with pytest.raises(ApplicationError) as no_reason:
         base_model_revoke(base_model_id=base_model.pk, actor=compliance, reason="")
     assert no_reason.value.code == "reason_required"
-    assert base_model_revoke(base_model_id=base_model.pk, actor=compliance, reason="licence withdrawn")["status"] == "revoked"
+    assert base_model_revoke(base_model_id=base_model.pk, actor=compliance, reason="licence withdrawn").status == "revoked"
     with pytest.raises(ApplicationError) as again:
         base_model_revoke(base_model_id=base_model.pk, actor=compliance, reason="twice")
     assert again.value.code == "illegal_transition"

@@ -50,7 +50,7 @@ def test_a_valid_request_creates_a_queued_run_with_its_task_id(governed, base_mo
 def test_a_snapshot_in_review_is_refused(ml_engineer, base_model, governed):
     dataset = DatasetFactory()
     add_to_dataset(dataset, *governed.assets)
-    in_review = snapshot_create(dataset_slug=dataset.slug, actor=ml_engineer)["snapshot_id"]
+    in_review = str(snapshot_create(dataset_slug=dataset.slug, actor=ml_engineer).pk)
     with pytest.raises(ApplicationError) as caught:
         training_request(snapshot_id=in_review, base_model_id=base_model.pk, steps=2)
     assert caught.value.code == "snapshot_not_approved"
@@ -69,7 +69,7 @@ def test_a_base_model_in_review_is_refused(governed, tiny_model_dir, ml_engineer
     from training.models import BaseModel
 
     pending = BaseModel.objects.get(
-        pk=base_model_register(directory=tiny_model_dir, name="pending", licence="MIT", actor=ml_engineer)["base_model_id"]
+        pk=base_model_register(directory=tiny_model_dir, name="pending", licence="MIT", actor=ml_engineer).pk
     )
     assert refused(governed, pending).code == "base_model_not_approved"
     assert_refusal_logged("base_model_not_approved", governed.snapshot.pk)

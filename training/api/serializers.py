@@ -30,12 +30,21 @@ class BaseModelSerializer(serializers.ModelSerializer):
         return base_model_approvals(base_model)
 
 
-class BaseModelReviewResultSerializer(serializers.Serializer):
-    base_model_id = serializers.UUIDField()
+class BaseModelResultSerializer(serializers.Serializer):
+    """The answer of `basemodel add/approve/reject/revoke`: one shape for the API and the CLI's
+    `--json` alike (both render the service's BaseModel with it), so they cannot drift."""
+
+    base_model_id = serializers.UUIDField(source="pk")
     name = serializers.CharField()
     status = serializers.CharField()
     sha256 = serializers.CharField()
-    approvals = serializers.ListField(child=serializers.CharField())
+    native_size = serializers.ListField(
+        child=serializers.IntegerField(), allow_null=True, help_text="[width, height] the model generates by default"
+    )
+    approvals = serializers.SerializerMethodField(help_text="usernames of the reviewers who approved, in order")
+
+    def get_approvals(self, base_model: BaseModel) -> list[str]:
+        return base_model_approvals(base_model)
 
 
 class RejectSerializer(serializers.Serializer):

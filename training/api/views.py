@@ -64,23 +64,25 @@ class BaseModelApproveView(APIView):
 
     permission_classes = [HasRole(Role.REVIEWER)]
 
-    @extend_schema(request=None, responses={200: s.BaseModelReviewResultSerializer, **_errors(403, 404, 409)})
+    @extend_schema(request=None, responses={200: s.BaseModelResultSerializer, **_errors(403, 404, 409)})
     def post(self, request: Request, pk: str) -> Response:
         base_model = _visible(_base_models(request.user), "base_model", pk=pk)
-        return Response(base_model_approve(base_model_id=base_model.pk, reviewer=request.user))
+        approved = base_model_approve(base_model_id=base_model.pk, reviewer=request.user)
+        return Response(s.BaseModelResultSerializer(approved).data)
 
 
 class BaseModelRejectView(APIView):
     permission_classes = [HasRole(Role.REVIEWER)]
 
-    @extend_schema(request=s.RejectSerializer, responses={200: s.BaseModelReviewResultSerializer, **_errors(400, 403, 404, 409)})
+    @extend_schema(request=s.RejectSerializer, responses={200: s.BaseModelResultSerializer, **_errors(400, 403, 404, 409)})
     def post(self, request: Request, pk: str) -> Response:
         base_model = _visible(_base_models(request.user), "base_model", pk=pk)
         serializer = s.RejectSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return Response(
-            base_model_reject(base_model_id=base_model.pk, reviewer=request.user, reason=serializer.validated_data["reason"])
+        rejected = base_model_reject(
+            base_model_id=base_model.pk, reviewer=request.user, reason=serializer.validated_data["reason"]
         )
+        return Response(s.BaseModelResultSerializer(rejected).data)
 
 
 # -- training runs --------------------------------------------------------------------------

@@ -40,7 +40,9 @@ def _resolve_directory(directory: str | Path) -> Path:
     return Path(settings.CLEANROOM_MODELS_DIR) / path
 
 
-def base_model_register(*, directory: str | Path, name: str, licence: str, provenance: str = "", actor: Actor = None) -> dict:
+def base_model_register(
+    *, directory: str | Path, name: str, licence: str, provenance: str = "", actor: Actor = None
+) -> BaseModel:
     """Hash every file of a local `save_pretrained` directory and submit it for review.
 
     Nothing is copied or downloaded: the directory stays where it is, and its digests are
@@ -83,18 +85,7 @@ def base_model_register(*, directory: str | Path, name: str, licence: str, prove
             )
     except IntegrityError:
         raise ApplicationError(f"a base model named {name!r} is already registered", code="duplicate_name", status=409) from None
-    return _result(base_model)
-
-
-def _result(base_model: BaseModel) -> dict:
-    return {
-        "base_model_id": str(base_model.pk),
-        "name": base_model.name,
-        "status": base_model.status,
-        "sha256": base_model.sha256,
-        "native_size": list(base_model.native_size) if base_model.native_size else None,
-        "approvals": base_model_approvals(base_model),
-    }
+    return base_model
 
 
 BASE_MODEL_REVIEW = FourEyes("base model", "registered", required=BASE_MODEL_REQUIRED_APPROVALS)
@@ -108,7 +99,7 @@ def _locked_for_review(base_model_id, reviewer: Actor) -> BaseModel:
 
 
 @transaction.atomic
-def base_model_approve(*, base_model_id, reviewer: Actor) -> dict:
+def base_model_approve(*, base_model_id, reviewer: Actor) -> BaseModel:
     """Record one approval; the second distinct reviewer's approval approves the base model.
 
     Each approval re-hashes the directory: a reviewer approves the bytes that were registered,
@@ -123,11 +114,11 @@ def base_model_approve(*, base_model_id, reviewer: Actor) -> dict:
         base_model = base_model_transition(
             base_model_id=base_model.pk, to=BaseModelStatus.APPROVED, actor=reviewer, reason=BASE_MODEL_REVIEW.approved_reason
         )
-    return _result(base_model)
+    return base_model
 
 
 @transaction.atomic
-def base_model_reject(*, base_model_id, reviewer: Actor, reason: str) -> dict:
+def base_model_reject(*, base_model_id, reviewer: Actor, reason: str) -> BaseModel:
     base_model = _locked_for_review(base_model_id, reviewer)
     BASE_MODEL_REVIEW.check_rejection_reason(reason)
     BaseModelReview(base_model=base_model, reviewer=actor_user(reviewer), decision="reject", reason=reason).save()
@@ -138,11 +129,11 @@ def base_model_reject(*, base_model_id, reviewer: Actor, reason: str) -> dict:
         details={"decision": "reject", "reason": reason},
     )
     base_model = base_model_transition(base_model_id=base_model.pk, to=BaseModelStatus.REJECTED, actor=reviewer, reason=reason)
-    return _result(base_model)
+    return base_model
 
 
 @transaction.atomic
-def base_model_revoke(*, base_model_id, actor: Actor, reason: str) -> dict:
+def base_model_revoke(*, base_model_id, actor: Actor, reason: str) -> BaseModel:
     """Withdraw an approved base model: no new run may use it, and no model trained on it may
     generate any more (`model_usable` refuses with `base_model_not_approved`)."""
     if not has_role(actor, Role.REVIEWER, Role.COMPLIANCE):
@@ -151,7 +142,7 @@ def base_model_revoke(*, base_model_id, actor: Actor, reason: str) -> dict:
         raise ApplicationError("a revocation needs a reason", code="reason_required")
     base_model = base_model_get(base_model_id=base_model_id)
     base_model = base_model_transition(base_model_id=base_model.pk, to=BaseModelStatus.REVOKED, actor=actor, reason=reason)
-    return _result(base_model)
+    return base_model
 
 
 def base_model_check_files(base_model: BaseModel) -> None:

@@ -6,6 +6,7 @@ from core.exceptions import ApplicationError
 from core.management.base import CheckFailed, JsonCommand
 from core.storage import sha256_of_file
 from core.users import user_get
+from provenance.api.serializers import SnapshotCreateResultSerializer, SnapshotReviewResultSerializer
 from provenance.services.snapshots import snapshot_approve, snapshot_create, snapshot_prove, snapshot_reject
 
 
@@ -34,13 +35,16 @@ class Command(JsonCommand):
 
     def run(self, *, action: str, **options):
         if action == "create":
-            return snapshot_create(dataset_slug=options["dataset"], actor=user_get(username=options["as_user"]))
+            created = snapshot_create(dataset_slug=options["dataset"], actor=user_get(username=options["as_user"]))
+            return SnapshotCreateResultSerializer(created).data
         if action == "approve":
-            return snapshot_approve(snapshot_id=options["snapshot_id"], reviewer=user_get(username=options["as_user"]))
+            approved = snapshot_approve(snapshot_id=options["snapshot_id"], reviewer=user_get(username=options["as_user"]))
+            return SnapshotReviewResultSerializer(approved).data
         if action == "reject":
-            return snapshot_reject(
+            rejected = snapshot_reject(
                 snapshot_id=options["snapshot_id"], reviewer=user_get(username=options["as_user"]), reason=options["reason"]
             )
+            return SnapshotReviewResultSerializer(rejected).data
         return self._prove(options["snapshot_id"], Path(options["file"]))
 
     def _prove(self, snapshot_id: str, file: Path) -> dict:

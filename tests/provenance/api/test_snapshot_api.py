@@ -107,7 +107,7 @@ def five_image_snapshot(contributor, reviewer, operator, ml_engineer) -> Snapsho
     result = ingest(contributor, dataset, consent, *(jpeg(f"{seed}.jpg", seed=seed) for seed in range(100, 105)))
     for row in result["accepted"]:
         asset_review(asset_id=row["asset_id"], reviewer=reviewer, decision="approve", reason="clean")
-    return Snapshot.objects.get(pk=snapshot_create(dataset_slug="five", actor=ml_engineer)["snapshot_id"])
+    return snapshot_create(dataset_slug="five", actor=ml_engineer)
 
 
 def test_an_uploaded_image_gets_a_proof_whose_folding_gives_the_merkle_root(five_image_snapshot, compliance, client_for) -> None:
@@ -147,3 +147,19 @@ def test_a_proof_request_must_name_exactly_one_image(world: World, ml_engineer, 
 
     assert response.status_code == 400
     assert response.json()
+
+
+def test_the_api_and_the_cli_give_the_same_answer_to_an_approval(world: World, reviewer, second_reviewer, client_for) -> None:
+    """One output serializer per resource: the API and `snapshot approve --json` cannot drift."""
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    by_api = client_for(reviewer).post(f"{SNAPSHOTS}{world.snapshot.pk}/approve/").json()
+    out = io.StringIO()
+    call_command("snapshot", "approve", str(world.snapshot.pk), "--as", second_reviewer.username, "--json", stdout=out)
+    by_cli = json.loads(out.getvalue())
+
+    assert by_api == {"snapshot_id": str(world.snapshot.pk), "status": "in_review", "approvals": ["rita"]}
+    assert by_cli == {"snapshot_id": str(world.snapshot.pk), "status": "approved", "approvals": ["rita", "ravi"]}

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from core.management.base import JsonCommand
 from core.users import user_get
+from training.api.serializers import BaseModelResultSerializer
 from training.services import base_model_approve, base_model_register, base_model_reject, base_model_revoke
 
 
@@ -38,23 +39,27 @@ class Command(JsonCommand):
     def run(self, *, action: str, **options):
         if action == "add":
             actor = user_get(username=options["as_user"]) if options.get("as_user") else None
-            return base_model_register(
+            registered = base_model_register(
                 directory=options["directory"],
                 name=options["name"],
                 licence=options["licence"],
                 provenance=options["provenance"],
                 actor=actor,
             )
+            return BaseModelResultSerializer(registered).data
         if action == "approve":
-            return base_model_approve(base_model_id=options["base_model_id"], reviewer=user_get(username=options["as_user"]))
+            approved = base_model_approve(base_model_id=options["base_model_id"], reviewer=user_get(username=options["as_user"]))
+            return BaseModelResultSerializer(approved).data
         if action == "reject":
-            return base_model_reject(
+            rejected = base_model_reject(
                 base_model_id=options["base_model_id"], reviewer=user_get(username=options["as_user"]), reason=options["reason"]
             )
+            return BaseModelResultSerializer(rejected).data
         if action == "revoke":
-            return base_model_revoke(
+            revoked = base_model_revoke(
                 base_model_id=options["base_model_id"], actor=user_get(username=options["as_user"]), reason=options["reason"]
             )
+            return BaseModelResultSerializer(revoked).data
         from training.tiny import build_tiny_base_model
 
         return {"path": str(build_tiny_base_model(options["directory"]).resolve())}
