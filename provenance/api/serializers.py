@@ -131,7 +131,9 @@ class ConsentRevokeSerializer(serializers.Serializer):
 
 
 class ConsentRevokeResultSerializer(serializers.Serializer):
-    consent_id = serializers.UUIDField()
+    """The answer of a revocation (`ConsentRevocation`), for the API and `consent revoke --json` alike."""
+
+    consent_id = serializers.UUIDField(source="consent.pk")
     withdrawn_assets = serializers.ListField(child=serializers.UUIDField())
     tainted_snapshots = serializers.ListField(child=serializers.UUIDField())
 

@@ -140,7 +140,8 @@ class ConsentRevokeView(APIView):
     def post(self, request: Request, pk: str) -> Response:
         consent = _visible(consents_visible_to(request.user), "consent", pk=pk)
         data = _valid(s.ConsentRevokeSerializer, request)
-        return Response(consent_revoke(consent_id=str(consent.pk), actor=request.user, reason=data["reason"]))
+        revocation = consent_revoke(consent_id=str(consent.pk), actor=request.user, reason=data["reason"])
+        return Response(s.ConsentRevokeResultSerializer(revocation).data)
 
 
 class ConsentRenewView(APIView):

@@ -9,6 +9,7 @@ statuses alone: a renewed consent may cover them in a new snapshot.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, TypeGuard, cast
@@ -179,8 +180,17 @@ def _may_act_on_consent(user: Actor, consent: ConsentRecord) -> TypeGuard[User]:
     return has_role(user, Role.CONTRIBUTOR) and consent.contributor.user_id == user.pk
 
 
+@dataclass(frozen=True)
+class ConsentRevocation:
+    """What a revocation did: the assets it withdrew and the snapshots it tainted (ids)."""
+
+    consent: ConsentRecord
+    withdrawn_assets: list[str]
+    tainted_snapshots: list[str]
+
+
 @transaction.atomic
-def consent_revoke(*, consent_id: str, actor: Actor, reason: str) -> dict:
+def consent_revoke(*, consent_id: str, actor: Actor, reason: str) -> ConsentRevocation:
     """Revoke a consent: its assets become `withdrawn` and every snapshot holding them `tainted`."""
     consent = consent_get(consent_id=consent_id)
     if not _may_act_on_consent(actor, consent):
@@ -204,7 +214,7 @@ def consent_revoke(*, consent_id: str, actor: Actor, reason: str) -> dict:
         )
         withdrawn.append(str(asset_id))
     tainted = _taint_snapshots_holding(consent, actor=actor, reason=f"consent {consent.pk} revoked: {reason}")
-    return {"consent_id": str(consent.pk), "withdrawn_assets": withdrawn, "tainted_snapshots": tainted}
+    return ConsentRevocation(consent=consent, withdrawn_assets=withdrawn, tainted_snapshots=tainted)
 
 
 @transaction.atomic

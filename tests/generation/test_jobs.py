@@ -225,7 +225,7 @@ def test_a_flagged_output_is_withheld_recorded_and_never_stored_or_returned(worl
 # -- refusals ------------------------------------------------------------------------------------
 def test_a_model_whose_snapshot_was_tainted_after_training_is_refused(world, product, contributor):
     revoked = consent_revoke(consent_id=world.consent_id, actor=contributor, reason="I changed my mind")
-    assert str(world.snapshot.pk) in revoked["tainted_snapshots"]
+    assert str(world.snapshot.pk) in revoked.tainted_snapshots
 
     with pytest.raises(ApplicationError) as refused:
         text_job(world, product)

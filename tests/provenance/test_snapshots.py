@@ -132,8 +132,8 @@ def test_revoking_a_consent_withdraws_its_assets_and_taints_approved_snapshots(
     snapshot_approve(snapshot_id=snapshot_id, reviewer=second_reviewer)
     consent = cleared[0].consent
     result = consent_revoke(consent_id=str(consent.pk), actor=operator, reason="contributor asked")
-    assert sorted(result["withdrawn_assets"]) == sorted(str(a.pk) for a in cleared)
-    assert result["tainted_snapshots"] == [snapshot_id]
+    assert sorted(result.withdrawn_assets) == sorted(str(a.pk) for a in cleared)
+    assert result.tainted_snapshots == [snapshot_id]
     assert {a.status for a in consent.assets.all()} == {AssetStatus.WITHDRAWN}
     assert ConsentEvent.objects.filter(consent=consent, kind="revoked").count() == 1
     types = list(AuditEvent.objects.values_list("event_type", flat=True))

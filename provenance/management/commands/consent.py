@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from core.management.base import JsonCommand
 from core.users import user_get
+from provenance.api.serializers import ConsentRevokeResultSerializer
 from provenance.services.consent import consent_revoke
 
 
@@ -18,4 +19,5 @@ class Command(JsonCommand):
 
     def run(self, *, action: str, **options):
         actor = user_get(username=options["as_user"])
-        return consent_revoke(consent_id=options["consent_id"], actor=actor, reason=options["reason"])
+        revocation = consent_revoke(consent_id=options["consent_id"], actor=actor, reason=options["reason"])
+        return ConsentRevokeResultSerializer(revocation).data
