@@ -1,6 +1,7 @@
 """The test suite's own layout: builders live in `tests/<app>/factories.py` and `tests/support/`,
 fixtures in conftests that pytest finds by folder. A module that imports a conftest couples two
-folders' fixtures by accident (and registers them twice), so none may."""
+folders' fixtures by accident (and registers them twice), and one that imports another test
+module breaks when that module is tidied, so none may do either."""
 
 from __future__ import annotations
 
@@ -24,12 +25,13 @@ def _imported_modules(tree: ast.Module) -> list[tuple[int, str]]:
 
 
 def conftest_imports(root: Path) -> list[str]:
-    """`path:line imports module` for every import of a conftest module under `root`."""
+    """`path:line imports module` for every import of a conftest or a test module under `root`."""
     offences = []
     for path in sorted(root.rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         for line, module in _imported_modules(tree):
-            if module.rsplit(".", 1)[-1] == "conftest":
+            last = module.rsplit(".", 1)[-1]
+            if last == "conftest" or last.startswith("test_"):
                 offences.append(f"{path.relative_to(root.parent)}:{line} imports {module}")
     return offences
 
@@ -47,6 +49,7 @@ def test_the_check_sees_every_way_of_importing_a_conftest(tmp_path):
     (package / "test_b.py").write_text("import tests.generation.conftest\n")
     (package / "test_c.py").write_text("from . import conftest\n")
     (package / "test_d.py").write_text("def f():\n    from .conftest import png\n")
+    (package / "test_e.py").write_text("def f():\n    from tests.generation.test_worker import BROKER\n")
     (package / "test_fine.py").write_text("from tests.provenance.factories import jpeg\n")
 
     assert [offence.split(":")[0] for offence in conftest_imports(package)] == [
@@ -54,4 +57,5 @@ def test_the_check_sees_every_way_of_importing_a_conftest(tmp_path):
         "tests/test_b.py",
         "tests/test_c.py",
         "tests/test_d.py",
+        "tests/test_e.py",
     ]

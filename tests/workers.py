@@ -68,6 +68,22 @@ def worker_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+# A real broker for the tests that are about one (the embedded folder broker is the default).
+REDIS_BROKER = "redis://127.0.0.1:6379/15"
+
+
+def gpu_worker_environment(tmp_path: Path, prefix: str, **extra: str) -> dict[str, str]:
+    """A CPU-run `gpu` worker on Redis, its queues named with `prefix` so runs never share them."""
+    return worker_environment(
+        tmp_path,
+        CLEANROOM_PKI_DIR=str(tmp_path / "pki"),
+        CLEANROOM_GENERATION_DEVICE="cpu",
+        CELERY_BROKER_URL=REDIS_BROKER,
+        CLEANROOM_QUEUE_PREFIX=prefix,
+        **extra,
+    )
+
+
 @dataclass
 class Worker:
     process: subprocess.Popen

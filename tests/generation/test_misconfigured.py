@@ -100,11 +100,10 @@ def test_a_job_the_worker_cannot_watermark_for_a_misconfigured_backend_is_record
 def test_generate_answers_misconfigured_when_its_worker_cannot_watermark(transactional_db, world, tmp_path):
     from kombu import Connection
 
-    from tests.generation.test_worker import BROKER, _stop
-    from tests.generation.test_worker import _environment as worker_environment
+    from tests.workers import REDIS_BROKER, gpu_worker_environment, stop_worker
 
     prefix = f"cleanroom_misconfigured_{uuid.uuid4().hex[:8]}-"
-    env = {**worker_environment(tmp_path, prefix), **_trustmark_without_files(tmp_path)}
+    env = gpu_worker_environment(tmp_path, prefix, **_trustmark_without_files(tmp_path))
     with (tmp_path / "worker.log").open("w") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", f"{prefix}gpu", "-c", "1",
@@ -117,8 +116,8 @@ def test_generate_answers_misconfigured_when_its_worker_cannot_watermark(transac
             "--width", str(SIZE), "--height", str(SIZE), "--steps", "2", "--guidance", "1", "--timeout", "240",
         )  # fmt: skip
     finally:
-        _stop(worker)
-        with Connection(BROKER) as broker:
+        stop_worker(worker)
+        with Connection(REDIS_BROKER) as broker:
             broker.default_channel.queue_delete(f"{prefix}gpu")
 
     document = _assert_misconfigured(done, "TrustMark's model files are not in")

@@ -22,27 +22,15 @@ from core.storage import blob_open
 from generation.models import GenerationJob, JobStatus
 from provenance.c2pa.manifests import read_manifest
 from tests.generation.factories import SIZE
-from tests.workers import stop_worker, worker_environment
+from tests.workers import REDIS_BROKER, gpu_worker_environment, stop_worker
 
 ROOT = Path(__file__).resolve().parents[2]
-BROKER = "redis://127.0.0.1:6379/15"
 pytestmark = pytest.mark.slow
-
-
-def _environment(tmp_path: Path, prefix: str) -> dict[str, str]:
-    # Redis, not the folder broker: this test is about a worker on a real broker.
-    return worker_environment(
-        tmp_path,
-        CLEANROOM_PKI_DIR=str(tmp_path / "pki"),
-        CLEANROOM_GENERATION_DEVICE="cpu",
-        CELERY_BROKER_URL=BROKER,
-        CLEANROOM_QUEUE_PREFIX=prefix,
-    )
 
 
 def test_generate_waits_for_a_real_gpu_worker_and_writes_the_signed_png(transactional_db, world, product, tmp_path):
     prefix = f"cleanroom_generation_{uuid.uuid4().hex[:8]}-"
-    env = _environment(tmp_path, prefix)
+    env = gpu_worker_environment(tmp_path, prefix)
     log_path = tmp_path / "worker.log"
     with log_path.open("w") as log:
         worker = subprocess.Popen(
@@ -63,7 +51,7 @@ def test_generate_waits_for_a_real_gpu_worker_and_writes_the_signed_png(transact
         stop_worker(worker)
         from kombu import Connection
 
-        with Connection(BROKER) as broker:
+        with Connection(REDIS_BROKER) as broker:
             broker.default_channel.queue_delete(f"{prefix}gpu")
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{log_path.read_text()[-4000:]}"
     result = json.loads(done.stdout)
