@@ -18,6 +18,7 @@ only, and a pass that cannot take it does nothing (SQLite serialises writers any
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,6 +49,17 @@ def advisory_lock(key: int) -> bool:
 
 def grace() -> timedelta:
     return timedelta(seconds=settings.CLEANROOM_RECONCILE_GRACE_SECONDS)
+
+
+def resend_queued(model: Any, task: Any, queued_status: str, ids: list[str], **task_kwargs: Any) -> None:
+    """Send each still-queued row's task again under a fresh task id, stored on the row first (so
+    a cancel revokes the newest message), once the reconciler's transaction commits."""
+    sends = []
+    for pk in ids:
+        task_id = str(uuid.uuid4())
+        if model.objects.filter(pk=pk, status=queued_status).update(task_id=task_id, updated_at=timezone.now()):
+            sends.append((pk, task_id))
+    transaction.on_commit(lambda: [task.apply_async((pk,), task_kwargs, task_id=task_id) for pk, task_id in sends])
 
 
 @dataclass(frozen=True)

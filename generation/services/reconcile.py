@@ -13,35 +13,23 @@ so the row fails as `worker_lost` through its transition service.
 
 from __future__ import annotations
 
-import uuid
 from contextlib import suppress
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
 from core.exceptions import ApplicationError
-from core.reconcile import Reconciler
+from core.reconcile import Reconciler, resend_queued
 from generation.models import GenerationJob, JobStatus, Verification, VerificationStatus
 from generation.services.requests import job_fail
 
 WORKER_LOST = "worker_lost: the worker running this {} was lost (past its time limit); request it again"
 
 
-def _resend(model, task, queued_status: str, ids: list[str]) -> None:
-    sends = []
-    for pk in ids:
-        task_id = str(uuid.uuid4())
-        if model.objects.filter(pk=pk, status=queued_status).update(task_id=task_id, updated_at=timezone.now()):
-            sends.append((pk, task_id))
-    transaction.on_commit(lambda: [task.apply_async((pk,), task_id=task_id) for pk, task_id in sends])
-
-
 def _jobs_resend(job_ids: list[str], cutoff: datetime) -> None:
     from generation.tasks import run_job
 
-    _resend(GenerationJob, run_job, JobStatus.QUEUED, job_ids)
+    resend_queued(GenerationJob, run_job, JobStatus.QUEUED, job_ids)
 
 
 def _job_lose(job_id: str) -> None:
@@ -51,7 +39,7 @@ def _job_lose(job_id: str) -> None:
 def _verifications_resend(verification_ids: list[str], cutoff: datetime) -> None:
     from generation.tasks import verify
 
-    _resend(Verification, verify, VerificationStatus.QUEUED, verification_ids)
+    resend_queued(Verification, verify, VerificationStatus.QUEUED, verification_ids)
 
 
 def _verification_lose(verification_id: str) -> None:

@@ -11,15 +11,12 @@ CLEANROOM_RECONCILE_GRACE_SECONDS lost its worker: it fails as `worker_lost`.
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
 from core.exceptions import ApplicationError
-from core.reconcile import Reconciler
+from core.reconcile import Reconciler, resend_queued
 from training.models import RunStatus, TrainingRun
 from training.selectors import run_result, training_run_get
 from training.services.execution import training_execute
@@ -31,17 +28,7 @@ logger = logging.getLogger(__name__)
 def _resend(run_ids: list[str], cutoff: datetime) -> None:
     from training.tasks import train
 
-    sends = []
-    for run_id in run_ids:
-        task_id = str(uuid.uuid4())
-        if TrainingRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(task_id=task_id, updated_at=timezone.now()):
-            sends.append((run_id, task_id))
-
-    def send() -> None:
-        for run_id, task_id in sends:
-            train.apply_async((run_id,), {"resent": True}, task_id=task_id)
-
-    transaction.on_commit(send)
+    resend_queued(TrainingRun, train, RunStatus.QUEUED, run_ids, resent=True)
 
 
 def _lose(run_id: str) -> None:
