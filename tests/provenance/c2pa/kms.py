@@ -6,14 +6,28 @@ c2pa hands the callback the bytes to sign and wants the raw ES256 signature r||s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-KEY_FILE: Path | None = None  # set by the test that installs this callback
+KEY_FILE: Path | None = None  # the key it holds, set with `holding`
 calls: list[int] = []
+
+
+@contextmanager
+def holding(key_file: Path) -> Iterator[list[int]]:
+    """The KMS holds `key_file` for the block (as an operator provisions one); yields the list
+    of signature lengths it returns, one per call."""
+    global KEY_FILE, calls
+    previous, KEY_FILE, calls = KEY_FILE, key_file, []
+    try:
+        yield calls
+    finally:
+        KEY_FILE = previous
 
 
 def der_to_raw(signature: bytes, size: int = 32) -> bytes:

@@ -23,24 +23,22 @@ def test_the_files_backend_signs_with_the_configured_chain_and_key(identity):
     assert reading.active_manifest["signature_info"]["common_name"] == "Cleanroom test signer"
 
 
-def test_the_callback_backend_signs_through_a_function_that_returns_raw_r_and_s(identity, settings, monkeypatch):
+def test_the_callback_backend_signs_through_a_function_that_returns_raw_r_and_s(identity, settings):
     use_identity(settings, identity, backend="callback", callback="tests.provenance.c2pa.kms.sign")
-    monkeypatch.setattr(kms, "KEY_FILE", identity.key_path)
-    monkeypatch.setattr(kms, "calls", [])
     settings.CLEANROOM_SIGNER["KEY"] = ""  # the platform itself never sees the key
 
-    reading = read_manifest(sign_png(), "image/png")
+    with kms.holding(identity.key_path) as calls:
+        reading = read_manifest(sign_png(), "image/png")
 
-    assert kms.calls == [64]
+    assert calls == [64]
     assert reading.state == "Trusted" and reading.errors == []
 
 
-def test_a_key_that_does_not_match_the_certificate_is_refused_when_signing(identity, settings, monkeypatch, tmp_path):
+def test_a_key_that_does_not_match_the_certificate_is_refused_when_signing(identity, settings, tmp_path):
     other = write_identity(tmp_path / "other")
     use_identity(settings, identity, backend="callback", callback="tests.provenance.c2pa.kms.sign")
-    monkeypatch.setattr(kms, "KEY_FILE", other.key_path)
 
-    with pytest.raises(ApplicationError) as refused:
+    with kms.holding(other.key_path), pytest.raises(ApplicationError) as refused:
         sign_png()
 
     assert refused.value.code == "signer_not_configured" and "does not verify" in refused.value.message
