@@ -4,7 +4,6 @@ id, by watermark id and by file, for downloads and for the soft-binding resoluti
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from core.exceptions import ApplicationError, NotFound
 from core.roles import Actor
@@ -65,49 +64,3 @@ def output_file(output: Output) -> bytes:
         raise ApplicationError(f"output {output.pk} has not been released", code="output_not_released", status=409)
     with blob_open(output.sha256) as handle:
         return handle.read()
-
-
-def job_result(job: GenerationJob) -> dict:
-    """A job as the API and the CLI show it."""
-    output = job_output(job)
-    return {
-        "job_id": str(job.pk),
-        "status": job.status,
-        "status_reason": job.status_reason,
-        "kind": job.kind,
-        "model_id": str(job.model_id),
-        "requester": job.requester.get_username() if job.requester is not None else None,
-        "parameters": job.parameters,
-        "warnings": job.warnings,
-        "seed": job.seed,
-        "input_sha256": job.input_sha256 or None,
-        "mask_sha256": job.mask_sha256 or None,
-        "queued_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
-        "stage_ms": job.stage_ms,
-        "device": job.device,
-        "error": job.error or None,
-        "output": output_result(output) if output is not None else None,
-    }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
-def output_result(output: Output) -> dict:
-    return {
-        "output_id": str(output.pk),
-        "released": output.released,
-        "withheld_reason": output.withheld_reason or None,
-        "sha256": output.sha256 or None,
-        "mime_type": output.mime_type or None,
-        "size": output.size,
-        "width": output.width,
-        "height": output.height,
-        "watermark_id": output.watermark_id if output.watermark_embedded else None,
-        "watermark_note": output.watermark_note or None,
-        "manifest_label": output.manifest_label or None,
-        "moderation": output.moderation,
-    }

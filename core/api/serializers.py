@@ -7,6 +7,16 @@ from rest_framework import serializers
 from core.models import AuditEvent
 
 
+class OptionalTextField(serializers.CharField):
+    """Text a model stores as "" when there is none, shown as null (read only)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return super().to_representation(value) if value else None
+
+
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="a sentence for a person")
     code = serializers.CharField(help_text="a stable machine-readable slug")

@@ -1,17 +1,18 @@
 """Request shapes (types checked here, rules decided by the services) and response shapes.
 
-Responses are the selectors' documents (`job_result`, `output_result`), the same the CLI
-prints; the serializers below describe them for the schema.
+A job and an output are rendered by one serializer each, for the API and the `generate`
+command's JSON alike.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from generation.models import GenerationJob, JobKind, JobStatus
-from generation.selectors import job_result
+from core.api.serializers import OptionalTextField
+from generation.models import JobKind, JobStatus, Output
 
 # The parameters a request may carry; which of them a kind takes is the service's rule.
 PARAMETER_FIELDS = ("prompt", "negative_prompt", "steps", "guidance", "strength", "width", "height", "scale")
@@ -54,39 +55,50 @@ class ModerationSerializer(serializers.Serializer):
 
 
 class OutputSerializer(serializers.Serializer):
-    output_id = serializers.UUIDField()
+    """An output as the API and the `generate` command show it."""
+
+    output_id = serializers.UUIDField(source="pk")
     released = serializers.BooleanField()
-    withheld_reason = serializers.CharField(allow_null=True)
-    sha256 = serializers.CharField(allow_null=True, help_text="of the signed PNG (released outputs)")
-    mime_type = serializers.CharField(allow_null=True)
+    withheld_reason = OptionalTextField()
+    sha256 = OptionalTextField(help_text="of the signed PNG (released outputs)")
+    mime_type = OptionalTextField()
     size = serializers.IntegerField(allow_null=True)
     width = serializers.IntegerField()
     height = serializers.IntegerField()
-    watermark_id = serializers.IntegerField(allow_null=True, help_text="the id its invisible watermark carries, if embedded")
-    watermark_note = serializers.CharField(allow_null=True)
-    manifest_label = serializers.CharField(allow_null=True)
-    moderation = ModerationSerializer()
+    watermark_id = serializers.SerializerMethodField(help_text="the id its invisible watermark carries, if embedded")
+    watermark_note = OptionalTextField()
+    manifest_label = OptionalTextField()
+    moderation = serializers.SerializerMethodField()
+
+    def get_watermark_id(self, output: Output) -> int | None:
+        return output.watermark_id if output.watermark_embedded else None
+
+    @extend_schema_field(ModerationSerializer)
+    def get_moderation(self, output: Output) -> dict:
+        return output.moderation
 
 
 class JobSerializer(serializers.Serializer):
-    job_id = serializers.UUIDField()
+    """A job as the API and the `generate` command show it (`generate --show`, `--cancel`, and
+    the `job` of a failed run), so the two cannot drift."""
+
+    job_id = serializers.UUIDField(source="pk")
     status = serializers.ChoiceField(choices=JobStatus.choices)
     status_reason = serializers.CharField()
     kind = serializers.ChoiceField(choices=JobKind.choices)
     model_id = serializers.UUIDField()
-    requester = serializers.CharField(allow_null=True)
+    requester = serializers.CharField(source="requester.username", allow_null=True, default=None)
     parameters = serializers.DictField()
+    warnings = serializers.ListField(
+        child=serializers.CharField(), help_text="what the worker did differently from what was asked"
+    )
     seed = serializers.IntegerField()
-    input_sha256 = serializers.CharField(allow_null=True)
-    mask_sha256 = serializers.CharField(allow_null=True)
-    queued_at = serializers.DateTimeField()
+    input_sha256 = OptionalTextField()
+    mask_sha256 = OptionalTextField()
+    queued_at = serializers.DateTimeField(source="created_at")
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     stage_ms = serializers.DictField(child=serializers.IntegerField(), help_text="milliseconds per stage")
     device = serializers.CharField()
-    error = serializers.CharField(allow_null=True)
+    error = OptionalTextField()
     output = OutputSerializer(allow_null=True)
-
-    def to_representation(self, instance: Any) -> dict:
-        # Lists hand over model rows; the document is the selectors' (the CLI prints the same).
-        return job_result(instance) if isinstance(instance, GenerationJob) else instance

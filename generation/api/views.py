@@ -23,7 +23,7 @@ from core.api.permissions import HasRole
 from core.roles import Role
 from generation.api import serializers as s
 from generation.models import GenerationJob, JobStatus
-from generation.selectors import job_get, job_result, output_file, output_get, output_result
+from generation.selectors import job_get, output_file, output_get
 from generation.services.requests import generation_cancel, generation_request
 
 # Who may read jobs at all; which jobs each sees is GenerationJob.objects.visible_to.
@@ -66,7 +66,7 @@ class JobListCreateView(generics.ListAPIView):
             mask=data["mask"].read() if data.get("mask") else None,
             actor=request.user,
         )
-        response = Response(job_result(job), status=status.HTTP_202_ACCEPTED)
+        response = Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
         response["Location"] = f"/api/v1/generation/jobs/{job.pk}/"
         return response
 
@@ -76,7 +76,7 @@ class JobDetailView(APIView):
 
     @extend_schema(responses={200: s.JobSerializer, **_errors(403, 404)})
     def get(self, request: Request, pk: str) -> Response:
-        return Response(job_result(job_get(job_id=pk, user=request.user)))
+        return Response(s.JobSerializer(job_get(job_id=pk, user=request.user)).data)
 
 
 class JobCancelView(APIView):
@@ -87,7 +87,7 @@ class JobCancelView(APIView):
     @extend_schema(request=None, responses={200: s.JobSerializer, **_errors(403, 404, 409)})
     def post(self, request: Request, pk: str) -> Response:
         job = job_get(job_id=pk, user=request.user)
-        return Response(job_result(generation_cancel(job_id=job.pk, actor=request.user)))
+        return Response(s.JobSerializer(generation_cancel(job_id=job.pk, actor=request.user)).data)
 
 
 class OutputDetailView(APIView):
@@ -95,7 +95,7 @@ class OutputDetailView(APIView):
 
     @extend_schema(responses={200: s.OutputSerializer, **_errors(403, 404)})
     def get(self, request: Request, pk: str) -> Response:
-        return Response(output_result(output_get(output_id=pk, user=request.user)))
+        return Response(s.OutputSerializer(output_get(output_id=pk, user=request.user)).data)
 
 
 class OutputDownloadView(APIView):

@@ -11,8 +11,8 @@ from PIL import Image
 from core.audit import audit_events
 from core.models import EventType
 from core.storage import blob_open
+from generation.api.serializers import JobSerializer
 from generation.models import GenerationJob, JobStatus
-from generation.selectors import job_result
 from generation.services.execution import job_run
 from generation.services.requests import generation_request
 from tests.generation.factories import FAST
@@ -41,6 +41,6 @@ def test_a_size_far_above_the_native_one_is_accepted_with_a_warning_on_the_recor
     )
 
     warning = "256×128 is more than 2× the model's native 64×64 per side: slow, and rarely a coherent picture"
-    assert job.warnings == [warning] and job_result(job)["warnings"] == [warning]
+    assert job.warnings == [warning] and JobSerializer(job).data["warnings"] == [warning]
     [event] = audit_events(event_type=EventType.GENERATION_REQUESTED)
     assert event.details["warnings"] == [warning] and event.details["parameters"]["width"] == 256

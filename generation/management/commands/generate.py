@@ -10,8 +10,9 @@ from django.core.management.base import CommandError
 from core.exceptions import MISCONFIGURED, ApplicationError
 from core.management.base import MISCONFIGURED_EXIT, CheckFailed, JsonCommand
 from core.users import user_get
+from generation.api.serializers import JobSerializer, OutputSerializer
 from generation.models import JOB_FINAL, GenerationJob, JobKind, JobStatus
-from generation.selectors import job_get, job_output, job_result, output_file
+from generation.selectors import job_get, job_output, output_file
 from generation.services.requests import generation_cancel, generation_request
 
 PARAMETERS = ("prompt", "negative_prompt", "steps", "guidance", "strength", "width", "height", "scale")
@@ -50,10 +51,10 @@ class Command(JsonCommand):
     def run(self, **options):
         actor = user_get(username=options["as_user"]) if options.get("as_user") else None
         if options["show"]:
-            return job_result(job_get(job_id=options["show"], anyone=True))
+            return JobSerializer(job_get(job_id=options["show"], anyone=True)).data
         if options["cancel"]:
             job = job_get(job_id=options["cancel"], anyone=True)
-            return job_result(generation_cancel(job_id=job.pk, actor=actor))
+            return JobSerializer(generation_cancel(job_id=job.pk, actor=actor)).data
         if not options["output"]:
             raise CommandError("--model needs --output FILE", returncode=2)
         target = _target(Path(options["output"]), force=options["force"])
@@ -67,15 +68,15 @@ class Command(JsonCommand):
             actor=actor,
         )
         job = _wait(job, options["timeout"])
-        result = job_result(job)
+        output = job_output(job)
         summary = {
-            "job_id": result["job_id"],
-            "output_id": result["output"]["output_id"] if result["output"] else None,
+            "job_id": str(job.pk),
+            "output_id": str(output.pk) if output is not None else None,
             "path": None,
             "sha256": None,
             "status": job.status,
             "seed": job.seed,
-            "model_id": result["model_id"],
+            "model_id": str(job.model_id),
             "stage_ms": job.stage_ms,
             "warnings": job.warnings,
         }
@@ -88,17 +89,16 @@ class Command(JsonCommand):
                 # The worker's configuration, not this request, is at fault: as for any command.
                 code, returncode = MISCONFIGURED, MISCONFIGURED_EXIT
             raise CheckFailed(
-                {**summary, "code": code, "job": result},
+                {**summary, "code": code, "job": JobSerializer(job).data},
                 f"generation job {job.pk} {job.status}: {job.status_reason}",
                 returncode=returncode,
             )
-        output = job_output(job)
         _write_atomically(target, output_file(output), force=options["force"])
         return {
             **summary,
             "path": str(target),
             "sha256": output.sha256,
-            "watermark_id": result["output"]["watermark_id"],
+            "watermark_id": OutputSerializer(output).data["watermark_id"],
             "manifest_label": output.manifest_label,
         }
 
