@@ -48,21 +48,6 @@ def model_get(*, model_id) -> ModelArtifact:
         raise NotFound(f"no model with id {model_id!r}", code="unknown_model") from None
 
 
-def run_result(run: TrainingRun) -> dict:
-    """The `train` command's JSON keys for a run in any state."""
-    artifact = ModelArtifact.objects.filter(training_run=run).first()
-    result = {
-        "training_run_id": str(run.pk),
-        "status": run.status,
-        "model_id": str(artifact.pk) if artifact else None,
-        "artifact_sha256": artifact.sha256 if artifact else None,
-        "progress": run.progress,
-    }
-    if run.error_code:
-        result["code"] = run.error_code
-    return result
-
-
 # -- whether a base model or a model may be used: the one home of each rule ----------------------
 def base_model_refusal(base_model: BaseModel, *, what: str = "base model") -> ApplicationError | None:
     """`base_model_not_approved` unless the base model is approved (and not revoked since)."""

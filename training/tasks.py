@@ -19,11 +19,11 @@ TIME_LIMIT = settings.CLEANROOM_TRAINING["TIME_LIMIT"]
 
 
 @shared_task(bind=True, name="training.train", acks_late=True, soft_time_limit=SOFT_TIME_LIMIT, time_limit=TIME_LIMIT)
-def train(self, run_id: str, resent: bool = False, **unknown) -> dict:
+def train(self, run_id: str, resent: bool = False, **unknown) -> str:
     if unknown:
         logger.warning("training.train ignores unknown arguments %s", sorted(unknown))
     if resent:  # sent again by the reconciler (training.services.reconcile)
         from training.services.reconcile import training_execute_resent
 
-        return training_execute_resent(run_id=run_id, task_id=self.request.id or "")
-    return services.training_execute(run_id=run_id, task_id=self.request.id or "")
+        return training_execute_resent(run_id=run_id, task_id=self.request.id or "").status
+    return services.training_execute(run_id=run_id, task_id=self.request.id or "").status

@@ -36,6 +36,6 @@ def requested_run(snapshot, base_model, ml_engineer, *, steps: int = 2, seed: in
 def trained_model(snapshot, base_model, ml_engineer, *, steps: int = 2, seed: int = 7) -> ModelArtifact:
     """A run requested and executed in-process (needs a signing identity: the `pki` fixture)."""
     run = requested_run(snapshot, base_model, ml_engineer, steps=steps, seed=seed)
-    result = training_execute(run_id=run.pk, task_id=run.task_id)
-    assert result["status"] == "succeeded", result
-    return ModelArtifact.objects.select_related("snapshot", "base_model").get(pk=result["model_id"])
+    finished = training_execute(run_id=run.pk, task_id=run.task_id)
+    assert finished.status == "succeeded", (finished.error_code, finished.error)
+    return ModelArtifact.objects.select_related("snapshot", "base_model").get(training_run=finished)

@@ -108,7 +108,7 @@ def test_product_teams_see_models_and_why_one_may_no_longer_generate(
     governed, base_model, product, outsider, operator, client_for, pki
 ):
     run = training_request(snapshot_id=governed.snapshot.pk, base_model_id=base_model.pk, steps=1, seed=1)
-    model_id = training_execute(run_id=run.pk)["model_id"]
+    model_id = str(training_execute(run_id=run.pk).artifact.pk)
     client = client_for(product)
     [row] = client.get(MODELS).json()["results"]
     assert (row["id"], row["refusal"]) == (model_id, None)
@@ -124,7 +124,7 @@ def test_a_page_of_models_costs_the_same_queries_whatever_its_length(
     from django.test.utils import CaptureQueriesContext
 
     run = training_request(snapshot_id=governed.snapshot.pk, base_model_id=base_model.pk, steps=1, seed=1)
-    trained = ModelArtifact.objects.get(pk=training_execute(run_id=run.pk)["model_id"])
+    trained = training_execute(run_id=run.pk).artifact
     client = client_for(product)
     with CaptureQueriesContext(connection) as one:
         assert len(client.get(MODELS).json()["results"]) == 1

@@ -39,13 +39,7 @@ def test_a_run_trains_a_lora_and_records_everything(governed, base_model, pki, m
     result = training_execute(run_id=run.pk)
     run.refresh_from_db()
     artifact = ModelArtifact.objects.get(training_run=run)
-    assert result == {
-        "training_run_id": str(run.pk),
-        "status": "succeeded",
-        "model_id": str(artifact.pk),
-        "artifact_sha256": artifact.sha256,
-        "progress": 1.0,
-    }
+    assert (result, result.status, result.progress, result.artifact) == (run, "succeeded", 1.0, artifact)
     weights = blob(artifact.sha256)
     assert hashlib.sha256(weights).hexdigest() == artifact.sha256 and artifact.size == len(weights)
     assert (run.status, run.progress, run.device, len(run.loss_curve)) == (RunStatus.SUCCEEDED, 1.0, "cpu", 3)
@@ -142,7 +136,7 @@ def test_an_image_changed_after_the_request_fails_the_run_before_a_single_step(g
         handle.write(b"\xff\xd8\xff\x00")
     result = training_execute(run_id=run.pk)
     run.refresh_from_db()
-    assert (result["status"], result["code"], result["model_id"]) == ("failed", "blob_mismatch", None)
+    assert (result.status, result.error_code, hasattr(result, "artifact")) == ("failed", "blob_mismatch", False)
     assert run.loss_curve == [] and run.progress == 0.0 and run.error_code == "blob_mismatch"
     assert not ModelArtifact.objects.exists()
     [refusal] = audit_events(event_type="training.refused")
@@ -155,13 +149,13 @@ def test_base_model_files_changed_after_the_request_fail_the_run(
     base_model = approved_base_model(tiny_copy, ml_engineer, reviewer, second_reviewer)
     run = run_for(governed, base_model)
     (tiny_copy / "unet" / "extra.safetensors").write_bytes(b"smuggled")
-    assert training_execute(run_id=run.pk)["code"] == "base_model_changed"
+    assert training_execute(run_id=run.pk).error_code == "base_model_changed"
 
 
 def test_a_snapshot_tainted_after_the_request_fails_the_run(governed, base_model, operator, pki):
     run = run_for(governed, base_model)
     consent_revoke(consent_id=str(governed.consent.pk), actor=operator, reason="revoked")
-    assert training_execute(run_id=run.pk)["code"] == "snapshot_tainted"
+    assert training_execute(run_id=run.pk).error_code == "snapshot_tainted"
     assert not ModelArtifact.objects.exists()
 
 
@@ -173,7 +167,7 @@ def test_without_a_signing_identity_no_model_is_recorded(governed, base_model, s
     }
     run = run_for(governed, base_model, steps=1)
     result = training_execute(run_id=run.pk)
-    assert (result["status"], result["code"]) == ("failed", "signer_not_configured")
+    assert (result.status, result.error_code) == ("failed", "signer_not_configured")
     assert not ModelArtifact.objects.exists()
 
 
@@ -183,7 +177,7 @@ def test_a_cancelled_queued_run_never_trains(governed, base_model, ml_engineer, 
     assert (cancelled.status, cancelled.error_code) == ("cancelled", "cancelled")
     result = training_execute(run_id=run.pk, task_id=run.task_id)
     run.refresh_from_db()
-    assert result["status"] == "cancelled" and run.started_at is None and run.loss_curve == []
+    assert result.status == "cancelled" and run.started_at is None and run.loss_curve == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -215,12 +209,13 @@ def test_a_finished_run_is_not_trained_twice(governed, base_model, pki):
     run = run_for(governed, base_model, steps=1)
     first = training_execute(run_id=run.pk, task_id=run.task_id)
     again = training_execute(run_id=run.pk, task_id="another-delivery")
-    assert again == first and ModelArtifact.objects.count() == 1
+    assert (again.status, again.status_changed_at) == (first.status, first.status_changed_at)
+    assert ModelArtifact.objects.count() == 1
 
 
 def test_a_redelivered_message_of_a_lost_worker_fails_the_run(governed, base_model):
     run = run_for(governed, base_model)
     TrainingRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)  # a worker claimed it, then died
-    assert training_execute(run_id=run.pk, task_id="someone-else")["status"] == "running"
+    assert training_execute(run_id=run.pk, task_id="someone-else").status == "running"
     result = training_execute(run_id=run.pk, task_id=run.task_id)
-    assert (result["status"], result["code"]) == ("failed", "worker_lost")
+    assert (result.status, result.error_code) == ("failed", "worker_lost")

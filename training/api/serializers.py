@@ -59,17 +59,24 @@ class ModelSummarySerializer(serializers.ModelSerializer):
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):
-    """A run with everything it recorded (the list leaves out the loss curve)."""
+    """A run with everything it recorded (the list leaves out the loss curve): the API's answer
+    and the `train` command's JSON alike, so the two cannot drift. `training_run_id`,
+    `model_id` and `artifact_sha256` are the command-line contract's names."""
 
     requested_by = serializers.CharField(source="requested_by.username", read_only=True, allow_null=True, default=None)
     model = serializers.SerializerMethodField()
+    training_run_id = serializers.UUIDField(source="pk", read_only=True, help_text="the same as id")
+    model_id = serializers.UUIDField(source="artifact.pk", read_only=True, allow_null=True, default=None)
+    artifact_sha256 = serializers.CharField(
+        source="artifact.sha256", read_only=True, allow_null=True, default=None, help_text="of the LoRA weights"
+    )
 
     class Meta:
         model = TrainingRun
         fields = [
-            "id", "snapshot", "base_model", "requested_by", "status", "status_changed_at", "progress", "steps", "seed",
-            "config", "device", "library_versions", "loss_curve", "timings", "error", "error_code", "created_at",
-            "started_at", "finished_at", "model",
+            "id", "training_run_id", "snapshot", "base_model", "requested_by", "status", "status_changed_at",
+            "progress", "steps", "seed", "config", "device", "library_versions", "loss_curve", "timings", "error",
+            "error_code", "created_at", "started_at", "finished_at", "model", "model_id", "artifact_sha256",
         ]  # fmt: skip
         read_only_fields = fields
 

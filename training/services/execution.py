@@ -21,7 +21,7 @@ from core.models import EventType
 from core.storage import blob_open, blob_put_bytes
 from provenance.models import SnapshotMember
 from training.models import ModelArtifact, RunStatus, TrainingRun
-from training.selectors import run_result, training_run_get
+from training.selectors import training_run_get
 from training.services.requests import record_refusal, training_run_claim, training_run_transition
 from training.services.rules import REFUSAL_CODES, check_trainable
 
@@ -65,19 +65,19 @@ def _read_checked_image(sha256: str) -> bytes:
     return data
 
 
-def training_execute(*, run_id, task_id: str = "") -> dict:
+def training_execute(*, run_id, task_id: str = "") -> TrainingRun:
     """Run a queued training: claim it, check every rule again before the first step, train,
     then store the LoRA weights and their signed lineage and mark the run succeeded.
 
     A rule that fails marks the run failed with the rule's code (TRAINING_REFUSED); an
     unexpected error marks it failed (`training_error`) and is raised again for the worker's
-    log. Returns the `train` command's JSON for the run.
+    log. Returns the run as it ended.
     """
     from training.loop import Example, LoopConfig, TrainingCancelled, train_lora
     from training.pipelines import device_for
 
     if training_run_claim(run_id=run_id, task_id=task_id) is None:
-        return run_result(training_run_get(run_id=run_id))
+        return training_run_get(run_id=run_id)
     run = training_run_get(run_id=run_id)
     snapshot, base_model = run.snapshot, run.base_model
     try:
@@ -107,7 +107,7 @@ def training_execute(*, run_id, task_id: str = "") -> dict:
     except Exception as exc:
         _fail(run, f"{type(exc).__name__}: {exc}", "training_error")
         raise
-    return run_result(training_run_get(run_id=run.pk))
+    return training_run_get(run_id=run.pk)
 
 
 def _fail(run: TrainingRun, reason: str, code: str) -> None:

@@ -30,6 +30,7 @@ from provenance.c2pa.lineage import (
     ModelIngredient,
     SnapshotIngredient,
 )
+from provenance.models import Snapshot
 from training.models import TrainingRun
 
 MODEL_DOCUMENT = "model.json"
@@ -84,13 +85,13 @@ def model_document(
     }
 
 
-def _snapshot_container(snapshot_id) -> tuple[bytes, dict]:
+def _snapshot_container(snapshot_id) -> tuple[bytes, Snapshot]:
     from provenance.services.snapshot_export import snapshot_container
 
     exported = snapshot_container(str(snapshot_id))
-    with blob_open(exported["sha256"]) as handle:
+    with blob_open(exported.container_sha256) as handle:
         data = handle.read()
-    if hashlib.sha256(data).hexdigest() != exported["sha256"]:
+    if hashlib.sha256(data).hexdigest() != exported.container_sha256:
         raise ApplicationError(
             f"snapshot {snapshot_id}'s signed container differs from its recorded sha256",
             code="snapshot_container_changed",
@@ -106,7 +107,11 @@ def model_lineage_sign(*, model_id: uuid.UUID, run: TrainingRun, lora_sha256: st
     snapshot_zip, exported = _snapshot_container(run.snapshot_id)
     base_model, snapshot = run.base_model, run.snapshot
     document = model_document(
-        model_id=model_id, run=run, lora_sha256=lora_sha256, lora_size=lora_size, snapshot_container_sha256=exported["sha256"]
+        model_id=model_id,
+        run=run,
+        lora_sha256=lora_sha256,
+        lora_size=lora_size,
+        snapshot_container_sha256=exported.container_sha256,
     )
     summary = ModelAssertion(
         model_id=str(model_id),
@@ -129,7 +134,7 @@ def model_lineage_sign(*, model_id: uuid.UUID, run: TrainingRun, lora_sha256: st
                 relationship="inputTo",
                 data_types=[DATASET_TYPE],
                 metadata=SnapshotIngredient(
-                    snapshot_id=str(snapshot.pk), merkle_root=snapshot.merkle_root, container_sha256=exported["sha256"]
+                    snapshot_id=str(snapshot.pk), merkle_root=snapshot.merkle_root, container_sha256=exported.container_sha256
                 ).to_json(),
             ),
             Ingredient(
@@ -163,6 +168,6 @@ def model_lineage_sign(*, model_id: uuid.UUID, run: TrainingRun, lora_sha256: st
     return Lineage(
         container_sha256=container_sha256,
         ingredient_archive_sha256=blob_put_bytes(archive),
-        snapshot_container_sha256=exported["sha256"],
+        snapshot_container_sha256=exported.container_sha256,
         document=document,
     )

@@ -18,7 +18,7 @@ from django.conf import settings
 from core.exceptions import ApplicationError
 from core.reconcile import Reconciler, resend_queued
 from training.models import RunStatus, TrainingRun
-from training.selectors import run_result, training_run_get
+from training.selectors import training_run_get
 from training.services.execution import training_execute
 from training.services.requests import training_run_transition
 
@@ -43,13 +43,13 @@ def _lose(run_id: str) -> None:
         logger.info("training run %s ended before the reconciler could fail it", run_id)
 
 
-def training_execute_resent(*, run_id, task_id: str) -> dict:
+def training_execute_resent(*, run_id, task_id: str) -> TrainingRun:
     """Run a message the reconciler sent again, only while the run is still queued under this
     very task id; otherwise (a late original claimed it, a newer copy replaced this one, it was
     cancelled) report the run as it is."""
     run = training_run_get(run_id=run_id)
     if run.status != RunStatus.QUEUED or run.task_id != task_id:
-        return run_result(run)
+        return run
     return training_execute(run_id=run_id, task_id=task_id)
 
 

@@ -8,8 +8,9 @@ from tqdm import tqdm
 from core.exceptions import ApplicationError
 from core.management.base import CheckFailed, JsonCommand
 from core.users import user_get
+from training.api.serializers import TrainingRunSerializer
 from training.models import RUN_FINAL, RunStatus
-from training.selectors import run_result, training_run_get
+from training.selectors import training_run_get
 from training.services import training_cancel, training_request
 
 
@@ -35,9 +36,9 @@ class Command(JsonCommand):
     def run(self, **options):
         actor = user_get(username=options["as_user"]) if options.get("as_user") else None
         if options["show"]:
-            return run_result(training_run_get(run_id=options["show"]))
+            return TrainingRunSerializer(training_run_get(run_id=options["show"])).data
         if options["cancel"]:
-            return run_result(training_cancel(run_id=options["cancel"], actor=actor))
+            return TrainingRunSerializer(training_cancel(run_id=options["cancel"], actor=actor)).data
         if not options["base"]:
             raise ApplicationError("--snapshot needs --base BASE_MODEL_ID", code="base_model_required")
         run = training_request(
@@ -50,9 +51,10 @@ class Command(JsonCommand):
         )
         if not options["no_wait"]:
             run = self._wait(run, options["timeout"])
-        result = run_result(run)
+        result = TrainingRunSerializer(run).data
         if run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
-            raise CheckFailed(result, f"training run {run.pk} {run.status}: {run.error}")
+            code = run.error_code or "training_cancelled"
+            raise CheckFailed({**result, "code": code}, f"training run {run.pk} {run.status}: {run.error}")
         return result
 
     def _wait(self, run, timeout: float):
