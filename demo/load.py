@@ -23,6 +23,7 @@ from core.exceptions import ApplicationError
 from core.roles import Role
 from core.users import user_add, user_role_names
 from demo.pictures import PICTURES, consent_form_pdf, render
+from provenance.api.serializers import SigningIdentitySerializer
 from provenance.models import ASSET_TRANSITIONS, Asset, AssetStatus, Dataset, DatasetMembership
 from provenance.services.assets import asset_review
 from provenance.services.contributors import contributor_add
@@ -197,11 +198,11 @@ def _write_credentials(path: Path, payload: dict) -> None:
 def _signing_identity() -> dict:
     """The organisation's C2PA identity (`pki init`), created once; outputs are signed with it."""
     try:
-        return {**pki_init(), "created": True}
+        return {**SigningIdentitySerializer(pki_init()).data, "created": True}
     except ApplicationError as exc:
         if exc.code != "pki_exists":
             raise
-        return {**pki_show(), "created": False}
+        return {**SigningIdentitySerializer(pki_show()).data, "created": False}
 
 
 def _base_model(data_dir: Path, users: dict) -> dict:

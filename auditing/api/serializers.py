@@ -1,10 +1,14 @@
-"""Request and response shapes for findings; the services decide, these only validate."""
+"""Request and response shapes for findings and protected works; the services decide, these only
+validate and render."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from auditing.models import Finding, FindingStatus
+from auditing.services.protected import ProtectedAddition
+from provenance.api.serializers import IngestRefusedSerializer
 
 
 class FindingSerializer(serializers.ModelSerializer):
@@ -40,3 +44,19 @@ class AuditQueuedSerializer(serializers.Serializer):
     queued = serializers.ListField(
         child=serializers.UUIDField(), help_text="the assets queued; those already audited by current versions are left out"
     )
+
+
+class ProtectedAddedSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    protected_work_id = serializers.UUIDField()
+
+
+class ProtectedAdditionSerializer(serializers.Serializer):
+    """The answer of `protected add`: `added: [{path, protected_work_id}]`, `refused: [{path, reason, detail}]`."""
+
+    added = serializers.SerializerMethodField()
+    refused = IngestRefusedSerializer(many=True)
+
+    @extend_schema_field(ProtectedAddedSerializer(many=True))
+    def get_added(self, addition: ProtectedAddition) -> list[dict]:
+        return [{"path": path, "protected_work_id": str(work.pk)} for path, work in addition.added]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
@@ -24,29 +25,34 @@ from core.models import EventType
 from core.roles import Actor
 from core.storage import blob_put_bytes
 from provenance.ingest.inspect import Limits, sniff_and_decode
-from provenance.ingest.refusals import RefusalReason, Refused
+from provenance.ingest.refusals import FileRefusal, RefusalReason, Refused
 from provenance.ingest.sources import Candidate, CandidateSource
 from provenance.services.ingest import ingest_limits
 
 logger = logging.getLogger(__name__)
 
 
-def protected_add(*, paths: list[str], owner: str, reference: str = "", actor: Actor = None) -> dict:
+@dataclass
+class ProtectedAddition:
+    """What `protected_add` did: each work it registered (with the path it came from), and
+    each file it refused with the reason (`duplicate` for bytes already registered)."""
+
+    added: list[tuple[str, ProtectedWork]] = field(default_factory=list)
+    refused: list[FileRefusal] = field(default_factory=list)
+
+
+def protected_add(*, paths: list[str], owner: str, reference: str = "", actor: Actor = None) -> ProtectedAddition:
     """Register every readable image under `paths` as a protected work of `owner`.
 
     Each work is its own transaction with its audit event; the persistent index is updated once
     the works are committed. Where an embedding model is configured, each work's embedding is
     stored with it (a model that cannot load refuses the whole call before any file).
-    Returns `added: [{path, protected_work_id}]` and `refused: [{path, reason, detail}]`
-    (`duplicate` for bytes already registered).
     """
     if not owner.strip():
         raise ApplicationError("a protected work needs an owner", code="owner_required")
     embeddings = ready_embeddings()
     image_limits, archive_limits = ingest_limits()
-    added: list[dict] = []
-    refused: list[dict] = []
-    works: list[ProtectedWork] = []
+    outcome = ProtectedAddition()
     seen: dict[str, str] = {}
     for candidate in CandidateSource(archive_limits).candidates(paths):
         try:
@@ -54,13 +60,13 @@ def protected_add(*, paths: list[str], owner: str, reference: str = "", actor: A
                 candidate, owner=owner, reference=reference, actor=actor, limits=image_limits, seen=seen, embeddings=embeddings
             )
         except Refused as exc:
-            refused.append({"path": candidate.path, "reason": str(exc.reason), "detail": exc.detail})
+            outcome.refused.append(FileRefusal(path=candidate.path, reason=exc.reason, detail=exc.detail))
             continue
-        works.append(work)
-        added.append({"path": candidate.path, "protected_work_id": str(work.pk)})
-    if works:
+        outcome.added.append((candidate.path, work))
+    if outcome.added:
+        works = [work for _, work in outcome.added]
         transaction.on_commit(lambda: protected_index_add(works))
-    return {"added": added, "refused": refused}
+    return outcome
 
 
 def ready_embeddings() -> CandidateEmbeddings | None:

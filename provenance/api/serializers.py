@@ -20,17 +20,23 @@ from provenance.ingest.refusals import RefusalReason
 from provenance.models import Asset, ConsentRecord, ConsentScope, Contributor, Dataset, Decision, Snapshot
 from provenance.selectors import ConsentState, consent_state, snapshot_approvals
 from provenance.services.consent import evidence_opener_for_uploads
+from provenance.services.pki import SigningIdentity, fingerprint
+from provenance.services.snapshots import SnapshotProof
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 # -- contributors ---------------------------------------------------------------------------
 class ContributorSerializer(serializers.ModelSerializer):
+    """A contributor, for the API and `contributor add --json` alike (`contributor_id` is the
+    command-line contract's name for `id`)."""
+
+    contributor_id = serializers.UUIDField(source="pk", read_only=True, help_text="the same as id")
     username = serializers.CharField(source="user.username", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = Contributor
-        fields = ["id", "email", "name", "username", "created_at"]
+        fields = ["id", "contributor_id", "email", "name", "username", "created_at"]
         read_only_fields = fields
 
 
@@ -174,14 +180,20 @@ class IngestResultSerializer(serializers.Serializer):
 
 # -- assets ---------------------------------------------------------------------------------
 class AssetSerializer(serializers.ModelSerializer):
+    """An asset, for the API and `asset show/review --json` alike (`asset_id` and `consent_id`
+    are the command-line contract's names for `id` and `consent`)."""
+
+    asset_id = serializers.UUIDField(source="pk", read_only=True, help_text="the same as id")
     contributor = serializers.EmailField(source="contributor.email", read_only=True)
     consent = serializers.UUIDField(source="consent_id", read_only=True)
+    consent_id = serializers.UUIDField(read_only=True, help_text="the same as consent")
 
     class Meta:
         model = Asset
         fields = [
-            "id", "sha256", "status", "status_changed_at", "original_name", "caption", "format", "mime_type",
-            "width", "height", "size", "contributor", "consent", "metadata", "c2pa", "created_at",
+            "id", "asset_id", "sha256", "status", "status_changed_at", "original_name", "caption", "format",
+            "mime_type", "width", "height", "size", "contributor", "consent", "consent_id", "metadata", "c2pa",
+            "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -276,15 +288,58 @@ class ProofStepSerializer(serializers.Serializer):
 
 
 class SnapshotProofSerializer(serializers.Serializer):
-    snapshot_id = serializers.UUIDField()
+    """The answer of `snapshot prove`, for the API and the CLI's `--json` alike."""
+
+    snapshot_id = serializers.UUIDField(source="snapshot.pk")
     included = serializers.BooleanField()
     sha256 = serializers.CharField()
-    merkle_root = serializers.CharField()
+    merkle_root = serializers.CharField(source="snapshot.merkle_root")
     tree_size = serializers.IntegerField()
-    leaf = serializers.CharField(allow_null=True)
-    leaf_hash = serializers.CharField(allow_null=True)
+    leaf = serializers.SerializerMethodField(help_text="sha256:consent_id:consent_digest, the bytes the leaf hashes")
+    leaf_hash = serializers.SerializerMethodField(help_text="hex")
     leaf_index = serializers.IntegerField(allow_null=True)
-    proof = ProofStepSerializer(many=True)
+    proof = serializers.SerializerMethodField(help_text="the siblings from the leaf up, each with the side it sits on")
+
+    def get_leaf(self, proof: SnapshotProof) -> str | None:
+        return proof.leaf.decode("ascii") if proof.leaf is not None else None
+
+    def get_leaf_hash(self, proof: SnapshotProof) -> str | None:
+        return proof.leaf_hash.hex() if proof.leaf_hash is not None else None
+
+    @extend_schema_field(ProofStepSerializer(many=True))
+    def get_proof(self, proof: SnapshotProof) -> list[dict]:
+        return [{"side": side, "hash": sibling.hex()} for side, sibling in proof.path]
+
+
+# -- the signing identity -------------------------------------------------------------------
+class SigningIdentitySerializer(serializers.Serializer):
+    """The answer of `pki init` and `pki show` (paths, fingerprints, validity; never a key)."""
+
+    anchor_fingerprint = serializers.CharField(source="root_fingerprint", allow_null=True)
+    certificate_path = serializers.CharField(source="paths.signer_chain")
+    anchors_path = serializers.CharField(source="paths.anchors")
+    key_path = serializers.CharField(source="paths.signer_key")
+    signer_subject = serializers.SerializerMethodField()
+    signer_fingerprint = serializers.SerializerMethodField()
+    not_valid_after = serializers.SerializerMethodField()
+    anchors = serializers.SerializerMethodField(help_text="SHA-256 fingerprints of the trust anchors bundle")
+    also_trusted = serializers.SerializerMethodField(help_text="pki init: the further anchors it added")
+    replaced = serializers.CharField(allow_null=True, help_text="pki init: the root fingerprint it replaced")
+
+    def get_signer_subject(self, identity: SigningIdentity) -> str:
+        return identity.signer.subject.rfc4514_string()
+
+    def get_signer_fingerprint(self, identity: SigningIdentity) -> str:
+        return fingerprint(identity.signer)
+
+    def get_not_valid_after(self, identity: SigningIdentity) -> str:
+        return identity.signer.not_valid_after_utc.isoformat()
+
+    def get_anchors(self, identity: SigningIdentity) -> list[str]:
+        return [fingerprint(anchor) for anchor in identity.anchors]
+
+    def get_also_trusted(self, identity: SigningIdentity) -> list[str]:
+        return [fingerprint(anchor) for anchor in identity.also_trusted]
 
 
 # -- audit log ------------------------------------------------------------------------------

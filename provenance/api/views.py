@@ -295,4 +295,4 @@ class SnapshotProveView(APIView):
     def post(self, request: Request, pk: str) -> Response:
         snapshot = _visible(_snapshots(request.user), "snapshot", pk=pk)
         data = _valid(s.SnapshotProveSerializer, request)
-        return Response(snapshot_prove(snapshot_id=str(snapshot.pk), sha256=data["sha256"]))
+        return Response(s.SnapshotProofSerializer(snapshot_prove(snapshot_id=str(snapshot.pk), sha256=data["sha256"])).data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -20,3 +21,12 @@ class Refused(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+@dataclass(frozen=True)
+class FileRefusal:
+    """One file of a batch that was refused, and why (the contract's `refused` row)."""
+
+    path: str
+    reason: RefusalReason
+    detail: str

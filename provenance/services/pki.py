@@ -14,7 +14,7 @@ import datetime
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -162,7 +162,24 @@ def fingerprint(certificate: x509.Certificate) -> str:
 # --- The installed identity -----------------------------------------------------------------------
 
 
-def pki_init(*, force: bool = False, also_trust: list[str] | tuple[str, ...] = (), actor: Actor = None) -> dict:
+@dataclass(frozen=True)
+class SigningIdentity:
+    """The organisation's installed signing identity: where its files are and what they hold
+    (never the keys). `replaced` and `also_trusted` are what `pki init` did, when it did."""
+
+    paths: PkiPaths
+    chain: list[x509.Certificate]  # the signing certificate first, then its issuer
+    anchors: list[x509.Certificate]
+    root_fingerprint: str | None
+    replaced: str | None = None
+    also_trusted: list[x509.Certificate] = field(default_factory=list)
+
+    @property
+    def signer(self) -> x509.Certificate:
+        return self.chain[0]
+
+
+def pki_init(*, force: bool = False, also_trust: list[str] | tuple[str, ...] = (), actor: Actor = None) -> SigningIdentity:
     """Create the root CA and signing certificate in CLEANROOM_PKI_DIR and write the anchors bundle.
 
     Refuses (`pki_exists`) to replace an existing identity unless `force`: outputs signed by the
@@ -182,20 +199,16 @@ def pki_init(*, force: bool = False, also_trust: list[str] | tuple[str, ...] = (
             status=409,
         )
     extra_anchors = [_read_anchor(Path(path)) for path in also_trust]
-    previous = _installed_root_fingerprint(paths)
     root = issue_root(f"{ORGANISATION} Root CA")
     signer = issue_signer(root, f"{ORGANISATION} Content Credentials")
-    anchors = certificate_pem(root.certificate) + "".join(certificate_pem(anchor) for anchor in extra_anchors)
-    result = {
-        "anchor_fingerprint": fingerprint(root.certificate),
-        "certificate_path": str(paths.signer_chain),
-        "anchors_path": str(paths.anchors),
-        "key_path": str(paths.signer_key),
-        "signer_fingerprint": fingerprint(signer.certificate),
-        "not_valid_after": signer.certificate.not_valid_after_utc.isoformat(),
-        "also_trusted": [fingerprint(anchor) for anchor in extra_anchors],
-        "replaced": previous,
-    }
+    identity = SigningIdentity(
+        paths=paths,
+        chain=[signer.certificate, root.certificate],
+        anchors=[root.certificate, *extra_anchors],
+        root_fingerprint=fingerprint(root.certificate),
+        replaced=_installed_root_fingerprint(paths),
+        also_trusted=extra_anchors,
+    )
     with transaction.atomic():
         _make_private_directory(paths.directory)
         _write_file(paths.root_key, private_key_pem(root.key), mode=0o600)
@@ -203,32 +216,33 @@ def pki_init(*, force: bool = False, also_trust: list[str] | tuple[str, ...] = (
         _write_file(paths.root_certificate, certificate_pem(root.certificate), mode=0o644)
         _write_file(paths.signer_chain, chain_pem(signer, root), mode=0o644)
         paths.anchors.parent.mkdir(parents=True, exist_ok=True)
-        _write_file(paths.anchors, anchors, mode=0o644)
+        _write_file(paths.anchors, "".join(certificate_pem(anchor) for anchor in identity.anchors), mode=0o644)
         audit_append(
             actor=actor,
             event_type=EventType.PKI_INITIALISED,
-            subject=("pki", str(result["anchor_fingerprint"])),
-            details={key: value for key, value in result.items() if key not in ("certificate_path", "anchors_path", "key_path")},
+            subject=("pki", str(identity.root_fingerprint)),
+            details={
+                "anchor_fingerprint": identity.root_fingerprint,
+                "signer_fingerprint": fingerprint(signer.certificate),
+                "not_valid_after": signer.certificate.not_valid_after_utc.isoformat(),
+                "also_trusted": [fingerprint(anchor) for anchor in extra_anchors],
+                "replaced": identity.replaced,
+            },
         )
-    return result
+    return identity
 
 
-def pki_show() -> dict:
-    """The installed identity's fingerprints and validity (no key material)."""
+def pki_show() -> SigningIdentity:
+    """The installed identity (fingerprints and validity are read from it; no key material)."""
     paths = pki_paths()
     if not paths.signer_chain.exists():
         raise ApplicationError(f"no signing identity in {paths.directory}; run `pki init`", code="pki_missing", status=404)
-    chain = x509.load_pem_x509_certificates(paths.signer_chain.read_bytes())
-    anchors = x509.load_pem_x509_certificates(paths.anchors.read_bytes()) if paths.anchors.exists() else []
-    return {
-        "anchor_fingerprint": _installed_root_fingerprint(paths),
-        "certificate_path": str(paths.signer_chain),
-        "anchors_path": str(paths.anchors),
-        "signer_subject": chain[0].subject.rfc4514_string(),
-        "signer_fingerprint": fingerprint(chain[0]),
-        "not_valid_after": chain[0].not_valid_after_utc.isoformat(),
-        "anchors": [fingerprint(anchor) for anchor in anchors],
-    }
+    return SigningIdentity(
+        paths=paths,
+        chain=x509.load_pem_x509_certificates(paths.signer_chain.read_bytes()),
+        anchors=x509.load_pem_x509_certificates(paths.anchors.read_bytes()) if paths.anchors.exists() else [],
+        root_fingerprint=_installed_root_fingerprint(paths),
+    )
 
 
 def _installed_root_fingerprint(paths: PkiPaths) -> str | None:

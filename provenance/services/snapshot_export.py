@@ -28,8 +28,9 @@ SNAPSHOT_DOCUMENT = "snapshot.json"
 TREE = "RFC 9162 §2.1: leaf hash SHA-256(0x00 || leaf), node hash SHA-256(0x01 || left || right)"
 
 
-def snapshot_container(snapshot_id, *, actor: Actor = None) -> dict:
+def snapshot_container(snapshot_id, *, actor: Actor = None) -> Snapshot:
     """Export an approved, untainted snapshot as a signed ZIP blob, once; later calls return it.
+    Returns the snapshot, whose `container_sha256` names the blob.
 
     Refuses a snapshot that may not be used (`snapshot_refusal`), even one exported before:
     nothing may use it any more. Permission checks belong to the caller (training, an operator).
@@ -48,7 +49,7 @@ def snapshot_container(snapshot_id, *, actor: Actor = None) -> dict:
                     code="snapshot_container_missing",
                     status=409,
                 )
-            return _result(snapshot, created=False)
+            return snapshot
         document = snapshot_document(snapshot)
         document_bytes = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
         container = sign_container(
@@ -80,17 +81,7 @@ def snapshot_container(snapshot_id, *, actor: Actor = None) -> dict:
                 "document_sha256": hashlib.sha256(document_bytes).hexdigest(),
             },
         )
-    return _result(snapshot, created=True)
-
-
-def _result(snapshot: Snapshot, *, created: bool) -> dict:
-    return {
-        "snapshot_id": str(snapshot.pk),
-        "sha256": snapshot.container_sha256,
-        "merkle_root": snapshot.merkle_root,
-        "asset_count": snapshot.asset_count,
-        "created": created,
-    }
+    return snapshot
 
 
 def snapshot_document(snapshot: Snapshot) -> dict:

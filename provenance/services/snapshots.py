@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.db import transaction
 
 from core.audit import actor_name, audit_append
@@ -175,7 +177,28 @@ def snapshot_reject(*, snapshot_id: str, reviewer: Actor, reason: str) -> Snapsh
     return snapshot
 
 
-def snapshot_prove(*, snapshot_id: str, sha256: str) -> dict:
+@dataclass(frozen=True)
+class SnapshotProof:
+    """Whether an image (by sha256) is in a snapshot and, if it is, its leaf and the RFC 9162
+    audit path from that leaf to the snapshot's Merkle root."""
+
+    snapshot: Snapshot
+    sha256: str
+    tree_size: int
+    leaf: bytes | None = None
+    leaf_index: int | None = None
+    path: list[tuple[merkle.Side, bytes]] = field(default_factory=list)
+
+    @property
+    def included(self) -> bool:
+        return self.leaf is not None
+
+    @property
+    def leaf_hash(self) -> bytes | None:
+        return merkle.leaf_hash(self.leaf) if self.leaf is not None else None
+
+
+def snapshot_prove(*, snapshot_id: str, sha256: str) -> SnapshotProof:
     """An RFC 9162 inclusion proof that an image with this sha256 is in the snapshot."""
     snapshot = snapshot_get(snapshot_id=snapshot_id)
     members = list(
@@ -184,17 +207,15 @@ def snapshot_prove(*, snapshot_id: str, sha256: str) -> dict:
         .values_list("asset_sha256", "consent_id", "consent_digest")
     )
     index = next((i for i, (sha, _, _) in enumerate(members) if sha == sha256), None)
-    result = {"snapshot_id": str(snapshot.pk), "sha256": sha256, "merkle_root": snapshot.merkle_root, "tree_size": len(members)}
     if index is None:
-        return {**result, "included": False, "leaf": None, "leaf_hash": None, "leaf_index": None, "proof": []}
+        return SnapshotProof(snapshot=snapshot, sha256=sha256, tree_size=len(members))
     leaf_bytes = [merkle.snapshot_leaf(asset_sha256=s, consent_id=str(c), consent_digest=d) for s, c, d in members]
     leaves = [merkle.leaf_hash(leaf) for leaf in leaf_bytes]
-    proof = merkle.inclusion_proof(leaves, index)
-    return {
-        **result,
-        "included": True,
-        "leaf": leaf_bytes[index].decode("ascii"),
-        "leaf_hash": leaves[index].hex(),
-        "leaf_index": index,
-        "proof": [{"side": side, "hash": node.hex()} for side, node in proof],
-    }
+    return SnapshotProof(
+        snapshot=snapshot,
+        sha256=sha256,
+        tree_size=len(members),
+        leaf=leaf_bytes[index],
+        leaf_index=index,
+        path=merkle.inclusion_proof(leaves, index),
+    )

@@ -49,7 +49,8 @@ def protect(tmp_path):
         path = tmp_path / "protected" / name
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(content)
-        return protected_add(paths=[str(path)], owner=owner, reference="catalogue #7")["added"][0]["protected_work_id"]
+        [(_, work)] = protected_add(paths=[str(path)], owner=owner, reference="catalogue #7").added
+        return str(work.pk)
 
     return run
 

@@ -127,7 +127,7 @@ def test_the_command_exits_0_with_refusals_and_2_on_a_usage_error(tmp_path, work
 def test_the_index_survives_a_restart_by_loading_its_file(works, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         result = protected_add(paths=[str(works)], owner="Acme")
-    ids = {row["protected_work_id"] for row in result["added"]}
+    ids = {str(work.pk) for _, work in result.added}
     before = os.stat(index_path())
     protected_index_forget()
     assert set(protected_index().keys()) == ids
@@ -138,7 +138,7 @@ def test_the_index_survives_a_restart_by_loading_its_file(works, django_capture_
 @pytest.mark.django_db
 def test_a_corrupt_missing_or_stale_index_file_is_rebuilt_from_the_database(works, tmp_path, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        ids = {row["protected_work_id"] for row in protected_add(paths=[str(works / "coffee.jpg")], owner="Acme")["added"]}
+        ids = {str(work.pk) for _, work in protected_add(paths=[str(works / "coffee.jpg")], owner="Acme").added}
     path = index_path()
     path.write_bytes(b"CRNDIDX\0 garbage")
     protected_index_forget()
@@ -150,6 +150,7 @@ def test_a_corrupt_missing_or_stale_index_file_is_rebuilt_from_the_database(work
     assert set(protected_index().keys()) == ids and path.is_file()
 
     # A work added without the index hearing of it (no commit hook ran): the file is stale.
-    later = protected_add(paths=[str(works / "astronaut.jpg")], owner="Acme")["added"][0]["protected_work_id"]
+    [(_, later_work)] = protected_add(paths=[str(works / "astronaut.jpg")], owner="Acme").added
+    later = str(later_work.pk)
     protected_index_forget()
     assert set(protected_index().keys()) == ids | {later}

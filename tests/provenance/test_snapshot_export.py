@@ -42,8 +42,8 @@ def approved(built, reviewer, second_reviewer) -> str:
     return built
 
 
-def exported_container(result: dict) -> bytes:
-    with blob_open(result["sha256"]) as handle:
+def exported_container(snapshot: Snapshot) -> bytes:
+    with blob_open(snapshot.container_sha256) as handle:
         return handle.read()
 
 
@@ -52,12 +52,13 @@ def exports() -> int:
 
 
 def test_an_approved_snapshot_is_exported_as_a_trusted_signed_container(approved):
+    assert exports() == 0
     result = snapshot_container(approved)
 
     snapshot = Snapshot.objects.get(pk=approved)
     container = exported_container(result)
-    assert result["sha256"] == snapshot.container_sha256 == hashlib.sha256(container).hexdigest()
-    assert result["merkle_root"] == snapshot.merkle_root and result["created"] is True
+    assert result.container_sha256 == snapshot.container_sha256 == hashlib.sha256(container).hexdigest()
+    assert result.merkle_root == snapshot.merkle_root and exports() == 1
     reading = read_manifest(container, "application/x-zip")
     assert reading.state == "Trusted"
     assertion = next(a["data"] for a in reading.active_manifest["assertions"] if a["label"] == "org.cleanroom.snapshot")
@@ -77,14 +78,14 @@ def test_an_approved_snapshot_is_exported_as_a_trusted_signed_container(approved
         assert merkle.leaf_hash(leaf).hex() == member["leaf_hash"]
 
     event = AuditEvent.objects.get(event_type=EventType.SNAPSHOT_EXPORTED)
-    assert event.subject_id == approved and event.details["container_sha256"] == result["sha256"]
+    assert event.subject_id == approved and event.details["container_sha256"] == result.container_sha256
 
 
 def test_exporting_twice_returns_the_same_container_and_logs_once(approved):
     first = snapshot_container(approved)
     second = snapshot_container(approved)
 
-    assert second["sha256"] == first["sha256"] and second["created"] is False
+    assert second.container_sha256 == first.container_sha256
     assert exports() == 1
 
 

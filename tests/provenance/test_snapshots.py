@@ -8,7 +8,7 @@ from core.audit import auditlog_verify
 from core.exceptions import ApplicationError, PermissionDenied
 from core.models import AuditEvent
 from provenance import merkle
-from provenance.api.serializers import SnapshotCreateResultSerializer, SnapshotReviewResultSerializer
+from provenance.api.serializers import SnapshotCreateResultSerializer, SnapshotProofSerializer, SnapshotReviewResultSerializer
 from provenance.models import AssetStatus, ConsentEvent, SnapshotMember, SnapshotStatus
 from provenance.selectors import snapshot_approvals
 from provenance.services.consent import consent_revoke
@@ -158,7 +158,7 @@ def test_the_frozen_list_does_not_follow_later_dataset_changes(dataset, cleared,
 def test_prove_gives_a_path_that_folds_to_the_root(dataset, cleared, ml_engineer):
     snapshot = snapshot_create(dataset_slug="faces", actor=ml_engineer)
     target = cleared[2]
-    proof = snapshot_prove(snapshot_id=snapshot.pk, sha256=target.sha256)
+    proof = SnapshotProofSerializer(snapshot_prove(snapshot_id=snapshot.pk, sha256=target.sha256)).data
     assert proof["included"] is True
     assert proof["leaf"] == f"{target.sha256}:{target.consent_id}:{target.consent.digest}"
     node = hashlib.sha256(b"\x00" + proof["leaf"].encode()).digest()
@@ -172,7 +172,7 @@ def test_prove_gives_a_path_that_folds_to_the_root(dataset, cleared, ml_engineer
 def test_prove_says_clearly_when_a_file_is_not_included(dataset, cleared, ml_engineer):
     snapshot = snapshot_create(dataset_slug="faces", actor=ml_engineer)
     proof = snapshot_prove(snapshot_id=snapshot.pk, sha256="0" * 64)
-    assert proof["included"] is False and proof["proof"] == [] and proof["leaf_hash"] is None
+    assert (proof.included, proof.path, proof.leaf_hash) == (False, [], None)
 
 
 def test_unknown_snapshot_ids_are_refused_not_crashed(reviewer):

@@ -86,10 +86,11 @@ def use_identity(settings, identity: Identity, **signer: str) -> None:
 
 def pki_install(settings, directory: Path, *, actor=None) -> dict:
     """Point the settings at `directory`, run `pki init` there, return its JSON."""
+    from provenance.api.serializers import SigningIdentitySerializer
     from provenance.services.pki import pki_init
 
     use_pki_directory(settings, directory)
-    return pki_init(actor=actor)
+    return SigningIdentitySerializer(pki_init(actor=actor)).data
 
 
 def use_pki_directory(settings, directory: Path) -> None:

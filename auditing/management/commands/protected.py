@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from auditing.api.serializers import ProtectedAdditionSerializer
 from auditing.services.protected import protected_add
 from core.management.base import JsonCommand
 
@@ -16,4 +17,5 @@ class Command(JsonCommand):
         self.json_flag(add)
 
     def run(self, *, action: str, **options):
-        return protected_add(paths=options["paths"], owner=options["owner"], reference=options["reference"], actor=None)
+        added = protected_add(paths=options["paths"], owner=options["owner"], reference=options["reference"], actor=None)
+        return ProtectedAdditionSerializer(added).data

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from core.management.base import JsonCommand
 from core.users import user_get
+from provenance.api.serializers import AssetSerializer
 from provenance.models import Decision
 from provenance.selectors import asset_get
 from provenance.services.assets import asset_review
@@ -32,13 +33,4 @@ class Command(JsonCommand):
             )
         else:
             asset = asset_get(asset_id=options["asset_id"])
-        return {
-            "asset_id": str(asset.pk),
-            "sha256": asset.sha256,
-            "status": asset.status,
-            "format": asset.format,
-            "width": asset.width,
-            "height": asset.height,
-            "consent_id": str(asset.consent_id),
-            **({"metadata": asset.metadata, "c2pa": asset.c2pa} if action == "show" else {}),
-        }
+        return AssetSerializer(asset).data

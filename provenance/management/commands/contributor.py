@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from core.management.base import JsonCommand
+from provenance.api.serializers import ContributorSerializer
 from provenance.services.contributors import contributor_add
 
 
@@ -17,4 +18,4 @@ class Command(JsonCommand):
 
     def run(self, *, action: str, **options):
         contributor = contributor_add(email=options["email"], name=options["name"], username=options["user"])
-        return {"contributor_id": str(contributor.pk), "email": contributor.email}
+        return ContributorSerializer(contributor).data

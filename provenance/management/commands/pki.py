@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from core.management.base import JsonCommand
+from provenance.api.serializers import SigningIdentitySerializer
 from provenance.services.pki import pki_init, pki_show
 
 
@@ -24,5 +25,5 @@ class Command(JsonCommand):
 
     def run(self, *, action: str, **options):
         if action == "init":
-            return pki_init(force=options["force"], also_trust=options["also_trust"])
-        return pki_show()
+            return SigningIdentitySerializer(pki_init(force=options["force"], also_trust=options["also_trust"])).data
+        return SigningIdentitySerializer(pki_show()).data

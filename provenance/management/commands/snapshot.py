@@ -6,7 +6,11 @@ from core.exceptions import ApplicationError
 from core.management.base import CheckFailed, JsonCommand
 from core.storage import sha256_of_file
 from core.users import user_get
-from provenance.api.serializers import SnapshotCreateResultSerializer, SnapshotReviewResultSerializer
+from provenance.api.serializers import (
+    SnapshotCreateResultSerializer,
+    SnapshotProofSerializer,
+    SnapshotReviewResultSerializer,
+)
 from provenance.services.snapshots import snapshot_approve, snapshot_create, snapshot_prove, snapshot_reject
 
 
@@ -53,7 +57,8 @@ class Command(JsonCommand):
                 sha256, _ = sha256_of_file(handle)
         except OSError as exc:
             raise ApplicationError(f"cannot read {str(file)!r}: {exc.strerror}", code="unreadable_file") from None
-        result = snapshot_prove(snapshot_id=snapshot_id, sha256=sha256)
-        if not result["included"]:
+        proof = snapshot_prove(snapshot_id=snapshot_id, sha256=sha256)
+        result = SnapshotProofSerializer(proof).data
+        if not proof.included:
             raise CheckFailed(result, f"{file} (sha256 {sha256}) is not included in snapshot {snapshot_id}")
         return result
