@@ -45,7 +45,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "core",
@@ -345,9 +344,15 @@ CELERY_BEAT_SCHEDULE = {
     "expire-consents": {"task": "provenance.expire_consents", "schedule": 300.0},
 }
 
+# An API token works this long after it is issued (then the client logs in again); it can be
+# revoked sooner (`DELETE /api/v1/auth/token/`, `user revoke-tokens`). Only its digest is stored.
+CLEANROOM_TOKEN_TTL_HOURS = env_int("CLEANROOM_TOKEN_TTL_HOURS", 30 * 24)
+if CLEANROOM_TOKEN_TTL_HOURS < 1:
+    raise ImproperlyConfigured(f"CLEANROOM_TOKEN_TTL_HOURS={CLEANROOM_TOKEN_TTL_HOURS} must be at least 1")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Deny by default: every view names its own permission classes.
