@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -30,6 +31,8 @@ class AppendOnlyModel(models.Model):
 class EventType(models.TextChoices):
     USER_ADDED = "user.added"
     USER_ROLE_ADDED = "user.role_added"
+    USER_TOKEN_ISSUED = "user.token_issued"  # noqa: S105 (an event name, not a secret)
+    USER_TOKEN_REVOKED = "user.token_revoked"  # noqa: S105 (an event name, not a secret)
     CONTRIBUTOR_ADDED = "contributor.added"
     DATASET_CREATED = "dataset.created"
     DATASET_ASSET_ADDED = "dataset.asset_added"
@@ -94,3 +97,18 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain head at {self.seq}"
+
+
+class ApiToken(models.Model):
+    """An API credential (`Authorization: Token <key>`). Only the SHA-256 of its key is kept: the
+    key is shown once, when the token is issued, and nothing in this table can be presented
+    instead of it. It works until `expires_at`, or until it is revoked (core/tokens.py)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"API token {self.pk} of {self.user_id}"

@@ -34,7 +34,8 @@ class ContentAddressedFileSystemStorage(FileSystemStorage):
     def _save(self, name: str, content: File) -> str:
         full_path = self.path(name)
         directory = os.path.dirname(full_path)
-        os.makedirs(directory, exist_ok=True)
+        # The mode reaches the last folder only; the ones above it follow the process's umask.
+        os.makedirs(directory, mode=self.directory_permissions_mode or 0o777, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=directory, prefix=".incoming-")
         try:
             with os.fdopen(handle, "wb") as out:

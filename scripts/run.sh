@@ -2,6 +2,7 @@
 # The platform on one machine: a Celery worker (queues default, audit and gpu, with the periodic
 # reconciler embedded) in the background, and the web server in the foreground. Ctrl-C stops both.
 set -euo pipefail
+umask 077  # the data folder and everything in it are the platform's user's alone (config/files.py)
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 HOST="${HOST:-127.0.0.1}"

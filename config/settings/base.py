@@ -1,7 +1,8 @@
 """Settings shared by every environment, with safe embedded defaults.
 
 With no environment variable set, the platform runs on one machine with no server: SQLite
-and local file storage under `CLEANROOM_DATA_DIR` (default: `var/` in the checkout).
+and local file storage under `CLEANROOM_DATA_DIR` (default: `var/` in the checkout). The data
+folder and everything in it are readable by the platform's own user only (config/files.py).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_secret, env_str
+from config.files import PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, close_folder
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = Path(env_str("CLEANROOM_DATA_DIR") or BASE_DIR / "var").resolve()
+close_folder(DATA_DIR)
 
 
 def _embedded_secret_key(data_dir: Path) -> str:
@@ -24,7 +27,7 @@ def _embedded_secret_key(data_dir: Path) -> str:
     key_file = data_dir / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(50)
     key_file.touch(mode=0o600)
     key_file.write_text(key)
@@ -42,7 +45,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "core",
@@ -135,6 +137,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# Django's file storages chmod what they save (0644 unless told): blobs and media are private.
+FILE_UPLOAD_PERMISSIONS = PRIVATE_FILE_MODE
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = PRIVATE_FOLDER_MODE
 # Uploads: stream anything larger than 2.5 MB to temporary files, never into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("CLEANROOM_UPLOAD_MAX_FILES", 1000)
@@ -339,9 +344,15 @@ CELERY_BEAT_SCHEDULE = {
     "expire-consents": {"task": "provenance.expire_consents", "schedule": 300.0},
 }
 
+# An API token works this long after it is issued (then the client logs in again); it can be
+# revoked sooner (`DELETE /api/v1/auth/token/`, `user revoke-tokens`). Only its digest is stored.
+CLEANROOM_TOKEN_TTL_HOURS = env_int("CLEANROOM_TOKEN_TTL_HOURS", 30 * 24)
+if CLEANROOM_TOKEN_TTL_HOURS < 1:
+    raise ImproperlyConfigured(f"CLEANROOM_TOKEN_TTL_HOURS={CLEANROOM_TOKEN_TTL_HOURS} must be at least 1")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Deny by default: every view names its own permission classes.

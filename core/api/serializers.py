@@ -1,4 +1,4 @@
-"""The error shape every endpoint answers with, and the audit log's answers."""
+"""The error shape every endpoint answers with, a newly issued token, and the audit log's answers."""
 
 from __future__ import annotations
 
@@ -20,6 +20,15 @@ class OptionalTextField(serializers.CharField):
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="a sentence for a person")
     code = serializers.CharField(help_text="a stable machine-readable slug")
+
+
+class IssuedTokenSerializer(serializers.Serializer):
+    """A token just issued, for `POST auth/token/` and `user token --json` alike."""
+
+    username = serializers.CharField(source="token.user.username")
+    token = serializers.CharField(source="key", help_text="send as `Authorization: Token <token>`; shown only this once")
+    token_id = serializers.IntegerField(source="token.pk", help_text="names the token to revoke")
+    expires_at = serializers.DateTimeField(source="token.expires_at")
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

@@ -9,7 +9,7 @@ from core.api import views
 app_name = "core-api"
 
 urlpatterns: list[URLPattern] = [
-    path("auth/token/", views.TokenObtainView.as_view(), name="token"),
+    path("auth/token/", views.TokenView.as_view(), name="token"),
     path("audit-events/", views.AuditEventListView.as_view(), name="audit-events"),
     path("audit-events/verify/", views.AuditVerifyView.as_view(), name="audit-verify"),
     path("schema/", views.SchemaView.as_view(), name="schema"),

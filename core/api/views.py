@@ -8,8 +8,10 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework import generics
-from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework import generics, status
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,23 +20,48 @@ from rest_framework.views import APIView
 
 from core.api import error_responses as _errors
 from core.api import serializers as s
+from core.api.authentication import ApiTokenAuthentication
 from core.api.permissions import HasRole
 from core.audit import audit_events, auditlog_verify
-from core.models import AuditEvent
+from core.models import ApiToken, AuditEvent
 from core.roles import Role
+from core.tokens import token_issue, token_revoke
 
 
 # -- auth and schema ------------------------------------------------------------------------
-class TokenObtainView(ObtainAuthToken):
-    """Trade a username and password for an API token; send it as `Authorization: Token <key>`."""
+class TokenView(APIView):
+    """POST trades a username and password for a new API token (its key is shown this once; send
+    it as `Authorization: Token <key>`). DELETE revokes the token the request is made with."""
 
-    # Open to all: logging in is how a caller gets credentials; the serializer checks them.
+    # Open to all: logging in is how a caller gets credentials (the serializer checks them), and
+    # logging out needs the token itself (checked by `delete`).
     permission_classes = [AllowAny]
-    # A stale or broken token header must not stop anyone from getting a new one.
-    authentication_classes: list = []
     # Password guessing is slowed per client address (rate in settings: `auth`).
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
+
+    def get_authenticators(self) -> list[BaseAuthentication]:
+        # Logging in ignores any Authorization header, so a stale or broken token never stops
+        # anyone from getting a new one; logging out is done with the token itself (a session
+        # has none). `self.request` is Django's request here, or None while the schema is built.
+        if self.request is not None and self.request.method != "DELETE":
+            return []
+        return [ApiTokenAuthentication()]
+
+    @extend_schema(request=AuthTokenSerializer, responses={200: s.IssuedTokenSerializer, **_errors(400)}, auth=[])
+    def post(self, request: Request) -> Response:
+        login = AuthTokenSerializer(data=request.data, context={"request": request})
+        login.is_valid(raise_exception=True)
+        user = login.validated_data["user"]
+        return Response(s.IssuedTokenSerializer(token_issue(user=user, actor=user)).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request) -> Response:
+        token = request.auth
+        if not isinstance(token, ApiToken):
+            raise NotAuthenticated("log out with the token to revoke: `Authorization: Token <key>`")
+        token_revoke(user=token.user, actor=token.user, token_id=token.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SchemaView(SpectacularAPIView):

@@ -65,3 +65,8 @@ def test_the_embedded_secret_key_lives_in_the_data_folder_not_the_repo(tmp_path)
     assert done.returncode == 0, done.stderr
     key_file = tmp_path / "secret_key"
     assert key_file.exists() and oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_token_lifetime_under_an_hour_stops_the_process(tmp_path):
+    done = run_manage({"CLEANROOM_TOKEN_TTL_HOURS": "0", "CLEANROOM_DATA_DIR": str(tmp_path)}, "check")
+    assert done.returncode != 0 and "CLEANROOM_TOKEN_TTL_HOURS" in done.stderr

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
+from pathlib import Path
 
 import pytest
 from django.core.files.base import File
@@ -42,3 +44,12 @@ def test_names_that_are_not_sha256_digests_are_refused():
     with pytest.raises(ValueError):
         blob_name("../../etc/passwd")
     assert not blob_exists("0" * 64)
+
+
+def test_a_blob_and_its_folders_are_readable_by_the_platform_only(settings, tmp_path):
+    digest = blob_put_bytes(b"a contributor's photograph")
+
+    root = Path(settings.STORAGES["blobs"]["OPTIONS"]["location"])
+    blob = root / blob_name(digest)
+    assert stat.S_IMODE(blob.stat().st_mode) == 0o600
+    assert [oct(stat.S_IMODE(folder.stat().st_mode)) for folder in (blob.parent, blob.parent.parent, root)] == ["0o700"] * 3

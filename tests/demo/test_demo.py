@@ -41,3 +41,18 @@ def test_demo_load_twice_leaves_twelve_approved_assets(db, settings, tmp_path):
     assert first_run["signing_identity"]["anchor_fingerprint"] == second_run["signing_identity"]["anchor_fingerprint"]
     assert first_run["base_model"] == second_run["base_model"]
     assert first_run["base_model"]["status"] == "approved"
+
+
+@pytest.mark.slow
+def test_the_demo_files_are_readable_by_the_platform_only(db, settings, tmp_path):
+    settings.DATA_DIR = tmp_path / "data"
+
+    call_command("demo", "load", "--json", stdout=io.StringIO(), stderr=io.StringIO())
+
+    def mode(path) -> str:
+        return oct(stat.S_IMODE(path.stat().st_mode))
+
+    demo = settings.DATA_DIR / "demo"
+    files = [demo / "consent.json", demo / "consent-form.pdf", *sorted((demo / "images").iterdir())]
+    assert {mode(path) for path in files} == {"0o600"}
+    assert {mode(path) for path in (settings.DATA_DIR, demo, demo / "images")} == {"0o700"}

@@ -2,15 +2,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.authtoken.models import Token
-
+from core.api.serializers import IssuedTokenSerializer
 from core.management.base import JsonCommand
 from core.roles import Role
+from core.tokens import token_issue, token_revoke
 from core.users import user_add, user_get, user_role_names
 
 
 class Command(JsonCommand):
-    help = "Manage users: `user add USERNAME --role ROLE [--email E]`, `user token USERNAME`."
+    help = (
+        "Manage users: `user add USERNAME --role ROLE [--email E]`, `user token USERNAME`, "
+        "`user revoke-tokens USERNAME [--token-id ID]`."
+    )
 
     def add_arguments(self, parser):
         sub = self.add_subcommands(parser)
@@ -19,14 +22,19 @@ class Command(JsonCommand):
         add.add_argument("--role", required=True, choices=Role.values)
         add.add_argument("--email", default="")
         self.json_flag(add)
-        token = sub.add_parser("token", help="print the user's API token, creating it if needed")
+        token = sub.add_parser("token", help="issue a new API token for the user; its key is printed only this once")
         token.add_argument("username")
         self.json_flag(token)
+        revoke = sub.add_parser("revoke-tokens", help="revoke the user's API tokens: every live one, or one (--token-id)")
+        revoke.add_argument("username")
+        revoke.add_argument("--token-id", type=int, default=None)
+        self.json_flag(revoke)
 
     def run(self, **options: Any) -> dict[str, Any]:
         if options["action"] == "add":
             user = user_add(username=options["username"], role=options["role"], email=options["email"])
             return {"username": user.username, "roles": user_role_names(user)}
         user = user_get(username=options["username"])
-        token, _ = Token.objects.get_or_create(user=user)
-        return {"username": user.username, "token": token.key}
+        if options["action"] == "revoke-tokens":
+            return {"username": user.username, "revoked": token_revoke(user=user, actor=None, token_id=options["token_id"])}
+        return dict(IssuedTokenSerializer(token_issue(user=user, actor=None)).data)

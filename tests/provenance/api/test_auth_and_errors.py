@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core.models import ApiToken
 from tests.core.factories import PASSWORD
 from tests.support.worlds import World
 
@@ -19,7 +19,7 @@ def test_a_token_obtained_with_a_password_authenticates_api_requests(world: Worl
 
     assert obtained.status_code == 200
     key = obtained.json()["token"]
-    assert Token.objects.get(user=ml_engineer).key == key
+    assert ApiToken.objects.get(user=ml_engineer).pk == obtained.json()["token_id"]
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert api.get("/api/v1/snapshots/").json()["count"] == 1
 
@@ -28,7 +28,7 @@ def test_a_wrong_password_gets_no_token(ml_engineer, api: APIClient) -> None:
     response = api.post("/api/v1/auth/token/", {"username": "mel", "password": "guess"}, format="json")
 
     assert response.status_code == 400
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_a_request_without_credentials_is_a_401_with_a_token_challenge_not_a_500(world: World, api: APIClient) -> None:

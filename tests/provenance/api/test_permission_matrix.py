@@ -26,6 +26,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from PIL import Image
 
 from auditing.models import Finding
+from core.tokens import token_issue
 from generation.models import GenerationJob, Output, Verification
 from generation.output_index import output_index_forget
 from tests.auditing.factories import flagged_finding
@@ -53,6 +54,7 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("GET  /api/v1/schema/",                          (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET  /api/v1/docs/",                            (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
     ("POST /api/v1/auth/token/",                      (400, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
+    ("DELETE /api/v1/auth/token/",                    (401, 204,  204, 204, 204, 204, 204, 204, 204, 204)),
     ("GET  /api/v1/contributors/",                    (401, 403,  403, 403, 200, 200, 403, 200, 200, 403)),
     ("POST /api/v1/contributors/",                    (401, 403,  403, 403, 403, 403, 403, 403, 201, 403)),
     ("GET  /api/v1/datasets/",                        (401, 403,  200, 200, 200, 200, 200, 200, 200, 200)),
@@ -234,6 +236,7 @@ def verification(pki) -> Verification:
 class Body:
     data: dict[str, Any] = field(default_factory=dict)
     format: str = "json"
+    headers: dict[str, str] = field(default_factory=dict)  # as the test client takes them: HTTP_…
 
 
 class Scene:
@@ -261,6 +264,13 @@ def _token_body(scene: Scene, user) -> Body:
     return Body({"username": user.username, "password": PASSWORD})
 
 
+def _logout_body(scene: Scene, user) -> Body:
+    # Logging out revokes the token the request is made with: each persona brings one.
+    if user is None:
+        return Body()
+    return Body(headers={"HTTP_AUTHORIZATION": f"Token {token_issue(user=user, actor=user).key}"})
+
+
 def _verify_body(scene: Scene, user) -> Body:
     scene.needs("pki")  # the organisation's trust anchors exist, as in production
     return Body({"file": SimpleUploadedFile("stranger.png", noise_png(2), "image/png")}, "multipart")
@@ -271,6 +281,7 @@ BODIES: dict[str, Callable[[Scene, Any], Body]] = {
     "POST /accounts/login/": _login_body,
     "PUT /accounts/login/": _login_body,
     "POST /api/v1/auth/token/": _token_body,
+    "DELETE /api/v1/auth/token/": _logout_body,
     "POST /api/v1/contributors/": lambda s, u: Body({"email": "nina@example.com", "name": "Nina New"}),
     "POST /api/v1/datasets/": lambda s, u: Body({"slug": "landscapes", "scopes": ["ai_training"]}),
     # New evidence bytes, so the grant is a new record (201) rather than the world's (200).
@@ -335,7 +346,7 @@ def test_each_persona_gets_exactly_the_status_the_matrix_says(
         # Each persona's request is undone afterwards, so the next one meets the same world.
         with transaction.atomic():
             try:
-                response = getattr(client_for(user), method.lower())(url, body.data, format=body.format)
+                response = getattr(client_for(user), method.lower())(url, body.data, format=body.format, **body.headers)
                 got, detail = response.status_code, response.content[:300]
             except Exception as error:  # a crash is a status too: report it beside the others
                 got, detail = 500, repr(error)
