@@ -177,14 +177,6 @@ class ChainReport:
     first_bad_event: int | None
     problem: str | None
 
-    def as_json(self) -> dict:
-        return {
-            "valid": self.valid,
-            "events": self.events,
-            "first_bad_event": self.first_bad_event,
-            "problem": self.problem,
-        }
-
 
 def auditlog_verify() -> ChainReport:
     """Recompute the whole chain; report the first event that was altered, removed or inserted."""

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from auditing.models import Finding, FindingStatus
 from auditing.services.protected import ProtectedAddition
 from provenance.api.serializers import IngestRefusedSerializer
+from provenance.models import Asset
 
 
 class FindingSerializer(serializers.ModelSerializer):
@@ -44,6 +45,29 @@ class AuditQueuedSerializer(serializers.Serializer):
     queued = serializers.ListField(
         child=serializers.UUIDField(), help_text="the assets queued; those already audited by current versions are left out"
     )
+
+
+class AssetFindingSerializer(serializers.ModelSerializer):
+    finding_id = serializers.UUIDField(source="pk", read_only=True)
+    detail = serializers.DictField(source="details", read_only=True)
+
+    class Meta:
+        model = Finding
+        fields = ["finding_id", "auditor", "auditor_version", "code", "score", "status", "detail"]
+        read_only_fields = fields
+
+
+class AssetAuditSerializer(serializers.ModelSerializer):
+    """An asset's audit: its status and findings (the `audit` command's `assets` rows). Give it
+    assets from `auditing.selectors.dataset_audit_report`, which prefetches the findings."""
+
+    asset_id = serializers.UUIDField(source="pk", read_only=True)
+    findings = AssetFindingSerializer(source="audit_findings", many=True, read_only=True)
+
+    class Meta:
+        model = Asset
+        fields = ["asset_id", "sha256", "status", "findings"]
+        read_only_fields = fields
 
 
 class ProtectedAddedSerializer(serializers.Serializer):

@@ -107,4 +107,4 @@ class AuditVerifyView(APIView):
 
     @extend_schema(responses={200: s.AuditVerifySerializer, **_errors(403)})
     def get(self, request: Request) -> Response:
-        return Response(auditlog_verify().as_json())
+        return Response(s.AuditVerifySerializer(auditlog_verify()).data)

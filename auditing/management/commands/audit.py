@@ -5,6 +5,7 @@ import time
 
 from tqdm import tqdm
 
+from auditing.api.serializers import AssetAuditSerializer
 from auditing.selectors import dataset_audit_report
 from auditing.services import audits_request
 from core.exceptions import ApplicationError
@@ -27,7 +28,8 @@ class Command(JsonCommand):
         queued = audits_request(asset_ids=ids)
         if options["wait"]:
             self._wait(dataset, options["timeout"])
-        return {"dataset": dataset.slug, "queued": queued, "assets": dataset_audit_report(dataset=dataset)}
+        assets = AssetAuditSerializer(dataset_audit_report(dataset=dataset), many=True).data
+        return {"dataset": dataset.slug, "queued": queued, "assets": assets}
 
     def _wait(self, dataset, timeout: float) -> None:
         auditing = Asset.objects.filter(memberships__dataset=dataset, status=AssetStatus.AUDITING)

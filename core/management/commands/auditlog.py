@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.api.serializers import AuditVerifySerializer
 from core.audit import auditlog_verify
 from core.management.base import CheckFailed, JsonCommand
 
@@ -16,6 +17,7 @@ class Command(JsonCommand):
     def run(self, **options: Any) -> dict[str, Any]:
         # One action, `verify` (argparse requires it).
         report = auditlog_verify()
+        answer = AuditVerifySerializer(report).data
         if not report.valid:
-            raise CheckFailed(report.as_json(), report.problem or "the audit log is not intact")
-        return report.as_json()
+            raise CheckFailed(answer, report.problem or "the audit log is not intact")
+        return answer
