@@ -138,6 +138,12 @@ STORAGES = {
 # Uploads: stream anything larger than 2.5 MB to temporary files, never into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("CLEANROOM_UPLOAD_MAX_FILES", 1000)
+# The largest request body read into memory: a JSON body or form fields (uploaded files are
+# streamed and limited on their own). Larger: the API answers 413 `too_large`.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CLEANROOM_MAX_BODY_BYTES", 2_621_440)
+# How deep JSON from outside may nest (API bodies, consent files, a base model's configs): none
+# of ours passes a few levels, and Python's parser crashes past ~1,000. Deeper: `json_too_deep`.
+CLEANROOM_JSON_MAX_DEPTH = env_int("CLEANROOM_JSON_MAX_DEPTH", 64)
 
 
 # The shapes of the settings dicts the services read, so mypy (django-stubs reads settings from
@@ -347,7 +353,14 @@ REST_FRAMEWORK = {
     # Deny by default: every view names its own permission classes.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # DRF's parsers, with JSON nesting bounded (CLEANROOM_JSON_MAX_DEPTH).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # ?limit=&offset=, 100 a page unless asked, never more than CLEANROOM_API_MAX_PAGE_SIZE.
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
@@ -356,6 +369,9 @@ REST_FRAMEWORK = {
         "verify_poll": env_str("CLEANROOM_VERIFY_POLL_THROTTLE") or "120/minute",
     },
 }
+
+# The largest page any list answers; a larger ?limit= is cut to it.
+CLEANROOM_API_MAX_PAGE_SIZE = env_int("CLEANROOM_API_MAX_PAGE_SIZE", 1000)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cleanroom API",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db.models import Model, QuerySet
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.response import Response
@@ -38,6 +40,13 @@ def visible_or_404(queryset: QuerySet[M], what: str, **lookup: Any) -> M:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses to read a body (JSON, form fields) past DATA_UPLOAD_MAX_MEMORY_SIZE.
+        exc = ApplicationError(
+            f"the request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes", code="too_large", status=413
+        )
+    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        exc = ApplicationError(str(exc), code="too_many_fields", status=400)
     if isinstance(exc, ApplicationError):
         return Response({"error": exc.message, "code": exc.code, **exc.extra}, status=exc.status)
     return drf_exception_handler(exc, context)

@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import generics
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +19,7 @@ from rest_framework.views import APIView
 
 from core.api import error_responses as _errors
 from core.api import serializers as s
+from core.api.parsers import BoundedJSONParser
 from core.api.permissions import HasRole
 from core.audit import audit_events, auditlog_verify
 from core.models import AuditEvent
@@ -35,6 +37,8 @@ class TokenObtainView(ObtainAuthToken):
     # Password guessing is slowed per client address (rate in settings: `auth`).
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
+    # ObtainAuthToken names DRF's JSON parser itself: ours bounds the nesting.
+    parser_classes = [FormParser, MultiPartParser, BoundedJSONParser]
 
 
 class SchemaView(SpectacularAPIView):
