@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -145,6 +145,38 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CLEANROOM_MAX_BODY_BYTES", 2_621_440)
 # of ours passes a few levels, and Python's parser crashes past ~1,000. Deeper: `json_too_deep`.
 CLEANROOM_JSON_MAX_DEPTH = env_int("CLEANROOM_JSON_MAX_DEPTH", 64)
 
+# --- Client addresses, rate limits and log-in lockouts ------------------------------------------
+# How many proxies of our own stand in front of the web process and append to X-Forwarded-For
+# (core/client_ip.py). 0 (the default): the header is ignored and the client is the socket's
+# address; never set it higher than the real chain, or clients can forge their address. On
+# Kubernetes behind an ingress controller (ingress-nginx, Traefik) that is 1, or 2 with a cloud
+# load balancer in front of the ingress that also appends; with an L4 load balancer that does not
+# append, keep the ingress's count and make it see the client (externalTrafficPolicy: Local, or
+# the PROXY protocol).
+CLEANROOM_TRUSTED_PROXIES = env_int("CLEANROOM_TRUSTED_PROXIES", 0)
+if CLEANROOM_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured(f"CLEANROOM_TRUSTED_PROXIES={CLEANROOM_TRUSTED_PROXIES} must be 0 or more")
+# Throttle counts (DRF) live in the cache, so it must be one that every web process shares: by
+# default the database (SQLite embedded, PostgreSQL in production: no extra server; core's
+# migration 0007 creates the table), or Redis with CLEANROOM_CACHE_URL=redis://host:6379/1 where
+# the database should be spared a write per throttled request.
+CLEANROOM_CACHE_URL = env_str("CLEANROOM_CACHE_URL") or ""
+if CLEANROOM_CACHE_URL and not CLEANROOM_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"CLEANROOM_CACHE_URL={CLEANROOM_CACHE_URL!r} is not a redis://, rediss:// or unix:// URL")
+CACHES: dict[str, dict[str, Any]] = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CLEANROOM_CACHE_URL}
+        if CLEANROOM_CACHE_URL
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "cleanroom_cache",  # core/migrations/0007_cache_table.py
+            # Culling starts past this many entries (Django's default, 300, would let a burst of
+            # clients push each other's counts out).
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    )
+}
+
 
 # The shapes of the settings dicts the services read, so mypy (django-stubs reads settings from
 # this module) checks every read. Django takes only upper-case names, so these stay out of it.
@@ -157,6 +189,12 @@ class IngestSettings(TypedDict):
     ZIP_MAX_RATIO: int
     ZIP_MAX_DEPTH: int
     MAX_CAPTION_CHARS: int
+
+
+class LoginLockoutSettings(TypedDict):
+    MAX_FAILURES_PER_ACCOUNT: int
+    MAX_FAILURES_PER_ADDRESS: int
+    SECONDS: int
 
 
 class TrainingSettings(TypedDict):
@@ -172,6 +210,16 @@ class GenerationSettings(TypedDict):
     DEFAULT_STEPS: int
     MAX_PIXELS: int
 
+
+# Password guessing on the log-in page and the token endpoint (core/login_guard.py): this many
+# failed log-ins for one username, or from one client address (an IPv6 /64), each within SECONDS
+# of the last, lock that account or address out, even for the right password, until SECONDS
+# after the last failure. A success clears the account's count.
+CLEANROOM_LOGIN_LOCKOUT: LoginLockoutSettings = {
+    "MAX_FAILURES_PER_ACCOUNT": env_int("CLEANROOM_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
+    "MAX_FAILURES_PER_ADDRESS": env_int("CLEANROOM_LOGIN_MAX_FAILURES_PER_ADDRESS", 20),
+    "SECONDS": env_int("CLEANROOM_LOGIN_LOCKOUT_SECONDS", 900),
+}
 
 # Ingest limits: each one turns a hostile file into a `refused` row, never a crash.
 CLEANROOM_INGEST: IngestSettings = {
@@ -363,6 +411,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "core.api.exception_handler",
+    # Throttles key on core.client_ip; this keeps DRF's own get_ident in step with it.
+    "NUM_PROXIES": CLEANROOM_TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("CLEANROOM_AUTH_THROTTLE") or "20/minute",
         "verify": env_str("CLEANROOM_VERIFY_THROTTLE") or "30/minute",

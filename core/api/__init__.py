@@ -24,6 +24,7 @@ ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="no such object visible to the caller"),
     409: OpenApiResponse(ErrorSerializer, description="conflicts with the object's state"),
     413: OpenApiResponse(ErrorSerializer, description="the upload is larger than the server accepts"),
+    429: OpenApiResponse(ErrorSerializer, description="too many failed log-ins: locked for a while (Retry-After)"),
 }
 
 
@@ -48,5 +49,8 @@ def exception_handler(exc, context):
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         exc = ApplicationError(str(exc), code="too_many_fields", status=400)
     if isinstance(exc, ApplicationError):
-        return Response({"error": exc.message, "code": exc.code, **exc.extra}, status=exc.status)
+        response = Response({"error": exc.message, "code": exc.code, **exc.extra}, status=exc.status)
+        if "retry_after" in exc.extra:
+            response["Retry-After"] = str(exc.extra["retry_after"])
+        return response
     return drf_exception_handler(exc, context)

@@ -14,13 +14,13 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.api import error_responses as _errors
 from core.api import serializers as s
 from core.api.parsers import BoundedJSONParser
 from core.api.permissions import HasRole
+from core.api.throttles import ClientScopedRateThrottle
 from core.audit import audit_events, auditlog_verify
 from core.models import AuditEvent
 from core.roles import Role
@@ -34,11 +34,17 @@ class TokenObtainView(ObtainAuthToken):
     permission_classes = [AllowAny]
     # A stale or broken token header must not stop anyone from getting a new one.
     authentication_classes: list = []
-    # Password guessing is slowed per client address (rate in settings: `auth`).
-    throttle_classes = [ScopedRateThrottle]
+    # Password guessing is slowed per client address (rate in settings: `auth`), and failed
+    # log-ins lock the account and the address out as on the log-in page (core/login_guard.py).
+    throttle_classes = [ClientScopedRateThrottle]
     throttle_scope = "auth"
+    serializer_class = s.GuardedAuthTokenSerializer
     # ObtainAuthToken names DRF's JSON parser itself: ours bounds the nesting.
     parser_classes = [FormParser, MultiPartParser, BoundedJSONParser]
+
+    @extend_schema(responses={200: s.GuardedAuthTokenSerializer, **_errors(429)})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
 
 
 class SchemaView(SpectacularAPIView):
