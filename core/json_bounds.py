@@ -27,26 +27,26 @@ def max_json_depth() -> int:
     return settings.CLEANROOM_JSON_MAX_DEPTH
 
 
-def json_depth(value: Any) -> int:
-    """How deep arrays and objects nest: 0 for a scalar, 1 for `[]` or `{"a": 1}`. No recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
+def json_depth(value: Any, *, stop_past: int | None = None) -> int:
+    """How deep arrays and objects nest: 0 for a scalar, 1 for `[]` or `{"a": 1}`. Level by level,
+    keeping only containers (no recursion); with `stop_past`, it stops once past that depth."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level and (stop_past is None or depth <= stop_past):
+        depth += 1
+        below = []
+        for item in level:
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, (dict, list)):
+                    below.append(child)
+        level = below
+    return depth
 
 
 def check_json_depth(value: Any, *, what: str = "the JSON document", max_depth: int | None = None) -> Any:
     """`value` unchanged, or JsonTooDeep when it nests deeper than the limit."""
     limit = max_json_depth() if max_depth is None else max_depth
-    if json_depth(value) > limit:
+    if json_depth(value, stop_past=limit) > limit:
         raise JsonTooDeep(limit, what)
     return value
 
