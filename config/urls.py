@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
-from core.views import home
+from core.views import LoginView, home
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", home, name="home"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("core.api.urls", namespace="core-api")),
     path("api/v1/", include("provenance.api.urls", namespace="api")),

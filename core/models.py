@@ -112,3 +112,29 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"API token {self.pk} of {self.user_id}"
+
+
+class LoginFailures(models.Model):
+    """Recent failed log-ins of one account or one client address (core/login_guard.py).
+
+    A row, not a cache entry: the counter is incremented under a row lock, so parallel guesses
+    cannot all read the same count and slip past the limit. Rows older than the lockout are
+    deleted as new failures come in.
+    """
+
+    class Kind(models.TextChoices):
+        ACCOUNT = "account"
+        ADDRESS = "address"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # An account by the digest of the username typed (anyone can type anything, of any length);
+    # an address as core.client_ip.client_identity gives it.
+    key = models.CharField(max_length=64)
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="login_failures_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.failures} failed log-ins for {self.kind} {self.key}"

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from core.exceptions import ApplicationError
+from core.json_bounds import JsonTooDeep, json_loads
 from provenance.models import ConsentScope
 
 REQUIRED_KEYS = {"contributor", "scopes", "terms_version", "granted_at", "expires_at", "evidence"}
@@ -72,9 +73,11 @@ def parse_consent_bytes(raw: bytes) -> ConsentDocument:
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise _refuse(f"larger than {MAX_DOCUMENT_BYTES} bytes")
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = json_loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _refuse(f"not valid JSON ({exc})") from None
+    except JsonTooDeep as exc:
+        raise _refuse(exc.message) from None
     return parse_consent(data)
 
 

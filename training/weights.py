@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.exceptions import ApplicationError
+from core.json_bounds import JsonTooDeep, json_loads
 from core.storage import sha256_of_file
 
 # Pipelines whose components the training loop knows (UNet + VAE + one CLIP text encoder).
@@ -34,8 +35,8 @@ class PipelineDirectory:
 
 def _config(path: Path) -> dict:
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        config = json_loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, JsonTooDeep):
         return {}
     return config if isinstance(config, dict) else {}
 
@@ -111,8 +112,8 @@ def scan_pipeline_directory(directory: str | Path) -> PipelineDirectory:
             "not_a_pipeline",
         )
     try:
-        index = json.loads(index_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        index = json_loads(index_file.read_text(encoding="utf-8"), what="model_index.json")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, JsonTooDeep) as exc:
         raise _refuse(f"{str(path)!r} has an unreadable model_index.json: {exc}", "not_a_pipeline") from None
     pipeline_class = index.get("_class_name") if isinstance(index, dict) else None
     if not isinstance(pipeline_class, str):

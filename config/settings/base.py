@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -143,6 +143,44 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = PRIVATE_FOLDER_MODE
 # Uploads: stream anything larger than 2.5 MB to temporary files, never into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("CLEANROOM_UPLOAD_MAX_FILES", 1000)
+# The largest request body read into memory: a JSON body or form fields (uploaded files are
+# streamed and limited on their own). Larger: the API answers 413 `too_large`.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CLEANROOM_MAX_BODY_BYTES", 2_621_440)
+# How deep JSON from outside may nest (API bodies, consent files, a base model's configs): none
+# of ours passes a few levels, and Python's parser crashes past ~1,000. Deeper: `json_too_deep`.
+CLEANROOM_JSON_MAX_DEPTH = env_int("CLEANROOM_JSON_MAX_DEPTH", 64)
+
+# --- Client addresses, rate limits and log-in lockouts ------------------------------------------
+# How many proxies of our own stand in front of the web process and append to X-Forwarded-For
+# (core/client_ip.py). 0 (the default): the header is ignored and the client is the socket's
+# address; never set it higher than the real chain, or clients can forge their address. On
+# Kubernetes behind an ingress controller (ingress-nginx, Traefik) that is 1, or 2 with a cloud
+# load balancer in front of the ingress that also appends; with an L4 load balancer that does not
+# append, keep the ingress's count and make it see the client (externalTrafficPolicy: Local, or
+# the PROXY protocol).
+CLEANROOM_TRUSTED_PROXIES = env_int("CLEANROOM_TRUSTED_PROXIES", 0)
+if CLEANROOM_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured(f"CLEANROOM_TRUSTED_PROXIES={CLEANROOM_TRUSTED_PROXIES} must be 0 or more")
+# Throttle counts (DRF) live in the cache, so it must be one that every web process shares: by
+# default the database (SQLite embedded, PostgreSQL in production: no extra server; core's
+# migration 0007 creates the table), or Redis with CLEANROOM_CACHE_URL=redis://host:6379/1 where
+# the database should be spared a write per throttled request.
+CLEANROOM_CACHE_URL = env_str("CLEANROOM_CACHE_URL") or ""
+if CLEANROOM_CACHE_URL and not CLEANROOM_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"CLEANROOM_CACHE_URL={CLEANROOM_CACHE_URL!r} is not a redis://, rediss:// or unix:// URL")
+CACHES: dict[str, dict[str, Any]] = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CLEANROOM_CACHE_URL}
+        if CLEANROOM_CACHE_URL
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "cleanroom_cache",  # core/migrations/0007_cache_table.py
+            # Culling starts past this many entries (Django's default, 300, would let a burst of
+            # clients push each other's counts out).
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    )
+}
 
 
 # The shapes of the settings dicts the services read, so mypy (django-stubs reads settings from
@@ -158,6 +196,12 @@ class IngestSettings(TypedDict):
     MAX_CAPTION_CHARS: int
 
 
+class LoginLockoutSettings(TypedDict):
+    MAX_FAILURES_PER_ACCOUNT: int
+    MAX_FAILURES_PER_ADDRESS: int
+    SECONDS: int
+
+
 class TrainingSettings(TypedDict):
     DEFAULT_STEPS: int
     MAX_STEPS: int
@@ -171,6 +215,16 @@ class GenerationSettings(TypedDict):
     DEFAULT_STEPS: int
     MAX_PIXELS: int
 
+
+# Password guessing on the log-in page and the token endpoint (core/login_guard.py): this many
+# failed log-ins for one username, or from one client address (an IPv6 /64), each within SECONDS
+# of the last, lock that account or address out, even for the right password, until SECONDS
+# after the last failure. A success clears the account's count.
+CLEANROOM_LOGIN_LOCKOUT: LoginLockoutSettings = {
+    "MAX_FAILURES_PER_ACCOUNT": env_int("CLEANROOM_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
+    "MAX_FAILURES_PER_ADDRESS": env_int("CLEANROOM_LOGIN_MAX_FAILURES_PER_ADDRESS", 20),
+    "SECONDS": env_int("CLEANROOM_LOGIN_LOCKOUT_SECONDS", 900),
+}
 
 # Ingest limits: each one turns a hostile file into a `refused` row, never a crash.
 CLEANROOM_INGEST: IngestSettings = {
@@ -358,15 +412,27 @@ REST_FRAMEWORK = {
     # Deny by default: every view names its own permission classes.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # DRF's parsers, with JSON nesting bounded (CLEANROOM_JSON_MAX_DEPTH).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # ?limit=&offset=, 100 a page unless asked, never more than CLEANROOM_API_MAX_PAGE_SIZE.
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "core.api.exception_handler",
+    # Throttles key on core.client_ip; this keeps DRF's own get_ident in step with it.
+    "NUM_PROXIES": CLEANROOM_TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("CLEANROOM_AUTH_THROTTLE") or "20/minute",
         "verify": env_str("CLEANROOM_VERIFY_THROTTLE") or "30/minute",
         "verify_poll": env_str("CLEANROOM_VERIFY_POLL_THROTTLE") or "120/minute",
     },
 }
+
+# The largest page any list answers; a larger ?limit= is cut to it.
+CLEANROOM_API_MAX_PAGE_SIZE = env_int("CLEANROOM_API_MAX_PAGE_SIZE", 1000)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cleanroom API",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db.models import Model, QuerySet
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.response import Response
@@ -22,6 +24,7 @@ ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="no such object visible to the caller"),
     409: OpenApiResponse(ErrorSerializer, description="conflicts with the object's state"),
     413: OpenApiResponse(ErrorSerializer, description="the upload is larger than the server accepts"),
+    429: OpenApiResponse(ErrorSerializer, description="too many failed log-ins: locked for a while (Retry-After)"),
 }
 
 
@@ -38,6 +41,16 @@ def visible_or_404(queryset: QuerySet[M], what: str, **lookup: Any) -> M:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses to read a body (JSON, form fields) past DATA_UPLOAD_MAX_MEMORY_SIZE.
+        exc = ApplicationError(
+            f"the request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes", code="too_large", status=413
+        )
+    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        exc = ApplicationError(str(exc), code="too_many_fields", status=400)
     if isinstance(exc, ApplicationError):
-        return Response({"error": exc.message, "code": exc.code, **exc.extra}, status=exc.status)
+        response = Response({"error": exc.message, "code": exc.code, **exc.extra}, status=exc.status)
+        if "retry_after" in exc.extra:
+            response["Retry-After"] = str(exc.extra["retry_after"])
+        return response
     return drf_exception_handler(exc, context)

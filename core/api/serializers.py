@@ -1,9 +1,15 @@
-"""The error shape every endpoint answers with, a newly issued token, and the audit log's answers."""
+"""The error shape every endpoint answers with, the token request, a newly issued token, and the
+audit log's answers."""
 
 from __future__ import annotations
 
-from rest_framework import serializers
+from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+
+from core.login_guard import login_authenticate
 from core.models import AuditEvent
 
 
@@ -29,6 +35,21 @@ class IssuedTokenSerializer(serializers.Serializer):
     token = serializers.CharField(source="key", help_text="send as `Authorization: Token <token>`; shown only this once")
     token_id = serializers.IntegerField(source="token.pk", help_text="names the token to revoke")
     expires_at = serializers.DateTimeField(source="token.expires_at")
+
+
+# DRF's token request, with failed log-ins counted and locked out like the log-in page's
+# (core/login_guard.py): a locked account or address raises LoginLocked, answered 429. The
+# schema keeps DRF's component name.
+@extend_schema_serializer(component_name="AuthToken")
+class GuardedAuthTokenSerializer(AuthTokenSerializer):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        username, password = attrs.get("username"), attrs.get("password")
+        if not (username and password):
+            return super().validate(attrs)  # DRF's own "must include" error
+        user = login_authenticate(request=self.context["request"], username=username, password=password)
+        if user is None:
+            raise serializers.ValidationError("Unable to log in with provided credentials.", code="authorization")
+        return {**attrs, "user": user}
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

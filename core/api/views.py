@@ -10,18 +10,17 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import generics, status
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.api import error_responses as _errors
 from core.api import serializers as s
 from core.api.authentication import ApiTokenAuthentication
 from core.api.permissions import HasRole
+from core.api.throttles import ClientScopedRateThrottle
 from core.audit import audit_events, auditlog_verify
 from core.models import ApiToken, AuditEvent
 from core.roles import Role
@@ -36,8 +35,9 @@ class TokenView(APIView):
     # Open to all: logging in is how a caller gets credentials (the serializer checks them), and
     # logging out needs the token itself (checked by `delete`).
     permission_classes = [AllowAny]
-    # Password guessing is slowed per client address (rate in settings: `auth`).
-    throttle_classes = [ScopedRateThrottle]
+    # Password guessing is slowed per client address (rate in settings: `auth`), and failed
+    # log-ins lock the account and the address out as on the log-in page (core/login_guard.py).
+    throttle_classes = [ClientScopedRateThrottle]
     throttle_scope = "auth"
 
     def get_authenticators(self) -> list[BaseAuthentication]:
@@ -48,9 +48,9 @@ class TokenView(APIView):
             return []
         return [ApiTokenAuthentication()]
 
-    @extend_schema(request=AuthTokenSerializer, responses={200: s.IssuedTokenSerializer, **_errors(400)}, auth=[])
+    @extend_schema(request=s.GuardedAuthTokenSerializer, responses={200: s.IssuedTokenSerializer, **_errors(400, 429)}, auth=[])
     def post(self, request: Request) -> Response:
-        login = AuthTokenSerializer(data=request.data, context={"request": request})
+        login = s.GuardedAuthTokenSerializer(data=request.data, context={"request": request})
         login.is_valid(raise_exception=True)
         user = login.validated_data["user"]
         return Response(s.IssuedTokenSerializer(token_issue(user=user, actor=user)).data)

@@ -4,13 +4,15 @@
 when the command did its job, 1 when the request was refused or a check failed (the JSON says
 why under `error`), 2 on a usage error (argparse prints usage on stderr) or a misconfiguration
 (`code: misconfigured`: a setting or a backend's files are wrong; no request can succeed until an
-operator fixes it, so it is not a refusal of this request).
+operator fixes it, so it is not a refusal of this request). An unexpected error (a bug) still
+prints its JSON (`code: internal_error`) and exits 1, with the traceback on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -19,6 +21,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from core.exceptions import MISCONFIGURED, ApplicationError
 
 MISCONFIGURED_EXIT = 2
+INTERNAL_ERROR = "internal_error"
+logger = logging.getLogger(__name__)
 
 
 def misconfigured_payload(exc: ImproperlyConfigured) -> dict[str, Any]:
@@ -66,6 +70,15 @@ class JsonCommand(BaseCommand):
         except ImproperlyConfigured as exc:
             self._emit(misconfigured_payload(exc), as_json)
             raise CommandError(f"misconfigured: {exc}", returncode=MISCONFIGURED_EXIT) from None
+        except CommandError:
+            raise
+        except Exception as exc:
+            # A bug, not a refusal: the script still gets its one JSON document (and exit 1, as an
+            # uncaught exception would give); the traceback goes to stderr for whoever fixes it.
+            logger.exception("%s failed unexpectedly", type(self).__module__.rsplit(".", 1)[-1])
+            message = f"internal error ({type(exc).__name__}); details on stderr"
+            self._emit({"error": message, "code": INTERNAL_ERROR}, as_json)
+            raise CommandError(message, returncode=1) from exc
         self._emit(payload, as_json)
 
     def run(self, **options) -> dict[str, Any]:

@@ -14,11 +14,11 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.api import error_responses as _errors
 from core.api import visible_or_404
+from core.api.throttles import ClientScopedRateThrottle
 from generation.models import Verification, VerificationStatus
 from generation.services.verification import verification_request
 
@@ -66,7 +66,7 @@ def _document(verification: Verification) -> dict:
 
 class VerifyView(APIView):
     permission_classes = [AllowAny]  # the verify service is public by design: anyone holding an image may ask
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedRateThrottle]
     throttle_scope = "verify"
     parser_classes = [MultiPartParser]
 
@@ -92,7 +92,7 @@ class VerifyView(APIView):
 
 class VerificationDetailView(APIView):
     permission_classes = [AllowAny]  # an unguessable id, handed only to whoever asked
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedRateThrottle]
     throttle_scope = "verify_poll"
 
     @extend_schema(responses={200: VerificationSerializer, **_errors(404)})

@@ -70,3 +70,30 @@ def test_the_embedded_secret_key_lives_in_the_data_folder_not_the_repo(tmp_path)
 def test_a_token_lifetime_under_an_hour_stops_the_process(tmp_path):
     done = run_manage({"CLEANROOM_TOKEN_TTL_HOURS": "0", "CLEANROOM_DATA_DIR": str(tmp_path)}, "check")
     assert done.returncode != 0 and "CLEANROOM_TOKEN_TTL_HOURS" in done.stderr
+
+
+def test_a_negative_trusted_proxy_count_stops_the_process(tmp_path):
+    done = run_manage({"CLEANROOM_TRUSTED_PROXIES": "-1", "CLEANROOM_DATA_DIR": str(tmp_path)}, "check")
+    assert done.returncode != 0 and "CLEANROOM_TRUSTED_PROXIES" in done.stderr
+
+
+def test_a_cache_url_that_is_not_redis_stops_the_process(tmp_path):
+    done = run_manage({"CLEANROOM_CACHE_URL": "memcached://127.0.0.1", "CLEANROOM_DATA_DIR": str(tmp_path)}, "check")
+    assert done.returncode != 0 and "CLEANROOM_CACHE_URL" in done.stderr
+
+
+def test_the_embedded_default_shares_throttle_counts_between_processes_through_the_database(tmp_path):
+    """`migrate` creates the cache table; a count one process writes, another reads."""
+    env = {"CLEANROOM_DATA_DIR": str(tmp_path)}
+    assert run_manage(env, "migrate", "-v0").returncode == 0
+    write = run_manage(
+        env, "shell", "-v0", "-c", "from django.core.cache import cache; cache.set('throttle_auth_192.0.2.1', [1.0], 60)"
+    )
+    assert write.returncode == 0, write.stderr
+
+    read = run_manage(
+        env, "shell", "-v0", "-c", "from django.core.cache import cache; print(cache.get('throttle_auth_192.0.2.1'))"
+    )
+
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == "[1.0]"

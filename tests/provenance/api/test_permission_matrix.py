@@ -156,8 +156,9 @@ def test_every_route_of_every_app_has_a_row():
 
 # -- what each row needs ------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
-def _fresh_throttles():
-    """The throttles count per process (the default cache); this test asks each route ten times."""
+def _fresh_throttles(db):
+    """The throttles count in the cache (the database's: rolled back after each test, but a
+    test may run on another cache); this test asks each route ten times."""
     cache.clear()
 
 

@@ -1,0 +1,33 @@
+"""The log-in form: Django's, with failed log-ins counted and locked out (core/login_guard.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.views.decorators.debug import sensitive_variables
+
+from core.login_guard import LoginLocked, login_authenticate
+
+
+class GuardedAuthenticationForm(AuthenticationForm):
+    locked: LoginLocked | None = None
+
+    @sensitive_variables("password")
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password:
+            if self.request is None:
+                raise ImproperlyConfigured("the log-in form counts failures per client address: it needs the request")
+            try:
+                # Typed as Django's User by the stubs; it is whatever the auth backend returns.
+                self.user_cache = login_authenticate(request=self.request, username=username, password=password)  # type: ignore[assignment]
+            except LoginLocked as locked:
+                self.locked = locked
+                raise ValidationError(locked.message, code="locked_out") from None
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
