@@ -174,7 +174,7 @@ CACHES: dict[str, dict[str, Any]] = {
         if CLEANROOM_CACHE_URL
         else {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "cleanroom_cache",  # core/migrations/0007_cache_table.py
+            "LOCATION": "cleanroom_cache",  # core/migrations/0009_cache_table.py
             # Culling starts past this many entries (Django's default, 300, would let a burst of
             # clients push each other's counts out).
             "OPTIONS": {"MAX_ENTRIES": 100_000},
