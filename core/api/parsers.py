@@ -8,19 +8,24 @@ stream past and refuses the whole request (400 `unreadable_parts`) when it read 
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO
+from collections.abc import Mapping
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from django.utils.http import parse_header_parameters
 from rest_framework import parsers
 
 from core.exceptions import ApplicationError
 
+if TYPE_CHECKING:
+    from django.http.request import _ImmutableQueryDict  # a name of django-stubs only
+    from django.utils.datastructures import MultiValueDict
+
 
 class _DelimiterCounter:
     """A read-only stream that counts `delimiter` in the bytes read through it, also where one
     straddles two reads."""
 
-    def __init__(self, stream: BinaryIO, delimiter: bytes) -> None:
+    def __init__(self, stream: IO[bytes], delimiter: bytes) -> None:
         self._stream = stream
         self._delimiter = delimiter
         self._tail = b""
@@ -50,14 +55,16 @@ def _values(multi: Any) -> int:
 
 
 class MultiPartParser(parsers.MultiPartParser):
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> parsers.DataAndFiles[_ImmutableQueryDict, MultiValueDict]:
         boundary = _boundary(media_type or "")
         if boundary is None:  # Django refuses it with its own message
             return super().parse(stream, media_type, parser_context)
         # Django splits the body wherever `--boundary` occurs: the parts lie between the first
         # occurrence and the last (the closing `--boundary--`).
         counter = _DelimiterCounter(stream, b"--" + boundary)
-        parsed = super().parse(counter, media_type, parser_context)
+        parsed = super().parse(cast(IO[Any], counter), media_type, parser_context)  # Django only calls read()
         received = max(counter.count - 1, 0)
         read = _values(parsed.data) + _values(parsed.files)
         if read < received:
