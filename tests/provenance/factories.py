@@ -27,6 +27,7 @@ from PIL import Image
 from provenance.consent_document import parse_consent_bytes
 from provenance.models import Asset, AssetStatus, ConsentRecord, Contributor, Dataset, DatasetMembership, EvidenceDocument
 from provenance.services.consent import consent_grant, evidence_opener_for_uploads
+from provenance.services.datasets import dataset_enrol
 from provenance.services.ingest import ingest_uploads
 
 
@@ -183,9 +184,13 @@ def grant_consent(user, email: str, *, evidence_bytes: bytes = b"%PDF-1.4 signed
     return consent
 
 
-def ingest(user, dataset: Dataset, consent: ConsentRecord, *files: SimpleUploadedFile) -> dict:
-    """Ingest uploaded files through the service, as the API does; returns its JSON."""
-    return ingest_uploads(files=[(f.name, f) for f in files], dataset=dataset, consent=consent, source=None, actor=user)
+def ingest(user, dataset: Dataset, consent: ConsentRecord, *files: SimpleUploadedFile, enrol: bool = True) -> dict:
+    """Ingest uploaded files through the service as `user`, as the API does; returns its JSON.
+    With `enrol` the consent's contributor is first enrolled in the dataset (by the platform),
+    as an ML engineer or operator would have done before a contributor's upload."""
+    if enrol:
+        dataset_enrol(dataset=dataset, contributor=consent.contributor)
+    return ingest_uploads(files=[(f.name, f) for f in files], dataset_slug=dataset.slug, consent=consent, source=None, actor=user)
 
 
 def raw_multipart(parts: list[tuple[str, bytes | None, bytes]], boundary: str = "cleanroom-boundary") -> tuple[bytes, str]:

@@ -5,14 +5,18 @@ from __future__ import annotations
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from provenance.models import Asset, Dataset, IngestBatch
-from provenance.services.datasets import dataset_create
+from provenance.services.contributors import contributor_get
+from provenance.services.datasets import dataset_create, dataset_enrol
 from tests.provenance.factories import grant_consent, image_bytes, jpeg, raw_multipart, zip_of
 
 INGEST = "/api/v1/ingest/"
 
 
 def _dataset(operator) -> Dataset:
-    return dataset_create(slug="portraits", scopes=["ai_training"], actor=operator)
+    """The dataset `portraits`, carla enrolled in it."""
+    dataset = dataset_create(slug="portraits", scopes=["ai_training"], actor=operator)
+    dataset_enrol(dataset=dataset, contributor=contributor_get(email="carla@example.com"), actor=operator)
+    return dataset
 
 
 def test_a_multipart_upload_accepts_good_files_and_zip_members_and_refuses_the_rest(contributor, operator, client_for) -> None:
@@ -170,3 +174,23 @@ def test_more_files_than_the_server_takes_is_a_json_400(contributor, operator, c
     assert response.json()["code"] == "too_many_files"
     assert response.json()["max_files"] == limit == 1000
     assert not IngestBatch.objects.exists()
+
+
+# -- a contributor ingests only into the datasets they are enrolled in -----------------------
+def test_a_dataset_the_contributor_is_not_enrolled_in_answers_exactly_as_an_unknown_slug(
+    contributor, operator, client_for
+) -> None:
+    consent = grant_consent(contributor, "carla@example.com")
+    client = client_for(contributor)
+
+    def upload():
+        body = {"dataset": "landscapes", "consent_id": str(consent.pk), "files": [jpeg("a.jpg", seed=1)]}
+        return client.post(INGEST, body, format="multipart")
+
+    unknown = upload()
+    dataset_create(slug="landscapes", scopes=["commercial_use"], actor=operator)
+    not_enrolled = upload()
+
+    assert (not_enrolled.status_code, not_enrolled.json()) == (unknown.status_code, unknown.json())
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_dataset")
+    assert not Asset.objects.exists() and not IngestBatch.objects.exists()
