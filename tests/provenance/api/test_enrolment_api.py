@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.models import AuditEvent, EventType
+from provenance.models import DatasetEnrolment
 from provenance.services.datasets import dataset_create
 from tests.provenance.factories import grant_consent, jpeg
 
@@ -52,3 +54,21 @@ def test_enrolling_into_an_unknown_dataset_or_an_unknown_contributor_is_refused(
     assert (no_dataset.status_code, no_dataset.json()["code"]) == (404, "unknown_dataset")
     assert (no_contributor.status_code, no_contributor.json()["code"]) == (400, "unknown_contributor")
     assert (no_body.status_code, set(no_body.json())) == (400, {"contributor"})
+
+
+def test_an_operators_upload_on_a_contributors_behalf_enrols_them_on_the_record(contributor, operator, client_for) -> None:
+    dataset = dataset_create(slug="landscapes", scopes=["ai_training"], actor=operator)
+    consent = grant_consent(contributor, "carla@example.com")
+    body = {"dataset": "landscapes", "consent_id": str(consent.pk), "files": [jpeg("a.jpg", seed=1)]}
+
+    uploaded = client_for(operator).post("/api/v1/ingest/", body, format="multipart")
+
+    assert uploaded.status_code == 200 and len(uploaded.json()["accepted"]) == 1
+    enrolment = DatasetEnrolment.objects.get(dataset=dataset, contributor__email="carla@example.com")
+    event = AuditEvent.objects.get(event_type=EventType.DATASET_CONTRIBUTOR_ENROLLED)
+    assert (enrolment.enrolled_by, event.actor, event.details["reason"]) == (
+        "opal",
+        "opal",
+        "ingested on the contributor's behalf",
+    )
+    assert client_for(contributor).get("/api/v1/datasets/landscapes/").status_code == 200
