@@ -36,6 +36,8 @@ class EventType(models.TextChoices):
     CONTRIBUTOR_ADDED = "contributor.added"
     DATASET_CREATED = "dataset.created"
     DATASET_ASSET_ADDED = "dataset.asset_added"
+    DATASET_CONTRIBUTOR_ENROLLED = "dataset.contributor_enrolled"
+    DATASET_CONTRIBUTOR_UNENROLLED = "dataset.contributor_unenrolled"
     CONSENT_GRANTED = "consent.granted"
     CONSENT_RENEWED = "consent.renewed"
     CONSENT_EXPIRED = "consent.expired"

@@ -411,6 +411,12 @@ REST_FRAMEWORK = {
     ],
     # Deny by default: every view names its own permission classes.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # DRF's parsers, with a multipart parser that refuses an upload it could not read whole.
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "core.api.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # DRF's parsers, with JSON nesting bounded (CLEANROOM_JSON_MAX_DEPTH).
     "DEFAULT_PARSER_CLASSES": [

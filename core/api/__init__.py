@@ -40,14 +40,27 @@ def visible_or_404(queryset: QuerySet[M], what: str, **lookup: Any) -> M:
     return found
 
 
-def exception_handler(exc, context):
-    if isinstance(exc, RequestDataTooBig):
-        # Django refuses to read a body (JSON, form fields) past DATA_UPLOAD_MAX_MEMORY_SIZE.
-        exc = ApplicationError(
-            f"the request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes", code="too_large", status=413
+def _request_limit_error(exc: Exception) -> ApplicationError | None:
+    """Django's request-size limits, which it would answer with its HTML 400 page."""
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return ApplicationError(
+            f"an upload may hold at most {limit} files; send the rest in another request, or as a ZIP archive",
+            code="too_many_files",
+            extra={"max_files": limit},
         )
-    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
-        exc = ApplicationError(str(exc), code="too_many_fields", status=400)
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return ApplicationError(f"a request may hold at most {limit} fields", code="too_many_fields", extra={"max_fields": limit})
+    if isinstance(exc, RequestDataTooBig):
+        return ApplicationError(
+            "the request, apart from its files, is larger than the server accepts", code="too_large", status=413
+        )
+    return None
+
+
+def exception_handler(exc, context):
+    exc = _request_limit_error(exc) or exc
     if isinstance(exc, ApplicationError):
         response = Response({"error": exc.message, "code": exc.code, **exc.extra}, status=exc.status)
         if "retry_after" in exc.extra:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +17,7 @@ from rest_framework.views import APIView
 
 from core.api import error_responses as _errors
 from core.api import visible_or_404
+from core.api.parsers import MultiPartParser
 from core.api.throttles import ClientScopedRateThrottle
 from generation.models import Verification, VerificationStatus
 from generation.services.verification import verification_request

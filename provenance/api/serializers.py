@@ -62,6 +62,24 @@ class DatasetCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
+class DatasetEnrolSerializer(serializers.Serializer):
+    contributor = serializers.CharField(max_length=254, help_text="the contributor's email")
+    reason = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
+
+
+class EnrolmentChangeSerializer(serializers.Serializer):
+    """The answer of an enrol or unenrol (`EnrolmentChange`), for the API and `dataset enrol|unenrol
+    --json` alike: `enrolled` is the contributor's standing afterwards, `changed` whether this
+    request changed it."""
+
+    dataset_id = serializers.UUIDField(source="dataset.pk")
+    slug = serializers.CharField(source="dataset.slug")
+    contributor_id = serializers.UUIDField(source="contributor.pk")
+    contributor = serializers.EmailField(source="contributor.email")
+    enrolled = serializers.BooleanField()
+    changed = serializers.BooleanField()
+
+
 # -- consent --------------------------------------------------------------------------------
 class DepictedPersonSerializer(serializers.Serializer):
     name = serializers.CharField()

@@ -27,11 +27,11 @@ from core.roles import Role
 from provenance.api import serializers as s
 from provenance.api.permissions import CONSENT_READERS, SNAPSHOT_READERS, may_grant_consent_for
 from provenance.models import Asset, ConsentRecord, Contributor, Dataset, Snapshot
-from provenance.selectors import consents_visible_to, dataset_get
+from provenance.selectors import consents_visible_to
 from provenance.services.assets import asset_review
 from provenance.services.consent import consent_grant, consent_renew, consent_revoke
 from provenance.services.contributors import contributor_add, contributor_get, source_get_or_create
-from provenance.services.datasets import dataset_create
+from provenance.services.datasets import ENROLLERS, dataset_create, dataset_enrol, dataset_unenrol
 from provenance.services.ingest import ingest_uploads
 from provenance.services.snapshots import snapshot_approve, snapshot_create, snapshot_prove, snapshot_reject
 
@@ -87,6 +87,44 @@ class DatasetDetailView(generics.RetrieveAPIView):
 
     def get_object(self) -> Dataset:
         return _visible(Dataset.objects.visible_to(self.request.user), "dataset", slug=self.kwargs["slug"])
+
+
+class DatasetEnrolView(APIView):
+    """Let a contributor see the dataset and ingest into it (201; 200 when already enrolled)."""
+
+    permission_classes = [HasRole(*ENROLLERS)]
+
+    @extend_schema(
+        request=s.DatasetEnrolSerializer,
+        responses={
+            201: OpenApiResponse(s.EnrolmentChangeSerializer, description="enrolled now"),
+            200: OpenApiResponse(s.EnrolmentChangeSerializer, description="already enrolled: nothing changed"),
+            **_errors(400, 403, 404),
+        },
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        dataset = _visible(Dataset.objects.visible_to(request.user), "dataset", slug=slug)
+        data = _valid(s.DatasetEnrolSerializer, request)
+        change = dataset_enrol(
+            dataset=dataset, contributor=contributor_get(email=data["contributor"]), actor=request.user, reason=data["reason"]
+        )
+        body = s.EnrolmentChangeSerializer(change).data
+        return Response(body, status=status.HTTP_201_CREATED if change.changed else status.HTTP_200_OK)
+
+
+class DatasetUnenrolView(APIView):
+    """Stop a contributor seeing the dataset and ingesting into it; their assets in it stay."""
+
+    permission_classes = [HasRole(*ENROLLERS)]
+
+    @extend_schema(request=s.DatasetEnrolSerializer, responses={200: s.EnrolmentChangeSerializer, **_errors(400, 403, 404)})
+    def post(self, request: Request, slug: str) -> Response:
+        dataset = _visible(Dataset.objects.visible_to(request.user), "dataset", slug=slug)
+        data = _valid(s.DatasetEnrolSerializer, request)
+        change = dataset_unenrol(
+            dataset=dataset, contributor=contributor_get(email=data["contributor"]), actor=request.user, reason=data["reason"]
+        )
+        return Response(s.EnrolmentChangeSerializer(change).data)
 
 
 # -- consent --------------------------------------------------------------------------------
@@ -173,7 +211,7 @@ class IngestView(APIView):
         consent = _visible(consents_visible_to(request.user), "consent", pk=data["consent_id"])
         result = ingest_uploads(
             files=[(upload.name, upload) for upload in data["files"]],
-            dataset=dataset_get(slug=data["dataset"]),
+            dataset_slug=data["dataset"],
             consent=consent,
             source=source_get_or_create(url=data["source_url"], licence_spdx=data["licence"]),
             actor=request.user,

@@ -1,7 +1,7 @@
 from provenance.models.assets import ASSET_TRANSITIONS, Asset, AssetQuerySet, AssetStatus
 from provenance.models.consent import ConsentEvent, ConsentEventKind, ConsentRecord, ConsentScope, DepictedPerson
 from provenance.models.contributors import Contributor, EvidenceDocument, Source
-from provenance.models.datasets import Dataset, DatasetMembership
+from provenance.models.datasets import Dataset, DatasetEnrolment, DatasetMembership
 from provenance.models.ingest import IngestBatch, IngestItem
 from provenance.models.reviews import Decision, ReviewDecision
 from provenance.models.snapshots import (
@@ -24,6 +24,7 @@ __all__ = [
     "ConsentScope",
     "Contributor",
     "Dataset",
+    "DatasetEnrolment",
     "DatasetMembership",
     "Decision",
     "DepictedPerson",

@@ -6,8 +6,9 @@ from django.db import models
 from django.utils import timezone
 
 from core.models import TimeStampedModel
-from core.roles import Actor, Role, user_roles
+from core.roles import Actor, Role, has_role, user_roles
 from provenance.models.assets import Asset
+from provenance.models.contributors import Contributor
 
 
 class DatasetQuerySet(models.QuerySet):
@@ -15,9 +16,14 @@ class DatasetQuerySet(models.QuerySet):
         roles = user_roles(user)
         if roles & {Role.OPERATOR, Role.REVIEWER, Role.COMPLIANCE, Role.ML_ENGINEER}:
             return self.all()
-        if Role.CONTRIBUTOR in roles:
-            return self.filter(memberships__asset__contributor__user=user).distinct()
+        if has_role(user, Role.CONTRIBUTOR):  # `roles` again (cached), and `user` is then a User
+            return self.enrolled(Contributor.objects.filter(user=user))
         return self.none()
+
+    def enrolled(self, contributors: models.QuerySet[Contributor]) -> DatasetQuerySet:
+        """The datasets these contributors are enrolled in: the only ones a contributor sees, and
+        the only ones their own uploads may enter (`provenance.services.datasets.dataset_for_ingest`)."""
+        return self.filter(enrolments__contributor__in=contributors).distinct()
 
 
 class Dataset(TimeStampedModel):
@@ -48,3 +54,20 @@ class DatasetMembership(models.Model):
 
     def __str__(self) -> str:
         return f"asset {self.asset_id} in dataset {self.dataset_id}"
+
+
+class DatasetEnrolment(models.Model):
+    """A contributor whose files the dataset accepts. Enrolled and unenrolled by an ML engineer
+    or an operator (`provenance.services.datasets`), each change in the audit log; unenrolling
+    deletes the row, and the log keeps the history."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="enrolments")
+    contributor = models.ForeignKey(Contributor, on_delete=models.PROTECT, related_name="enrolments")
+    enrolled_at = models.DateTimeField(default=timezone.now)
+    enrolled_by = models.CharField(max_length=150)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dataset", "contributor"], name="contributor_enrolled_once_per_dataset")]
+
+    def __str__(self) -> str:
+        return f"contributor {self.contributor_id} enrolled in dataset {self.dataset_id}"

@@ -34,9 +34,10 @@ from provenance.ingest.optout import DoNotTrainList, find_embedded_optout
 from provenance.ingest.refusals import RefusalReason, Refused
 from provenance.ingest.sources import ArchiveLimits, Candidate, CandidateSource
 from provenance.models import Asset, ConsentRecord, Contributor, Dataset, DatasetMembership, IngestBatch, IngestItem, Source
-from provenance.selectors import consent_gap, consent_state, dataset_get
+from provenance.selectors import consent_gap, consent_state
 from provenance.services.consent import consent_grant, read_consent_file
 from provenance.services.contributors import contributor_get, source_get_or_create
+from provenance.services.datasets import dataset_enrol_for_ingest, dataset_for_ingest
 
 logger = logging.getLogger(__name__)
 FLUSH_EVERY = 250
@@ -103,11 +104,12 @@ def ingest_paths(
     progress: bool = False,
 ) -> dict:
     """The `ingest` command: files, folders and ZIP archives under one consent file."""
-    dataset = dataset_get(slug=dataset_slug)
+    dataset = dataset_for_ingest(slug=dataset_slug, contributor_email=contributor_email, actor=actor)
     contributor = contributor_get(email=contributor_email)
     document, open_evidence = read_consent_file(consent_path)
     consent, _ = consent_grant(document=document, contributor=contributor, open_evidence=open_evidence, actor=actor)
     source = source_get_or_create(url=source_url, licence_spdx=licence)
+    dataset_enrol_for_ingest(dataset=dataset, contributor=contributor, actor=actor)
     _, archive_limits = ingest_limits()
     candidates = CandidateSource(archive_limits)
     total = candidates.count(paths) if progress else None
@@ -124,11 +126,13 @@ def ingest_paths(
 
 
 def ingest_uploads(
-    *, files: list[tuple[str, BinaryIO]], dataset: Dataset, consent: ConsentRecord, source: Source | None, actor: Actor
+    *, files: list[tuple[str, BinaryIO]], dataset_slug: str, consent: ConsentRecord, source: Source | None, actor: Actor
 ) -> dict:
     """The REST upload: the same pipeline over uploaded files (ZIPs included)."""
     if not (has_role(actor, Role.OPERATOR) or (has_role(actor, Role.CONTRIBUTOR) and consent.contributor.user_id == actor.pk)):
         raise PermissionDenied(f"{actor_name(actor)} may not ingest under consent {consent.pk}")
+    dataset = dataset_for_ingest(slug=dataset_slug, contributor_email=consent.contributor.email, actor=actor)
+    dataset_enrol_for_ingest(dataset=dataset, contributor=consent.contributor, actor=actor)
     _, archive_limits = ingest_limits()
     return ingest_candidates(
         candidates=CandidateSource(archive_limits).uploads(files),

@@ -27,6 +27,7 @@ from PIL import Image
 from provenance.consent_document import parse_consent_bytes
 from provenance.models import Asset, AssetStatus, ConsentRecord, Contributor, Dataset, DatasetMembership, EvidenceDocument
 from provenance.services.consent import consent_grant, evidence_opener_for_uploads
+from provenance.services.datasets import dataset_enrol
 from provenance.services.ingest import ingest_uploads
 
 
@@ -183,6 +184,24 @@ def grant_consent(user, email: str, *, evidence_bytes: bytes = b"%PDF-1.4 signed
     return consent
 
 
-def ingest(user, dataset: Dataset, consent: ConsentRecord, *files: SimpleUploadedFile) -> dict:
-    """Ingest uploaded files through the service, as the API does; returns its JSON."""
-    return ingest_uploads(files=[(f.name, f) for f in files], dataset=dataset, consent=consent, source=None, actor=user)
+def ingest(user, dataset: Dataset, consent: ConsentRecord, *files: SimpleUploadedFile, enrol: bool = True) -> dict:
+    """Ingest uploaded files through the service as `user`, as the API does; returns its JSON.
+    With `enrol` the consent's contributor is first enrolled in the dataset (by the platform),
+    as an ML engineer or operator would have done before a contributor's upload."""
+    if enrol:
+        dataset_enrol(dataset=dataset, contributor=consent.contributor)
+    return ingest_uploads(files=[(f.name, f) for f in files], dataset_slug=dataset.slug, consent=consent, source=None, actor=user)
+
+
+def raw_multipart(parts: list[tuple[str, bytes | None, bytes]], boundary: str = "cleanroom-boundary") -> tuple[bytes, str]:
+    """A multipart/form-data body written byte by byte, for parts no client library would send
+    (a file name that is not UTF-8). Each part is `(field name, file name bytes or None for a
+    plain field, content)`. Returns the body and its Content-Type."""
+    body = b""
+    for name, file_name, content in parts:
+        disposition = f'Content-Disposition: form-data; name="{name}"'.encode()
+        if file_name is not None:
+            disposition += b'; filename="' + file_name + b'"\r\nContent-Type: application/octet-stream'
+        body += b"--" + boundary.encode() + b"\r\n" + disposition + b"\r\n\r\n" + content + b"\r\n"
+    body += b"--" + boundary.encode() + b"--\r\n"
+    return body, f"multipart/form-data; boundary={boundary}"

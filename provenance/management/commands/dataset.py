@@ -4,7 +4,10 @@ import argparse
 
 from core.exceptions import ApplicationError
 from core.management.base import JsonCommand
-from provenance.services.datasets import dataset_create, parse_scopes
+from provenance.api.serializers import EnrolmentChangeSerializer
+from provenance.selectors import dataset_get
+from provenance.services.contributors import contributor_get
+from provenance.services.datasets import dataset_create, dataset_enrol, dataset_unenrol, parse_scopes
 
 
 def _scopes(value: str) -> list[str]:
@@ -15,7 +18,10 @@ def _scopes(value: str) -> list[str]:
 
 
 class Command(JsonCommand):
-    help = "Datasets: `dataset create SLUG --scopes SCOPE[,SCOPE…]`."
+    help = (
+        "Datasets: `dataset create SLUG --scopes SCOPE[,SCOPE…]`; `dataset enrol SLUG --contributor EMAIL` and "
+        "`dataset unenrol SLUG --contributor EMAIL` (which contributors may see the dataset and ingest into it)."
+    )
 
     def add_arguments(self, parser):
         sub = self.add_subcommands(parser)
@@ -24,7 +30,20 @@ class Command(JsonCommand):
         create.add_argument("--scopes", required=True, type=_scopes)
         create.add_argument("--name", default="")
         self.json_flag(create)
+        for action, what in (("enrol", "let a contributor ingest into"), ("unenrol", "stop a contributor ingesting into")):
+            enrolment = sub.add_parser(action, help=f"{what} the dataset (recorded in the audit log)")
+            enrolment.add_argument("slug")
+            enrolment.add_argument("--contributor", required=True, metavar="EMAIL")
+            enrolment.add_argument("--reason", default="")
+            self.json_flag(enrolment)
 
     def run(self, *, action: str, **options):
-        dataset = dataset_create(slug=options["slug"], scopes=options["scopes"], name=options["name"])
-        return {"dataset_id": str(dataset.pk), "slug": dataset.slug, "scopes": dataset.scopes}
+        if action == "create":
+            dataset = dataset_create(slug=options["slug"], scopes=options["scopes"], name=options["name"])
+            return {"dataset_id": str(dataset.pk), "slug": dataset.slug, "scopes": dataset.scopes}
+        change = (dataset_enrol if action == "enrol" else dataset_unenrol)(
+            dataset=dataset_get(slug=options["slug"]),
+            contributor=contributor_get(email=options["contributor"]),
+            reason=options["reason"],
+        )
+        return EnrolmentChangeSerializer(change).data

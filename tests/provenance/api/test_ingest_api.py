@@ -5,14 +5,18 @@ from __future__ import annotations
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from provenance.models import Asset, Dataset, IngestBatch
-from provenance.services.datasets import dataset_create
-from tests.provenance.factories import grant_consent, image_bytes, jpeg, zip_of
+from provenance.services.contributors import contributor_get
+from provenance.services.datasets import dataset_create, dataset_enrol
+from tests.provenance.factories import grant_consent, image_bytes, jpeg, raw_multipart, zip_of
 
 INGEST = "/api/v1/ingest/"
 
 
 def _dataset(operator) -> Dataset:
-    return dataset_create(slug="portraits", scopes=["ai_training"], actor=operator)
+    """The dataset `portraits`, carla enrolled in it."""
+    dataset = dataset_create(slug="portraits", scopes=["ai_training"], actor=operator)
+    dataset_enrol(dataset=dataset, contributor=contributor_get(email="carla@example.com"), actor=operator)
+    return dataset
 
 
 def test_a_multipart_upload_accepts_good_files_and_zip_members_and_refuses_the_rest(contributor, operator, client_for) -> None:
@@ -124,3 +128,69 @@ def test_a_licence_and_source_url_are_recorded_on_the_accepted_assets(contributo
 
     asset = Asset.objects.get(pk=response.json()["accepted"][0]["asset_id"])
     assert (asset.source.licence_spdx, asset.source.url) == ("CC-BY-4.0", "https://example.com/shoot")
+
+
+# -- every part of the upload is accounted for ----------------------------------------------
+def _parts(consent, *files: tuple[bytes, bytes]) -> list[tuple[str, bytes | None, bytes]]:
+    fields = [("dataset", None, b"portraits"), ("consent_id", None, str(consent.pk).encode())]
+    return fields + [("files", name, data) for name, data in files]
+
+
+def test_a_hand_written_multipart_upload_is_read_part_by_part(contributor, operator, client_for) -> None:
+    _dataset(operator)
+    consent = grant_consent(contributor, "carla@example.com")
+    body, content_type = raw_multipart(_parts(consent, (b"one.jpg", image_bytes(1)), ("café.jpg".encode(), image_bytes(2))))
+
+    response = client_for(contributor).generic("POST", INGEST, body, content_type=content_type)
+
+    assert response.status_code == 200, response.content
+    assert sorted(row["path"] for row in response.json()["accepted"]) == ["café.jpg", "one.jpg"]
+
+
+def test_a_file_whose_name_is_not_utf8_refuses_the_upload_instead_of_vanishing(contributor, operator, client_for) -> None:
+    _dataset(operator)
+    consent = grant_consent(contributor, "carla@example.com")
+    body, content_type = raw_multipart(_parts(consent, (b"good.jpg", image_bytes(1)), (b"\xff\xfe.png", image_bytes(2))))
+
+    response = client_for(contributor).generic("POST", INGEST, body, content_type=content_type)
+
+    assert response.status_code == 400, response.content
+    answer = response.json()
+    assert answer["code"] == "unreadable_parts"
+    assert (answer["parts_received"], answer["parts_read"]) == (4, 3)
+    assert not Asset.objects.exists() and not IngestBatch.objects.exists()
+
+
+def test_more_files_than_the_server_takes_is_a_json_400(contributor, operator, client_for, settings) -> None:
+    _dataset(operator)
+    consent = grant_consent(contributor, "carla@example.com")
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    body, content_type = raw_multipart(_parts(consent, *[(f"{i}.jpg".encode(), b"x") for i in range(limit + 1)]))
+
+    response = client_for(contributor).generic("POST", INGEST, body, content_type=content_type)
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "too_many_files"
+    assert response.json()["max_files"] == limit == 1000
+    assert not IngestBatch.objects.exists()
+
+
+# -- a contributor ingests only into the datasets they are enrolled in -----------------------
+def test_a_dataset_the_contributor_is_not_enrolled_in_answers_exactly_as_an_unknown_slug(
+    contributor, operator, client_for
+) -> None:
+    consent = grant_consent(contributor, "carla@example.com")
+    client = client_for(contributor)
+
+    def upload():
+        body = {"dataset": "landscapes", "consent_id": str(consent.pk), "files": [jpeg("a.jpg", seed=1)]}
+        return client.post(INGEST, body, format="multipart")
+
+    unknown = upload()
+    dataset_create(slug="landscapes", scopes=["commercial_use"], actor=operator)
+    not_enrolled = upload()
+
+    assert (not_enrolled.status_code, not_enrolled.json()) == (unknown.status_code, unknown.json())
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_dataset")
+    assert not Asset.objects.exists() and not IngestBatch.objects.exists()

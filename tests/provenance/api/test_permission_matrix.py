@@ -60,6 +60,8 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("GET  /api/v1/datasets/",                        (401, 403,  200, 200, 200, 200, 200, 200, 200, 200)),
     ("POST /api/v1/datasets/",                        (401, 403,  403, 403, 403, 403, 201, 403, 201, 403)),
     ("GET  /api/v1/datasets/{dataset}/",              (401, 403,  200, 404, 200, 200, 200, 200, 200, 404)),
+    ("POST /api/v1/datasets/{dataset}/enrol/",        (401, 403,  403, 403, 403, 403, 201, 403, 201, 403)),
+    ("POST /api/v1/datasets/{dataset}/unenrol/",      (401, 403,  403, 403, 403, 403, 200, 403, 200, 403)),
     ("GET  /api/v1/consents/",                        (401, 403,  200, 200, 200, 200, 403, 200, 200, 403)),
     ("POST /api/v1/consents/",                        (401, 403,  201, 403, 403, 403, 403, 403, 201, 403)),
     ("GET  /api/v1/consents/{consent}/",              (401, 403,  200, 404, 200, 200, 403, 200, 200, 403)),
@@ -285,6 +287,8 @@ BODIES: dict[str, Callable[[Scene, Any], Body]] = {
     "DELETE /api/v1/auth/token/": _logout_body,
     "POST /api/v1/contributors/": lambda s, u: Body({"email": "nina@example.com", "name": "Nina New"}),
     "POST /api/v1/datasets/": lambda s, u: Body({"slug": "landscapes", "scopes": ["ai_training"]}),
+    "POST /api/v1/datasets/{dataset}/enrol/": lambda s, u: Body({"contributor": "otto@example.com"}),
+    "POST /api/v1/datasets/{dataset}/unenrol/": lambda s, u: Body({"contributor": "carla@example.com"}),
     # New evidence bytes, so the grant is a new record (201) rather than the world's (200).
     "POST /api/v1/consents/": lambda s, u: Body(consent_upload("carla@example.com", evidence_bytes=b"%PDF new"), "multipart"),
     "POST /api/v1/consents/{consent}/revoke/": lambda s, u: Body({"reason": "the contributor withdrew"}),
