@@ -411,18 +411,13 @@ REST_FRAMEWORK = {
     ],
     # Deny by default: every view names its own permission classes.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
-    # DRF's parsers, with a multipart parser that refuses an upload it could not read whole.
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "core.api.parsers.MultiPartParser",
-    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # DRF's parsers, with JSON nesting bounded (CLEANROOM_JSON_MAX_DEPTH).
+    # DRF's parsers, with JSON nesting bounded (CLEANROOM_JSON_MAX_DEPTH) and a multipart parser
+    # that refuses an upload it could not read whole (core/api/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
         "core.api.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "core.api.parsers.MultiPartParser",
     ],
     # ?limit=&offset=, 100 a page unless asked, never more than CLEANROOM_API_MAX_PAGE_SIZE.
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.BoundedLimitOffsetPagination",
