@@ -83,11 +83,13 @@ def audited(contributor, tmp_path, settings) -> dict[str, Asset]:
 def test_every_auditor_concludes_on_every_shape_and_finds_copies_of_thin_works(audited):
     assert sorted(audited) == sorted([*SHAPES, "screen-10799x10.gif"])
     for name, asset in audited.items():
-        assert asset.status in (AssetStatus.CLEAR, AssetStatus.FLAGGED), name
         runs = AuditRun.objects.filter(asset=asset)
         assert sorted(runs.values_list("auditor", "status")) == [(auditor, "done") for auditor in AUDITORS.names()], name
-        assert not Finding.objects.filter(asset=asset, code="auditor_failed").exists(), name
+        # Copies of the thin protected works are found on their hashes; nothing else is flagged
+        # (a single pixel, a line of noise and a mostly empty GIF screen hash alike, but differ in shape).
+        codes = list(Finding.objects.filter(asset=asset).values_list("code", flat=True))
+        assert codes == (["near_duplicate.protected_work"] if name in THIN_PROTECTED else []), name
+        assert asset.status == (AssetStatus.FLAGGED if name in THIN_PROTECTED else AssetStatus.CLEAR), name
     for name in THIN_PROTECTED:
-        [finding] = Finding.objects.filter(asset=audited[name], code="near_duplicate.protected_work")
+        finding = Finding.objects.get(asset=audited[name])
         assert (finding.details["owner"], finding.details["method"], finding.score) == ("Acme Strips", "hash", 1.0), name
-        assert audited[name].status == AssetStatus.FLAGGED
