@@ -14,16 +14,23 @@ class RunStatus(models.TextChoices):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    # Failed on settings.CLEANROOM_AUDIT_MAX_ATTEMPTS attempts: given up, with an
+    # `auditor_failed` finding standing in for the auditor's verdict.
+    ABANDONED = "abandoned"
 
 
 AUDIT_RUN_TRANSITIONS: dict[str, set[str]] = {
-    RunStatus.QUEUED: {RunStatus.RUNNING},
+    # queued -> abandoned: handed back by the reconciler after its worker died on the last attempt.
+    RunStatus.QUEUED: {RunStatus.RUNNING, RunStatus.ABANDONED},
     # running -> running: the task's own message delivered again after its worker died;
     # running -> queued: the reconciler hands a run whose worker vanished back to the queue.
-    RunStatus.RUNNING: {RunStatus.RUNNING, RunStatus.DONE, RunStatus.FAILED, RunStatus.QUEUED},
-    RunStatus.FAILED: {RunStatus.RUNNING},  # retried by the next audit message
+    RunStatus.RUNNING: {RunStatus.RUNNING, RunStatus.DONE, RunStatus.FAILED, RunStatus.QUEUED, RunStatus.ABANDONED},
+    RunStatus.FAILED: {RunStatus.RUNNING, RunStatus.ABANDONED},  # retried by the next audit message
     RunStatus.DONE: set(),
+    RunStatus.ABANDONED: set(),
 }
+# A run in one of these has its say on the asset: a verdict, or the finding that it has none.
+AUDIT_RUN_SETTLED = frozenset({RunStatus.DONE, RunStatus.ABANDONED})
 
 
 class AuditRun(models.Model):

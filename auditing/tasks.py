@@ -18,7 +18,7 @@ def audit_asset(self, asset_id: str, **unknown) -> str:
         logger.warning("audit_asset ignores unknown arguments %s", sorted(unknown))
     try:
         return services.asset_audit_run(asset_id=asset_id, task_id=self.request.id or "")
-    except Exception as exc:
+    except Exception as exc:  # an auditor's own failure is handled inside; this is anything else
         services.audit_run_failed(asset_id=asset_id, task_id=self.request.id or "", error=f"{type(exc).__name__}: {exc}")
         raise
 

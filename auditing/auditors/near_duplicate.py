@@ -78,10 +78,12 @@ class NearDuplicateAuditor(Auditor):
     def audit(self, subject: AuditSubject) -> list[FindingDraft]:
         # OpenCV, faiss and torch load here, in the worker: the web process reads auditor
         # versions (to decide what needs auditing) and must never load them.
-        from auditing.similarity.near_duplicate import fingerprint_image
+        from auditing.similarity.near_duplicate import fingerprint_image, has_features
 
         fingerprint = fingerprint_image(subject.image)
-        embeddings = candidate_embeddings()
+        # An image too thin for keypoints (a 3000×3 strip) is matched on its hashes alone: its
+        # embedding would be of a sliver blown up to the model's square.
+        embeddings = candidate_embeddings() if has_features(fingerprint.width, fingerprint.height) else None
         embedding = embeddings.embed(subject.image) if embeddings is not None else None
         AssetFingerprint.objects.update_or_create(
             asset_id=subject.asset_id,

@@ -1,19 +1,26 @@
 """The audit pipeline: request (asset → auditing, task enqueued after commit), run (each auditor
 once per version, claimed idempotently), conclude (clear, or flagged while a finding is open),
-reconcile (nothing stays `auditing` for ever) and resolve findings."""
+reconcile (nothing stays `auditing` for ever) and resolve findings.
+
+An auditor that fails (raises, or its worker dies while it runs) fails only its own run; the
+others still run and the reconciler sends the asset again. After
+settings.CLEANROOM_AUDIT_MAX_ATTEMPTS attempts its run is abandoned: an `auditor_failed`
+finding stands in for its verdict, so the asset is concluded `flagged` for a reviewer instead
+of being sent again for ever."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from auditing.auditors.base import AuditSubject
-from auditing.models import AUDIT_RUN_TRANSITIONS, AuditRun, Finding, FindingStatus, RunStatus
+from auditing.auditors.base import Auditor, AuditSubject, FindingDraft
+from auditing.models import AUDIT_RUN_SETTLED, AUDIT_RUN_TRANSITIONS, AuditRun, Finding, FindingStatus, RunStatus
 from auditing.registry import auditors, current_versions
 from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError, PermissionDenied
@@ -27,6 +34,9 @@ from provenance.services.assets import asset_review, asset_transition, assets_tr
 
 logger = logging.getLogger(__name__)
 AUDITABLE = {AssetStatus.INGESTED, AssetStatus.CLEAR, AssetStatus.FLAGGED}
+# The finding that stands in for the verdict of an auditor given up on an asset.
+AUDITOR_FAILED = "auditor_failed"
+_WORKER_STOPPED = "its worker stopped while it ran (crashed, ran out of memory or time, or was killed)"
 
 
 def _needs_audit(asset_id) -> bool:
@@ -34,12 +44,12 @@ def _needs_audit(asset_id) -> bool:
 
 
 def _needing_audit(asset_ids: list) -> list:
-    """The assets among these that lack a finished run of some current auditor version."""
+    """The assets among these that lack a settled run (done, or abandoned) of some current
+    auditor version."""
     wanted = set(current_versions().items())
     done: dict = {}
-    for asset_id, name, version in AuditRun.objects.filter(asset_id__in=asset_ids, status=RunStatus.DONE).values_list(
-        "asset_id", "auditor", "auditor_version"
-    ):
+    settled = AuditRun.objects.filter(asset_id__in=asset_ids, status__in=AUDIT_RUN_SETTLED)
+    for asset_id, name, version in settled.values_list("asset_id", "auditor", "auditor_version"):
         done.setdefault(str(asset_id), set()).add((name, version))
     return [asset_id for asset_id in asset_ids if not wanted <= done.get(str(asset_id), set())]
 
@@ -97,9 +107,10 @@ def _subject(asset: Asset) -> AuditSubject:
 AUDIT_RUN_STATES = StateMachine(AuditRun, AUDIT_RUN_TRANSITIONS, None, "audit run", reason_field=None, changed_at_field=None)
 
 
-def _claim(run: AuditRun, task_id: str) -> bool:
-    """Take the run unless another worker holds it. Running an auditor again is harmless, so a
-    redelivered message (same task id, after its worker died) takes back its own run."""
+def _claim(run: AuditRun, task_id: str) -> AuditRun | None:
+    """Take the run unless another worker holds it, counting the attempt. Running an auditor
+    again is harmless, so a redelivered message (same task id, after its worker died) takes
+    back its own run."""
     claimed = AUDIT_RUN_STATES.claim(
         run.pk,
         task_id=task_id,
@@ -108,41 +119,97 @@ def _claim(run: AuditRun, task_id: str) -> bool:
         lost=None,
         claimed_changes={"started_at": timezone.now(), "attempts": F("attempts") + 1},
     )
-    return claimed is not None
+    if claimed is not None:
+        claimed.refresh_from_db(fields=["attempts"])  # counted by the database
+    return claimed
+
+
+def max_attempts() -> int:
+    return settings.CLEANROOM_AUDIT_MAX_ATTEMPTS
 
 
 def asset_audit_run(*, asset_id: str, task_id: str) -> str:
-    """Run every current auditor that has not yet run on this asset, then conclude."""
+    """Run every current auditor that has not yet settled on this asset, then conclude.
+
+    An auditor that raises fails its own run and the next one runs; the asset stays `auditing`
+    for the reconciler to send again. A run that fails its last attempt, or that is claimed
+    again after its worker died on its last attempt, is abandoned (`_abandon`)."""
     asset = Asset.objects.filter(pk=asset_id).first()
     if asset is None or asset.status != AssetStatus.AUDITING:
         return "skipped"
     subject = _subject(asset)
     for auditor in auditors():
         run, _ = AuditRun.objects.get_or_create(asset=asset, auditor=auditor.name, auditor_version=auditor.version)
-        if run.status == RunStatus.DONE:
+        if run.status in AUDIT_RUN_SETTLED:
             continue
-        if not _claim(run, task_id):
+        # Read before the claim: a failed run says why; one left queued or running lost its worker.
+        previous_error = run.error if run.status == RunStatus.FAILED and run.error else _WORKER_STOPPED
+        claimed = _claim(run, task_id)
+        if claimed is None:
             return "claimed_elsewhere"
-        drafts = auditor.audit(subject)
-        with transaction.atomic():
-            for draft in drafts:
-                Finding.objects.create(
-                    asset=asset,
-                    run=run,
-                    auditor=auditor.name,
-                    auditor_version=auditor.version,
-                    code=draft.code,
-                    score=draft.score,
-                    details=draft.details,
-                )
-            AUDIT_RUN_STATES.transition(run.pk, to=RunStatus.DONE, finished_at=timezone.now(), error="")
-            audit_append(
-                actor=None,
-                event_type=EventType.AUDIT_RUN_FINISHED,
-                subject=asset,
-                details={"auditor": auditor.name, "version": auditor.version, "findings": [d.code for d in drafts]},
-            )
+        if claimed.attempts > max_attempts():  # the attempts before this claim used them all up
+            _abandon(claimed, asset, attempts=claimed.attempts - 1, error=previous_error)
+        else:
+            _attempt(auditor, claimed, asset, subject)
     return _conclude(asset.pk)
+
+
+def _attempt(auditor: Auditor, run: AuditRun, asset: Asset, subject: AuditSubject) -> None:
+    """Run the auditor once: its findings, or its failure (abandoning the run on the last attempt)."""
+    try:
+        drafts = auditor.audit(subject)
+    except Exception as exc:
+        logger.exception("auditor %s failed on asset %s (attempt %d)", auditor.name, asset.pk, run.attempts)
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        if run.attempts >= max_attempts():
+            _abandon(run, asset, attempts=run.attempts, error=error)
+        else:
+            AUDIT_RUN_STATES.transition(run.pk, to=RunStatus.FAILED, error=error, finished_at=timezone.now())
+        return
+    _settle(run, asset, drafts, to=RunStatus.DONE, error="")
+
+
+def _settle(
+    run: AuditRun, asset: Asset, drafts: list[FindingDraft], *, to: str, event: dict[str, Any] | None = None, **changes: Any
+) -> None:
+    """Record a run's findings and its end (`done` or `abandoned`), with its audit event."""
+    with transaction.atomic():
+        for draft in drafts:
+            Finding.objects.create(
+                asset=asset,
+                run=run,
+                auditor=run.auditor,
+                auditor_version=run.auditor_version,
+                code=draft.code,
+                score=draft.score,
+                details=draft.details,
+            )
+        AUDIT_RUN_STATES.transition(run.pk, to=to, finished_at=timezone.now(), **changes)
+        audit_append(
+            actor=None,
+            event_type=EventType.AUDIT_RUN_FINISHED,
+            subject=asset,
+            details={
+                "auditor": run.auditor,
+                "version": run.auditor_version,
+                "findings": [d.code for d in drafts],
+                **(event or {}),
+            },
+        )
+
+
+def _abandon(run: AuditRun, asset: Asset, *, attempts: int, error: str) -> None:
+    """Give the auditor up on this asset: an open `auditor_failed` finding (which auditor, how
+    often, the last error) takes the place of its verdict, so the asset is concluded `flagged`
+    and a reviewer decides it."""
+    plural = "" if attempts == 1 else "s"
+    summary = (
+        f"The {run.auditor} auditor failed {attempts} time{plural} on this image and was given up: "
+        f"nothing it looks for has been checked. Last error: {error}"
+    )
+    finding = FindingDraft(code=AUDITOR_FAILED, score=1.0, details={"attempts": attempts, "error": error, "summary": summary})
+    event = {"outcome": RunStatus.ABANDONED.value, "attempts": attempts, "error": error}
+    _settle(run, asset, [finding], to=RunStatus.ABANDONED, event=event, error=error, attempts=attempts)
 
 
 @transaction.atomic

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from auditing.models import ProtectedWork
 from auditing.services.protected_index import protected_index_add
 from auditing.similarity.embeddings import CandidateEmbeddings, candidate_embeddings, vector_to_bytes
-from auditing.similarity.near_duplicate import fingerprint_image
+from auditing.similarity.near_duplicate import fingerprint_image, has_features
 from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError
 from core.models import EventType
@@ -104,7 +104,7 @@ def _add_one(
     embedding = None
     try:
         fingerprint = fingerprint_image(image)
-        if embeddings is not None:
+        if embeddings is not None and has_features(fingerprint.width, fingerprint.height):
             embedding = vector_to_bytes(embeddings.embed(image))
     except Exception as exc:
         logger.exception("fingerprinting %s failed", candidate.path)
@@ -125,7 +125,7 @@ def _add_one(
                 height=fingerprint.height,
                 fingerprint=fingerprint.to_bytes(),
                 embedding=embedding,
-                embedding_model=embeddings.version if embeddings is not None else "",
+                embedding_model=embeddings.version if embedding is not None and embeddings is not None else "",
                 created_by=actor_name(actor),
             )
             audit_append(

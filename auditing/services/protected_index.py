@@ -17,7 +17,7 @@ import numpy as np
 
 from auditing.models import ProtectedWork
 from auditing.similarity.embeddings import candidate_embeddings, vector_from_bytes, vector_to_bytes
-from auditing.similarity.near_duplicate import NearDuplicateIndex
+from auditing.similarity.near_duplicate import NearDuplicateIndex, has_features
 from auditing.similarity.store import IndexState, PersistedIndex, index_dir
 from core.storage import blob_open
 from provenance.ingest.inspect import sniff_and_decode
@@ -44,12 +44,12 @@ class ProtectedWorkEmbedder:
         missing: list[tuple[str, str]] = []
         for start in range(0, len(keys), 500):
             rows = ProtectedWork.objects.filter(pk__in=keys[start : start + 500]).values_list(
-                "pk", "embedding", "embedding_model", "sha256"
+                "pk", "embedding", "embedding_model", "sha256", "width", "height"
             )
-            for pk, vector, model, sha256 in rows:
+            for pk, vector, model, sha256, width, height in rows:
                 if vector is not None and model == embeddings.version:
                     found[str(pk)] = vector_from_bytes(vector)
-                else:
+                elif has_features(width, height):  # a thin work is matched on its hashes alone
                     missing.append((str(pk), sha256))
         if missing:
             logger.info("embedding %d protected works with %s", len(missing), embeddings.version)

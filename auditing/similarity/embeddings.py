@@ -46,6 +46,11 @@ DEFAULT_CANDIDATES = 8
 # re-encoded, resized, cropped and flipped copies well above it and most unrelated photos
 # below; verification decides either way, the threshold only bounds its work.
 DEFAULT_MIN_SIMILARITY = 0.75
+# open_clip's usual preprocessing ("shortest") scales the short side to the model's input and
+# keeps the centre square, so a 10000×1 line would first become a 2,240,000×224 image (1.5 GB)
+# and a 100-megapixel line would not fit in memory. The centre is cut out first, down to this
+# aspect ratio: the square the model sees is the same, with margins to spare for resampling.
+MAX_PREPROCESS_ASPECT = 2.0
 _EMBEDDING_KEYS = {"MODEL", "WEIGHTS", "DEVICE", "CANDIDATES", "MIN_SIMILARITY"}
 
 
@@ -178,7 +183,11 @@ class OpenClipModel:
         model, preprocess = self._loaded()
         if not images:
             return np.zeros((0, self.embed_dim), dtype=np.float32)
-        batch = torch.stack([preprocess(as_viewed_rgb(image)) for image in images]).to(self.device)
+        resize_mode = (getattr(model.visual, "preprocess_cfg", None) or {}).get("resize_mode", "shortest")
+        viewed = [as_viewed_rgb(image) for image in images]
+        if resize_mode == "shortest":
+            viewed = [_centre_within_aspect(image, MAX_PREPROCESS_ASPECT) for image in viewed]
+        batch = torch.stack([preprocess(image) for image in viewed]).to(self.device)
         with torch.inference_mode():
             features = model.encode_image(batch).float()
         return _normalised(features.cpu().numpy())
@@ -193,6 +202,19 @@ class OpenClipModel:
         with torch.inference_mode():
             features = model.encode_text(tokens).float()
         return _normalised(features.cpu().numpy())
+
+
+def _centre_within_aspect(image: Image.Image, max_aspect: float) -> Image.Image:
+    """The image, or its centre cut to `max_aspect` (long side over short side) when longer."""
+    width, height = image.size
+    keep = max(1, round(max_aspect * min(width, height)))
+    if width > keep:
+        left = (width - keep) // 2
+        return image.crop((left, 0, left + keep, height))
+    if height > keep:
+        top = (height - keep) // 2
+        return image.crop((0, top, width, top + keep))
+    return image
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:

@@ -36,6 +36,13 @@ WORKING_EDGE = 512
 _COORD_SCALE = 64.0
 # ORB proposes this many, of which MAX_KEYPOINTS are kept spread over a _GRID × _GRID grid.
 _ORB_POOL = 2000
+# ORB keeps every keypoint this far (its default) from each border of each pyramid level.
+_ORB_EDGE_THRESHOLD = 31
+# So a working copy whose short side is below this has no keypoint at all, and one 1 px thin
+# crashes OpenCV's pyramid. Such images (a 3000×3 strip, a 10000×1 line: an aspect ratio above
+# ~8:1) skip the feature stages (ORB, embeddings) and are matched on their perceptual hashes
+# alone, as every keypoint-poor image is. No image that had keypoints loses them.
+MIN_FEATURE_SIDE = 2 * _ORB_EDGE_THRESHOLD + 1
 _GRID = 4
 # A keypoint-poor image (soft clouds, skies, generated textures) is stretched to full contrast
 # along its main colour axis, then CLAHE, before ORB fills its remaining budget: its structure
@@ -169,7 +176,8 @@ def _spread(keypoints: list[cv2.KeyPoint], width: int, height: int) -> list[int]
 
 
 def _orb(gray: np.ndarray, fast_threshold: int) -> tuple[list[cv2.KeyPoint], np.ndarray | None]:
-    keypoints, descriptors = cv2.ORB.create(nfeatures=_ORB_POOL, fastThreshold=fast_threshold).detectAndCompute(gray, None)
+    orb = cv2.ORB.create(nfeatures=_ORB_POOL, edgeThreshold=_ORB_EDGE_THRESHOLD, fastThreshold=fast_threshold)
+    keypoints, descriptors = orb.detectAndCompute(gray, None)
     return list(keypoints), descriptors
 
 
@@ -232,13 +240,46 @@ def as_viewed_rgb(image: Image.Image) -> Image.Image:
     return _normalised(ImageOps.exif_transpose(image) or image)
 
 
+def working_size(width: int, height: int) -> tuple[int, int]:
+    """The size of the copy keypoints are found on: long edge WORKING_EDGE, each side ≥ 1."""
+    scale = WORKING_EDGE / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def has_features(width: int, height: int) -> bool:
+    """Whether an image of this size gets the feature stages (keypoints; an embedding where a
+    model is configured): its working copy's short side is at least MIN_FEATURE_SIDE."""
+    return min(working_size(width, height)) >= MIN_FEATURE_SIDE
+
+
 def fingerprint_image(image: Image.Image, *, include_mirror: bool = True) -> Fingerprint:
-    """Fingerprint a decoded image: ~20-30 ms for a 512² photo on one core, about twice with the mirror."""
+    """Fingerprint a decoded image of any size: ~20-30 ms for a 512² photo on one core, about
+    twice with the mirror; hashes only for an image too thin for keypoints (has_features)."""
     rgb = as_viewed_rgb(image)
     width, height = rgb.size
     mirrored = ImageOps.mirror(rgb)
-    scale = WORKING_EDGE / max(width, height)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    size = working_size(width, height)
+    points, descriptors = _empty_points(), _empty_descriptors()
+    mirrored_points, mirrored_descriptors = _empty_points(), _empty_descriptors()
+    if has_features(width, height):
+        points, descriptors, mirrored_points, mirrored_descriptors = _features(rgb, size, include_mirror=include_mirror)
+    return Fingerprint(
+        phash=_hash_int(imagehash.phash(rgb)),
+        dhash=_hash_int(imagehash.dhash(rgb)),
+        phash_flipped=_hash_int(imagehash.phash(mirrored)),
+        width=width,
+        height=height,
+        points=points,
+        descriptors=descriptors,
+        mirrored_points=mirrored_points,
+        mirrored_descriptors=mirrored_descriptors,
+    )
+
+
+def _features(
+    rgb: Image.Image, size: tuple[int, int], *, include_mirror: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """ORB points and descriptors of the working copy, then of its mirror (empty without it)."""
     gray = np.asarray(rgb.convert("L").resize(size, Image.Resampling.LANCZOS))
     # The colour copy is only needed for a keypoint-poor image.
     colour = functools.cache(lambda: np.asarray(rgb.resize(size, Image.Resampling.LANCZOS)))
@@ -251,17 +292,7 @@ def fingerprint_image(image: Image.Image, *, include_mirror: bool = True) -> Fin
         if len(mirrored_points):
             # Back into the unmirrored frame, so a homography through these points is a flip.
             mirrored_points[:, 0] = (size[0] - 1) - mirrored_points[:, 0]
-    return Fingerprint(
-        phash=_hash_int(imagehash.phash(rgb)),
-        dhash=_hash_int(imagehash.dhash(rgb)),
-        phash_flipped=_hash_int(imagehash.phash(mirrored)),
-        width=width,
-        height=height,
-        points=points,
-        descriptors=descriptors,
-        mirrored_points=mirrored_points,
-        mirrored_descriptors=mirrored_descriptors,
-    )
+    return points, descriptors, mirrored_points, mirrored_descriptors
 
 
 def hamming(a: int, b: int) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from auditing.similarity.fingerprint import MIN_INLIERS, Fingerprint, Geometry, hamming, verify
+from auditing.similarity.fingerprint import MIN_INLIERS, WORKING_EDGE, Fingerprint, Geometry, hamming, verify, working_size
 from auditing.similarity.index_files import read_index_files, write_index_files
 from auditing.similarity.vectors import VectorIndex
 
@@ -33,6 +33,14 @@ MAX_CANDIDATE_HASH_DISTANCE = 22
 # with a threshold tight enough that unrelated images never pass.
 MAX_HASH_ONLY_DISTANCE = 6
 _KEYPOINT_POOR = 2 * MIN_INLIERS
+# ...and with the same proportions, to this share of the long side: the hashes of a thin or flat
+# image say little (a single pixel and a 1×1000 line of noise hash alike), its shape does.
+_HASH_ONLY_SHAPE_TOLERANCE = 0.05
+# pHash and dHash read an 8-cell grid: a line less than this many pixels across (3000×3, 1×1000)
+# gives them information along one axis only, and unrelated lines of one shape came within
+# MAX_HASH_ONLY_DISTANCE of each other in most pairs; for them only identical hashes count
+# (a lossless copy).
+_LINE_SIDE = 8
 # An ORB descriptor this close (bits of 256) to a stored one votes for its entry.
 _VOTE_DISTANCE = 48
 _MIN_VOTES = 4
@@ -66,6 +74,21 @@ class Match:
     geometry: Geometry | None
     similarity: float | None = None
     sources: tuple[str, ...] = ()
+
+
+def _hashes_agree(candidate: Candidate, query: Fingerprint, stored: Fingerprint) -> bool:
+    """Whether a keypoint-poor pair is a copy by its hashes alone: close hashes (identical for a
+    line) and the same proportions (their working copies within the tolerance in each side)."""
+    line = min(query.width, query.height, stored.width, stored.height) < _LINE_SIDE
+    limit = 0 if line else MAX_HASH_ONLY_DISTANCE
+    tolerance = _HASH_ONLY_SHAPE_TOLERANCE * WORKING_EDGE
+    (q_width, q_height), (s_width, s_height) = working_size(query.width, query.height), working_size(stored.width, stored.height)
+    return (
+        candidate.phash_distance <= limit
+        and (candidate.flipped_hash or candidate.dhash_distance <= limit)
+        and abs(q_width - s_width) <= tolerance
+        and abs(q_height - s_height) <= tolerance
+    )
 
 
 @contextmanager
@@ -344,10 +367,8 @@ class NearDuplicateIndex:
                         sources=candidate.sources,
                     )
                 )
-            elif (
-                min(len(fingerprint.points), len(stored.points)) < _KEYPOINT_POOR
-                and candidate.phash_distance <= MAX_HASH_ONLY_DISTANCE
-                and (candidate.flipped_hash or candidate.dhash_distance <= MAX_HASH_ONLY_DISTANCE)
+            elif min(len(fingerprint.points), len(stored.points)) < _KEYPOINT_POOR and _hashes_agree(
+                candidate, fingerprint, stored
             ):
                 matches.append(
                     Match(

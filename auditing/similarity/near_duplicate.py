@@ -10,12 +10,14 @@ A pure library: no models, no tasks. The auditor and the protected-works registr
 
 from auditing.similarity.fingerprint import (
     FINGERPRINT_VERSION,
+    MIN_FEATURE_SIDE,
     MIN_INLIERS,
     Fingerprint,
     Geometry,
     Verification,
     fingerprint_image,
     hamming,
+    has_features,
     verify,
 )
 from auditing.similarity.index import Candidate, Match, NearDuplicateIndex
@@ -24,6 +26,7 @@ from auditing.similarity.index_files import INDEX_VERSION
 __all__ = [
     "FINGERPRINT_VERSION",
     "INDEX_VERSION",
+    "MIN_FEATURE_SIDE",
     "MIN_INLIERS",
     "Candidate",
     "Fingerprint",
@@ -33,5 +36,6 @@ __all__ = [
     "Verification",
     "fingerprint_image",
     "hamming",
+    "has_features",
     "verify",
 ]

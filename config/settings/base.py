@@ -284,6 +284,12 @@ CLEANROOM_EMBEDDINGS = {
 CLEANROOM_AUDIT_ON_INGEST = env_bool("CLEANROOM_AUDIT_ON_INGEST", True)
 # An asset still `auditing` this long after its last change is re-enqueued by the reconciler.
 CLEANROOM_AUDIT_DEADLINE_SECONDS = env_int("CLEANROOM_AUDIT_DEADLINE_SECONDS", 900)
+# An auditor that has failed on an asset this many times (it raised, or its worker died while it
+# ran) is given up: the asset is concluded `flagged` with an `auditor_failed` finding for a
+# reviewer, instead of being sent again every deadline for ever. At least 1.
+CLEANROOM_AUDIT_MAX_ATTEMPTS = env_int("CLEANROOM_AUDIT_MAX_ATTEMPTS", 3)
+if CLEANROOM_AUDIT_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured(f"CLEANROOM_AUDIT_MAX_ATTEMPTS={CLEANROOM_AUDIT_MAX_ATTEMPTS} must be at least 1")
 # The reconciler (core/reconcile.py, beat every minute): nothing stays `queued` or `running` for ever.
 # Each kind, by dotted path; its app declares how a stuck row is sent again or failed.
 CLEANROOM_RECONCILERS = [

@@ -29,3 +29,13 @@ class SlowAuditor(Auditor):
             (Path(marker) / f"{subject.asset_id}.{os.getpid()}").touch()
         time.sleep(float(os.environ.get("CLEANROOM_TEST_SLOW_SECONDS", "2")))
         return []
+
+
+class BrokenAuditor(Auditor):
+    """Fails on every image, as an auditor whose library crashes on some input does."""
+
+    name = "broken"
+    version = "1"
+
+    def audit(self, subject: AuditSubject) -> list[FindingDraft]:
+        raise ValueError(f"cannot read image {subject.sha256[:12]}: (-215:Assertion failed) inv_scale_x > 0")

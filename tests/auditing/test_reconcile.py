@@ -1,5 +1,6 @@
 """Audits on the shared reconciler (core.reconcile): a lost audit message is sent again and a real
-worker on the embedded broker finishes the audit."""
+worker on the embedded broker finishes the audit; an auditor that fails on every attempt is
+given up, and the reconciler stops sending its asset."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from auditing.models import AuditRun
 from auditing.services import audits_request
 from core.reconcile import reconcile
 from provenance.models import Asset, AssetStatus
@@ -18,6 +20,7 @@ from tests.workers import celery_worker, lose_messages, queued_messages, wait_un
 
 pytestmark = pytest.mark.slow
 SYNTHETIC = "auditing.auditors.synthetic.SyntheticAuditor"
+BROKEN = "tests.auditing.auditors.BrokenAuditor"
 
 
 @pytest.fixture
@@ -42,3 +45,26 @@ def test_an_audit_whose_message_was_lost_is_sent_again_and_finished_by_a_worker(
     assert len(queued_messages("audit")) == 1
     with celery_worker(tmp_path, "audit", CLEANROOM_AUDITORS=SYNTHETIC) as worker:
         wait_until(lambda: Asset.objects.get(pk=photo).status == AssetStatus.CLEAR, timeout=90, explain=worker.log)
+
+
+def test_an_auditor_failing_every_attempt_is_given_up_and_its_asset_is_no_longer_sent_again(
+    photo, tmp_path, settings, reviewer, client_for
+):
+    settings.CLEANROOM_AUDITORS = [SYNTHETIC, BROKEN]
+    broken = AuditRun.objects.filter(asset_id=photo, auditor="broken")
+    auditors = f"{SYNTHETIC},{BROKEN}"
+    with celery_worker(tmp_path, "audit", CLEANROOM_AUDITORS=auditors, CLEANROOM_AUDIT_MAX_ATTEMPTS="3") as worker:
+        audits_request(asset_ids=[photo])
+        for attempt in (1, 2):
+            wait_until(lambda n=attempt: broken.filter(status="failed", attempts=n).exists(), timeout=90, explain=worker.log)
+            assert Asset.objects.get(pk=photo).status == AssetStatus.AUDITING
+            later = timezone.now() + timedelta(seconds=901)
+            assert reconcile(kinds=["audits"], now=later) == {"audits": {"resent": [photo], "lost": []}}
+        wait_until(lambda: Asset.objects.get(pk=photo).status == AssetStatus.FLAGGED, timeout=90, explain=worker.log)
+
+    assert reconcile(kinds=["audits"], now=timezone.now() + timedelta(days=1)) == {"audits": {"resent": [], "lost": []}}
+    assert queued_messages("audit") == []
+    assert (broken.get().status, broken.get().attempts) == ("abandoned", 3)
+    [finding] = client_for(reviewer).get(f"/api/v1/assets/{photo}/findings/?status=open").json()["results"]
+    assert (finding["auditor"], finding["code"], finding["details"]["attempts"]) == ("broken", "auditor_failed", 3)
+    assert finding["details"]["error"].startswith("ValueError: cannot read image")

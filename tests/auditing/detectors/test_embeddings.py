@@ -92,6 +92,16 @@ def test_transparent_and_greyscale_images_embed_as_they_are_seen(model: OpenClip
     assert model.embed([photo("camera")]).shape == (1, TINY_CONFIG["embed_dim"])
 
 
+def test_a_very_wide_or_tall_image_embeds_as_open_clip_sees_it(tiny, model: OpenClipModel) -> None:
+    # The centre is cut out before open_clip's preprocessing (a 10000×1 line would otherwise be
+    # scaled to 640000×64 first); the square the model sees is the same, to a fraction of a pixel.
+    config, weights = tiny
+    for image in (photo("astronaut").resize((2000, 150)), photo("coffee").resize((40, 1600))):
+        assert float(model.embed([image])[0] @ np.array(reference_embedding(config, weights, image))) > 0.9999
+    line = Image.fromarray(np.random.default_rng(0).integers(0, 256, (1, 10000, 3), dtype=np.uint8))
+    assert model.embed([line]).shape == (1, TINY_CONFIG["embed_dim"])
+
+
 def test_a_missing_weights_file_is_a_configuration_error_naming_it(tiny, tmp_path: Path) -> None:
     config, _ = tiny
     missing = tmp_path / "nowhere" / "clip.safetensors"

@@ -15,9 +15,11 @@ from skimage import data as skimage_data
 
 from auditing.similarity.near_duplicate import (
     FINGERPRINT_VERSION,
+    MIN_FEATURE_SIDE,
     Fingerprint,
     NearDuplicateIndex,
     fingerprint_image,
+    has_features,
     verify,
 )
 
@@ -195,6 +197,84 @@ def test_a_keypoint_poor_image_is_matched_on_its_hashes_alone() -> None:
     (match,) = index.query(fingerprint_image(jpeg_60(gradient)))
 
     assert match.key == "gradient" and match.method == "hash" and match.inliers == 0
+
+
+EXTREME_SHAPES = {
+    "1x1": (1, 1),
+    "1xN": (1, 900),
+    "Nx1": (900, 1),
+    "2xN": (2, 900),
+    "Nx2": (900, 2),
+    "3000x3": (3000, 3),
+    "3x3000": (3, 3000),
+    "10000x1": (10000, 1),
+}
+
+
+@pytest.mark.parametrize("size", EXTREME_SHAPES.values(), ids=EXTREME_SHAPES)
+def test_an_image_of_any_shape_is_fingerprinted(size: tuple[int, int]) -> None:
+    noise = Image.fromarray(np.random.default_rng(1).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+
+    fingerprint = fingerprint_image(noise)
+
+    assert (fingerprint.width, fingerprint.height) == size
+    assert Fingerprint.from_bytes(fingerprint.to_bytes()) == fingerprint
+
+
+def test_only_a_copy_too_thin_for_orb_goes_without_keypoints() -> None:
+    thinnest_with_keypoints = photo("astronaut").resize((512, MIN_FEATURE_SIDE))
+    too_thin = photo("astronaut").resize((512, MIN_FEATURE_SIDE - 1))
+
+    assert has_features(*thinnest_with_keypoints.size) and len(fingerprint_image(thinnest_with_keypoints).points) > 0
+    assert not has_features(*too_thin.size)
+    assert len(fingerprint_image(too_thin).points) == len(fingerprint_image(too_thin).mirrored_points) == 0
+
+
+@pytest.mark.parametrize("size", [(3000, 10), (10, 3000), (4000, 60)], ids=["3000x10", "10x3000", "4000x60"])
+def test_a_strip_too_thin_for_keypoints_is_matched_on_its_hashes(registry: NearDuplicateIndex, size: tuple[int, int]) -> None:
+    strip = photo("astronaut").resize(size)
+    assert not has_features(*size)
+    index = NearDuplicateIndex()
+    index.add("strip", fingerprint_image(strip))
+
+    for copy in (strip, jpeg_60(strip)):
+        (match,) = index.query(fingerprint_image(copy))
+        assert (match.key, match.method, match.inliers) == ("strip", "hash", 0)
+    assert registry.query(fingerprint_image(strip)) == []
+
+
+def test_a_line_matches_a_lossless_copy_of_itself_and_no_other_line() -> None:
+    # Under 8 px across, the hashes describe one axis only: unrelated lines of one shape came
+    # within the hash-only distance in most pairs, so a line needs identical hashes.
+    names = ["astronaut", "coffee", "camera", "rocket", "coins", "moon", "brick", "page"]
+    lines = {f"{name}-{size}": photo(name).resize(size) for name in names for size in [(3000, 3), (3, 3000), (10000, 1)]}
+    index = NearDuplicateIndex()
+    index.add_many((key, fingerprint_image(line)) for key, line in lines.items())
+
+    for key, line in lines.items():
+        lossless = Image.open(io.BytesIO(_png(line)))
+        assert [match.key for match in index.query(fingerprint_image(lossless), k=10)] == [key]
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_images_of_other_proportions_never_match_on_their_hashes_alone() -> None:
+    # A single pixel, a 1×1000 line and a flat banner all hash (nearly) to zero.
+    noise = np.random.default_rng(2).integers(0, 256, (1000, 1, 3), dtype=np.uint8)
+    shapes = {
+        "pixel": Image.new("RGB", (1, 1), (200, 30, 30)),
+        "line": Image.fromarray(noise),
+        "banner": Image.new("RGB", (4000, 90), (30, 30, 200)),
+    }
+    index = NearDuplicateIndex()
+    index.add_many((name, fingerprint_image(image)) for name, image in shapes.items())
+
+    for name, image in shapes.items():
+        assert [match.key for match in index.query(fingerprint_image(image), k=10)] == [name]
 
 
 def soft_clouds(seed: int, size: int = 512) -> Image.Image:
