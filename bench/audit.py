@@ -156,6 +156,7 @@ def floor_setup(data_dir: Path, images: Path, warmup: Path):
     from auditing.registry import auditors
     from core.roles import Role
     from core.users import user_add
+    from provenance.api.serializers import IngestResultSerializer
     from provenance.models import Asset
     from provenance.services.contributors import contributor_add
     from provenance.services.datasets import dataset_create
@@ -167,14 +168,16 @@ def floor_setup(data_dir: Path, images: Path, warmup: Path):
     assets = {}
     for slug, folder in (("bench", images), ("warmup", warmup)):
         dataset_create(slug=slug, scopes=["ai_training"])
-        result = ingest_paths(
-            paths=[str(folder)],
-            dataset_slug=slug,
-            contributor_email=CONTRIBUTOR,
-            consent_path=str(consent),
-            licence="",
-            actor=operator,
-        )
+        result = IngestResultSerializer(
+            ingest_paths(
+                paths=[str(folder)],
+                dataset_slug=slug,
+                contributor_email=CONTRIBUTOR,
+                consent_path=str(consent),
+                licence="",
+                actor=operator,
+            )
+        ).data
         expected = len(list(folder.iterdir()))
         if len(result["accepted"]) != expected:
             raise SystemExit(f"floor ingest of {slug} accepted {len(result['accepted'])} of {expected}: {result['refused']}")

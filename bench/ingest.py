@@ -159,10 +159,10 @@ def worker(images: Path, expected: int, profile: bool, label: str) -> dict:
             actor=operator,
         )
         seconds = time.perf_counter() - started
-    if len(result["accepted"]) != expected:
-        reasons = sorted({row["reason"] for row in result["refused"]})
-        sys.stderr.write(f"ingest accepted {len(result['accepted'])} of {expected}; refused: {reasons}\n")
-    return {"seconds": seconds, "accepted": len(result["accepted"]), "refused": len(result["refused"])}
+    if result.accepted_count != expected:
+        reasons = sorted(set(result.refused_items.values_list("reason", flat=True)))
+        sys.stderr.write(f"ingest accepted {result.accepted_count} of {expected}; refused: {reasons}\n")
+    return {"seconds": seconds, "accepted": result.accepted_count, "refused": result.refused_count}
 
 
 # --- main ------------------------------------------------------------------------------------------

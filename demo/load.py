@@ -24,7 +24,7 @@ from core.exceptions import ApplicationError
 from core.roles import Role
 from core.users import user_add, user_role_names
 from demo.pictures import PICTURES, consent_form_pdf, render
-from provenance.api.serializers import SigningIdentitySerializer
+from provenance.api.serializers import IngestResultSerializer, SigningIdentitySerializer
 from provenance.models import ASSET_TRANSITIONS, Asset, AssetStatus, Dataset, DatasetMembership
 from provenance.services.assets import asset_review
 from provenance.services.contributors import contributor_add
@@ -89,14 +89,16 @@ def demo_load(*, stderr=None) -> dict:
     missing = [str(path) for path, digest in digests.items() if digest not in present]
     consent_id, refused = None, []
     if missing:
-        result = ingest_paths(
-            paths=missing,
-            dataset_slug=DATASET_SLUG,
-            contributor_email=CONTRIBUTOR_EMAIL,
-            consent_path=str(consent_path),
-            licence="CC0-1.0",
-            actor=users["demo-contributor"],
-        )
+        result = IngestResultSerializer(
+            ingest_paths(
+                paths=missing,
+                dataset_slug=DATASET_SLUG,
+                contributor_email=CONTRIBUTOR_EMAIL,
+                consent_path=str(consent_path),
+                licence="CC0-1.0",
+                actor=users["demo-contributor"],
+            )
+        ).data
         consent_id, refused = result["consent_id"], result["refused"]
 
     reviewer = users[REVIEWER]

@@ -48,11 +48,15 @@ class ContributorCreateSerializer(serializers.Serializer):
 
 # -- datasets -------------------------------------------------------------------------------
 class DatasetSerializer(serializers.ModelSerializer):
+    """A dataset, for the API and `dataset create --json` alike (`dataset_id` is the command-line
+    contract's name for `id`)."""
+
+    dataset_id = serializers.UUIDField(source="pk", read_only=True, help_text="the same as id")
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=ConsentScope.choices), read_only=True)
 
     class Meta:
         model = Dataset
-        fields = ["id", "slug", "name", "scopes", "created_by", "created_at"]
+        fields = ["id", "dataset_id", "slug", "name", "scopes", "created_by", "created_at"]
         read_only_fields = fields
 
 
@@ -190,10 +194,13 @@ class IngestRefusedSerializer(serializers.Serializer):
 
 
 class IngestResultSerializer(serializers.Serializer):
+    """What became of each file of an ingest batch, in the order the files came: the API's
+    answer and the `ingest` command's JSON alike."""
+
     consent_id = serializers.UUIDField()
-    batch_id = serializers.UUIDField()
-    accepted = IngestAcceptedSerializer(many=True)
-    refused = IngestRefusedSerializer(many=True)
+    batch_id = serializers.UUIDField(source="pk")
+    accepted = IngestAcceptedSerializer(source="accepted_items", many=True)
+    refused = IngestRefusedSerializer(source="refused_items", many=True)
 
 
 # -- assets ---------------------------------------------------------------------------------

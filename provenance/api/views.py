@@ -216,7 +216,7 @@ class IngestView(APIView):
             source=source_get_or_create(url=data["source_url"], licence_spdx=data["licence"]),
             actor=request.user,
         )
-        return Response(result)
+        return Response(s.IngestResultSerializer(result).data)
 
 
 _STATUS_FILTER = OpenApiParameter("status", OpenApiTypes.STR, description="only objects in this status")

@@ -24,6 +24,14 @@ class IngestBatch(TimeStampedModel):
     refused_count = models.PositiveIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    @property
+    def accepted_items(self) -> models.QuerySet[IngestItem]:
+        return self.items.filter(accepted=True).order_by("position")
+
+    @property
+    def refused_items(self) -> models.QuerySet[IngestItem]:
+        return self.items.filter(accepted=False).order_by("position")
+
 
 class IngestItem(models.Model):
     batch = models.ForeignKey(IngestBatch, on_delete=models.PROTECT, related_name="items")

@@ -77,8 +77,9 @@ class _Batch:
     do_not_train: DoNotTrainList
     limits: Limits
     seen: dict[str, str]
-    accepted: list[dict]
-    refused: list[dict]
+    accepted: int = 0
+    refused: int = 0
+    refused_reasons: set[str] = field(default_factory=set)
     existing: dict[str, str] = field(default_factory=dict)
     pending: list[_Pending] = field(default_factory=list)
     pending_refusals: list[IngestItem] = field(default_factory=list)
@@ -102,8 +103,9 @@ def ingest_paths(
     source_url: str = "",
     actor: Actor = None,
     progress: bool = False,
-) -> dict:
-    """The `ingest` command: files, folders and ZIP archives under one consent file."""
+) -> IngestBatch:
+    """The `ingest` command: files, folders and ZIP archives under one consent file. Returns the
+    batch; its items say what became of each file (`IngestResultSerializer` renders them)."""
     dataset = dataset_for_ingest(slug=dataset_slug, contributor_email=contributor_email, actor=actor)
     contributor = contributor_get(email=contributor_email)
     document, open_evidence = read_consent_file(consent_path)
@@ -127,7 +129,7 @@ def ingest_paths(
 
 def ingest_uploads(
     *, files: list[tuple[str, BinaryIO]], dataset_slug: str, consent: ConsentRecord, source: Source | None, actor: Actor
-) -> dict:
+) -> IngestBatch:
     """The REST upload: the same pipeline over uploaded files (ZIPs included)."""
     if not (has_role(actor, Role.OPERATOR) or (has_role(actor, Role.CONTRIBUTOR) and consent.contributor.user_id == actor.pk)):
         raise PermissionDenied(f"{actor_name(actor)} may not ingest under consent {consent.pk}")
@@ -154,7 +156,7 @@ def ingest_candidates(
     actor: Actor = None,
     progress: bool = False,
     progress_total: int | None = None,
-) -> dict:
+) -> IngestBatch:
     limits, _ = ingest_limits()
     batch = IngestBatch.objects.create(
         actor=actor_name(actor), dataset=dataset, contributor=contributor, consent=consent, source=source
@@ -170,8 +172,6 @@ def ingest_candidates(
         do_not_train=DoNotTrainList.from_file(settings.CLEANROOM_DO_NOT_TRAIN_FILE),
         limits=limits,
         seen={},
-        accepted=[],
-        refused=[],
     )
     bar = tqdm(total=progress_total, unit="file", file=sys.stderr, disable=not (progress and sys.stderr.isatty()))
     try:
@@ -189,7 +189,7 @@ def ingest_candidates(
         _flush(state)
     with transaction.atomic():
         IngestBatch.objects.filter(pk=batch.pk).update(
-            accepted_count=len(state.accepted), refused_count=len(state.refused), finished_at=timezone.now()
+            accepted_count=state.accepted, refused_count=state.refused, finished_at=timezone.now()
         )
         audit_append(
             actor=actor,
@@ -198,12 +198,12 @@ def ingest_candidates(
             details={
                 "dataset": dataset.slug,
                 "consent_id": str(consent.pk),
-                "accepted": len(state.accepted),
-                "refused": len(state.refused),
-                "refused_reasons": sorted({row["reason"] for row in state.refused}),
+                "accepted": state.accepted,
+                "refused": state.refused,
+                "refused_reasons": sorted(state.refused_reasons),
             },
         )
-    return {"consent_id": str(consent.pk), "batch_id": str(batch.pk), "accepted": state.accepted, "refused": state.refused}
+    return IngestBatch.objects.select_related("consent").get(pk=batch.pk)
 
 
 def _refuse(state: _Batch, position: int, path: str, reason: RefusalReason, detail: str, sha256: str = "") -> None:
@@ -212,7 +212,8 @@ def _refuse(state: _Batch, position: int, path: str, reason: RefusalReason, deta
             batch=state.batch, position=position, path=path, accepted=False, reason=str(reason), detail=detail, sha256=sha256
         )
     )
-    state.refused.append({"path": path, "reason": str(reason), "detail": detail})
+    state.refused += 1
+    state.refused_reasons.add(str(reason))
 
 
 def _lookup_chunks(numbered: Iterable[tuple[int, Candidate]]) -> Iterator[list[tuple[int, Candidate]]]:
@@ -350,7 +351,7 @@ def _insert(state: _Batch, pending: list[_Pending]) -> None:
         ]
     )
     hooks.assets_ingested([str(item.asset.pk) for item in pending], state.actor)
-    state.accepted.extend({"path": item.path, "asset_id": str(item.asset.pk), "sha256": item.asset.sha256} for item in pending)
+    state.accepted += len(pending)
 
 
 def _check_before_decoding(state: _Batch, sha256: str) -> None:

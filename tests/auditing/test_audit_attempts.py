@@ -16,6 +16,7 @@ from auditing.services import asset_audit_run, audits_request, finding_resolve
 from core.audit import auditlog_verify
 from core.models import AuditEvent, EventType
 from core.reconcile import reconcile
+from provenance.api.serializers import IngestResultSerializer
 from provenance.models import Asset, AssetStatus
 from provenance.services.datasets import dataset_create
 from provenance.services.ingest import ingest_paths
@@ -33,9 +34,11 @@ def photo(contributor, tmp_path, settings) -> str:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "generated.jpg").write_bytes(image_bytes(5, xmp=SYNTHETIC_XMP))
     consent = write_consent(tmp_path / "c", contributor="carla@example.com", scopes=["ai_training"])
-    result = ingest_paths(
-        paths=[str(tmp_path / "in")], dataset_slug="faces", contributor_email="carla@example.com", consent_path=str(consent)
-    )
+    result = IngestResultSerializer(
+        ingest_paths(
+            paths=[str(tmp_path / "in")], dataset_slug="faces", contributor_email="carla@example.com", consent_path=str(consent)
+        )
+    ).data
     asset_id = result["accepted"][0]["asset_id"]
     with transaction.atomic():
         audits_request(asset_ids=[asset_id])

@@ -12,6 +12,7 @@ from skimage import data as samples
 
 from auditing.models import Finding
 from auditing.services import asset_audit_run, audits_request
+from provenance.api.serializers import IngestResultSerializer
 from provenance.models import Asset
 from provenance.services.datasets import dataset_create
 from provenance.services.ingest import ingest_paths
@@ -45,9 +46,11 @@ def ingest(contributor, tmp_path, settings):
             (folder / name).write_bytes(content)
         for name, caption in (captions or {}).items():
             (folder / name).write_text(caption)
-        result = ingest_paths(
-            paths=[str(folder)], dataset_slug="photos", contributor_email="carla@example.com", consent_path=str(consent)
-        )
+        result = IngestResultSerializer(
+            ingest_paths(
+                paths=[str(folder)], dataset_slug="photos", contributor_email="carla@example.com", consent_path=str(consent)
+            )
+        ).data
         ids = {row["path"].rsplit("/", 1)[-1]: row["asset_id"] for row in result["accepted"]}
         for asset_id in ids.values():
             with transaction.atomic():

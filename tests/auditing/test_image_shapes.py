@@ -16,6 +16,7 @@ from auditing.registry import AUDITORS
 from auditing.services import asset_audit_run, audits_request
 from auditing.services.protected import protected_add
 from auditing.services.protected_index import protected_index_forget
+from provenance.api.serializers import IngestResultSerializer
 from provenance.models import Asset, AssetStatus
 from provenance.services.datasets import dataset_create
 from provenance.services.ingest import ingest_paths
@@ -67,9 +68,9 @@ def audited(contributor, tmp_path, settings) -> dict[str, Asset]:
         (folder / name).write_bytes(content)
     dataset_create(slug="shapes", scopes=["ai_training"])
     consent = write_consent(tmp_path / "c", contributor="carla@example.com", scopes=["ai_training"])
-    result = ingest_paths(
-        paths=[str(folder)], dataset_slug="shapes", contributor_email="carla@example.com", consent_path=str(consent)
-    )
+    result = IngestResultSerializer(
+        ingest_paths(paths=[str(folder)], dataset_slug="shapes", contributor_email="carla@example.com", consent_path=str(consent))
+    ).data
     assert result["refused"] == []
     ids = {row["path"].rsplit("/", 1)[-1]: row["asset_id"] for row in result["accepted"]}
     for asset_id in ids.values():

@@ -19,6 +19,7 @@ from auditing.services.protected import protected_add
 from auditing.services.protected_index import index_path, protected_index, protected_index_forget
 from auditing.similarity.embeddings import candidate_embeddings, vector_from_bytes
 from core.exceptions import ApplicationError
+from provenance.api.serializers import IngestResultSerializer
 from provenance.models import Asset
 from provenance.services.datasets import dataset_create
 from provenance.services.ingest import ingest_paths
@@ -66,9 +67,9 @@ def ingest(contributor, tmp_path):
         for name, content in files.items():
             (folder / name).write_bytes(content)
         paths = [str(folder / name) for name in files]
-        result = ingest_paths(
-            paths=paths, dataset_slug="photos", contributor_email="carla@example.com", consent_path=str(consent)
-        )
+        result = IngestResultSerializer(
+            ingest_paths(paths=paths, dataset_slug="photos", contributor_email="carla@example.com", consent_path=str(consent))
+        ).data
         ids = {row["path"].rsplit("/", 1)[-1]: row["asset_id"] for row in result["accepted"]}
         for name in files:
             with transaction.atomic():

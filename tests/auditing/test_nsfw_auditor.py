@@ -21,6 +21,7 @@ from auditing.detectors.nsfw import DetectorUnavailable
 from auditing.models import AuditRun, Finding
 from auditing.services import asset_audit_run, audits_request
 from auditing.similarity.embeddings import OpenClipModel
+from provenance.api.serializers import IngestResultSerializer
 from provenance.models import Asset
 from provenance.services.datasets import dataset_create
 from provenance.services.ingest import ingest_paths
@@ -69,12 +70,14 @@ def ingest(contributor, tmp_path):
         folder.mkdir(exist_ok=True)
         for name in names:
             (folder / f"{name}.jpg").write_bytes(jpeg(name))
-        result = ingest_paths(
-            paths=[str(folder / f"{name}.jpg") for name in names],
-            dataset_slug="photos",
-            contributor_email="carla@example.com",
-            consent_path=str(consent),
-        )
+        result = IngestResultSerializer(
+            ingest_paths(
+                paths=[str(folder / f"{name}.jpg") for name in names],
+                dataset_slug="photos",
+                contributor_email="carla@example.com",
+                consent_path=str(consent),
+            )
+        ).data
         ids = {row["path"].rsplit("/", 1)[-1].removesuffix(".jpg"): row["asset_id"] for row in result["accepted"]}
         for name in names:
             with transaction.atomic():

@@ -12,6 +12,7 @@ from django.utils import timezone
 from auditing.models import AuditRun
 from auditing.services import audits_request
 from core.reconcile import reconcile
+from provenance.api.serializers import IngestResultSerializer
 from provenance.models import Asset, AssetStatus
 from provenance.services.datasets import dataset_create
 from provenance.services.ingest import ingest_paths
@@ -30,9 +31,11 @@ def photo(transactional_db, contributor, tmp_path, settings) -> str:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "camera.jpg").write_bytes(image_bytes(1))
     consent = write_consent(tmp_path / "c", contributor="carla@example.com", scopes=["ai_training"])
-    result = ingest_paths(
-        paths=[str(tmp_path / "in")], dataset_slug="faces", contributor_email="carla@example.com", consent_path=str(consent)
-    )
+    result = IngestResultSerializer(
+        ingest_paths(
+            paths=[str(tmp_path / "in")], dataset_slug="faces", contributor_email="carla@example.com", consent_path=str(consent)
+        )
+    ).data
     return result["accepted"][0]["asset_id"]
 
 

@@ -9,6 +9,7 @@ from auditing.models import AuditRun, Finding
 from auditing.services import asset_audit_run, audits_reconcile, audits_request, finding_resolve
 from core.audit import auditlog_verify
 from core.exceptions import ApplicationError, PermissionDenied
+from provenance.api.serializers import IngestResultSerializer
 from provenance.models import Asset
 from provenance.services.datasets import dataset_create
 from provenance.services.ingest import ingest_paths
@@ -28,9 +29,9 @@ def assets(contributor, tmp_path, settings):
     (folder / "camera.jpg").write_bytes(image_bytes(1))
     (folder / "generated.jpg").write_bytes(image_bytes(2, xmp=SYNTHETIC_XMP))
     consent = write_consent(tmp_path / "c", contributor="carla@example.com", scopes=["ai_training"])
-    result = ingest_paths(
-        paths=[str(folder)], dataset_slug="faces", contributor_email="carla@example.com", consent_path=str(consent)
-    )
+    result = IngestResultSerializer(
+        ingest_paths(paths=[str(folder)], dataset_slug="faces", contributor_email="carla@example.com", consent_path=str(consent))
+    ).data
     return {row["path"].rsplit("/", 1)[-1]: row["asset_id"] for row in result["accepted"]}
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from provenance.api.serializers import IngestResultSerializer
 from provenance.consent_document import parse_consent_bytes
 from provenance.models import Asset, AssetStatus, ConsentRecord, Contributor, Dataset, DatasetMembership, EvidenceDocument
 from provenance.services.consent import consent_grant, evidence_opener_for_uploads
@@ -190,7 +191,9 @@ def ingest(user, dataset: Dataset, consent: ConsentRecord, *files: SimpleUploade
     as an ML engineer or operator would have done before a contributor's upload."""
     if enrol:
         dataset_enrol(dataset=dataset, contributor=consent.contributor)
-    return ingest_uploads(files=[(f.name, f) for f in files], dataset_slug=dataset.slug, consent=consent, source=None, actor=user)
+    return IngestResultSerializer(
+        ingest_uploads(files=[(f.name, f) for f in files], dataset_slug=dataset.slug, consent=consent, source=None, actor=user)
+    ).data
 
 
 def raw_multipart(parts: list[tuple[str, bytes | None, bytes]], boundary: str = "cleanroom-boundary") -> tuple[bytes, str]:

@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 from core.audit import auditlog_verify
 from core.exceptions import ApplicationError, PermissionDenied
 from core.models import AuditEvent, EventType
+from provenance.api.serializers import IngestResultSerializer
 from provenance.models import ConsentRecord, Dataset, DatasetEnrolment
 from provenance.services.contributors import contributor_get
 from provenance.services.datasets import dataset_create, dataset_enrol, dataset_unenrol
@@ -140,7 +141,7 @@ def test_the_command_line_ingesting_on_a_contributors_behalf_enrols_them_on_the_
     image = write_image(tmp_path / "in" / "a.jpg", seed=1)
     options = {"dataset_slug": "faces", "contributor_email": "carla@example.com", "consent_path": str(consent_path)}
 
-    first = ingest_paths(paths=[str(image)], **options)
+    first = IngestResultSerializer(ingest_paths(paths=[str(image)], **options)).data
     ingest_paths(paths=[str(write_image(tmp_path / "in" / "b.jpg", seed=2))], **options)
 
     assert len(first["accepted"]) == 1

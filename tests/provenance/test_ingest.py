@@ -15,6 +15,7 @@ from PIL import Image
 from core.audit import auditlog_verify
 from core.exceptions import ApplicationError
 from core.storage import blob_exists
+from provenance.api.serializers import IngestResultSerializer
 from provenance.models import Asset, IngestBatch
 from provenance.services.datasets import dataset_create
 from provenance.services.ingest import ingest_paths
@@ -38,7 +39,7 @@ def ingest(dataset, consent_path):
     def run(*paths, **kwargs):
         options = {"dataset_slug": "faces", "contributor_email": "carla@example.com", "consent_path": str(consent_path)}
         options.update(kwargs)
-        return ingest_paths(paths=[str(p) for p in paths], **options)
+        return IngestResultSerializer(ingest_paths(paths=[str(p) for p in paths], **options)).data
 
     return run
 
@@ -227,9 +228,14 @@ def test_files_without_a_consent_covering_the_dataset_scopes_are_no_consent(cont
     dataset_create(slug="commercial", scopes=["ai_training", "commercial_use"])
     consent = write_consent(tmp_path / "c", contributor="carla@example.com", scopes=["ai_training"])
     write_image(tmp_path / "in" / "a.jpg", seed=18)
-    result = ingest_paths(
-        paths=[str(tmp_path / "in")], dataset_slug="commercial", contributor_email="carla@example.com", consent_path=str(consent)
-    )
+    result = IngestResultSerializer(
+        ingest_paths(
+            paths=[str(tmp_path / "in")],
+            dataset_slug="commercial",
+            contributor_email="carla@example.com",
+            consent_path=str(consent),
+        )
+    ).data
     assert reasons(result) == {"a.jpg": "no_consent"}
     assert "commercial_use" in result["refused"][0]["detail"]
 

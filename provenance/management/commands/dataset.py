@@ -4,7 +4,7 @@ import argparse
 
 from core.exceptions import ApplicationError
 from core.management.base import JsonCommand
-from provenance.api.serializers import EnrolmentChangeSerializer
+from provenance.api.serializers import DatasetSerializer, EnrolmentChangeSerializer
 from provenance.selectors import dataset_get
 from provenance.services.contributors import contributor_get
 from provenance.services.datasets import dataset_create, dataset_enrol, dataset_unenrol, parse_scopes
@@ -40,7 +40,7 @@ class Command(JsonCommand):
     def run(self, *, action: str, **options):
         if action == "create":
             dataset = dataset_create(slug=options["slug"], scopes=options["scopes"], name=options["name"])
-            return {"dataset_id": str(dataset.pk), "slug": dataset.slug, "scopes": dataset.scopes}
+            return DatasetSerializer(dataset).data
         change = (dataset_enrol if action == "enrol" else dataset_unenrol)(
             dataset=dataset_get(slug=options["slug"]),
             contributor=contributor_get(email=options["contributor"]),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from core.management.base import JsonCommand
+from provenance.api.serializers import IngestResultSerializer
 from provenance.services.ingest import ingest_paths
 
 
@@ -19,7 +20,7 @@ class Command(JsonCommand):
         parser.add_argument("--source-url", default="", metavar="URL")
 
     def run(self, **options):
-        return ingest_paths(
+        batch = ingest_paths(
             paths=options["paths"],
             dataset_slug=options["dataset"],
             contributor_email=options["contributor"],
@@ -29,3 +30,4 @@ class Command(JsonCommand):
             actor=None,
             progress=True,
         )
+        return IngestResultSerializer(batch).data
