@@ -54,7 +54,10 @@ def _request_limit_error(exc: Exception) -> ApplicationError | None:
         return ApplicationError(f"a request may hold at most {limit} fields", code="too_many_fields", extra={"max_fields": limit})
     if isinstance(exc, RequestDataTooBig):
         return ApplicationError(
-            "the request, apart from its files, is larger than the server accepts", code="too_large", status=413
+            f"the request, apart from its files, is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes the "
+            "server accepts",
+            code="too_large",
+            status=413,
         )
     return None
 
