@@ -22,6 +22,7 @@ ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="no such object visible to the caller"),
     409: OpenApiResponse(ErrorSerializer, description="conflicts with the object's state"),
     413: OpenApiResponse(ErrorSerializer, description="the upload is larger than the server accepts"),
+    503: OpenApiResponse(ErrorSerializer, description="no room for the work now: try again after `Retry-After` seconds"),
 }
 
 
@@ -39,5 +40,5 @@ def visible_or_404(queryset: QuerySet[M], what: str, **lookup: Any) -> M:
 
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        return Response({"error": exc.message, "code": exc.code, **exc.extra}, status=exc.status)
+        return Response({"error": exc.message, "code": exc.code, **exc.extra}, status=exc.status, headers=exc.headers)
     return drf_exception_handler(exc, context)
