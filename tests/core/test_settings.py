@@ -70,3 +70,9 @@ def test_the_embedded_secret_key_lives_in_the_data_folder_not_the_repo(tmp_path)
 def test_a_token_lifetime_under_an_hour_stops_the_process(tmp_path):
     done = run_manage({"CLEANROOM_TOKEN_TTL_HOURS": "0", "CLEANROOM_DATA_DIR": str(tmp_path)}, "check")
     assert done.returncode != 0 and "CLEANROOM_TOKEN_TTL_HOURS" in done.stderr
+
+
+def test_a_verify_spool_smaller_than_one_upload_stops_the_process(tmp_path):
+    env = {"CLEANROOM_VERIFY_SPOOL_MAX_BYTES": "1000", "CLEANROOM_DATA_DIR": str(tmp_path)}
+    done = run_manage(env, "check")
+    assert done.returncode != 0 and "CLEANROOM_VERIFY_SPOOL_MAX_BYTES" in done.stderr
