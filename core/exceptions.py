@@ -5,15 +5,25 @@ class ApplicationError(Exception):
     """A request refused by a business rule: shown to the caller, never a crash.
 
     `code` is a stable machine-readable slug (`unknown_dataset`, `not_allowed`, ...);
-    `message` a sentence for a person; `status` the HTTP status the API answers with.
+    `message` a sentence for a person; `status` the HTTP status the API answers with, and
+    `headers` any it sends with it (`Retry-After` on a 503).
     """
 
-    def __init__(self, message: str, *, code: str = "invalid", status: int = 400, extra: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "invalid",
+        status: int = 400,
+        extra: dict | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code
         self.status = status
         self.extra = extra or {}
+        self.headers = headers or {}
 
 
 class NotFound(ApplicationError):

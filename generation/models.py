@@ -182,7 +182,9 @@ class Verification(TimeStampedModel):
     answered at once (`done`); one that needs its soft bindings read (a stripped copy, or a
     stranger) is queued for a CPU worker, because the web process never loads the detectors.
 
-    `sha256` names the uploaded bytes (a blob), `verdict` is what `verify FILE` prints.
+    `sha256` is the digest of the uploaded bytes, `verdict` is what `verify FILE` prints. A
+    queued request's bytes wait in the verify spool under its id until the verdict is stored
+    (generation/services/verification_spool.py); they are never a blob.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -33,3 +33,14 @@ def verify(self, verification_id: str, **unknown) -> str:
     if unknown:
         logger.warning("verify ignores unknown arguments %s", sorted(unknown))
     return verification_run(verification_id=verification_id, task_id=self.request.id or "")
+
+
+@shared_task(name="generation.sweep_verify_uploads")
+def sweep_verify_uploads(**unknown) -> dict | None:
+    """Beat: the verify spool swept of uploads no verification needs (see verify_uploads_sweep);
+    on the `audit` queue, whose workers share the spool with the web process."""
+    from generation.services.verification_spool import verify_uploads_sweep
+
+    if unknown:
+        logger.warning("generation.sweep_verify_uploads ignores unknown arguments %s", sorted(unknown))
+    return verify_uploads_sweep()

@@ -43,6 +43,8 @@ def _blob_storage_per_test(settings, tmp_path):
     }
     settings.CLEANROOM_MODELS_DIR = tmp_path / "models"
     settings.CLEANROOM_INDEX_DIR = tmp_path / "indexes"
+    # Where a worker started with CLEANROOM_DATA_DIR = tmp_path (tests.workers) looks for it too.
+    settings.CLEANROOM_VERIFY_SPOOL_DIR = tmp_path / "verify-spool"
 
 
 @pytest.fixture

@@ -131,9 +131,10 @@ def stop_worker(worker: subprocess.Popen) -> None:
             worker.wait()
 
 
-def wait_until(done: Callable[[], bool], *, timeout: float, explain: Callable[[], str] = lambda: "") -> None:
+def wait_until(done: Callable[[], bool], *, timeout: float, explain: Callable[[], str] = lambda: "", every: float = 0.25) -> None:
+    """Poll `done` every `every` seconds (shorter to catch a state that lasts only a moment)."""
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
             raise AssertionError(f"still waiting after {timeout} s\n{explain()}")
-        time.sleep(0.25)
+        time.sleep(every)

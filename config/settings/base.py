@@ -349,6 +349,21 @@ CLEANROOM_GENERATION: GenerationSettings = {
 }
 # `verify` through the API: uploads up to this size; anyone may ask, at this rate per client.
 CLEANROOM_VERIFY_MAX_BYTES = env_int("CLEANROOM_VERIFY_MAX_BYTES", 50 * 1024 * 1024)
+# An upload the API queues for an `audit` worker (no manifest settles it) waits in this private
+# spool (0700, files 0600, named by the verification's id), never in the blob store of governed
+# assets, and only until its verdict is stored (generation/services/verification_spool.py). The
+# web process writes it and the audit workers read it: they must share this folder. All the
+# uploads waiting there together stay under MAX_BYTES: past it the API answers 503
+# `verify_busy` with Retry-After and stores nothing. One still there after MAX_AGE_SECONDS is
+# removed by the sweeper (beat, every 5 minutes) and its verification failed `upload_expired`.
+CLEANROOM_VERIFY_SPOOL_DIR = Path(env_str("CLEANROOM_VERIFY_SPOOL_DIR") or DATA_DIR / "verify-spool").resolve()
+CLEANROOM_VERIFY_SPOOL_MAX_BYTES = env_int("CLEANROOM_VERIFY_SPOOL_MAX_BYTES", 2 * 1024**3)
+CLEANROOM_VERIFY_SPOOL_MAX_AGE_SECONDS = env_int("CLEANROOM_VERIFY_SPOOL_MAX_AGE_SECONDS", 6 * 3600)
+if CLEANROOM_VERIFY_SPOOL_MAX_BYTES < CLEANROOM_VERIFY_MAX_BYTES:
+    raise ImproperlyConfigured(
+        f"CLEANROOM_VERIFY_SPOOL_MAX_BYTES={CLEANROOM_VERIFY_SPOOL_MAX_BYTES} must be at least "
+        f"CLEANROOM_VERIFY_MAX_BYTES={CLEANROOM_VERIFY_MAX_BYTES}, or the largest upload could never be queued"
+    )
 CLEANROOM_WATERMARK = {
     # rivagan | trustmark, or the dotted path of a generation.watermarks.base.WatermarkBackend subclass.
     "BACKEND": env_str("CLEANROOM_WATERMARK_BACKEND") or "rivagan",
@@ -383,8 +398,10 @@ CELERY_TASK_DEFAULT_QUEUE = f"{CLEANROOM_QUEUE_PREFIX}default"
 CELERY_TASK_ROUTES = {
     "auditing.*": {"queue": f"{CLEANROOM_QUEUE_PREFIX}audit"},
     "training.*": {"queue": f"{CLEANROOM_QUEUE_PREFIX}gpu"},
-    # Reading a stripped copy's watermark and fingerprint is CPU work: the audit workers do it.
+    # Reading a stripped copy's watermark and fingerprint is CPU work: the audit workers do it,
+    # and they share the verify spool with the web process, so its sweeper runs there too.
     "generation.verify": {"queue": f"{CLEANROOM_QUEUE_PREFIX}audit"},
+    "generation.sweep_verify_uploads": {"queue": f"{CLEANROOM_QUEUE_PREFIX}audit"},
     "generation.*": {"queue": f"{CLEANROOM_QUEUE_PREFIX}gpu"},
 }
 # Long CPU work: take one message at a time and acknowledge it only when done, so a worker
@@ -396,12 +413,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CLEANROOM_TASK_SOFT_TIME_LIMIT", 600)
 CELERY_TASK_TIME_LIMIT = env_int("CLEANROOM_TASK_TIME_LIMIT", 660)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Beat: one reconciler pass a minute (core.reconcile: every kind under one advisory lock), and
+# Beat: one reconciler pass a minute (core.reconcile: every kind under one advisory lock),
 # consents whose expiry passed recorded as expired, tainting the snapshots that hold them
-# (provenance.services.consent.consent_expire_due, under an advisory lock of its own).
+# (provenance.services.consent.consent_expire_due, under an advisory lock of its own), and the
+# verify spool swept of uploads no verification needs any more (verify_uploads_sweep, likewise).
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "core.reconcile", "schedule": 60.0},
     "expire-consents": {"task": "provenance.expire_consents", "schedule": 300.0},
+    "sweep-verify-uploads": {"task": "generation.sweep_verify_uploads", "schedule": 300.0},
 }
 
 # An API token works this long after it is issued (then the client logs in again); it can be

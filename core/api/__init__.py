@@ -25,6 +25,7 @@ ERRORS = {
     409: OpenApiResponse(ErrorSerializer, description="conflicts with the object's state"),
     413: OpenApiResponse(ErrorSerializer, description="the upload is larger than the server accepts"),
     429: OpenApiResponse(ErrorSerializer, description="too many failed log-ins: locked for a while (Retry-After)"),
+    503: OpenApiResponse(ErrorSerializer, description="no room for the work now: try again after `Retry-After` seconds"),
 }
 
 
@@ -65,8 +66,8 @@ def _request_limit_error(exc: Exception) -> ApplicationError | None:
 def exception_handler(exc, context):
     exc = _request_limit_error(exc) or exc
     if isinstance(exc, ApplicationError):
-        response = Response({"error": exc.message, "code": exc.code, **exc.extra}, status=exc.status)
+        headers = dict(exc.headers or {})
         if "retry_after" in exc.extra:
-            response["Retry-After"] = str(exc.extra["retry_after"])
-        return response
+            headers.setdefault("Retry-After", str(exc.extra["retry_after"]))
+        return Response({"error": exc.message, "code": exc.code, **exc.extra}, status=exc.status, headers=headers)
     return drf_exception_handler(exc, context)

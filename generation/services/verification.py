@@ -36,8 +36,15 @@ from PIL import Image, UnidentifiedImageError
 from core.exceptions import ApplicationError
 from core.roles import Actor, actor_user
 from core.state import StateMachine
-from core.storage import blob_open, blob_put_bytes
+from core.storage import blob_exists, blob_open
 from generation.models import VERIFICATION_TRANSITIONS, Output, Verification, VerificationStatus
+from generation.services.verification_spool import (
+    FINAL,
+    UPLOAD_GONE,
+    verify_upload_discard,
+    verify_upload_keep,
+    verify_upload_read,
+)
 from provenance.c2pa.lineage import (
     DATASET_TYPE,
     LINEAGE_LABEL,
@@ -135,7 +142,9 @@ def _by_soft_bindings(verdict: Verdict, image: Image.Image) -> Verdict:
 
 def verification_request(*, data: bytes, actor: Actor = None) -> Verification:
     """Answer from the embedded manifest when it settles the question, else queue the soft-binding
-    search (task `generation.verify`, on the CPU `audit` queue) and return the queued request."""
+    search (task `generation.verify`, on the CPU `audit` queue) and return the queued request.
+    A queued upload waits in the verify spool until its verdict is stored (503 `verify_busy`
+    when the spool is full); a settled one is kept nowhere."""
     if len(data) > settings.CLEANROOM_VERIFY_MAX_BYTES:
         raise ApplicationError(
             f"the file is larger than {settings.CLEANROOM_VERIFY_MAX_BYTES} bytes", code="too_large", status=413
@@ -148,10 +157,20 @@ def verification_request(*, data: bytes, actor: Actor = None) -> Verification:
             sha256=verdict.sha256, requested_by=requester, status=VerificationStatus.DONE, verdict=verdict.as_dict(),
             finished_at=timezone.now(),
         )  # fmt: skip
-    sha256 = blob_put_bytes(data)  # the worker reads it from the blob store
-    with transaction.atomic():
-        verification = Verification.objects.create(sha256=sha256, requested_by=requester, task_id=str(uuid.uuid4()))
-        transaction.on_commit(lambda: _enqueue(verification))
+    verification_id = uuid.uuid4()
+    # Written before the row is committed, so a worker (or the sweeper) that sees the row finds
+    # the file; a request that fails to commit leaves a file the sweeper removes.
+    verify_upload_keep(verification_id=verification_id, data=data)
+    try:
+        with transaction.atomic():
+            verification = Verification.objects.create(
+                id=verification_id, sha256=hashlib.sha256(data).hexdigest(), requested_by=requester,
+                task_id=str(uuid.uuid4()),
+            )  # fmt: skip
+            transaction.on_commit(lambda: _enqueue(verification))
+    except BaseException:
+        verify_upload_discard(verification_id=verification_id)
+        raise
     return verification
 
 
@@ -188,26 +207,51 @@ def verification_run(*, verification_id, task_id: str = "") -> str:
         lost_changes={"error": "worker_lost: the worker running this verification was lost", "finished_at": timezone.now()},
     )
     if claimed is None:
+        # Another task's to run (it may not have read the upload yet), or ended: a claim that
+        # found its own worker lost has just failed it, so nothing will read the upload again.
+        if Verification.objects.filter(pk=verification_id, status__in=FINAL).exists():
+            verify_upload_discard(verification_id=verification_id)
         return "skipped"
-    verification = claimed
     try:
+        return _verify_claimed(claimed)
+    finally:
+        # Whatever happened, the claim is once-only: no task will read this upload again. A
+        # worker killed before this line leaves it for the sweeper (verify_uploads_sweep).
+        verify_upload_discard(verification_id=verification_id)
+
+
+def verification_upload(verification: Verification) -> bytes | None:
+    """The bytes a queued verification asked about: its spool file; for one queued by the
+    previous release, the blob its upload was stored as (read, never deleted: the same bytes may
+    be a governed asset's). None when neither is there any more."""
+    data = verify_upload_read(verification_id=verification.pk)
+    if data is None and blob_exists(verification.sha256):
         with blob_open(verification.sha256) as handle:
-            verdict = verify_image(handle.read())
+            data = handle.read()
+    return data
+
+
+def _verify_claimed(verification: Verification) -> str:
+    verdict: Verdict | None = None
+    try:
+        data = verification_upload(verification)
+        if data is None:
+            failure = UPLOAD_GONE
+        else:
+            verdict, failure = verify_image(data), ""
     except ApplicationError as error:
-        verdict, failure = None, error.message
+        failure = error.message
     except ImproperlyConfigured as error:
         # The platform's fault, not the image's: the request ends with the reason rather than
         # staying `running` until the reconciler's deadline.
-        verdict, failure = None, f"misconfigured: {error}"
-    else:
-        failure = ""
+        failure = f"misconfigured: {error}"
     try:
         if verdict is None:
-            verification_transition(verification_id=verification_id, to=VerificationStatus.FAILED, error=failure)
+            verification_transition(verification_id=verification.pk, to=VerificationStatus.FAILED, error=failure)
         else:
-            verification_transition(verification_id=verification_id, to=VerificationStatus.DONE, verdict=verdict.as_dict())
+            verification_transition(verification_id=verification.pk, to=VerificationStatus.DONE, verdict=verdict.as_dict())
     except ApplicationError:  # failed as lost by the reconciler meanwhile: its answer stands
-        return Verification.objects.get(pk=verification_id).status
+        return Verification.objects.get(pk=verification.pk).status
     return VerificationStatus.FAILED if verdict is None else VerificationStatus.DONE
 
 

@@ -97,3 +97,9 @@ def test_the_embedded_default_shares_throttle_counts_between_processes_through_t
 
     assert read.returncode == 0, read.stderr
     assert read.stdout.strip() == "[1.0]"
+
+
+def test_a_verify_spool_smaller_than_one_upload_stops_the_process(tmp_path):
+    env = {"CLEANROOM_VERIFY_SPOOL_MAX_BYTES": "1000", "CLEANROOM_DATA_DIR": str(tmp_path)}
+    done = run_manage(env, "check")
+    assert done.returncode != 0 and "CLEANROOM_VERIFY_SPOOL_MAX_BYTES" in done.stderr

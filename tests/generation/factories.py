@@ -2,13 +2,17 @@
 its audit event): `requested_job` queues a job without running it (no worker needed),
 `released` runs one in-process with the same service the `gpu` worker calls, and
 `verification_of` asks the verify service about some bytes. Plus the images and the
-parameters that keep the tiny model fast on a CPU. No DjangoModelFactory here."""
+parameters that keep the tiny model fast on a CPU, and where files lie (`blob_files`,
+`files_holding`). No DjangoModelFactory here."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 from PIL import Image
 from skimage import data as samples
 
@@ -68,3 +72,20 @@ def verification_of(data: bytes, actor=None) -> Verification:
     """What the verify service records for `data`: settled at once when its own manifest says
     so, queued for a CPU worker otherwise (nothing runs it here)."""
     return verification_request(data=data, actor=actor)
+
+
+def blob_files() -> set[str]:
+    """The names of the files in the blob store (the test's own folder, see the root conftest)."""
+    folder = Path(settings.STORAGES["blobs"]["OPTIONS"]["location"])
+    return {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()}
+
+
+def files_holding(folder: Path, data: bytes) -> list[Path]:
+    """Every file under `folder` (links not followed) whose bytes are exactly `data`."""
+    digest = hashlib.sha256(data).hexdigest()
+    return [
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and not path.is_symlink() and path.stat().st_size == len(data)
+        and hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    ]  # fmt: skip

@@ -16,7 +16,7 @@ from generation.models import GenerationJob, JobStatus, Verification, Verificati
 from generation.services.execution import job_run
 from generation.services.requests import generation_request, job_claim
 from generation.services.verification import verification_request, verification_run, verification_transition
-from tests.generation.factories import FAST, SIZE, astronaut, png
+from tests.generation.factories import FAST, SIZE, astronaut, blob_files, files_holding, png
 from tests.workers import celery_worker, lose_messages, queued_messages, wait_until
 
 pytestmark = pytest.mark.slow
@@ -67,7 +67,8 @@ def test_a_job_left_running_past_its_time_limit_fails_as_worker_lost(world, prod
 
 @pytest.mark.django_db(transaction=True)
 def test_a_verification_whose_message_was_lost_is_sent_again_and_answered_by_a_worker(pki, tmp_path):
-    verification = verification_request(data=png(astronaut()))
+    upload, blobs = png(astronaut()), blob_files()
+    verification = verification_request(data=upload)
     assert verification.status == VerificationStatus.QUEUED
     assert lose_messages("audit", verification.task_id) == 1
     assert reconcile(kinds=["verification"]) == {"verification": {"resent": [], "lost": []}}  # fresh: left alone
@@ -78,6 +79,8 @@ def test_a_verification_whose_message_was_lost_is_sent_again_and_answered_by_a_w
                    explain=worker.log)  # fmt: skip
     verdict = Verification.objects.get(pk=verification.pk).verdict
     assert verdict["traced_by"] is None and verdict["errors"][0].startswith("unknown:")
+    # The worker deleted the upload once the verdict was stored, and no blob was ever made of it.
+    assert files_holding(tmp_path, upload) == [] and blob_files() == blobs
 
 
 @pytest.mark.django_db

@@ -1,16 +1,20 @@
 """/api/v1/verify/: public, throttled; a manifest settles it at once, a stripped copy is queued
-for a CPU worker and polled. The queued half is run here by the service the worker calls."""
+for a CPU worker and polled. The queued half is run here by the service the worker calls. An
+upload is never a blob: a queued one waits in the verify spool, within its quota, until its
+verdict is stored."""
 
 from __future__ import annotations
 
 import io
+import stat
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from generation.models import Verification
 from generation.services.verification import verification_run
-from tests.generation.factories import released
+from tests.generation.factories import astronaut, blob_files, files_holding, png, released
 
 pytestmark = pytest.mark.slow
 VERIFY = "/api/v1/verify/"
@@ -20,8 +24,10 @@ def post(api, data: bytes, name: str = "image.png"):
     return api.post(VERIFY, {"file": SimpleUploadedFile(name, data)}, format="multipart")
 
 
-def test_anyone_gets_an_output_verified_at_once_from_its_manifest(world, product, api):
+def test_anyone_gets_an_output_verified_at_once_from_its_manifest(world, product, api, settings, tmp_path):
     output, data = released(world, product)
+    settings.CLEANROOM_VERIFY_SPOOL_MAX_BYTES = 0  # no room to queue anything: a settled answer keeps nothing
+    blobs = blob_files()
 
     response = post(api, data)
 
@@ -37,19 +43,29 @@ def test_anyone_gets_an_output_verified_at_once_from_its_manifest(world, product
     )
     assert [entry["type"] for entry in verdict["chain"]] == ["output", "model", "base_model", "snapshot"]
     assert api.get(response["Location"]).json() == body
+    assert blob_files() == blobs and not list((tmp_path / "verify-spool").glob("*-*"))
 
 
-def test_a_stripped_copy_is_queued_then_traced_by_a_worker(world, product, api):
+def test_a_stripped_copy_is_queued_then_traced_by_a_worker(world, product, api, tmp_path):
     output, data = released(world, product)
     resaved = io.BytesIO()
     Image.open(io.BytesIO(data)).save(resaved, "PNG")
+    upload, blobs = resaved.getvalue(), blob_files()
 
-    response = post(api, resaved.getvalue())
+    response = post(api, upload)
 
     assert response.status_code == 202
     queued = response.json()
     assert (queued["status"], queued["verdict"]) == ("queued", None)
+    # Until its verdict is stored, the upload waits in the private spool under the request's id,
+    # never in the blob store of governed assets.
+    spool = tmp_path / "verify-spool"
+    assert files_holding(tmp_path, upload) == [spool / queued["verification_id"]]
+    assert stat.S_IMODE(spool.stat().st_mode) == 0o700
+    assert stat.S_IMODE((spool / queued["verification_id"]).stat().st_mode) == 0o600
+    assert blob_files() == blobs
     assert verification_run(verification_id=queued["verification_id"]) == "done"
+    assert files_holding(tmp_path, upload) == [] and blob_files() == blobs
     assert verification_run(verification_id=queued["verification_id"]) == "skipped"  # claimed once
     done = api.get(response["Location"]).json()
     assert done["status"] == "done"
@@ -70,3 +86,17 @@ def test_bad_uploads_are_refused_with_a_reason(db, api, settings):
 
     assert api.post(VERIFY, {}, format="multipart").status_code == 400
     assert api.get("/api/v1/verify/00000000-0000-0000-0000-000000000000/").status_code == 404
+
+
+def test_a_full_spool_refuses_to_queue_with_retry_after_and_keeps_nothing(db, pki, api, settings, tmp_path):
+    first, second = png(astronaut()), png(astronaut().rotate(90))
+    settings.CLEANROOM_VERIFY_SPOOL_MAX_BYTES = len(first) + len(second) - 1
+    assert post(api, first).status_code == 202
+
+    refused = post(api, second)
+
+    assert refused.status_code == 503, refused.json()
+    assert refused.json()["code"] == "verify_busy" and refused.json()["error"]
+    assert int(refused["Retry-After"]) > 0
+    assert Verification.objects.count() == 1
+    assert files_holding(tmp_path, second) == [] and blob_files() == set()
