@@ -3,13 +3,17 @@ validate and render."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from auditing.models import Finding, FindingStatus
-from auditing.services.protected import ProtectedAddition
 from provenance.api.serializers import IngestRefusedSerializer
 from provenance.models import Asset
+
+if TYPE_CHECKING:  # the service loads the near-duplicate engine, which the web process must not
+    from auditing.services.protected import ProtectedAddition
 
 
 class FindingSerializer(serializers.ModelSerializer):

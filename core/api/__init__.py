@@ -10,7 +10,6 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.db.models import Model, QuerySet
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.api.serializers import ErrorSerializer
 from core.exceptions import ApplicationError, NotFound
@@ -64,6 +63,10 @@ def _request_limit_error(exc: Exception) -> ApplicationError | None:
 
 
 def exception_handler(exc, context):
+    # Imported here: DRF resolves our authentication and parser classes (which live under
+    # core.api) while `rest_framework.views` is still being imported.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     exc = _request_limit_error(exc) or exc
     if isinstance(exc, ApplicationError):
         headers = dict(exc.headers or {})
