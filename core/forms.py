@@ -50,3 +50,11 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
         self.fields["new_password1"].label = "New password"
         self.fields["new_password2"].label = "New password again"
         self.fields["new_password2"].help_text = "Type the new password a second time, to be sure of it."
+
+    def clean(self) -> dict[str, Any]:
+        self.validate_passwords("new_password1", "new_password2")
+        # Django puts the validators' objections under the second field; they are about the new
+        # password, so they go beside it, under the rules its help lists.
+        if "new_password2" in self.cleaned_data:
+            self.validate_password_for_user(self.user, "new_password1")
+        return self.cleaned_data
