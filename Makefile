@@ -19,6 +19,7 @@ demo: setup
 	$(PY) manage.py demo load
 
 run: demo
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@HOST=$(HOST) PORT=$(PORT) bash scripts/run.sh
 
 test: setup services

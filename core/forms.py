@@ -1,9 +1,11 @@
-"""The log-in form: Django's, with failed log-ins counted and locked out (core/login_guard.py)."""
+"""The account forms: log in (Django's, with failed log-ins counted and locked out:
+core/login_guard.py) and change my password (Django's, in plainer words)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.views.decorators.debug import sensitive_variables
@@ -30,4 +32,29 @@ class GuardedAuthenticationForm(AuthenticationForm):
             if self.user_cache is None:
                 raise self.get_invalid_login_error()
             self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    """The current password, then the new one twice; Django's validators explain a refusal."""
+
+    error_messages = {
+        **auth_forms.PasswordChangeForm.error_messages,
+        "password_incorrect": "That is not your current password. Please type it again.",
+        "password_mismatch": "The two new passwords are not the same. Please type them again.",
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["old_password"].label = "Current password"
+        self.fields["new_password1"].label = "New password"
+        self.fields["new_password2"].label = "New password again"
+        self.fields["new_password2"].help_text = "Type the new password a second time, to be sure of it."
+
+    def clean(self) -> dict[str, Any]:
+        self.validate_passwords("new_password1", "new_password2")
+        # Django puts the validators' objections under the second field; they are about the new
+        # password, so they go beside it, under the rules its help lists.
+        if "new_password2" in self.cleaned_data:
+            self.validate_password_for_user(self.user, "new_password1")
         return self.cleaned_data

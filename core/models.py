@@ -33,6 +33,7 @@ class EventType(models.TextChoices):
     USER_ROLE_ADDED = "user.role_added"
     USER_TOKEN_ISSUED = "user.token_issued"  # noqa: S105 (an event name, not a secret)
     USER_TOKEN_REVOKED = "user.token_revoked"  # noqa: S105 (an event name, not a secret)
+    USER_PASSWORD_SET = "user.password_set"  # noqa: S105 (an event name, not a secret)
     CONTRIBUTOR_ADDED = "contributor.added"
     DATASET_CREATED = "dataset.created"
     DATASET_ASSET_ADDED = "dataset.asset_added"

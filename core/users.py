@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth import models as auth
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from core.audit import audit_append
 from core.exceptions import ApplicationError, NotFound
@@ -44,6 +45,26 @@ def user_add(*, username: str, role: str, email: str = "", actor: Actor = None) 
         user.groups.add(group)
         audit_append(actor=actor, event_type=EventType.USER_ROLE_ADDED, subject=("user", username), details={"role": role})
     setattr(user, ROLES_CACHE, None)
+    return user
+
+
+@sensitive_variables("password")
+@transaction.atomic
+def user_password_set(*, username: str, password: str, actor: Actor = None) -> auth.User:
+    """Give the active user `username` a new password, once Django's password validators
+    (AUTH_PASSWORD_VALIDATORS) accept it. Their other web sessions end (Django ties a session to
+    the password it was opened with); their API tokens stay. Audited, without the password."""
+    user = user_get(username=username)
+    if not password:
+        raise ApplicationError("no password given", code="no_password")
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as refused:
+        problems = [str(message) for message in refused.messages]
+        raise ApplicationError(" ".join(problems), code="invalid_password", extra={"problems": problems}) from None
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_append(actor=actor, event_type=EventType.USER_PASSWORD_SET, subject=("user", user.username), details={})
     return user
 
 

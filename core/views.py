@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse_lazy
 from django.views import defaults
 from django.views.decorators.http import require_safe
 
-from core.forms import GuardedAuthenticationForm
+from core.forms import GuardedAuthenticationForm, PasswordChangeForm
+from core.users import user_password_set
+from core.web.permissions import RoleRequiredMixin
 
 
 # Public on purpose: it says what Cleanroom is and where to log in, and shows no data.
@@ -35,6 +40,22 @@ class LoginView(auth_views.LoginView):
         return response
 
 
+class PasswordChangeView(RoleRequiredMixin, auth_views.PasswordChangeView):
+    """ "Change my password" for any signed-in user: the current password, then the new one
+    twice; Django's validators apply. The change goes through the same service as
+    `user password` (audited); this session stays open, the user's other sessions end."""
+
+    form_class = PasswordChangeForm
+    template_name = "registration/password_change.html"
+    success_url = reverse_lazy("home")
+
+    def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
+        user = user_password_set(username=form.user.get_username(), password=form.cleaned_data["new_password1"], actor=form.user)
+        update_session_auth_hash(self.request, user)
+        messages.success(self.request, "Your password has been changed.")
+        return HttpResponseRedirect(self.get_success_url())
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
@@ -46,6 +67,20 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return defaults.page_not_found(request, exception)
 
 
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"error": "you may not do this", "code": "permission_denied"}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"error": "the request could not be understood", "code": "bad_request"}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+# templates/500.html is rendered without the request's context (no user, no navigation): the
+# error may have come from the database that the context would be read from.
 def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
         return JsonResponse({"error": "internal error; it has been logged", "code": "server_error"}, status=500)

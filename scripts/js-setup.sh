@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Install the independent C2PA verifier the test suite runs (tests/js: @trustnxt/c2pa-ts, a pure
-# TypeScript implementation, pinned by package-lock.json). Idempotent: does nothing when
-# tests/js/node_modules already holds it. Needs Node.js >= 18 and npm.
+# Install the JavaScript the test suite runs (tests/js, pinned by package-lock.json): the
+# independent C2PA verifier @trustnxt/c2pa-ts (pure TypeScript) and axe-core, the accessibility
+# checker the browser tests inject into each page. Idempotent: does nothing when
+# tests/js/node_modules already holds both. Needs Node.js >= 18 and npm.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../tests/js"
 
-if [ -f node_modules/@trustnxt/c2pa-ts/package.json ]; then
+if [ -f node_modules/@trustnxt/c2pa-ts/package.json ] && [ -f node_modules/axe-core/axe.min.js ]; then
     exit 0
 fi
 if ! command -v npm >/dev/null 2>&1; then

@@ -21,11 +21,12 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 # --- System packages (apt) ---------------------------------------------------------------------
 # Add Debian packages the platform needs here, one per line, each with the reason. Only the
 # missing ones are installed; `apt-get update` runs only when at least one is missing.
-# (Later: tesseract-ocr for the PII auditor's OCR, libimage-exiftool-perl for XMP writing,
-# chromium + chromium-driver for the browser tests.)
+# (Later: libimage-exiftool-perl for XMP writing.)
 APT_PACKAGES=(
     tesseract-ocr      # OCR for the PII auditor (text in pixels)
     tesseract-ocr-eng  # its English language data
+    chromium           # the browser tests (tests/web/) drive Debian's Chromium by path; Playwright downloads nothing
+    fonts-dejavu-core  # a font for the pages Chromium renders in those tests (and their screenshots)
 )
 
 ensure_apt_packages() {

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_htmx",  # request.htmx, and htmx itself as a static file (never from a CDN)
     "core",
     "provenance",
     "auditing",
@@ -57,12 +58,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the stylesheet, htmx) straight from the web process, before any other work.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -78,6 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "core.web.context_processors.navigation",
             ],
         },
     },
@@ -114,6 +119,12 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+# A web session lasts one working day from logging in, and ends when the browser closes.
+SESSION_COOKIE_AGE = env_int("CLEANROOM_SESSION_SECONDS", 8 * 3600)
+if SESSION_COOKIE_AGE < 60:
+    raise ImproperlyConfigured(f"CLEANROOM_SESSION_SECONDS={SESSION_COOKIE_AGE} must be at least 60")
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_SAMESITE = "Lax"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -122,6 +133,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# The project's own static files (templates/ has the pages); apps' ones come from their static/.
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise serves static files. Embedded and in tests it reads them where they lie (no
+# collectstatic); production serves only what `manage.py collectstatic` wrote, with hashed names.
+WHITENOISE_USE_FINDERS = True
 
 # Blobs (training images, evidence documents) live behind Django's storage API, keyed by their
 # sha256, so an S3-compatible backend replaces local files by configuration alone.

@@ -28,4 +28,13 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+# Pages read the CSRF token from the form, never from the cookie: scripts need not see it.
+CSRF_COOKIE_HTTPONLY = True
+# Static files: hashed, compressed copies written by `manage.py collectstatic` (run at deploy),
+# served by WhiteNoise with far-future cache headers; nothing is read from the source folders.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = False
 CSRF_TRUSTED_ORIGINS = [o for o in (env_str("CLEANROOM_CSRF_TRUSTED_ORIGINS") or "").split(",") if o]

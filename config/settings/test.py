@@ -13,6 +13,10 @@ from config.settings.base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; tests alone
 
+# Tests never run collectstatic: WhiteNoise and the live server read static files through the
+# finders (and the plain StaticFilesStorage keeps their names unhashed).
+STATIC_ROOT = None  # type: ignore[assignment]
+
 # Most tests are about one service; the pipeline tests switch this on and run real workers.
 CLEANROOM_AUDIT_ON_INGEST = False
 

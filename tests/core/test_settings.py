@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -103,3 +105,18 @@ def test_a_verify_spool_smaller_than_one_upload_stops_the_process(tmp_path):
     env = {"CLEANROOM_VERIFY_SPOOL_MAX_BYTES": "1000", "CLEANROOM_DATA_DIR": str(tmp_path)}
     done = run_manage(env, "check")
     assert done.returncode != 0 and "CLEANROOM_VERIFY_SPOOL_MAX_BYTES" in done.stderr
+
+
+def test_production_serves_static_files_collected_at_deploy_under_hashed_names(tmp_path):
+    done = run_manage({**PRODUCTION, "CLEANROOM_DATA_DIR": str(tmp_path)}, "collectstatic", "--noinput", "-v0")
+
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())["paths"]
+    assert re.fullmatch(r"css/cleanroom\.[0-9a-f]{12}\.css", manifest["css/cleanroom.css"])
+    assert re.fullmatch(r"django_htmx/htmx-2\.min\.[0-9a-f]{12}\.js", manifest["django_htmx/htmx-2.min.js"])
+    assert (tmp_path / "static" / f"{manifest['css/cleanroom.css']}.gz").exists()  # WhiteNoise serves it compressed
+
+
+def test_a_session_shorter_than_a_minute_stops_the_process(tmp_path):
+    done = run_manage({"CLEANROOM_SESSION_SECONDS": "5", "CLEANROOM_DATA_DIR": str(tmp_path)}, "check")
+    assert done.returncode != 0 and "CLEANROOM_SESSION_SECONDS" in done.stderr

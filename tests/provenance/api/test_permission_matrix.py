@@ -50,6 +50,9 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("POST /accounts/login/",                         (200, 302,  302, 302, 302, 302, 302, 302, 302, 302)),
     ("PUT  /accounts/login/",                         (200, 302,  302, 302, 302, 302, 302, 302, 302, 302)),
     ("POST /accounts/logout/",                        (302, 302,  302, 302, 302, 302, 302, 302, 302, 302)),
+    ("GET  /accounts/password/",                      (302, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
+    ("POST /accounts/password/",                      (302, 302,  302, 302, 302, 302, 302, 302, 302, 302)),
+    ("PUT  /accounts/password/",                      (302, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
     # provenance
     ("GET  /api/v1/schema/",                          (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET  /api/v1/docs/",                            (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
@@ -261,6 +264,13 @@ def _login_body(scene: Scene, user) -> Body:
     return Body({"username": "nobody", "password": "not a password"}, "multipart")
 
 
+def _password_body(scene: Scene, user) -> Body:
+    # The right current password and a new one the validators accept: the change is made (302
+    # to the home page); a PUT carries no form fields Django reads, so the form comes back (200).
+    new = "a quiet harbour at dawn"
+    return Body({"old_password": PASSWORD, "new_password1": new, "new_password2": new}, "multipart")
+
+
 def _token_body(scene: Scene, user) -> Body:
     if user is None:
         return Body({"username": "nobody", "password": "not a password"})
@@ -283,6 +293,8 @@ def _verify_body(scene: Scene, user) -> Body:
 BODIES: dict[str, Callable[[Scene, Any], Body]] = {
     "POST /accounts/login/": _login_body,
     "PUT /accounts/login/": _login_body,
+    "POST /accounts/password/": _password_body,
+    "PUT /accounts/password/": _password_body,
     "POST /api/v1/auth/token/": _token_body,
     "DELETE /api/v1/auth/token/": _logout_body,
     "POST /api/v1/contributors/": lambda s, u: Body({"email": "nina@example.com", "name": "Nina New"}),
