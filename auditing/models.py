@@ -123,3 +123,17 @@ class AssetFingerprint(models.Model):
 
     def __str__(self) -> str:
         return f"fingerprint of asset {self.asset_id}"
+
+
+class AssetClaim(models.Model):
+    """A reviewer's soft lock on an asset while they look at it, so two reviewers working the same
+    queue never decide the same finding at once. It lapses by itself (`expires_at`); it is a
+    courtesy between reviewers, not a governance record, so it is not in the audit log."""
+
+    asset = models.OneToOneField(Asset, on_delete=models.CASCADE, primary_key=True, related_name="review_claim")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    claimed_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"asset {self.asset_id} held by {self.reviewer_id} until {self.expires_at:%H:%M}"

@@ -22,6 +22,7 @@ from django.utils import timezone
 from auditing.auditors.base import Auditor, AuditSubject, FindingDraft
 from auditing.models import AUDIT_RUN_SETTLED, AUDIT_RUN_TRANSITIONS, AuditRun, Finding, FindingStatus, RunStatus
 from auditing.registry import auditors, current_versions
+from auditing.services.claims import refuse_if_claimed_by_another
 from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError, PermissionDenied
 from core.models import EventType
@@ -276,6 +277,7 @@ def finding_resolve(*, finding_id: str, reviewer: Actor, decision: str, reason: 
         raise ApplicationError(f"no finding {finding_id}", code="unknown_finding", status=404)
     if finding.status != FindingStatus.OPEN:
         raise ApplicationError(f"finding {finding.pk} is already {finding.status}", code="already_resolved", status=409)
+    refuse_if_claimed_by_another(asset_id=finding.asset_id, reviewer=reviewer)
     finding.status, finding.resolved_by, finding.resolution_reason = _RESOLUTIONS[decision], reviewer, reason
     finding.resolved_at = timezone.now()
     finding.save(update_fields=["status", "resolved_by", "resolution_reason", "resolved_at", "updated_at"])

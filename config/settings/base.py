@@ -306,6 +306,12 @@ CLEANROOM_AUDIT_DEADLINE_SECONDS = env_int("CLEANROOM_AUDIT_DEADLINE_SECONDS", 9
 CLEANROOM_AUDIT_MAX_ATTEMPTS = env_int("CLEANROOM_AUDIT_MAX_ATTEMPTS", 3)
 if CLEANROOM_AUDIT_MAX_ATTEMPTS < 1:
     raise ImproperlyConfigured(f"CLEANROOM_AUDIT_MAX_ATTEMPTS={CLEANROOM_AUDIT_MAX_ATTEMPTS} must be at least 1")
+
+# How long opening an asset in the review queue holds it for that reviewer (renewed while they
+# work on it): another reviewer sees who holds it and cannot decide its findings meanwhile.
+CLEANROOM_REVIEW_CLAIM_SECONDS = env_int("CLEANROOM_REVIEW_CLAIM_SECONDS", 300)
+if CLEANROOM_REVIEW_CLAIM_SECONDS < 30:
+    raise ImproperlyConfigured(f"CLEANROOM_REVIEW_CLAIM_SECONDS={CLEANROOM_REVIEW_CLAIM_SECONDS} must be at least 30")
 # The reconciler (core/reconcile.py, beat every minute): nothing stays `queued` or `running` for ever.
 # Each kind, by dotted path; its app declares how a stuck row is sent again or failed.
 CLEANROOM_RECONCILERS = [
