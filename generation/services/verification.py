@@ -34,6 +34,7 @@ from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
 from core.exceptions import ApplicationError
+from core.heartbeat import heartbeat
 from core.roles import Actor, actor_user
 from core.state import StateMachine
 from core.storage import blob_open, blob_put_bytes
@@ -190,8 +191,9 @@ def verification_run(*, verification_id, task_id: str = "") -> str:
     if claimed is None:
         return "skipped"
     verification = claimed
+    beating = heartbeat(Verification, verification.pk, running=VerificationStatus.RUNNING, task_id=task_id)
     try:
-        with blob_open(verification.sha256) as handle:
+        with beating, blob_open(verification.sha256) as handle:
             verdict = verify_image(handle.read())
     except ApplicationError as error:
         verdict, failure = None, error.message
