@@ -104,7 +104,10 @@ def _subject(asset: Asset) -> AuditSubject:
 
 
 # An auditor's run is the worker's bookkeeping: the governance events are the asset's moves and
-# AUDIT_RUN_FINISHED, so its own moves are not written to the audit log.
+# AUDIT_RUN_FINISHED, so its own moves are not written to the audit log. A run that may be
+# claimed again (failed, or put back to queued) leaves `running` with its heartbeat cleared: the
+# heartbeat belongs to one claim, and a later claim by a worker that keeps none (the previous
+# release, during a rolling deploy) must not look silent.
 AUDIT_RUN_STATES = StateMachine(AuditRun, AUDIT_RUN_TRANSITIONS, None, "audit run", reason_field=None, changed_at_field=None)
 
 
@@ -167,7 +170,7 @@ def _attempt(auditor: Auditor, run: AuditRun, asset: Asset, subject: AuditSubjec
         if run.attempts >= max_attempts():
             _abandon(run, asset, attempts=run.attempts, error=error)
         else:
-            AUDIT_RUN_STATES.transition(run.pk, to=RunStatus.FAILED, error=error, finished_at=timezone.now())
+            AUDIT_RUN_STATES.transition(run.pk, to=RunStatus.FAILED, error=error, finished_at=timezone.now(), heartbeat_at=None)
         return
     _settle(run, asset, drafts, to=RunStatus.DONE, error="")
 
@@ -230,7 +233,9 @@ def audit_run_failed(*, asset_id: str, task_id: str, error: str) -> None:
     for run_id in AuditRun.objects.filter(asset_id=asset_id, task_id=task_id, status=RunStatus.RUNNING).values_list(
         "pk", flat=True
     ):
-        AUDIT_RUN_STATES.transition(run_id, to=RunStatus.FAILED, error=error[:2000], finished_at=timezone.now())
+        AUDIT_RUN_STATES.transition(
+            run_id, to=RunStatus.FAILED, error=error[:2000], finished_at=timezone.now(), heartbeat_at=None
+        )
 
 
 def _audits_resend(asset_ids: list[str], cutoff) -> None:
@@ -239,7 +244,7 @@ def _audits_resend(asset_ids: list[str], cutoff) -> None:
     # beating, is someone's live work: untouched.
     not_beating = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff)
     lost = AuditRun.objects.filter(not_beating, asset_id__in=asset_ids, status=RunStatus.RUNNING, started_at__lt=cutoff)
-    AUDIT_RUN_STATES.transition_many(list(lost.values_list("pk", flat=True)), to=RunStatus.QUEUED, task_id="")
+    AUDIT_RUN_STATES.transition_many(list(lost.values_list("pk", flat=True)), to=RunStatus.QUEUED, task_id="", heartbeat_at=None)
     # Not a move: the asset stays `auditing`; its clock restarts so it is resent once per deadline.
     Asset.objects.filter(pk__in=asset_ids).update(status_changed_at=timezone.now())
     transaction.on_commit(lambda: _enqueue(asset_ids))
@@ -251,7 +256,7 @@ def _audit_runs_release_silent(now) -> list[str]:
     attempts are spent), and return the assets still `auditing` among theirs, to send again now."""
     silent_runs = AuditRun.objects.filter(pk__in=silent(AuditRun, RunStatus.RUNNING, now))
     runs = list(silent_runs.values_list("pk", "asset_id"))
-    AUDIT_RUN_STATES.transition_many([pk for pk, _ in runs], to=RunStatus.QUEUED, task_id="")
+    AUDIT_RUN_STATES.transition_many([pk for pk, _ in runs], to=RunStatus.QUEUED, task_id="", heartbeat_at=None)
     waiting = Asset.objects.filter(pk__in={asset_id for _, asset_id in runs}, status=AssetStatus.AUDITING)
     return [str(pk) for pk in waiting.order_by("status_changed_at").values_list("pk", flat=True)]
 

@@ -57,7 +57,7 @@ def test_an_auditor_failing_on_every_attempt_flags_the_asset_with_an_auditor_fai
     photo, django_capture_on_commit_callbacks, reviewer, client_for
 ):
     assert asset_audit_run(asset_id=photo, task_id="attempt-1") == AssetStatus.AUDITING
-    assert (broken_run(photo).status, broken_run(photo).attempts) == ("failed", 1)
+    assert (broken_run(photo).status, broken_run(photo).attempts, broken_run(photo).heartbeat_at) == ("failed", 1, None)
     assert reconcile_later(django_capture_on_commit_callbacks) == [photo]
     assert asset_audit_run(asset_id=photo, task_id="attempt-2") == AssetStatus.AUDITING
     assert reconcile_later(django_capture_on_commit_callbacks) == [photo]
@@ -131,7 +131,7 @@ def test_a_run_whose_heartbeat_stopped_on_its_last_attempt_is_sent_again_at_once
     with django_capture_on_commit_callbacks(execute=False) as sent:
         assert reconcile(kinds=["audits"]) == {"audits": {"resent": [photo], "lost": []}}
     assert len(sent) == 1
-    assert (broken_run(photo).status, broken_run(photo).task_id) == ("queued", "")
+    assert (broken_run(photo).status, broken_run(photo).task_id, broken_run(photo).heartbeat_at) == ("queued", "", None)
 
     assert asset_audit_run(asset_id=photo, task_id="t4") == AssetStatus.FLAGGED
     failed = Finding.objects.get(asset_id=photo, code="auditor_failed")
