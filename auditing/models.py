@@ -43,6 +43,9 @@ class AuditRun(models.Model):
     task_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Stamped by the claim and kept fresh by the working worker (core.heartbeat): stale while
+    # `running` means the worker died, and the reconciler takes the row at once.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 

@@ -1,15 +1,22 @@
 """One reconciler for every kind of queued work: nothing stays `queued` or `running` for ever.
 
 The database is the truth, never the broker: the embedded `filesystem://` transport deletes a
-message once a worker fetches it, so a worker that dies takes the message with it, and an
-enqueue after commit may fail while the broker is down. Each app declares its kinds as a
-`Reconciler` (listed by dotted path in `settings.CLEANROOM_RECONCILERS`, imported on first use,
-so `core` imports no app); `reconcile()` applies two rules to each:
+message once a worker fetches it, so a worker that dies takes the message with it (Redis hands it
+back only after its visibility timeout), and an enqueue after commit may fail while the broker is
+down. Each app declares its kinds as a `Reconciler` (listed by dotted path in
+`settings.CLEANROOM_RECONCILERS`, imported on first use, so `core` imports no app); `reconcile()`
+applies three rules to each:
 
 - a row `queued` for longer than its queue deadline lost its message before any worker took it:
   the app's `resend` sends it again (a claim keeps the work single-run);
-- a row `running` for longer than its hard time limit plus a grace lost its worker: the app's
-  `lose` fails it as `worker_lost` through its own transition service (with its audit event).
+- a row `running` whose heartbeat stopped (core.heartbeat: older than
+  CLEANROOM_HEARTBEAT_TIMEOUT_SECONDS) lost its worker: the app's `lose` fails it as
+  `worker_lost` through its own transition service (with its audit event), at once; work claimed
+  on other rows (an asset's auditor runs) is put back and sent again by the app's
+  `release_silent`;
+- a row `running` for longer than its hard time limit plus a grace lost its worker too, whatever
+  its heartbeat says (a worker that keeps none, or a hung task on a pool that cannot kill it):
+  `lose` fails it the same way.
 
 One pass at a time: every pass takes the same PostgreSQL advisory lock, for its transaction
 only, and a pass that cannot take it does nothing (SQLite serialises writers anyway).
@@ -30,8 +37,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from core.heartbeat import has_heartbeat, silent
+
 logger = logging.getLogger(__name__)
 RECONCILE_LOCK = 0x636C_6E72  # "clnr": the PostgreSQL advisory lock every reconciler pass takes
+# How the reconciler found a worker lost, as `lose` is told (it words the row's error with it).
+PAST_TIME_LIMIT = "past its time limit"
+NO_HEARTBEAT = "no heartbeat for {} s"
 
 
 def advisory_lock(key: int) -> bool:
@@ -68,10 +80,13 @@ class Reconciler:
 
     `queued_since` / `running_since` name the timestamp fields the deadlines count from;
     `resend(ids, cutoff)` runs inside the pass's transaction (it must move `queued_since`
-    forward, so a message is sent again once per deadline, and send after commit); `lose(id)`
-    fails one row through the app's transition service and tolerates a row that ended
-    meanwhile. `running_status=None`: the kind has no running rule (its claim lives on
-    another row)."""
+    forward, so a message is sent again once per deadline, and send after commit);
+    `lose(id, why)` fails one row through the app's transition service, saying `why`
+    (PAST_TIME_LIMIT, or NO_HEARTBEAT), and tolerates a row that ended meanwhile. A `model` with
+    a `heartbeat_at` field gets the heartbeat rule on its `running_status` rows.
+    `running_status=None`: the kind has no running rule, its claims live on other rows;
+    `release_silent(now)` then puts back, inside the pass's transaction, the claims whose
+    heartbeat stopped, and returns the ids of the rows to send again at once."""
 
     kind: str
     # Any model with a `status` field and an `objects` manager, which mypy cannot spell.
@@ -83,7 +98,8 @@ class Reconciler:
     running_status: str | None = None
     running_since: str = ""
     running_deadline: Callable[[], timedelta] | None = None
-    lose: Callable[[str], None] | None = None
+    lose: Callable[[str, str], None] | None = None
+    release_silent: Callable[[datetime], list[str]] | None = None
 
     def stale(self, status: str, field: str, cutoff: datetime) -> list[str]:
         rows = self.model.objects.filter(status=status, **{f"{field}__lt": cutoff})
@@ -92,13 +108,22 @@ class Reconciler:
     def apply(self, now: datetime, queue_deadline: timedelta | None = None) -> dict[str, list[str]]:
         cutoff = now - (queue_deadline if queue_deadline is not None else self.queue_deadline())
         resent = self.stale(self.queued_status, self.queued_since, cutoff)
+        if self.release_silent:
+            resent += [pk for pk in self.release_silent(now) if pk not in resent]
         if resent:
             self.resend(resent, cutoff)
         lost: list[str] = []
-        if self.running_status and self.running_deadline and self.lose:
-            lost = self.stale(self.running_status, self.running_since, now - self.running_deadline() - grace())
-            for pk in lost:
-                self.lose(pk)
+        if self.running_status and self.lose:
+            if has_heartbeat(self.model):
+                why = NO_HEARTBEAT.format(settings.CLEANROOM_HEARTBEAT_TIMEOUT_SECONDS)
+                for pk in silent(self.model, self.running_status, now):
+                    self.lose(pk, why)
+                    lost.append(pk)
+            if self.running_deadline:
+                # Rows the heartbeat rule just failed are no longer running: never lost twice.
+                for pk in self.stale(self.running_status, self.running_since, now - self.running_deadline() - grace()):
+                    self.lose(pk, PAST_TIME_LIMIT)
+                    lost.append(pk)
         if resent or lost:
             logger.warning("reconciled %s: sent again %s, lost %s", self.kind, resent, lost)
         return {"resent": resent, "lost": lost}

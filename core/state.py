@@ -10,8 +10,10 @@ one `StateMachine` beside its allowed-transitions map, and every status write go
 - `transition_many` does the same for many rows at once (one UPDATE, one event per row).
 - `claim` is how a worker takes queued work exactly once (HackSoft's and healthchecks' pattern):
   queued → running for the first message; a message delivered again to the task that already
-  claimed the row means that task's worker died (late acknowledgement hands it back), so the
-  row fails as lost instead of running again and perhaps killing its next worker too.
+  claimed the row means that task's worker died (late acknowledgement hands it back where the
+  broker redelivers: see CELERY_TASK_ACKS_LATE in the settings), so the row fails as lost instead
+  of running again and perhaps killing its next worker too. Where no message comes back, the
+  claim's heartbeat tells the reconciler (core.heartbeat).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from django.utils import timezone
 
 from core.audit import AuditEntry, audit_append, audit_append_many, model_name
 from core.exceptions import ApplicationError
+from core.heartbeat import HEARTBEAT_FIELD, has_heartbeat
 from core.models import EventType
 from core.roles import Actor
 
@@ -149,7 +152,10 @@ class StateMachine:
         A row that this very task already claimed and that is still running means the message
         was delivered again because its worker died. With `lost` set, the row moves there
         (work that may have killed its worker must not loop); with `lost` None, the task takes
-        its row back (work that is safe to repeat, such as an auditor's run)."""
+        its row back (work that is safe to repeat, such as an auditor's run).
+
+        A model with a `heartbeat_at` field gets it stamped by the claim: the worker then keeps it
+        fresh with `core.heartbeat.heartbeat` while it works."""
         states = {claimable} if isinstance(claimable, str) else set(claimable)
         with transaction.atomic():
             row = self.model.objects.select_for_update().filter(pk=pk).first()
@@ -160,6 +166,8 @@ class StateMachine:
                 changes = dict(claimed_changes or {})
                 if task_id:
                     changes[task_field] = task_id
+                if has_heartbeat(self.model):
+                    changes[HEARTBEAT_FIELD] = timezone.now()
                 details = {"task_id": task_id} if task_id else None
                 return self.transition(row.pk, to=running, reason="claimed by a worker", details=details, **changes)
             if redelivered and lost is not None:

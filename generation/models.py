@@ -85,6 +85,9 @@ class GenerationJob(TimeStampedModel):
     task_id = models.CharField(max_length=64, blank=True)
     device = models.CharField(max_length=32, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Stamped by the claim and kept fresh by the working worker (core.heartbeat): stale while
+    # `running` means the worker died, and the reconciler takes the row at once.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     stage_ms = models.JSONField(default=dict)
     error = models.TextField(blank=True)
@@ -194,6 +197,9 @@ class Verification(TimeStampedModel):
     verdict = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     task_id = models.CharField(max_length=64, blank=True)
+    # Stamped by the claim and kept fresh by the working worker (core.heartbeat): stale while
+    # `running` means the worker died, and the reconciler takes the row at once.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -1,9 +1,11 @@
 """Thin adapters: ids in, a service call, nothing else. Unknown keyword arguments are accepted
 and logged so that a rolling deploy never breaks messages already queued.
 
-`generation.*` tasks are routed to the `gpu` queue (settings). Late acknowledgement: a worker
-that dies mid-job hands the message back, and the job is claimed again under the same task id.
-The time limits are the global ones (CELERY_TASK_SOFT_TIME_LIMIT / CELERY_TASK_TIME_LIMIT,
+`generation.*` tasks are routed to the `gpu` queue (settings). Late acknowledgement: where the
+broker hands back the message of a worker that died mid-job (see CELERY_TASK_ACKS_LATE in the
+settings), the claim finds the job running under the same task id and fails it as lost; where
+none comes back (the embedded folder broker), the job's heartbeat stops and the reconciler fails
+it (core.heartbeat). The time limits are the global ones (CELERY_TASK_SOFT_TIME_LIMIT / CELERY_TASK_TIME_LIMIT,
 10 and 11 minutes by default): the soft one ends a stuck job as failed, the hard one kills it.
 """
 

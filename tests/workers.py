@@ -138,3 +138,13 @@ def wait_until(done: Callable[[], bool], *, timeout: float, explain: Callable[[]
         if time.monotonic() > deadline:
             raise AssertionError(f"still waiting after {timeout} s\n{explain()}")
         time.sleep(every)
+
+
+def reconcile_until(done: Callable[[], bool], *, timeout: float, explain: Callable[[], str] = lambda: "") -> float:
+    """Run the reconciler's periodic task (`core.reconcile`, as beat runs it, at the real time)
+    until `done()`; returns the seconds that took."""
+    from core.tasks import reconcile
+
+    started = time.monotonic()
+    wait_until(lambda: reconcile() is not None and done(), timeout=timeout, explain=explain)
+    return time.monotonic() - started

@@ -150,6 +150,9 @@ class TrainingRun(TimeStampedModel):
     progress = models.FloatField(default=0.0)  # 0..1, steps done / steps
     task_id = models.CharField(max_length=64, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Stamped by the claim and kept fresh by the working worker (core.heartbeat): stale while
+    # `running` means the worker died, and the reconciler takes the row at once.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict)
     error = models.TextField(blank=True)

@@ -3,10 +3,10 @@ once per version, claimed idempotently), conclude (clear, or flagged while a fin
 reconcile (nothing stays `auditing` for ever) and resolve findings.
 
 An auditor that fails (raises, or its worker dies while it runs) fails only its own run; the
-others still run and the reconciler sends the asset again. After
-settings.CLEANROOM_AUDIT_MAX_ATTEMPTS attempts its run is abandoned: an `auditor_failed`
-finding stands in for its verdict, so the asset is concluded `flagged` for a reviewer instead
-of being sent again for ever."""
+others still run and the reconciler sends the asset again (at once when the run's heartbeat
+stopped: core.heartbeat). After settings.CLEANROOM_AUDIT_MAX_ATTEMPTS attempts its run is
+abandoned: an `auditor_failed` finding stands in for its verdict, so the asset is concluded
+`flagged` for a reviewer instead of being sent again for ever."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from auditing.auditors.base import Auditor, AuditSubject, FindingDraft
@@ -25,6 +25,7 @@ from auditing.registry import auditors, current_versions
 from auditing.services.claims import refuse_if_claimed_by_another
 from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError, PermissionDenied
+from core.heartbeat import heartbeat, silent
 from core.models import EventType
 from core.reconcile import Reconciler, reconcile
 from core.roles import Actor, Role, has_role
@@ -104,7 +105,10 @@ def _subject(asset: Asset) -> AuditSubject:
 
 
 # An auditor's run is the worker's bookkeeping: the governance events are the asset's moves and
-# AUDIT_RUN_FINISHED, so its own moves are not written to the audit log.
+# AUDIT_RUN_FINISHED, so its own moves are not written to the audit log. A run that may be
+# claimed again (failed, or put back to queued) leaves `running` with its heartbeat cleared: the
+# heartbeat belongs to one claim, and a later claim by a worker that keeps none (the previous
+# release, during a rolling deploy) must not look silent.
 AUDIT_RUN_STATES = StateMachine(AuditRun, AUDIT_RUN_TRANSITIONS, None, "audit run", reason_field=None, changed_at_field=None)
 
 
@@ -134,7 +138,8 @@ def asset_audit_run(*, asset_id: str, task_id: str) -> str:
 
     An auditor that raises fails its own run and the next one runs; the asset stays `auditing`
     for the reconciler to send again. A run that fails its last attempt, or that is claimed
-    again after its worker died on its last attempt, is abandoned (`_abandon`)."""
+    again after its worker died on its last attempt, is abandoned (`_abandon`). The worker's
+    heartbeat (core.heartbeat) runs while each auditor does."""
     asset = Asset.objects.filter(pk=asset_id).first()
     if asset is None or asset.status != AssetStatus.AUDITING:
         return "skipped"
@@ -151,7 +156,8 @@ def asset_audit_run(*, asset_id: str, task_id: str) -> str:
         if claimed.attempts > max_attempts():  # the attempts before this claim used them all up
             _abandon(claimed, asset, attempts=claimed.attempts - 1, error=previous_error)
         else:
-            _attempt(auditor, claimed, asset, subject)
+            with heartbeat(AuditRun, claimed.pk, running=RunStatus.RUNNING, task_id=task_id):
+                _attempt(auditor, claimed, asset, subject)
     return _conclude(asset.pk)
 
 
@@ -165,7 +171,7 @@ def _attempt(auditor: Auditor, run: AuditRun, asset: Asset, subject: AuditSubjec
         if run.attempts >= max_attempts():
             _abandon(run, asset, attempts=run.attempts, error=error)
         else:
-            AUDIT_RUN_STATES.transition(run.pk, to=RunStatus.FAILED, error=error, finished_at=timezone.now())
+            AUDIT_RUN_STATES.transition(run.pk, to=RunStatus.FAILED, error=error, finished_at=timezone.now(), heartbeat_at=None)
         return
     _settle(run, asset, drafts, to=RunStatus.DONE, error="")
 
@@ -228,21 +234,37 @@ def audit_run_failed(*, asset_id: str, task_id: str, error: str) -> None:
     for run_id in AuditRun.objects.filter(asset_id=asset_id, task_id=task_id, status=RunStatus.RUNNING).values_list(
         "pk", flat=True
     ):
-        AUDIT_RUN_STATES.transition(run_id, to=RunStatus.FAILED, error=error[:2000], finished_at=timezone.now())
+        AUDIT_RUN_STATES.transition(
+            run_id, to=RunStatus.FAILED, error=error[:2000], finished_at=timezone.now(), heartbeat_at=None
+        )
 
 
 def _audits_resend(asset_ids: list[str], cutoff) -> None:
-    # A run left `running` since before the cutoff lost its worker: queued again, so the
-    # resent message may claim it. A run started later is someone's live work: untouched.
-    lost = AuditRun.objects.filter(asset_id__in=asset_ids, status=RunStatus.RUNNING, started_at__lt=cutoff)
-    AUDIT_RUN_STATES.transition_many(list(lost.values_list("pk", flat=True)), to=RunStatus.QUEUED, task_id="")
+    # A run left `running` since before the cutoff, and not beating since either, lost its
+    # worker: queued again, so the resent message may claim it. A run started later, or still
+    # beating, is someone's live work: untouched.
+    not_beating = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff)
+    lost = AuditRun.objects.filter(not_beating, asset_id__in=asset_ids, status=RunStatus.RUNNING, started_at__lt=cutoff)
+    AUDIT_RUN_STATES.transition_many(list(lost.values_list("pk", flat=True)), to=RunStatus.QUEUED, task_id="", heartbeat_at=None)
     # Not a move: the asset stays `auditing`; its clock restarts so it is resent once per deadline.
     Asset.objects.filter(pk__in=asset_ids).update(status_changed_at=timezone.now())
     transaction.on_commit(lambda: _enqueue(asset_ids))
 
 
-# Assets left `auditing` past the deadline (a lost message, a dead worker) are sent again;
-# the claim is per auditor run, so there is no separate `running` rule.
+def _audit_runs_release_silent(now) -> list[str]:
+    """Put back to `queued` every auditor run whose heartbeat stopped (its worker died on it; the
+    attempt was counted when it was claimed, so the next claim gives the run up once the
+    attempts are spent), and return the assets still `auditing` among theirs, to send again now."""
+    silent_runs = AuditRun.objects.filter(pk__in=silent(AuditRun, RunStatus.RUNNING, now))
+    runs = list(silent_runs.values_list("pk", "asset_id"))
+    AUDIT_RUN_STATES.transition_many([pk for pk, _ in runs], to=RunStatus.QUEUED, task_id="", heartbeat_at=None)
+    waiting = Asset.objects.filter(pk__in={asset_id for _, asset_id in runs}, status=AssetStatus.AUDITING)
+    return [str(pk) for pk in waiting.order_by("status_changed_at").values_list("pk", flat=True)]
+
+
+# Assets left `auditing` past the deadline (a lost message, a dead worker), or whose auditor run
+# stopped beating, are sent again; the claim is per auditor run, so there is no `running` rule
+# on the asset itself.
 RECONCILER = Reconciler(
     kind="audits",
     model=Asset,
@@ -250,6 +272,7 @@ RECONCILER = Reconciler(
     queued_since="status_changed_at",
     queue_deadline=lambda: timedelta(seconds=settings.CLEANROOM_AUDIT_DEADLINE_SECONDS),
     resend=_audits_resend,
+    release_silent=_audit_runs_release_silent,
 )
 
 

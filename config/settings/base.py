@@ -332,6 +332,19 @@ CLEANROOM_VERIFY_QUEUE_DEADLINE_SECONDS = env_int("CLEANROOM_VERIFY_QUEUE_DEADLI
 # training, CELERY_TASK_TIME_LIMIT for generation and verification): its worker is gone, the
 # row fails as `worker_lost`. Audits keep CLEANROOM_AUDIT_DEADLINE_SECONDS (above).
 CLEANROOM_RECONCILE_GRACE_SECONDS = env_int("CLEANROOM_RECONCILE_GRACE_SECONDS", 300)
+# Those deadlines are the fallback. A worker stamps the row it claimed (an audit run, a training
+# run, a generation job, a verification) every CLEANROOM_HEARTBEAT_SECONDS while it works
+# (core/heartbeat.py); a `running` row not stamped for CLEANROOM_HEARTBEAT_TIMEOUT_SECONDS lost its
+# worker, and the next reconciler pass (every 15 s) fails it as `worker_lost`, or sends an
+# audit again, at once: within a minute of the worker's death with the defaults. The timeout
+# allows a few missed beats (a busy database): at least twice the interval.
+CLEANROOM_HEARTBEAT_SECONDS = env_int("CLEANROOM_HEARTBEAT_SECONDS", 10)
+CLEANROOM_HEARTBEAT_TIMEOUT_SECONDS = env_int("CLEANROOM_HEARTBEAT_TIMEOUT_SECONDS", 45)
+if CLEANROOM_HEARTBEAT_SECONDS < 1 or CLEANROOM_HEARTBEAT_TIMEOUT_SECONDS < 2 * CLEANROOM_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        f"CLEANROOM_HEARTBEAT_SECONDS={CLEANROOM_HEARTBEAT_SECONDS} must be at least 1 and "
+        f"CLEANROOM_HEARTBEAT_TIMEOUT_SECONDS={CLEANROOM_HEARTBEAT_TIMEOUT_SECONDS} at least twice that"
+    )
 
 # --- Celery -------------------------------------------------------------------------------------
 # Embedded default: kombu's filesystem transport under the data folder (no server; inspect and
@@ -426,8 +439,17 @@ CELERY_TASK_ROUTES = {
     "generation.sweep_verify_uploads": {"queue": f"{CLEANROOM_QUEUE_PREFIX}audit"},
     "generation.*": {"queue": f"{CLEANROOM_QUEUE_PREFIX}gpu"},
 }
-# Long CPU work: take one message at a time and acknowledge it only when done, so a worker
-# that dies mid-task hands the message back instead of losing it.
+# Long CPU work: take one message at a time and acknowledge it only when done. Whether a worker
+# that dies mid-task hands the message back depends on how it dies and on the broker:
+# - only its pool process dies (killed, out of memory) while the worker itself lives: the worker
+#   puts the message back on every broker (task_reject_on_worker_lost), the embedded one too;
+# - the worker itself dies (SIGKILL, a lost node): RabbitMQ redelivers when its connection
+#   closes (at once on a kill; a vanished node after the AMQP heartbeat); Redis after the
+#   visibility timeout (above: 2 h); the embedded folder broker never (it deleted the message
+#   file when the worker fetched it, and the copy it kept died with the worker).
+# A redelivered message finds its row claimed by its own task id and fails it as `worker_lost`
+# (core/state.py: StateMachine.claim); where none comes back, the row's heartbeat lets the
+# reconciler recover it (CLEANROOM_HEARTBEAT_*, above).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -435,12 +457,13 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CLEANROOM_TASK_SOFT_TIME_LIMIT", 600)
 CELERY_TASK_TIME_LIMIT = env_int("CLEANROOM_TASK_TIME_LIMIT", 660)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Beat: one reconciler pass a minute (core.reconcile: every kind under one advisory lock),
-# consents whose expiry passed recorded as expired, tainting the snapshots that hold them
-# (provenance.services.consent.consent_expire_due, under an advisory lock of its own), and the
-# verify spool swept of uploads no verification needs any more (verify_uploads_sweep, likewise).
+# Beat: a reconciler pass every 15 s (core.reconcile: every kind under one advisory lock; a few
+# indexed queries when nothing is stuck), so a stopped heartbeat is noticed within 15 s of its
+# timeout; consents whose expiry passed recorded as expired, tainting the snapshots that hold
+# them (provenance.services.consent.consent_expire_due, under an advisory lock of its own); and
+# the verify spool swept of uploads no verification needs any more (verify_uploads_sweep, likewise).
 CELERY_BEAT_SCHEDULE = {
-    "reconcile": {"task": "core.reconcile", "schedule": 60.0},
+    "reconcile": {"task": "core.reconcile", "schedule": 15.0},
     "expire-consents": {"task": "provenance.expire_consents", "schedule": 300.0},
     "sweep-verify-uploads": {"task": "generation.sweep_verify_uploads", "schedule": 300.0},
 }

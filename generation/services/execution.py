@@ -24,6 +24,7 @@ from PIL import Image
 
 from core.audit import audit_append
 from core.exceptions import MISCONFIGURED, ApplicationError
+from core.heartbeat import heartbeat
 from core.models import EventType
 from core.storage import blob_put_bytes
 from generation.models import GenerationJob, JobStatus, Output, OutputFingerprint, WatermarkSerial
@@ -66,11 +67,17 @@ def job_run(*, job_id: str, task_id: str = "") -> str:
     the job failed with the error and its stage timings; the task itself then succeeds, so a
     broken job is never redelivered in a loop. A misconfigured backend (ImproperlyConfigured:
     the watermark's model files missing, say) is recorded as `misconfigured: <what is wrong>`,
-    without a traceback: it is the operator's to fix, not a bug.
+    without a traceback: it is the operator's to fix, not a bug. The worker's heartbeat
+    (core.heartbeat) runs from the claim to the end.
     """
     job = job_claim(job_id=job_id, task_id=task_id)
     if job is None:
         return "skipped"
+    with heartbeat(GenerationJob, job.pk, running=JobStatus.RUNNING, task_id=task_id):
+        return _run_claimed(job)
+
+
+def _run_claimed(job: GenerationJob) -> str:
     stages = _Stages()
     try:
         return _run(job, stages)

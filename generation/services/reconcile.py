@@ -6,9 +6,10 @@ the newest message). Both claims make that safe if the original turns up after a
 claim stores the claiming task's id, so the other copy finds the job running under another id
 and steps aside; a verification's claim does the same (`core.state.StateMachine.claim`).
 
-Running past the task's hard time limit (CELERY_TASK_TIME_LIMIT) plus
-CLEANROOM_RECONCILE_GRACE_SECONDS: the worker is gone (the embedded broker never redelivers),
-so the row fails as `worker_lost` through its transition service.
+Running with a heartbeat that stopped (core.heartbeat), or past the task's hard time limit
+(CELERY_TASK_TIME_LIMIT) plus CLEANROOM_RECONCILE_GRACE_SECONDS: the worker is gone (the embedded
+broker never hands back the message of a worker that died), so the row fails as `worker_lost`
+through its transition service.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from core.reconcile import Reconciler, resend_queued
 from generation.models import GenerationJob, JobStatus, Verification, VerificationStatus
 from generation.services.requests import job_fail
 
-WORKER_LOST = "worker_lost: the worker running this {} was lost (past its time limit); request it again"
+WORKER_LOST = "worker_lost: the worker running this {} was lost ({}); request it again"
 
 
 def _jobs_resend(job_ids: list[str], cutoff: datetime) -> None:
@@ -32,8 +33,8 @@ def _jobs_resend(job_ids: list[str], cutoff: datetime) -> None:
     resend_queued(GenerationJob, run_job, JobStatus.QUEUED, job_ids)
 
 
-def _job_lose(job_id: str) -> None:
-    job_fail(job_id=job_id, error=WORKER_LOST.format("job"))  # a job that ended meanwhile stays as it is
+def _job_lose(job_id: str, why: str) -> None:
+    job_fail(job_id=job_id, error=WORKER_LOST.format("job", why))  # a job that ended meanwhile stays as it is
 
 
 def _verifications_resend(verification_ids: list[str], cutoff: datetime) -> None:
@@ -42,12 +43,12 @@ def _verifications_resend(verification_ids: list[str], cutoff: datetime) -> None
     resend_queued(Verification, verify, VerificationStatus.QUEUED, verification_ids)
 
 
-def _verification_lose(verification_id: str) -> None:
+def _verification_lose(verification_id: str, why: str) -> None:
     from generation.services.verification import verification_transition
 
     with suppress(ApplicationError):  # it finished meanwhile: its answer stands
         verification_transition(
-            verification_id=verification_id, to=VerificationStatus.FAILED, error=WORKER_LOST.format("verification")
+            verification_id=verification_id, to=VerificationStatus.FAILED, error=WORKER_LOST.format("verification", why)
         )
 
 

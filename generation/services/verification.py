@@ -34,6 +34,7 @@ from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
 from core.exceptions import ApplicationError
+from core.heartbeat import heartbeat
 from core.roles import Actor, actor_user
 from core.state import StateMachine
 from core.storage import blob_exists, blob_open
@@ -213,7 +214,8 @@ def verification_run(*, verification_id, task_id: str = "") -> str:
             verify_upload_discard(verification_id=verification_id)
         return "skipped"
     try:
-        return _verify_claimed(claimed)
+        with heartbeat(Verification, claimed.pk, running=VerificationStatus.RUNNING, task_id=task_id):
+            return _verify_claimed(claimed)
     finally:
         # Whatever happened, the claim is once-only: no task will read this upload again. A
         # worker killed before this line leaves it for the sweeper (verify_uploads_sweep).

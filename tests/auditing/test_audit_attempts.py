@@ -60,7 +60,7 @@ def test_an_auditor_failing_on_every_attempt_flags_the_asset_with_an_auditor_fai
     photo, django_capture_on_commit_callbacks, reviewer, client_for
 ):
     assert asset_audit_run(asset_id=photo, task_id="attempt-1") == AssetStatus.AUDITING
-    assert (broken_run(photo).status, broken_run(photo).attempts) == ("failed", 1)
+    assert (broken_run(photo).status, broken_run(photo).attempts, broken_run(photo).heartbeat_at) == ("failed", 1, None)
     assert reconcile_later(django_capture_on_commit_callbacks) == [photo]
     assert asset_audit_run(asset_id=photo, task_id="attempt-2") == AssetStatus.AUDITING
     assert reconcile_later(django_capture_on_commit_callbacks) == [photo]
@@ -118,3 +118,41 @@ def test_a_run_held_by_a_live_worker_on_its_last_attempt_is_left_to_it(photo, se
 
     assert asset_audit_run(asset_id=photo, task_id="copy") == "claimed_elsewhere"
     assert not Finding.objects.filter(asset_id=photo).exists()
+
+
+def test_a_run_whose_heartbeat_stopped_on_its_last_attempt_is_sent_again_at_once_and_given_up(
+    photo, settings, django_capture_on_commit_callbacks
+):
+    settings.CLEANROOM_AUDITORS = [BROKEN]
+    # Its third worker died with it: it has not beaten for a minute, well before any deadline.
+    silent_since = timezone.now() - timedelta(seconds=60)
+    AuditRun.objects.create(
+        asset_id=photo, auditor="broken", auditor_version="1", status="running", task_id="t3", attempts=3,
+        started_at=silent_since, heartbeat_at=silent_since,
+    )  # fmt: skip
+
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        assert reconcile(kinds=["audits"]) == {"audits": {"resent": [photo], "lost": []}}
+    assert len(sent) == 1
+    assert (broken_run(photo).status, broken_run(photo).task_id, broken_run(photo).heartbeat_at) == ("queued", "", None)
+
+    assert asset_audit_run(asset_id=photo, task_id="t4") == AssetStatus.FLAGGED
+    failed = Finding.objects.get(asset_id=photo, code="auditor_failed")
+    assert failed.details["attempts"] == 3 and "stopped" in failed.details["error"]
+
+
+def test_a_run_whose_worker_still_beats_is_left_to_it_even_when_its_asset_is_sent_again(
+    photo, settings, django_capture_on_commit_callbacks
+):
+    settings.CLEANROOM_AUDITORS = [BROKEN]
+    later = timezone.now() + timedelta(seconds=901)
+    # Started long before the deadline, and beating still at the time of the pass.
+    AuditRun.objects.create(
+        asset_id=photo, auditor="broken", auditor_version="1", status="running", task_id="live", attempts=1,
+        started_at=timezone.now(), heartbeat_at=later,
+    )  # fmt: skip
+
+    assert reconcile_later(django_capture_on_commit_callbacks) == [photo]
+
+    assert (broken_run(photo).status, broken_run(photo).task_id) == ("running", "live")
+    assert asset_audit_run(asset_id=photo, task_id="copy") == "claimed_elsewhere"

@@ -74,6 +74,12 @@ def test_a_token_lifetime_under_an_hour_stops_the_process(tmp_path):
     assert done.returncode != 0 and "CLEANROOM_TOKEN_TTL_HOURS" in done.stderr
 
 
+def test_a_heartbeat_timeout_under_twice_its_interval_stops_the_process(tmp_path):
+    env = {"CLEANROOM_HEARTBEAT_SECONDS": "10", "CLEANROOM_HEARTBEAT_TIMEOUT_SECONDS": "15", "CLEANROOM_DATA_DIR": str(tmp_path)}
+    done = run_manage(env, "check")
+    assert done.returncode != 0 and "CLEANROOM_HEARTBEAT_TIMEOUT_SECONDS=15" in done.stderr
+
+
 def test_a_negative_trusted_proxy_count_stops_the_process(tmp_path):
     done = run_manage({"CLEANROOM_TRUSTED_PROXIES": "-1", "CLEANROOM_DATA_DIR": str(tmp_path)}, "check")
     assert done.returncode != 0 and "CLEANROOM_TRUSTED_PROXIES" in done.stderr

@@ -1,6 +1,7 @@
 """Training runs on the shared reconciler (core.reconcile), with a real `gpu` worker on the embedded
 broker: a lost message is sent again and trained once; a worker killed mid-training (the embedded
-broker never hands its message back) leaves a run that fails as `worker_lost`."""
+broker never hands its message back) leaves a run that fails as `worker_lost` as soon as its
+heartbeat is overdue; a run claimed without a heartbeat still fails once past its time limit."""
 
 from __future__ import annotations
 
@@ -12,12 +13,16 @@ from django.utils import timezone
 
 from core.models import AuditEvent, EventType
 from core.reconcile import reconcile
-from tests.workers import celery_worker, lose_messages, queued_messages, wait_until
+from tests.workers import celery_worker, lose_messages, queued_messages, reconcile_until, wait_until
 from training.models import RunStatus, TrainingRun
 from training.services import training_request, training_run_transition
+from training.services.requests import training_run_claim
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 QUEUE_DEADLINE = timedelta(seconds=1801)
+# The worker beats every second and the reconciler (this process) waits three without a beat.
+HEARTBEAT_TIMEOUT = 3
+HEARTBEAT = {"CLEANROOM_HEARTBEAT_SECONDS": "1", "CLEANROOM_HEARTBEAT_TIMEOUT_SECONDS": str(HEARTBEAT_TIMEOUT)}
 
 
 def status_events(run: TrainingRun) -> list[dict]:
@@ -57,10 +62,11 @@ def test_a_resent_copy_steps_aside_when_the_original_turns_up_after_all(governed
     assert [e["to"] for e in status_events(run)] == ["running"]
 
 
-def test_a_run_whose_worker_was_killed_fails_as_worker_lost_once_past_its_time_limit(
-    governed, base_model, pki, ml_engineer, tmp_path
+def test_a_run_whose_worker_was_killed_fails_as_worker_lost_once_its_heartbeat_stops(
+    governed, base_model, pki, ml_engineer, tmp_path, settings
 ):
-    with celery_worker(tmp_path, "gpu", CLEANROOM_TRAINING_DEVICE="cpu") as worker:
+    settings.CLEANROOM_HEARTBEAT_TIMEOUT_SECONDS = HEARTBEAT_TIMEOUT
+    with celery_worker(tmp_path, "gpu", CLEANROOM_TRAINING_DEVICE="cpu", **HEARTBEAT) as worker:
         run = training_request(
             snapshot_id=governed.snapshot.pk, base_model_id=base_model.pk, steps=20_000, seed=3, actor=ml_engineer
         )
@@ -68,9 +74,24 @@ def test_a_run_whose_worker_was_killed_fails_as_worker_lost_once_past_its_time_l
         worker.kill()
     assert queued_messages("gpu", run.task_id) == []  # the embedded broker lost the message with its worker
     assert TrainingRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
+
+    took = reconcile_until(lambda: TrainingRun.objects.get(pk=run.pk).status != RunStatus.RUNNING, timeout=60)
+
+    print(f"training run recovered {took:.1f} s after its worker was killed (heartbeat timeout {HEARTBEAT_TIMEOUT} s)")
+    run.refresh_from_db()
+    assert (run.status, run.error_code) == (RunStatus.FAILED, "worker_lost")
+    assert f"no heartbeat for {HEARTBEAT_TIMEOUT} s" in run.error
+    assert status_events(run)[-1] == {"from": "running", "to": "failed", "reason": run.error, "code": "worker_lost"}
+
+
+def test_a_run_claimed_without_a_heartbeat_still_fails_as_worker_lost_once_past_its_time_limit(governed, base_model, ml_engineer):
+    run = training_request(snapshot_id=governed.snapshot.pk, base_model_id=base_model.pk, steps=2, seed=3, actor=ml_engineer)
+    assert training_run_claim(run_id=run.pk, task_id=run.task_id) is not None
+    # Claimed by a worker of the previous release, which kept no heartbeat: the deadline decides.
+    TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=None)
     limit = timedelta(seconds=settings.CLEANROOM_TRAINING["TIME_LIMIT"] + settings.CLEANROOM_RECONCILE_GRACE_SECONDS)
     assert reconcile(kinds=["training"], now=timezone.now() + limit - timedelta(seconds=30))["training"]["lost"] == []
     assert reconcile(kinds=["training"], now=timezone.now() + limit)["training"]["lost"] == [str(run.pk)]
     run.refresh_from_db()
     assert (run.status, run.error_code) == (RunStatus.FAILED, "worker_lost")
-    assert status_events(run)[-1] == {"from": "running", "to": "failed", "reason": run.error, "code": "worker_lost"}
+    assert "past its time limit" in run.error

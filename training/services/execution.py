@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core.audit import audit_append
 from core.exceptions import ApplicationError
+from core.heartbeat import heartbeat
 from core.models import EventType
 from core.storage import blob_open, blob_put_bytes
 from provenance.models import SnapshotMember
@@ -71,14 +72,19 @@ def training_execute(*, run_id, task_id: str = "") -> TrainingRun:
 
     A rule that fails marks the run failed with the rule's code (TRAINING_REFUSED); an
     unexpected error marks it failed (`training_error`) and is raised again for the worker's
-    log. Returns the run as it ended.
+    log. Returns the run as it ended. The worker's heartbeat (core.heartbeat) runs from the
+    claim to the end.
     """
+    if training_run_claim(run_id=run_id, task_id=task_id) is None:
+        return training_run_get(run_id=run_id)
+    with heartbeat(TrainingRun, run_id, running=RunStatus.RUNNING, task_id=task_id):
+        return _execute(training_run_get(run_id=run_id))
+
+
+def _execute(run: TrainingRun) -> TrainingRun:
     from training.loop import Example, LoopConfig, TrainingCancelled, train_lora
     from training.pipelines import device_for
 
-    if training_run_claim(run_id=run_id, task_id=task_id) is None:
-        return training_run_get(run_id=run_id)
-    run = training_run_get(run_id=run_id)
     snapshot, base_model = run.snapshot, run.base_model
     try:
         check_trainable(snapshot, base_model)

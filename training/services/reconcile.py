@@ -4,8 +4,9 @@ A run `queued` past CLEANROOM_TRAINING_QUEUE_DEADLINE_SECONDS is sent again unde
 id, stored on the run (a cancel revokes the newest message). The copy is marked `resent` and
 runs only while the run is still queued under that id: the claim treats a second delivery of a
 running run's own task id as its worker's death, so a copy arriving after a late original must
-step aside, never claim. A run `running` past the training task's hard time limit plus
-CLEANROOM_RECONCILE_GRACE_SECONDS lost its worker: it fails as `worker_lost`.
+step aside, never claim. A run `running` whose heartbeat stopped (core.heartbeat), or past the
+training task's hard time limit plus CLEANROOM_RECONCILE_GRACE_SECONDS, lost its worker: it
+fails as `worker_lost`.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ def _resend(run_ids: list[str], cutoff: datetime) -> None:
     resend_queued(TrainingRun, train, RunStatus.QUEUED, run_ids, resent=True)
 
 
-def _lose(run_id: str) -> None:
+def _lose(run_id: str, why: str) -> None:
     try:
         training_run_transition(
             run_id=run_id,
             to=RunStatus.FAILED,
-            reason="the worker running this training was lost (past its time limit); request it again",
+            reason=f"the worker running this training was lost ({why}); request it again",
             code="worker_lost",
         )
     except ApplicationError:

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('auditing', '0004_audit_run_abandoned'),
+        ('auditing', '0005_heartbeat'),
         ('provenance', '0004_dataset_enrolment'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
