@@ -136,7 +136,7 @@ class AssetReviewPage(RoleRequiredMixin, View):
             finding.refresh_from_db()
         if request.htmx and finding is not None:
             # htmx swaps only 2xx answers: the refusal comes back as the finding, with its alert.
-            finding.evidence = finding_evidence(finding)
+            finding.evidence, finding.summary = finding_evidence(finding), finding_summary(finding)
             context = {**self._finding_context(request, asset), "finding": finding, "problem": problem}
             return render(request, "auditing/_finding.html", context)
         if problem is None:
@@ -158,7 +158,7 @@ class AssetReviewPage(RoleRequiredMixin, View):
     def _context(self, request: HttpRequest, asset: Asset) -> dict[str, Any]:
         findings = list(asset.findings.select_related("resolved_by").order_by("status", "-score", "created_at"))
         for finding in findings:
-            finding.evidence = finding_evidence(finding)
+            finding.evidence, finding.summary = finding_evidence(finding), finding_summary(finding)
         finding_ids = [str(finding.pk) for finding in findings]
         history = audit_events().filter(
             Q(subject_type="asset", subject_id=str(asset.pk)) | Q(subject_type="finding", subject_id__in=finding_ids)
@@ -227,11 +227,40 @@ def _metadata_highlights(metadata: dict) -> list[tuple[str, str]]:
     return rows[:30]
 
 
+def finding_summary(finding: Finding) -> str:
+    """What the check found, in one plain sentence for a reviewer who is not an engineer."""
+    details = finding.details or {}
+    if finding.code == "near_duplicate.protected_work":
+        reference = f" ({details['reference']})" if details.get("reference") else ""
+        changes = f" Changes between the two: {', '.join(details['transforms'])}." if details.get("transforms") else ""
+        return f"This image looks like a copy of a protected work owned by {details.get('owner', 'someone')}{reference}.{changes}"
+    if finding.code == "near_duplicate.within_dataset":
+        return f"This image looks like a copy of another image in the same dataset ({details.get('asset_id', 'unknown')})."
+    if finding.auditor == "pii":
+        where = "in the image's text" if details.get("field") == "ocr" else f"in its {details.get('field') or 'data'}"
+        kind = str(details.get("entity_type", "personal data")).replace("_", " ").lower()
+        return f"Personal data found {where}: {kind}, {_masked(str(details.get('text', '')))}."
+    if finding.auditor == "nsfw":
+        labels = ", ".join(f"{label['label']} ({label['score']:.2f})" for label in details.get("labels", []))
+        return f"The check for explicit content scored it {finding.score:.2f}" + (f": {labels}." if labels else ".")
+    if finding.auditor == "synthetic":
+        kind = str(details.get("digital_source_type", "")).rsplit("/", 1)[-1] or "generated"
+        return (
+            f"The image's own {details.get('declared_in', 'metadata')} says it was made by a computer ({kind}), not photographed."
+        )
+    return f"The {finding.auditor} check flagged this image ({finding.code})."
+
+
+def _masked(text: str) -> str:
+    """Enough of a detected value to recognise it, not enough to copy it."""
+    return text[:2] + "•" * max(len(text) - 2, 0) if text else "value not kept"
+
+
 def finding_evidence(finding: Finding) -> list[tuple[str, str]]:
     """The finding's details in words, one line per field (the homography as its numbers)."""
     rows = []
     for key, value in (finding.details or {}).items():
-        if value in (None, "", [], {}):
+        if value in (None, "", [], {}) or (key == "text" and finding.auditor == "pii"):
             continue
         rows.append((key.replace("_", " "), _words(value)))
     return rows

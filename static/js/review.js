@@ -41,7 +41,8 @@
       reason.reportValidity();
       return;
     }
-    form.requestSubmit(button);
+    // A click, not requestSubmit(): htmx reads the decision from the button that was clicked.
+    button.click();
   }
 
   function follow(key) {

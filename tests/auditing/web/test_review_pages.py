@@ -102,6 +102,7 @@ def test_opening_an_asset_claims_it_and_shows_the_image_and_each_finding(finding
     assert response.status_code == 200
     assert f'alt="Image {finding.asset_id}' in page
     assert "<article" in page and "synthetic" in page and finding.code in page
+    assert "says it was made by a computer (trainedAlgorithmicMedia), not photographed" in page
     assert 'name="reason"' in page and ">Dismiss</button>" in page and ">Confirm</button>" in page
     assert claim_holder(finding.asset_id).reviewer == reviewer
 
@@ -253,7 +254,8 @@ def test_a_near_duplicate_shows_the_protected_work_its_owner_and_reference(world
     page = client(reviewer).get(asset_url(match)).content.decode()
 
     assert f'src="{work_url}" alt="The protected work it resembles, owned by Acme Pictures"' in page
-    assert "catalogue #7" in page and "near_duplicate.protected_work" in page
+    assert "looks like a copy of a protected work owned by Acme Pictures (catalogue #7)" in page
+    assert "near_duplicate.protected_work" in page
     image = client(reviewer).get(work_url)
     assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
     assert image["X-Content-Type-Options"] == "nosniff"
