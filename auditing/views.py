@@ -172,6 +172,9 @@ class AssetReviewPage(RoleRequiredMixin, View):
             "metadata": _metadata_highlights(asset.metadata),
             "previous_url": _asset_url(neighbours.previous),
             "next_url": _asset_url(neighbours.next),
+            # The next image's bytes, not its page: fetching the page claims the asset, so a
+            # prefetch would hold an image nobody is looking at (and a cached page claims none).
+            "next_image_url": reverse("asset-image", args=[neighbours.next]) if neighbours.next else None,
         }
 
 
