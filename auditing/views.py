@@ -137,7 +137,15 @@ class AssetReviewPage(RoleRequiredMixin, View):
         if request.htmx and finding is not None:
             # htmx swaps only 2xx answers: the refusal comes back as the finding, with its alert.
             finding.evidence, finding.summary = finding_evidence(finding), finding_summary(finding)
-            context = {**self._finding_context(request, asset), "finding": finding, "problem": problem}
+            asset.refresh_from_db(fields=["status"])
+            context = {
+                **self._finding_context(request, asset),
+                "finding": finding,
+                "problem": problem,
+                # The page's status line follows the decision (an out-of-band swap).
+                "status_too": True,
+                "open_count": asset.findings.filter(status=FindingStatus.OPEN).count(),
+            }
             return render(request, "auditing/_finding.html", context)
         if problem is None:
             messages.success(request, f"Finding {finding.code} {finding.status}. It is in the record under your name.")

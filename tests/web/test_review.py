@@ -50,6 +50,7 @@ def test_a_reviewer_works_the_queue_by_keyboard_alone(page: Page, reviewer, sign
 
     finding = page.get_by_role("article")
     expect(finding).to_contain_text("dismissed by rita")
+    expect(page.locator("#asset-status")).to_have_text("Status: clear. 0 open findings.")
     newer.refresh_from_db()
     assert newer.status == FindingStatus.DISMISSED and newer.resolution_reason.startswith("A scan")
 

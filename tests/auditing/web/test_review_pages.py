@@ -133,6 +133,7 @@ def test_with_htmx_the_answer_is_the_finding_alone(finding, reviewer):
     page = response.content.decode()
     assert response.status_code == 200
     assert page.lstrip().startswith("<article") and "<strong>confirmed</strong>" in page
+    assert 'id="asset-status" hx-swap-oob="true">Status: <strong>rejected</strong>. 0 open findings.' in page
 
 
 @pytest.mark.parametrize(
