@@ -164,7 +164,11 @@ class AssetReviewPage(RoleRequiredMixin, View):
         return {"asset": asset, "held_by": held_by, "standard_reasons": STANDARD_REASONS}
 
     def _context(self, request: HttpRequest, asset: Asset) -> dict[str, Any]:
-        findings = list(asset.findings.select_related("resolved_by").order_by("status", "-score", "created_at"))
+        # Open findings first (what is left to do), each group by score, highest first.
+        findings = sorted(
+            asset.findings.select_related("resolved_by").order_by("-score", "created_at"),
+            key=lambda finding: finding.status != FindingStatus.OPEN,
+        )
         for finding in findings:
             finding.evidence, finding.summary = finding_evidence(finding), finding_summary(finding)
         finding_ids = [str(finding.pk) for finding in findings]

@@ -78,7 +78,15 @@ def test_next_page_follows_the_cursor_and_shows_every_asset_once(finding, second
 
 @pytest.mark.parametrize(
     "query",
-    ["auditor=everything", "min_score=lots", "max_score=7", "since=yesterday", "contributor=" + "x" * 5000, "order=random"],
+    [
+        "auditor=everything",
+        "min_score=lots",
+        "max_score=7",
+        "since=yesterday",
+        "contributor=" + "x" * 5000,
+        "code=" + "x" * 5000,
+        "order=random",
+    ],
 )
 def test_a_bad_filter_is_explained_on_the_page(query, finding, reviewer):
     response = client(reviewer).get(f"/review/?{query}")
