@@ -182,6 +182,7 @@ class AssetReviewPage(RoleRequiredMixin, View):
             "open_count": sum(1 for finding in findings if finding.status == FindingStatus.OPEN),
             "history": history.order_by("-seq")[:200],
             "metadata": _metadata_highlights(asset.metadata),
+            "c2pa": c2pa_summary(asset.c2pa),
             "previous_url": _asset_url(neighbours.previous),
             "next_url": _asset_url(neighbours.next),
             # The next image's bytes, not its page: fetching the page claims the asset, so a
@@ -229,6 +230,29 @@ def _uuid_or_none(value: str | None) -> uuid.UUID | None:
         return uuid.UUID(value or "")
     except ValueError:
         return None
+
+
+def c2pa_summary(store: dict | None) -> str:
+    """The embedded Content Credentials in a sentence: who made the claim, who signed it, and
+    whether it checked out."""
+    if not store:
+        return "none embedded"
+    if store.get("error"):
+        return f"present but unreadable ({store['error']})"
+    active = (store.get("manifests") or {}).get(store.get("active_manifest") or "", {})
+    if not isinstance(active, dict):
+        active = {}
+    generator = active.get("claim_generator") or ", ".join(
+        str(info.get("name", "")) for info in active.get("claim_generator_info") or [] if isinstance(info, dict)
+    )
+    signer = (active.get("signature_info") or {}).get("issuer") if isinstance(active.get("signature_info"), dict) else None
+    parts = [f"made with {generator}" if generator else "present"]
+    if signer:
+        parts.append(f"signed by {signer}")
+    parts.append(f"check: {store.get('validation_state') or 'not checked'}")
+    if store.get("validation_status"):
+        parts.append(f"problems: {', '.join(map(str, store['validation_status']))[:300]}")
+    return "; ".join(parts)
 
 
 def _metadata_highlights(metadata: dict) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ from django.test import Client
 
 from auditing.models import Finding, FindingStatus
 from auditing.services.claims import asset_claim, claim_holder
+from auditing.views import c2pa_summary
 from core.audit import audit_events
 from tests.auditing.factories import flagged_finding, near_duplicate_finding
 
@@ -268,3 +269,32 @@ def test_a_near_duplicate_shows_the_protected_work_its_owner_and_reference(world
     image = client(reviewer).get(work_url)
     assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
     assert image["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("store", "words"),
+    [
+        (None, "none embedded"),
+        ({"error": "truncated box"}, "present but unreadable (truncated box)"),
+        (
+            {
+                "active_manifest": "urn:1",
+                "manifests": {"urn:1": {"claim_generator": "Camera 2.0", "signature_info": {"issuer": "Acme CA"}}},
+                "validation_state": "Trusted",
+                "validation_status": [],
+            },
+            "made with Camera 2.0; signed by Acme CA; check: Trusted",
+        ),
+        (
+            {
+                "active_manifest": "urn:1",
+                "manifests": {},
+                "validation_state": "Invalid",
+                "validation_status": ["claimSignature.mismatch"],
+            },
+            "present; check: Invalid; problems: claimSignature.mismatch",
+        ),
+    ],
+)
+def test_the_content_credentials_are_summed_up_in_words(store, words):
+    assert c2pa_summary(store) == words
