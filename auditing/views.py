@@ -20,7 +20,7 @@ from django.views.decorators.http import require_safe
 from auditing.models import Finding, FindingStatus, ProtectedWork
 from auditing.selectors import REVIEW_ORDERS, ReviewFilters, review_neighbours, review_queue
 from auditing.services.audits import finding_resolve
-from auditing.services.claims import asset_claim, claim_holder
+from auditing.services.claims import asset_claim, asset_release, claim_holder
 from core.audit import audit_events
 from core.exceptions import ApplicationError
 from core.roles import Role
@@ -133,6 +133,10 @@ class AssetReviewPage(RoleRequiredMixin, View):
                 problem, status = error.message, error.status
                 if error.code == "reason_required":
                     problem = "Write a reason for your decision: it goes in the permanent record."
+            else:
+                if not asset.findings.filter(status=FindingStatus.OPEN).exists():
+                    # Nothing left to decide: another reviewer need not wait for the hold to lapse.
+                    asset_release(asset_id=asset.pk, reviewer=request.user)
             finding.refresh_from_db()
         if request.htmx and finding is not None:
             # htmx swaps only 2xx answers: the refusal comes back as the finding, with its alert.

@@ -298,3 +298,13 @@ def test_a_near_duplicate_shows_the_protected_work_its_owner_and_reference(world
 )
 def test_the_content_credentials_are_summed_up_in_words(store, words):
     assert c2pa_summary(store) == words
+
+
+def test_deciding_the_last_open_finding_lets_go_of_the_asset(finding, reviewer):
+    web = client(reviewer)
+    web.get(asset_url(finding))
+    assert claim_holder(finding.asset_id).reviewer == reviewer
+
+    decide(web, finding)
+
+    assert claim_holder(finding.asset_id) is None
