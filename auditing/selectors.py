@@ -146,3 +146,28 @@ def _cursor_read(cursor: str, order: str) -> tuple[datetime | float, uuid.UUID]:
         return value, uuid.UUID(asset_id)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise invalid from None
+
+
+@dataclass(frozen=True)
+class QueueNeighbours:
+    previous: uuid.UUID | None
+    next: uuid.UUID | None
+
+
+def review_neighbours(*, user: Actor, asset_id: Any) -> QueueNeighbours:
+    """The assets before and after `asset_id` in the unfiltered queue, newest first (the asset
+    page's previous/next links). An asset with no open finding left keeps its place by its
+    latest finding, so "next" still moves on after its last decision."""
+    groups = (
+        open_findings_matching(user, ReviewFilters())
+        .values("asset_id")
+        .annotate(latest=Max("created_at"))
+        .exclude(asset_id=asset_id)
+    )
+    here = Finding.objects.filter(asset_id=asset_id).aggregate(latest=Max("created_at"))["latest"]
+    if here is None:
+        first = groups.order_by("-latest", "-asset_id").first()
+        return QueueNeighbours(previous=None, next=first["asset_id"] if first else None)
+    after = groups.filter(Q(latest__lt=here) | Q(latest=here, asset_id__lt=asset_id)).order_by("-latest", "-asset_id").first()
+    before = groups.filter(Q(latest__gt=here) | Q(latest=here, asset_id__gt=asset_id)).order_by("latest", "asset_id").first()
+    return QueueNeighbours(previous=before["asset_id"] if before else None, next=after["asset_id"] if after else None)

@@ -36,3 +36,39 @@ def flagged_finding(settings, user, dataset: Dataset, consent: ConsentRecord, *,
     audits_request(asset_ids=[asset_id])
     assert asset_audit_run(asset_id=asset_id, task_id=f"test-{seed}") == "flagged"
     return Finding.objects.get(asset_id=asset_id)
+
+
+NEAR_DUPLICATE_AUDITOR = "auditing.auditors.near_duplicate.NearDuplicateAuditor"
+
+
+def near_duplicate_finding(settings, tmp_path, user, dataset: Dataset, consent: ConsentRecord) -> Finding:
+    """Register a photo (scikit-image's astronaut) as a protected work of "Acme Pictures", then
+    ingest a cropped, mirrored, recompressed copy as `user` and audit it: the asset is flagged
+    with a `near_duplicate.protected_work` finding carrying the matched work and the geometry."""
+    import io
+
+    from PIL import Image
+    from skimage import data as samples
+
+    from auditing.services.protected import protected_add
+    from auditing.services.protected_index import protected_index_forget
+
+    def jpeg_of(array, quality: int) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(array).convert("RGB").save(buffer, "JPEG", quality=quality)
+        return buffer.getvalue()
+
+    settings.CLEANROOM_AUDITORS = [NEAR_DUPLICATE_AUDITOR]
+    settings.CLEANROOM_INDEX_DIR = tmp_path / "indexes"
+    protected_index_forget()
+    original = tmp_path / "protected" / "astronaut.jpg"
+    original.parent.mkdir(parents=True, exist_ok=True)
+    original.write_bytes(jpeg_of(samples.astronaut(), 95))
+    protected_add(paths=[str(original)], owner="Acme Pictures", reference="catalogue #7")
+    copy = jpeg_of(samples.astronaut()[40:470, 20:460][:, ::-1], 70)
+    result = ingest(user, dataset, consent, SimpleUploadedFile("space.jpg", copy, "image/jpeg"))
+    asset_id = result["accepted"][0]["asset_id"]
+    audits_request(asset_ids=[asset_id])
+    assert asset_audit_run(asset_id=asset_id, task_id="test-near-duplicate") == "flagged"
+    protected_index_forget()
+    return Finding.objects.get(asset_id=asset_id, code="near_duplicate.protected_work")

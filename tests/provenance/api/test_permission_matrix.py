@@ -25,7 +25,8 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from PIL import Image
 
-from auditing.models import Finding
+from auditing.models import Finding, ProtectedWork
+from auditing.services.protected import protected_add
 from core.tokens import token_issue
 from generation.models import GenerationJob, Output, Verification
 from generation.output_index import output_index_forget
@@ -53,6 +54,12 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("GET  /accounts/password/",                      (302, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
     ("POST /accounts/password/",                      (302, 302,  302, 302, 302, 302, 302, 302, 302, 302)),
     ("PUT  /accounts/password/",                      (302, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
+    # the review pages (auditing) and the images they show
+    ("GET  /review/",                                 (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
+    ("GET  /review/assets/{flagged_asset}/",          (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
+    ("POST /review/assets/{flagged_asset}/",          (302, 403,  403, 403, 302, 302, 403, 403, 403, 403)),
+    ("GET  /images/assets/{asset}/",                  (302, 404,  200, 404, 200, 200, 404, 200, 200, 404)),
+    ("GET  /images/protected/{protected_work}/",      (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
     # provenance
     ("GET  /api/v1/schema/",                          (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET  /api/v1/docs/",                            (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
@@ -171,6 +178,20 @@ def _fresh_throttles(db):
 def finding(world: World, contributor, settings) -> Finding:
     """An open finding on a second image of carla's, flagged by the real audit pipeline."""
     return flagged_finding(settings, contributor, world.dataset, world.consent, seed=3)
+
+
+@pytest.fixture
+def flagged_asset(finding: Finding):
+    return finding.asset
+
+
+@pytest.fixture
+def protected_work(tmp_path, settings) -> ProtectedWork:
+    settings.CLEANROOM_INDEX_DIR = tmp_path / "indexes"
+    path = tmp_path / "work.png"
+    path.write_bytes(noise_png(5))
+    [(_, work)] = protected_add(paths=[str(path)], owner="Acme Pictures").added
+    return work
 
 
 @pytest.fixture
@@ -313,6 +334,9 @@ BODIES: dict[str, Callable[[Scene, Any], Body]] = {
     "POST /api/v1/snapshots/": lambda s, u: Body({"dataset": s.world.dataset.slug}),
     "POST /api/v1/snapshots/{snapshot}/reject/": lambda s, u: Body({"reason": "needs another audit"}),
     "POST /api/v1/snapshots/{snapshot}/prove/": lambda s, u: Body({"sha256": s.world.asset.sha256}),
+    "POST /review/assets/{flagged_asset}/": lambda s, u: Body(
+        {"finding": str(s.finding.pk), "decision": "dismiss", "reason": "a scan, not generated"}, "multipart"
+    ),
     "POST /api/v1/findings/{finding}/resolve/": lambda s, u: Body({"decision": "dismiss", "reason": "a scan, not generated"}),
     "POST /api/v1/base-models/{base_model}/reject/": lambda s, u: Body({"reason": "the licence is unclear"}),
     "POST /api/v1/training-runs/": lambda s, u: Body(
@@ -364,7 +388,8 @@ def test_each_persona_gets_exactly_the_status_the_matrix_says(
         with transaction.atomic():
             try:
                 response = getattr(client_for(user), method.lower())(url, body.data, format=body.format, **body.headers)
-                got, detail = response.status_code, response.content[:300]
+                # A streamed answer (an image) has no .content; its status says enough.
+                got, detail = response.status_code, b"" if response.streaming else response.content[:300]
             except Exception as error:  # a crash is a status too: report it beside the others
                 got, detail = 500, repr(error)
             transaction.set_rollback(True)
