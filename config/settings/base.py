@@ -417,7 +417,7 @@ REST_FRAMEWORK = {
     ],
     # Deny by default: every view names its own permission classes.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",  # adds the framework's error responses
     # DRF's parsers, with JSON nesting bounded (CLEANROOM_JSON_MAX_DEPTH) and a multipart parser
     # that refuses an upload it could not read whole (core/api/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
@@ -428,7 +428,7 @@ REST_FRAMEWORK = {
     # ?limit=&offset=, 100 a page unless asked, never more than CLEANROOM_API_MAX_PAGE_SIZE.
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     # Throttles key on core.client_ip; this keeps DRF's own get_ident in step with it.
     "NUM_PROXIES": CLEANROOM_TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {

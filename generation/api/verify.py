@@ -75,7 +75,7 @@ class VerifyView(APIView):
         responses={
             200: OpenApiResponse(VerificationSerializer, description="settled by the image's own manifest"),
             202: OpenApiResponse(VerificationSerializer, description="queued: poll the Location"),
-            **_errors(400, 413),
+            **_errors(400, 413, 503),
         },
     )
     def post(self, request: Request) -> Response:
