@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -425,6 +426,9 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "core.api.parsers.MultiPartParser",
     ],
+    # JSON only, as the schema says: DRF's browsable HTML pages carry inline script, which the
+    # Content-Security-Policy refuses; the API's face for a browser is /api/v1/docs/.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # ?limit=&offset=, 100 a page unless asked, never more than CLEANROOM_API_MAX_PAGE_SIZE.
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -466,5 +470,18 @@ LOGGING = {
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# The Content-Security-Policy of every response (core/csp.py; Django 6.0's setting, in its form).
+# Scripts and styles only from this server's own files, never inline: a page that needs code
+# puts it in a static file. Images also as data: URLs (Swagger UI's icons).
+SECURE_CSP: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

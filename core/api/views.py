@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import generics, status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import NotAuthenticated
@@ -70,10 +70,14 @@ class SchemaView(SpectacularAPIView):
     permission_classes = [AllowAny]
 
 
-class DocsView(SpectacularSwaggerView):
+class DocsView(SpectacularSwaggerSplitView):
     # Public for the same reason as the schema; its assets come from the sidecar, not a CDN.
+    # The split view serves Swagger UI's set-up script at `?script` instead of inline, and the
+    # template takes the page's styles from a file: the Content-Security-Policy (core/csp.py)
+    # allows scripts and styles from this server's files only.
     permission_classes = [AllowAny]
     url_name = "core-api:schema"
+    template_name = "core/swagger_ui.html"
 
 
 # -- audit log ------------------------------------------------------------------------------
