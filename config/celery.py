@@ -4,9 +4,12 @@ production sets CELERY_BROKER_URL to RabbitMQ or Redis."""
 
 from __future__ import annotations
 
+import logging
 import os
+from logging.handlers import WatchedFileHandler
 
 from celery import Celery
+from celery.signals import after_setup_logger
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -22,3 +25,18 @@ def _make_broker_folders(sender: Celery, **kwargs) -> None:
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             os.makedirs(options[key], exist_ok=True)
+
+
+@after_setup_logger.connect
+def _log_to_the_logfile(logger: logging.Logger, logfile: str | None = None, **kwargs) -> None:
+    """`celery worker --logfile FILE` (scripts/run.sh): the worker's lines go to FILE.
+
+    Celery gives the root logger a handler for FILE only when it has none, and Django's LOGGING
+    has already given it one (stderr), so FILE stayed empty and every line went to the terminal.
+    The root logger writes to FILE instead, in LOGGING's format. Without --logfile: stderr, as
+    LOGGING says (the containers' workers)."""
+    if not logfile:
+        return
+    handler = WatchedFileHandler(logfile, encoding="utf-8")
+    handler.setFormatter(next((h.formatter for h in logger.handlers if h.formatter), None))
+    logger.handlers = [handler]

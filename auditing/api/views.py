@@ -22,6 +22,7 @@ from auditing.models import Finding
 from auditing.selectors import findings_visible_to
 from auditing.services import audits_request, finding_resolve
 from core.api import error_responses as _errors
+from core.api import query_filters
 from core.api import visible_or_404 as _visible
 from core.api.permissions import HasRole
 from core.roles import Role
@@ -46,9 +47,7 @@ class _FindingList(generics.ListAPIView):
         return findings
 
     def get_queryset(self) -> QuerySet[Finding]:
-        filters = s.FindingFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        wanted = filters.validated_data
+        wanted = query_filters(s.FindingFilterSerializer, self.request)
         findings = self.scope(_findings(self.request.user))
         if "asset" in wanted:
             findings = findings.filter(asset_id=wanted["asset"])

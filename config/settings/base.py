@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files (the stylesheet, htmx) straight from the web process, before any other work.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -481,7 +482,7 @@ REST_FRAMEWORK = {
     ],
     # Deny by default: every view names its own permission classes.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",  # adds the framework's error responses
     # DRF's parsers, with JSON nesting bounded (CLEANROOM_JSON_MAX_DEPTH) and a multipart parser
     # that refuses an upload it could not read whole (core/api/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
@@ -489,10 +490,13 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "core.api.parsers.MultiPartParser",
     ],
+    # JSON only, as the schema says: DRF's browsable HTML pages carry inline script, which the
+    # Content-Security-Policy refuses; the API's face for a browser is /api/v1/docs/.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # ?limit=&offset=, 100 a page unless asked, never more than CLEANROOM_API_MAX_PAGE_SIZE.
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     # Throttles key on core.client_ip; this keeps DRF's own get_ident in step with it.
     "NUM_PROXIES": CLEANROOM_TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
@@ -530,5 +534,18 @@ LOGGING = {
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# The Content-Security-Policy of every response (core/csp.py; Django 6.0's setting, in its form).
+# Scripts and styles only from this server's own files, never inline: a page that needs code
+# puts it in a static file. Images also as data: URLs (Swagger UI's icons).
+SECURE_CSP: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

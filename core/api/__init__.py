@@ -1,35 +1,36 @@
-"""What every app's REST views share: ApplicationError as a JSON answer, the error shape in the
-schema, and the one rule for objects a caller may not see (404, as if absent)."""
+"""What every app's REST views share: the error responses of their schemas, lists' query
+filters, and the one rule for objects a caller may not see (404, as if absent). Errors are
+answered by core.api.errors."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db.models import Model, QuerySet
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework.response import Response
+from rest_framework.request import Request
+from rest_framework.serializers import Serializer
 
-from core.api.serializers import ErrorSerializer
-from core.exceptions import ApplicationError, NotFound
+from core.api.schema import ERRORS
+from core.exceptions import NotFound
 
 M = TypeVar("M", bound=Model)
 
 
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="malformed request or refused by a rule"),
-    403: OpenApiResponse(ErrorSerializer, description="the caller lacks the role"),
-    404: OpenApiResponse(ErrorSerializer, description="no such object visible to the caller"),
-    409: OpenApiResponse(ErrorSerializer, description="conflicts with the object's state"),
-    413: OpenApiResponse(ErrorSerializer, description="the upload is larger than the server accepts"),
-    429: OpenApiResponse(ErrorSerializer, description="too many failed log-ins: locked for a while (Retry-After)"),
-    503: OpenApiResponse(ErrorSerializer, description="no room for the work now: try again after `Retry-After` seconds"),
-}
-
-
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The refusals of a view's own rules, for its `extend_schema(responses=...)`; the framework's
+    (401, 403 for the role, 400 for the body, ...) are added to every operation by
+    core.api.schema.AutoSchema."""
     return {code: ERRORS[code] for code in codes}
+
+
+def query_filters(serializer_class: type[Serializer], request: Request) -> dict[str, Any]:
+    """A list's query parameters as `serializer_class` reads them. A malformed one (an unknown
+    status, a NUL byte, which PostgreSQL would refuse mid-query) is a 400 `invalid` naming it,
+    never a silently empty list or a 500. Other parameters (`limit`, `offset`) are ignored."""
+    filters = serializer_class(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    return dict(filters.validated_data)
 
 
 def visible_or_404(queryset: QuerySet[M], what: str, **lookup: Any) -> M:
@@ -38,39 +39,3 @@ def visible_or_404(queryset: QuerySet[M], what: str, **lookup: Any) -> M:
     if found is None:
         raise NotFound(f"no {what} {next(iter(lookup.values()))}", code=f"unknown_{what}")
     return found
-
-
-def _request_limit_error(exc: Exception) -> ApplicationError | None:
-    """Django's request-size limits, which it would answer with its HTML 400 page."""
-    if isinstance(exc, TooManyFilesSent):
-        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
-        return ApplicationError(
-            f"an upload may hold at most {limit} files; send the rest in another request, or as a ZIP archive",
-            code="too_many_files",
-            extra={"max_files": limit},
-        )
-    if isinstance(exc, TooManyFieldsSent):
-        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
-        return ApplicationError(f"a request may hold at most {limit} fields", code="too_many_fields", extra={"max_fields": limit})
-    if isinstance(exc, RequestDataTooBig):
-        return ApplicationError(
-            f"the request, apart from its files, is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes the "
-            "server accepts",
-            code="too_large",
-            status=413,
-        )
-    return None
-
-
-def exception_handler(exc, context):
-    # Imported here: DRF resolves our authentication and parser classes (which live under
-    # core.api) while `rest_framework.views` is still being imported.
-    from rest_framework.views import exception_handler as drf_exception_handler
-
-    exc = _request_limit_error(exc) or exc
-    if isinstance(exc, ApplicationError):
-        headers = dict(exc.headers or {})
-        if "retry_after" in exc.extra:
-            headers.setdefault("Retry-After", str(exc.extra["retry_after"]))
-        return Response({"error": exc.message, "code": exc.code, **exc.extra}, status=exc.status, headers=headers)
-    return drf_exception_handler(exc, context)

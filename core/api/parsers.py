@@ -1,6 +1,6 @@
 """The API's parsers. JSON: DRF's, with nesting bounded (core/json_bounds.py); the body's size
 is bounded before parsing by Django's DATA_UPLOAD_MAX_MEMORY_SIZE (DRF reads JSON through
-`request.body`), which `core.api.exception_handler` answers with 413 `too_large`.
+`request.body`), which `core.api.errors.exception_handler` answers with 413 `too_large`.
 
 Multipart: Django's, made to account for every part it reads. Django's parser skips a part whose
 headers are not UTF-8 (a file name in another encoding), that has no field name, or whose file

@@ -23,9 +23,26 @@ class OptionalTextField(serializers.CharField):
         return super().to_representation(value) if value else None
 
 
+# The body of every error answer (core/api/errors.py), named `Error` in the schema. Codes add
+# their evidence as further keys (`lapsed_consents`, `changed_files`, `max_files`, ...).
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="a sentence for a person")
     code = serializers.CharField(help_text="a stable machine-readable slug")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # `fields` is also the name of Serializer's own attribute, so this field is added here.
+        return {
+            **super().get_fields(),
+            "fields": serializers.DictField(
+                child=serializers.ListField(child=serializers.CharField()),
+                required=False,
+                help_text="code `invalid`: the messages of each field, by its path (`document.scopes.1`); those of no "
+                "one field under `non_field_errors`",
+            ),
+            "retry_after": serializers.IntegerField(
+                required=False, help_text="codes `throttled`, `login_locked`: seconds to wait (also the Retry-After header)"
+            ),
+        }
 
 
 class IssuedTokenSerializer(serializers.Serializer):
@@ -59,6 +76,12 @@ class AuditEventSerializer(serializers.ModelSerializer):
         model = AuditEvent
         fields = ["seq", "created_at", "actor", "event_type", "subject_type", "subject_id", "details", "prev_hash", "hash"]
         read_only_fields = fields
+
+
+class AuditEventFilterSerializer(serializers.Serializer):
+    subject_type = serializers.CharField(required=False, max_length=64, help_text="e.g. consentrecord, asset, snapshot")
+    subject_id = serializers.CharField(required=False, max_length=64)
+    event_type = serializers.CharField(required=False, max_length=64, help_text="e.g. consent.revoked")
 
 
 class AuditVerifySerializer(serializers.Serializer):

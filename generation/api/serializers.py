@@ -18,6 +18,10 @@ from generation.models import JobKind, JobStatus, Output
 PARAMETER_FIELDS = ("prompt", "negative_prompt", "steps", "guidance", "strength", "width", "height", "scale")
 
 
+class JobFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False, help_text="only jobs in this status")
+
+
 class JobCreateSerializer(serializers.Serializer):
     model = serializers.UUIDField(help_text="the model (ModelArtifact) id")
     kind = serializers.CharField(max_length=32, help_text=f"one of {', '.join(JobKind.values)}")

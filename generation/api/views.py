@@ -12,17 +12,18 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import error_responses as _errors
+from core.api import query_filters
 from core.api.permissions import HasRole
 from core.roles import Role
 from generation.api import serializers as s
-from generation.models import GenerationJob, JobStatus
+from generation.models import GenerationJob
 from generation.selectors import job_get, output_file, output_get
 from generation.services.requests import generation_cancel, generation_request
 
@@ -38,14 +39,13 @@ class JobListCreateView(generics.ListAPIView):
         return [HasRole(*roles)()]
 
     def get_queryset(self) -> QuerySet[GenerationJob]:
+        wanted = query_filters(s.JobFilterSerializer, self.request)
         jobs = GenerationJob.objects.visible_to(self.request.user).select_related("requester", "output")
-        if wanted := self.request.query_params.get("status"):
-            jobs = jobs.filter(status=wanted)
+        if "status" in wanted:
+            jobs = jobs.filter(status=wanted["status"])
         return jobs.order_by("-created_at", "id")
 
-    @extend_schema(
-        parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=JobStatus.values, description="only jobs in this status")]
-    )
+    @extend_schema(parameters=[s.JobFilterSerializer], responses={200: s.JobSerializer(many=True), **_errors(400)})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 

@@ -17,7 +17,17 @@ from rest_framework import serializers
 
 from provenance.consent_document import MAX_DOCUMENT_BYTES, ConsentDocument, parse_consent_bytes
 from provenance.ingest.refusals import RefusalReason
-from provenance.models import Asset, ConsentRecord, ConsentScope, Contributor, Dataset, Decision, Snapshot
+from provenance.models import (
+    Asset,
+    AssetStatus,
+    ConsentRecord,
+    ConsentScope,
+    Contributor,
+    Dataset,
+    Decision,
+    Snapshot,
+    SnapshotStatus,
+)
 from provenance.selectors import ConsentState, consent_state, snapshot_approvals
 from provenance.services.consent import evidence_opener_for_uploads
 from provenance.services.pki import SigningIdentity, fingerprint
@@ -204,6 +214,10 @@ class IngestResultSerializer(serializers.Serializer):
 
 
 # -- assets ---------------------------------------------------------------------------------
+class AssetFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=AssetStatus.choices, required=False, help_text="only assets in this status")
+
+
 class AssetSerializer(serializers.ModelSerializer):
     """An asset, for the API and `asset show/review --json` alike (`asset_id` and `consent_id`
     are the command-line contract's names for `id` and `consent`)."""
@@ -229,6 +243,10 @@ class AssetReviewSerializer(serializers.Serializer):
 
 
 # -- snapshots ------------------------------------------------------------------------------
+class SnapshotFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=SnapshotStatus.choices, required=False, help_text="only snapshots in this status")
+
+
 class SnapshotSerializer(serializers.ModelSerializer):
     dataset = serializers.CharField(source="dataset.slug", read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True)

@@ -12,14 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import error_responses as _errors
+from core.api import query_filters
 from core.api import visible_or_404 as _visible
 from core.api.permissions import ANY_ROLE, HasRole, PermissionsByMethod
 from core.exceptions import PermissionDenied
@@ -219,20 +219,18 @@ class IngestView(APIView):
         return Response(s.IngestResultSerializer(result).data)
 
 
-_STATUS_FILTER = OpenApiParameter("status", OpenApiTypes.STR, description="only objects in this status")
-
-
 class AssetListView(generics.ListAPIView):
     permission_classes = [HasRole(*CONSENT_READERS)]
     serializer_class = s.AssetSerializer
 
     def get_queryset(self) -> QuerySet[Asset]:
+        wanted = query_filters(s.AssetFilterSerializer, self.request)
         assets = Asset.objects.visible_to(self.request.user).select_related("contributor").order_by("-created_at", "id")
-        if wanted := self.request.query_params.get("status"):
-            assets = assets.filter(status=wanted)
+        if "status" in wanted:
+            assets = assets.filter(status=wanted["status"])
         return assets
 
-    @extend_schema(parameters=[_STATUS_FILTER])
+    @extend_schema(parameters=[s.AssetFilterSerializer], responses={200: s.AssetSerializer(many=True), **_errors(400)})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -270,12 +268,13 @@ class SnapshotListCreateView(PermissionsByMethod, generics.ListAPIView):
     serializer_class = s.SnapshotSerializer
 
     def get_queryset(self) -> QuerySet[Snapshot]:
+        wanted = query_filters(s.SnapshotFilterSerializer, self.request)
         snapshots = _snapshots(self.request.user)
-        if wanted := self.request.query_params.get("status"):
-            snapshots = snapshots.filter(status=wanted)
+        if "status" in wanted:
+            snapshots = snapshots.filter(status=wanted["status"])
         return snapshots
 
-    @extend_schema(parameters=[_STATUS_FILTER])
+    @extend_schema(parameters=[s.SnapshotFilterSerializer], responses={200: s.SnapshotSerializer(many=True), **_errors(400)})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 

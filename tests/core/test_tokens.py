@@ -93,7 +93,7 @@ def test_a_token_past_its_lifetime_is_refused(ml_engineer) -> None:
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     response = client.get("/api/v1/datasets/")
     assert response.status_code == 401
-    assert "expired" in response.json()["detail"]
+    assert "expired" in response.json()["error"]
 
 
 def test_logging_out_revokes_the_token_presented_and_only_that_one(ml_engineer) -> None:

@@ -64,7 +64,8 @@ def test_a_malformed_filter_is_a_400_not_an_empty_list(carlas_finding, reviewer,
     response = client_for(reviewer).get(f"/api/v1/findings/?{query}")
 
     assert response.status_code == 400
-    assert set(response.json()) == {query.split("=")[0]}
+    assert response.json()["code"] == "invalid"
+    assert set(response.json()["fields"]) == {query.split("=")[0]}
 
 
 def test_the_per_asset_and_per_dataset_lists_hold_their_findings(carlas_finding, ottos_finding, compliance, client_for):
@@ -142,7 +143,7 @@ def test_a_malformed_resolution_is_a_400_naming_the_fields(carlas_finding, revie
     response = client_for(reviewer).post(f"/api/v1/findings/{carlas_finding.pk}/resolve/", body, format="json")
 
     assert response.status_code == 400
-    assert set(response.json()) == fields
+    assert set(response.json()["fields"]) == fields
     assert Finding.objects.get(pk=carlas_finding.pk).status == "open"
 
 
@@ -152,7 +153,7 @@ def test_a_resolution_that_is_not_json_is_a_400(carlas_finding, reviewer, client
     )
 
     assert response.status_code == 400
-    assert "JSON parse error" in response.json()["detail"]
+    assert response.json()["code"] == "parse_error" and "JSON parse error" in response.json()["error"]
 
 
 def test_an_unknown_finding_is_a_json_404(world, reviewer, client_for):

@@ -60,8 +60,8 @@ def test_a_review_with_an_unknown_decision_or_no_reason_is_a_400(world: World, r
     no_reason = client.post(f"{ASSETS}{world.asset.pk}/review/", {"decision": "approve"}, format="json")
 
     assert (unknown.status_code, no_reason.status_code) == (400, 400)
-    assert set(unknown.json()) == {"decision"}
-    assert set(no_reason.json()) == {"reason"}
+    assert set(unknown.json()["fields"]) == {"decision"}
+    assert set(no_reason.json()["fields"]) == {"reason"}
 
 
 def test_a_withdrawn_image_cannot_be_approved(world: World, contributor, reviewer, client_for) -> None:

@@ -147,4 +147,4 @@ def test_a_renewal_with_a_malformed_expiry_is_a_400(world: World, operator, clie
     response = client_for(operator).post(f"{CONSENTS}{world.consent.pk}/renew/", {"expires_at": "next tuesday"})
 
     assert response.status_code == 400
-    assert "expires_at" in response.json()
+    assert "expires_at" in response.json()["fields"]

@@ -93,7 +93,7 @@ def test_an_upload_without_files_or_with_a_malformed_consent_id_is_a_400(contrib
     no_files = client.post(INGEST, {"dataset": "portraits", "consent_id": "not-a-uuid"}, format="multipart")
 
     assert no_files.status_code == 400
-    assert set(no_files.json()) == {"consent_id", "files"}
+    assert set(no_files.json()["fields"]) == {"consent_id", "files"}
 
 
 def test_a_bad_licence_refuses_the_request_with_a_400(contributor, operator, client_for) -> None:
