@@ -11,7 +11,6 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
 from rest_framework.serializers import Serializer
 
-from core.api.schema import ERRORS
 from core.exceptions import NotFound
 
 M = TypeVar("M", bound=Model)
@@ -21,6 +20,10 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     """The refusals of a view's own rules, for its `extend_schema(responses=...)`; the framework's
     (401, 403 for the role, 400 for the body, ...) are added to every operation by
     core.api.schema.AutoSchema."""
+    # Imported here: the schema module loads drf-spectacular's generator, which imports DRF's
+    # views, and DRF resolves our authentication and parser classes (under core.api) mid-import.
+    from core.api.schema import ERRORS
+
     return {code: ERRORS[code] for code in codes}
 
 
