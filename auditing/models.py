@@ -82,6 +82,15 @@ class Finding(TimeStampedModel):
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            # The review queue groups open findings by asset (latest, top score, count): read from
+            # this index alone, in asset order, without touching the table or sorting.
+            models.Index(
+                fields=["asset", "created_at", "score", "auditor", "id"],
+                condition=models.Q(status="open"),
+                name="finding_open_by_asset",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.auditor}:{self.code} on {self.asset_id} ({self.status})"

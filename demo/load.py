@@ -4,7 +4,10 @@ It creates five users (one per role the demo needs) with random passwords, a con
 consent file and a signed-form PDF under `<CLEANROOM_DATA_DIR>/demo/`, the dataset
 `demo-portraits` (the ML engineer enrols the contributor in it), a dozen procedurally generated
 pictures (each with a caption) that the contributor ingests through the real ingest pipeline,
-and one reviewer's approval of each. Running it again changes nothing that is already there.
+and one reviewer's approval of each. Three more pictures are left for the review queue: the
+auditors flag them (one declared AI-generated, one with GPS coordinates, one a copy of a work
+the demo registers as protected) and nobody approves them. Running it again changes nothing
+that is already there.
 Passwords are printed once on stderr and kept in `<CLEANROOM_DATA_DIR>/demo-credentials.json`
 (mode 0600), never in the repository.
 """
@@ -19,11 +22,14 @@ import sys
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 
+from auditing.services import asset_audit_run, audits_request
+from auditing.services.protected import protected_add
 from core.exceptions import ApplicationError
 from core.roles import Role
 from core.users import user_add, user_role_names
-from demo.pictures import PICTURES, consent_form_pdf, render
+from demo.pictures import FLAGGED_CAPTIONS, PICTURES, consent_form_pdf, flagged_pictures, protected_work, render
 from provenance.api.serializers import IngestResultSerializer, SigningIdentitySerializer
 from provenance.models import ASSET_TRANSITIONS, Asset, AssetStatus, Dataset, DatasetMembership
 from provenance.services.assets import asset_review
@@ -63,6 +69,9 @@ ENROLMENT_REASON = "the demo's contributor uploads the demo pictures"
 # A fixed grant time keeps the consent file byte-identical between runs: one consent record.
 GRANTED_AT = "2025-01-01T00:00:00+00:00"
 TERMS_VERSION = "cleanroom-demo-terms-1"
+OPERATOR = "demo-operator"
+PROTECTED_OWNER = "Demo Gallery (a third party)"
+PROTECTED_REFERENCE = "the gallery's takedown notice, kept by the demo loader"
 
 
 def demo_load(*, stderr=None) -> dict:
@@ -82,7 +91,11 @@ def demo_load(*, stderr=None) -> dict:
     # A contributor ingests only into the datasets an ML engineer or operator enrolled them in.
     dataset_enrol(dataset=dataset, contributor=contributor, actor=users[ENGINEER], reason=ENROLMENT_REASON)
     consent_path = _write_consent(demo_dir)
+    # Registered before the pictures are audited, so the near-duplicate auditor knows it.
+    _protected_work(demo_dir / "protected", users[OPERATOR])
     images = _write_images(demo_dir / "images")
+    flagged = set(_write_flagged_images(demo_dir / "images"))
+    images += sorted(flagged)
 
     digests = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in images}
     present = set(Asset.objects.filter(sha256__in=digests.values()).values_list("sha256", flat=True))
@@ -102,7 +115,7 @@ def demo_load(*, stderr=None) -> dict:
         consent_id, refused = result["consent_id"], result["refused"]
 
     reviewer = users[REVIEWER]
-    assets, approved_now = [], 0
+    assets, approved_now, audited_now = [], 0, 0
     by_sha = {asset.sha256: asset for asset in Asset.objects.filter(sha256__in=digests.values())}
     for path, digest in digests.items():
         asset = by_sha.get(digest)
@@ -113,7 +126,12 @@ def demo_load(*, stderr=None) -> dict:
         # With auditing on, the auditors decide (a worker clears the images); a reviewer's
         # approval stands in only where auditing is switched off.
         auditors_decide = settings.CLEANROOM_AUDIT_ON_INGEST
-        if (
+        if path in flagged:
+            # Left for the review queue: audited here where no worker will, never approved.
+            if not auditors_decide and asset.status == AssetStatus.INGESTED:
+                asset = _audit_now(asset)
+                audited_now += 1
+        elif (
             not auditors_decide
             and asset.status == AssetStatus.INGESTED
             and AssetStatus.APPROVED in ASSET_TRANSITIONS[asset.status]
@@ -149,6 +167,7 @@ def demo_load(*, stderr=None) -> dict:
         "consent_file": str(consent_path),
         "ingested": len(missing) - len(refused),
         "approved_now": approved_now,
+        "audited_now": audited_now,
         "refused": refused,
         "assets": assets,
     }
@@ -231,6 +250,22 @@ def _base_model(data_dir: Path, users: dict) -> dict:
     return {"base_model_id": str(existing.pk), "name": existing.name, "status": existing.status, "sha256": existing.sha256}
 
 
+def _audit_now(asset: Asset) -> Asset:
+    """The audit a worker would run after ingest, in this process (auditing on ingest is off)."""
+    with transaction.atomic():
+        audits_request(asset_ids=[str(asset.pk)])
+    asset_audit_run(asset_id=str(asset.pk), task_id=f"demo-load-{asset.pk}")
+    asset.refresh_from_db()
+    return asset
+
+
+def _protected_work(folder: Path, operator) -> None:
+    """A third party's work, registered once (`protected add` refuses the same bytes again)."""
+    path = folder / "gallery-work.jpg"
+    _write_if_changed(path, protected_work())
+    protected_add(paths=[str(path)], owner=PROTECTED_OWNER, reference=PROTECTED_REFERENCE, actor=operator)
+
+
 def _dataset() -> Dataset:
     try:
         return dataset_create(slug=DATASET_SLUG, scopes=DATASET_SCOPES, name="Demo portraits (generated pictures)")
@@ -282,5 +317,16 @@ def _write_images(folder: Path) -> list[Path]:
         path = folder / f"{index:02d}-{picture.name}{suffix}"
         _write_if_changed(path, data)
         _write_if_changed(path.with_suffix(".txt"), (picture.caption + "\n").encode())
+        paths.append(path)
+    return paths
+
+
+def _write_flagged_images(folder: Path) -> list[Path]:
+    """The three pictures the auditors flag, with their captions."""
+    paths = []
+    for name, data in flagged_pictures().items():
+        path = folder / f"flagged-{name}.jpg"
+        _write_if_changed(path, data)
+        _write_if_changed(path.with_suffix(".txt"), (FLAGGED_CAPTIONS[name] + "\n").encode())
         paths.append(path)
     return paths

@@ -274,3 +274,46 @@ def render(picture: Picture, index: int) -> tuple[bytes, str]:
         return buffer.getvalue(), ".jpg"
     image.save(buffer, "PNG", optimize=True)
     return buffer.getvalue(), ".png"
+
+
+# -- pictures the auditors flag (the review queue's demo content) ---------------------------------
+# XMP declaring the image made by a trained model (IPTC DigitalSourceType): the synthetic auditor.
+SYNTHETIC_XMP = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
+    b'Iptc4xmpExt:DigitalSourceType="http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"/>'
+    b"</rdf:RDF></x:xmpmeta>"
+)
+FLAGGED_CAPTIONS = {
+    "ai-generated": "A mountain range; its XMP says a trained model made it.",
+    "geotagged": "Clouds over a rooftop; the camera left the GPS position in the EXIF.",
+    "gallery-copy": "A stained-glass mosaic, a recompressed copy of a gallery's protected work.",
+}
+
+
+def protected_work() -> bytes:
+    """A third party's work the demo registers as protected (a mosaic no demo picture resembles)."""
+    seed = 7001
+    image = _voronoi(random.Random(seed), np.random.default_rng(seed))  # noqa: S311 (reproducible pictures)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def flagged_pictures() -> dict[str, bytes]:
+    """Name → JPEG bytes of three pictures the real auditors flag: one declared AI-generated
+    (synthetic), one carrying GPS coordinates (pii), one a near-duplicate of `protected_work`."""
+    seed = 7002
+    generated = _mountains(random.Random(seed), np.random.default_rng(seed))  # noqa: S311
+    synthetic = io.BytesIO()
+    generated.save(synthetic, "JPEG", quality=90, xmp=SYNTHETIC_XMP)
+    seed = 7003
+    photo = _clouds(random.Random(seed), np.random.default_rng(seed))  # noqa: S311
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 30.0), 3: "E", 4: (2.0, 17.0, 40.0)}  # GPSInfo: Paris
+    geotagged = io.BytesIO()
+    photo.save(geotagged, "JPEG", quality=90, exif=exif)
+    work = Image.open(io.BytesIO(protected_work()))
+    copy = io.BytesIO()
+    work.resize((SIZE * 9 // 10, SIZE * 9 // 10), Image.Resampling.LANCZOS).save(copy, "JPEG", quality=75)
+    return {"ai-generated": synthetic.getvalue(), "geotagged": geotagged.getvalue(), "gallery-copy": copy.getvalue()}

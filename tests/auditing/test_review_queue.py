@@ -82,6 +82,11 @@ def test_a_contributor_sees_only_their_own_assets_in_any_queue(queue, contributo
     assert sorted(every_page(contributor)) == sorted(str(f.asset_id) for f in queue[:3])
 
 
+def test_who_sees_no_asset_gets_an_empty_queue(queue, ml_engineer, outsider):
+    for user in (ml_engineer, outsider):
+        assert review_queue(user=user, filters=ReviewFilters()).total == 0 and every_page(user) == []
+
+
 @pytest.mark.parametrize("cursor", ["garbage", "x" * 500, "WyJzY29yZSIsICIxIiwgIm5vLXV1aWQiXQ"])
 def test_a_tampered_page_link_is_refused_clearly(queue, reviewer, cursor):
     with pytest.raises(ApplicationError) as refused:
