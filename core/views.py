@@ -35,18 +35,18 @@ class LoginView(auth_views.LoginView):
         return response
 
 
-def _is_api(request: HttpRequest) -> bool:
+def is_api_request(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
 # API clients always get JSON, also for a URL no route matches (a malformed id, a typo).
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _is_api(request):
+    if is_api_request(request):
         return JsonResponse({"error": f"no such resource: {request.path}", "code": "not_found"}, status=404)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    if _is_api(request):
+    if is_api_request(request):
         return JsonResponse({"error": "internal error; it has been logged", "code": "server_error"}, status=500)
     return defaults.server_error(request)

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -140,8 +141,14 @@ STORAGES = {
 # Django's file storages chmod what they save (0644 unless told): blobs and media are private.
 FILE_UPLOAD_PERMISSIONS = PRIVATE_FILE_MODE
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = PRIVATE_FOLDER_MODE
-# Uploads: stream anything larger than 2.5 MB to temporary files, never into memory.
+# Uploads: every file streams to a temporary file and is hashed as it arrives (core/uploads.py),
+# never held in memory, whatever its size. (FILE_UPLOAD_MAX_MEMORY_SIZE then only bounds what an
+# ASGI server keeps of a body in memory before spilling it to disk.)
+FILE_UPLOAD_HANDLERS = ["core.uploads.HashingFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The largest request, files and all (its Content-Length): larger is refused with 413 `too_large`
+# before anything is read (core/middleware.py). It bounds the temporary disk one request can use.
+CLEANROOM_UPLOAD_MAX_REQUEST_BYTES = env_int("CLEANROOM_UPLOAD_MAX_REQUEST_BYTES", 2 * 1024**3)
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("CLEANROOM_UPLOAD_MAX_FILES", 1000)
 # The largest request body read into memory: a JSON body or form fields (uploaded files are
 # streamed and limited on their own). Larger: the API answers 413 `too_large`.

@@ -53,8 +53,11 @@ def _request_limit_error(exc: Exception) -> ApplicationError | None:
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
         return ApplicationError(f"a request may hold at most {limit} fields", code="too_many_fields", extra={"max_fields": limit})
     if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return ApplicationError(
-            "the request, apart from its files, is larger than the server accepts", code="too_large", status=413
+            f"the request, apart from its files, is larger than the server accepts ({limit} bytes)",
+            code="too_large",
+            status=413,
         )
     return None
 
