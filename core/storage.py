@@ -53,7 +53,6 @@ class ContentAddressedFileSystemStorage(FileSystemStorage):
             raise
         return name
 
-
     def save_hashing(self, stream: IO[bytes]) -> tuple[str, int]:
         """Copy `stream` in while hashing it, then move it under its digest's name: the source is
         read once, in chunks, and never held. Returns (sha256, size)."""

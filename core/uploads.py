@@ -25,7 +25,7 @@ class HashingFileUploadHandler(TemporaryFileUploadHandler):
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super(TemporaryFileUploadHandler, self).new_file(*args, **kwargs)
-        self.file = HashedUploadedFile(self.file_name, self.content_type, 0, self.charset, self.content_type_extra)
+        self.file = HashedUploadedFile(self.file_name or "", self.content_type, 0, self.charset, self.content_type_extra)
         self._digest = hashlib.sha256()
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
