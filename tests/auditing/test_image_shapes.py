@@ -61,7 +61,7 @@ def audited(contributor, tmp_path, settings) -> dict[str, Asset]:
     for name in THIN_PROTECTED:
         (protected / name).write_bytes(files[name])
     registered = protected_add(paths=[str(protected)], owner="Acme Strips")
-    assert registered["refused"] == [] and len(registered["added"]) == len(THIN_PROTECTED)
+    assert registered.refused == [] and len(registered.added) == len(THIN_PROTECTED)
     folder = tmp_path / "in"
     folder.mkdir()
     for name, content in files.items():
