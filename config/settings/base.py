@@ -195,6 +195,7 @@ CACHES: dict[str, dict[str, Any]] = {
 class IngestSettings(TypedDict):
     MAX_FILE_BYTES: int
     MAX_IMAGE_PIXELS: int
+    MAX_DECODED_BYTES: int
     ALLOWED_FORMATS: list[str]
     ZIP_MAX_MEMBERS: int
     ZIP_MAX_TOTAL_BYTES: int
@@ -237,6 +238,9 @@ CLEANROOM_LOGIN_LOCKOUT: LoginLockoutSettings = {
 CLEANROOM_INGEST: IngestSettings = {
     "MAX_FILE_BYTES": env_int("CLEANROOM_MAX_FILE_BYTES", 200 * 1024 * 1024),
     "MAX_IMAGE_PIXELS": env_int("CLEANROOM_MAX_IMAGE_PIXELS", 100_000_000),
+    # What an image may take once decoded (width × height × bands × bytes per sample), checked
+    # from its header before decoding: 100 Mpx of 8-bit RGB; 75 Mpx of RGBA; 50 Mpx of 16-bit RGB.
+    "MAX_DECODED_BYTES": env_int("CLEANROOM_MAX_DECODED_BYTES", 300_000_000),
     "ALLOWED_FORMATS": env_list("CLEANROOM_ALLOWED_FORMATS", ["JPEG", "PNG", "WEBP", "TIFF", "GIF", "BMP"]),
     "ZIP_MAX_MEMBERS": env_int("CLEANROOM_ZIP_MAX_MEMBERS", 100_000),
     "ZIP_MAX_TOTAL_BYTES": env_int("CLEANROOM_ZIP_MAX_TOTAL_BYTES", 50 * 1024**3),
