@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 import tempfile
-from typing import IO, BinaryIO
+from typing import IO
 
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage, storages
@@ -117,7 +117,7 @@ def blob_put_bytes(data: bytes, *, sha256: str | None = None) -> str:
     return digest
 
 
-def blob_put_stream(stream: BinaryIO, *, sha256: str | None = None) -> tuple[str, int]:
+def blob_put_stream(stream: IO[bytes], *, sha256: str | None = None) -> tuple[str, int]:
     """Store a seekable stream from its start without reading it into memory; return (sha256,
     size). A caller that hashed the bytes as they arrived passes the digest in; otherwise the
     local store hashes while it copies (one pass), any other store hashes first, then uploads."""

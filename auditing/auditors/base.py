@@ -24,9 +24,10 @@ from PIL import Image
 from provenance.ingest.refusals import plain_error
 
 WORKING_PIXELS = 2500 * 2500
-# Shrink by whole factors first (reduce(): box averaging, no intermediate image), then resize
-# what is left: a Lanczos pass over the full image would hold a third copy of its height.
-_REDUCING_GAP = 1.0
+# The full-size image is shrunk a strip of about this many pixels at a time, so that a
+# conversion the shrinking needs (RGBA is averaged premultiplied, a palette expanded to RGB)
+# copies a strip, never the whole image.
+_STRIP_PIXELS = 4 * 1024 * 1024
 
 
 class UnreadableImage(Exception):
@@ -38,21 +39,36 @@ def _target(width: int, height: int, max_pixels: int) -> tuple[int, int]:
     return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
 
 
-def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+def _reducible(image: Image.Image) -> Image.Image:
+    """The image in a mode reduce() and a Lanczos resize take."""
     if image.mode == "1":
-        image = image.convert("L")  # a byte per pixel either way; grey keeps thin strokes readable
-    elif image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode.startswith("I;16"):  # reduce() cannot take 16-bit samples
-        return image.resize(size, Image.Resampling.LANCZOS)
-    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
+        return image.convert("L")  # a byte per pixel either way; grey keeps thin strokes readable
+    if image.mode == "P":
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode.startswith("I;16"):
+        return image.convert("I")
+    return image
+
+
+def _reduced_in_strips(image: Image.Image, factor: int) -> Image.Image:
+    """reduce(factor) (box averages of factor × factor pixels), one strip of rows at a time."""
+    width, height = image.size
+    rows = max(factor, (_STRIP_PIXELS // width) // factor * factor)
+    strips = (_reducible(image.crop((0, top, width, min(height, top + rows)))).reduce(factor) for top in range(0, height, rows))
+    first = next(strips)
+    reduced = Image.new(first.mode, (-(-width // factor), -(-height // factor)))
+    reduced.paste(first, (0, 0))
+    for index, strip in enumerate(strips, start=1):
+        reduced.paste(strip, (0, index * rows // factor))
+    return reduced
 
 
 def working_copy(stream: IO[bytes], max_pixels: int = WORKING_PIXELS) -> tuple[Image.Image, float]:
     """The image at most `max_pixels` big, and how many stored pixels one of its pixels spans
     across (1.0 when it fits). A JPEG is decoded at 1/2, 1/4 or 1/8 of its size straight away
-    (DCT scaling); any other format is decoded once, then reduced, so the decoded image (within
-    ingest's decoded-bytes budget) is the largest thing held. EXIF orientation carries over."""
+    (DCT scaling); any other format is decoded once (within ingest's decoded-bytes budget), then
+    shrunk by a whole factor strip by strip and resized (Lanczos) to size, so the decoded image
+    is the one large thing held. EXIF orientation carries over."""
     try:
         with warnings.catch_warnings():
             # Stored images passed ingest's pixel limit and decoded-bytes budget (which may be
@@ -70,7 +86,10 @@ def working_copy(stream: IO[bytes], max_pixels: int = WORKING_PIXELS) -> tuple[I
     except Exception as exc:
         raise UnreadableImage(f"the stored image cannot be decoded: {plain_error(exc)}") from None
     exif = image.getexif()
-    working = _resized(image, size) if image.size != size else image
+    factor = min(image.width // size[0], image.height // size[1])
+    working = _reduced_in_strips(image, factor) if factor >= 2 else _reducible(image)
+    if working.width * working.height > max_pixels:
+        working = working.resize(size, Image.Resampling.LANCZOS)
     if working is not image:
         image.close()
     if exif:

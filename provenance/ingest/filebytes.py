@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import BinaryIO, overload
+from typing import IO, overload
 
 CHUNK = 1024 * 1024
 # Small reads (a segment marker, a chunk header) are served from one cached window, so walking
@@ -18,7 +18,7 @@ WINDOW = 64 * 1024
 
 
 class FileBytes:
-    def __init__(self, stream: BinaryIO, size: int | None = None) -> None:
+    def __init__(self, stream: IO[bytes], size: int | None = None) -> None:
         self._stream = stream
         self._size = stream.seek(0, os.SEEK_END) if size is None else size
         self._window_start = 0
@@ -27,7 +27,7 @@ class FileBytes:
     def __len__(self) -> int:
         return self._size
 
-    def stream(self) -> BinaryIO:
+    def stream(self) -> IO[bytes]:
         """The file itself, at its start."""
         self._stream.seek(0)
         return self._stream
@@ -86,6 +86,6 @@ class FileBytes:
 ByteSource = bytes | FileBytes
 
 
-def as_stream(data: ByteSource) -> BinaryIO:
+def as_stream(data: ByteSource) -> IO[bytes]:
     """A seekable stream over `data`, at its start."""
     return data.stream() if isinstance(data, FileBytes) else io.BytesIO(data)

@@ -5,9 +5,9 @@ upload is read from the temporary file Django streamed it to, and an archive is 
 by member, each member copied out to a spooled temporary file (in memory up to
 SPOOL_MEMORY_BYTES, on disk beyond), with bounds on member size, compression ratio, member
 count, total size and nesting depth. Each file is hashed as it is read (an upload was hashed as
-it arrived). A member whose
-name could escape a folder (`..`, an absolute path, a drive letter) or that is a symbolic link
-is refused as `unsafe_path`; nothing is ever extracted to disk under its own name.
+it arrived). A member whose name could escape a folder (`..`, an absolute path, a drive
+letter) or that is a symbolic link is refused as `unsafe_path`; nothing is ever extracted to
+disk under its own name.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from core.uploads import uploaded_sha256
 from provenance.ingest.refusals import RefusalReason, plain_error
@@ -53,7 +53,7 @@ class Candidate:
     `sha256` and `size` were taken as the file was read."""
 
     path: str
-    file: BinaryIO | None = None
+    file: IO[bytes] | None = None
     sha256: str = ""
     size: int = 0
     caption: str = ""
@@ -104,7 +104,7 @@ def _hash_bounded(stream, limit: int, copy_to=None) -> tuple[str, int] | None:
     return digest.hexdigest(), size
 
 
-def _spooled(stream, limit: int) -> tuple[BinaryIO, str, int] | None:
+def _spooled(stream, limit: int) -> tuple[IO[bytes], str, int] | None:
     """The stream copied out (hashed on the way) to a spooled temporary file, or None past `limit`."""
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115 - the candidate owns it
     try:
@@ -116,7 +116,8 @@ def _spooled(stream, limit: int) -> tuple[BinaryIO, str, int] | None:
         spool.close()
         return None
     spool.seek(0)
-    return spool, *hashed  # type: ignore[return-value]
+    digest, size = hashed
+    return spool, digest, size
 
 
 def _stream_size(stream) -> int:
@@ -372,7 +373,7 @@ class CandidateSource:
             return RefusalReason.TOO_LARGE, "the archive's total expanded size exceeds its limit (zip bomb guard)"
         return None
 
-    def _nested(self, member: BinaryIO, *, path: str, depth: int, budget: list[int]) -> Iterator[Candidate]:
+    def _nested(self, member: IO[bytes], *, path: str, depth: int, budget: list[int]) -> Iterator[Candidate]:
         if depth >= self.limits.max_depth:
             yield _refused(
                 path, RefusalReason.UNSUPPORTED_TYPE, f"archives nested deeper than {self.limits.max_depth} levels are not opened"
