@@ -206,18 +206,18 @@ def write_consent(folder: Path) -> Path:
 
 def subject_for(asset):
     """What the pipeline hands the auditors (auditing.services._subject): the stored blob."""
+    import functools
+
     from auditing.auditors.base import AuditSubject
     from core.storage import blob_open
 
-    with blob_open(asset.sha256) as handle:
-        data = handle.read()
     return AuditSubject(
         asset_id=str(asset.pk),
         sha256=asset.sha256,
-        data=data,
         metadata=asset.metadata,
         caption=asset.caption,
         original_name=asset.original_name,
+        open_file=functools.partial(blob_open, asset.sha256),
     )
 
 

@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 import tempfile
-from typing import IO, BinaryIO
+from typing import IO
 
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage, storages
@@ -52,6 +52,29 @@ class ContentAddressedFileSystemStorage(FileSystemStorage):
                 os.unlink(temporary)
             raise
         return name
+
+    def save_hashing(self, stream: IO[bytes]) -> tuple[str, int]:
+        """Copy `stream` in while hashing it, then move it under its digest's name: the source is
+        read once, in chunks, and never held. Returns (sha256, size)."""
+        os.makedirs(self.location, mode=self.directory_permissions_mode or 0o777, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.location, prefix=".incoming-")
+        try:
+            digest, size = hashlib.sha256(), 0
+            with os.fdopen(handle, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+            full_path = self.path(blob_name(digest.hexdigest()))
+            os.makedirs(os.path.dirname(full_path), mode=self.directory_permissions_mode or 0o777, exist_ok=True)
+            if self.file_permissions_mode is not None:
+                os.chmod(temporary, self.file_permissions_mode)
+            os.replace(temporary, full_path)  # the same bytes may be there already: harmless
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+        return digest.hexdigest(), size
 
 
 def blob_storage() -> Storage:
@@ -94,13 +117,21 @@ def blob_put_bytes(data: bytes, *, sha256: str | None = None) -> str:
     return digest
 
 
-def blob_put_stream(stream: BinaryIO) -> tuple[str, int]:
-    """Store a seekable stream without reading it into memory; return (sha256, size)."""
+def blob_put_stream(stream: IO[bytes], *, sha256: str | None = None) -> tuple[str, int]:
+    """Store a seekable stream from its start without reading it into memory; return (sha256,
+    size). A caller that hashed the bytes as they arrived passes the digest in; otherwise the
+    local store hashes while it copies (one pass), any other store hashes first, then uploads."""
     stream.seek(0)
-    digest, size = sha256_of_file(stream)
+    storage = blob_storage()
+    if sha256 is None and isinstance(storage, ContentAddressedFileSystemStorage):
+        return storage.save_hashing(stream)
+    if sha256 is None:
+        sha256, size = sha256_of_file(stream)
+    else:
+        size = stream.seek(0, os.SEEK_END)
     stream.seek(0)
-    _save(digest, File(stream))
-    return digest, size
+    _save(sha256, File(stream))
+    return sha256, size
 
 
 def blob_open(sha256: str) -> IO[bytes]:

@@ -56,25 +56,25 @@ class PasswordChangeView(RoleRequiredMixin, auth_views.PasswordChangeView):
         return HttpResponseRedirect(self.get_success_url())
 
 
-def _is_api(request: HttpRequest) -> bool:
+def is_api_request(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
 # API clients always get JSON, also for a URL no route matches (a malformed id, a typo).
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _is_api(request):
+    if is_api_request(request):
         return JsonResponse({"error": f"no such resource: {request.path}", "code": "not_found"}, status=404)
     return defaults.page_not_found(request, exception)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _is_api(request):
+    if is_api_request(request):
         return JsonResponse({"error": "you may not do this", "code": "permission_denied"}, status=403)
     return defaults.permission_denied(request, exception)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _is_api(request):
+    if is_api_request(request):
         return JsonResponse({"error": "the request could not be understood", "code": "bad_request"}, status=400)
     return defaults.bad_request(request, exception)
 
@@ -82,6 +82,6 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 # templates/500.html is rendered without the request's context (no user, no navigation): the
 # error may have come from the database that the context would be read from.
 def server_error(request: HttpRequest) -> HttpResponse:
-    if _is_api(request):
+    if is_api_request(request):
         return JsonResponse({"error": "internal error; it has been logged", "code": "server_error"}, status=500)
     return defaults.server_error(request)

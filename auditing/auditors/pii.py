@@ -3,6 +3,7 @@ word boxes), GPS coordinates, and faces. Each hit is one finding, with its field
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -11,6 +12,14 @@ from auditing.auditors.base import Auditor, AuditSubject, FindingDraft
 
 if TYPE_CHECKING:
     from auditing.detectors.pii import PiiHit
+
+
+def _in_stored_pixels(hit: PiiHit, scale: float) -> PiiHit:
+    """A hit found on the working copy, boxed in the stored image's pixels."""
+    if hit.box is None or scale == 1.0:
+        return hit
+    left, top, width, height = (round(value * scale) for value in hit.box)
+    return replace(hit, box=(left, top, width, height))
 
 
 def _draft(hit: PiiHit, kind: str) -> FindingDraft:
@@ -34,9 +43,11 @@ class PiiAuditor(Auditor):
         gps = find_gps(subject.metadata)
         if gps is not None:
             drafts.append(_draft(gps, "location"))
-        image = subject.image
+        image, scale = subject.image, subject.scale
         if config.get("OCR", True):
-            drafts.extend(_draft(hit, "pixels") for hit in find_pii_in_pixels(image, ner_model_dir=ner))
+            hits = find_pii_in_pixels(image, ner_model_dir=ner)
+            drafts.extend(_draft(_in_stored_pixels(hit, scale), "pixels") for hit in hits)
         if config.get("FACES", True):
-            drafts.extend(_draft(hit, "face") for hit in find_faces(image, backend=config.get("FACE_BACKEND", "nudenet")))
+            faces = find_faces(image, backend=config.get("FACE_BACKEND", "nudenet"))
+            drafts.extend(_draft(_in_stored_pixels(hit, scale), "face") for hit in faces)
         return drafts

@@ -10,6 +10,7 @@ abandoned: an `auditor_failed` finding stands in for its verdict, so the asset i
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from core.reconcile import Reconciler, reconcile
 from core.roles import Actor, Role, has_role
 from core.state import StateMachine
 from core.storage import blob_open
+from provenance.ingest.refusals import plain_error
 from provenance.models import Asset, AssetStatus
 from provenance.services.assets import asset_review, asset_transition, assets_transition
 
@@ -92,15 +94,13 @@ def audits_request_after_ingest(asset_ids: list[str], actor: Actor) -> None:
 
 
 def _subject(asset: Asset) -> AuditSubject:
-    with blob_open(asset.sha256) as handle:
-        data = handle.read()
     return AuditSubject(
         asset_id=str(asset.pk),
         sha256=asset.sha256,
-        data=data,
         metadata=asset.metadata,
         caption=asset.caption,
         original_name=asset.original_name,
+        open_file=functools.partial(blob_open, asset.sha256),
     )
 
 
@@ -167,7 +167,7 @@ def _attempt(auditor: Auditor, run: AuditRun, asset: Asset, subject: AuditSubjec
         drafts = auditor.audit(subject)
     except Exception as exc:
         logger.exception("auditor %s failed on asset %s (attempt %d)", auditor.name, asset.pk, run.attempts)
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        error = f"{type(exc).__name__}: {plain_error(exc)}"[:2000]
         if run.attempts >= max_attempts():
             _abandon(run, asset, attempts=run.attempts, error=error)
         else:

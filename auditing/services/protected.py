@@ -8,7 +8,6 @@ dataset, a snapshot or a training run.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 
@@ -23,9 +22,9 @@ from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError
 from core.models import EventType
 from core.roles import Actor
-from core.storage import blob_put_bytes
+from core.storage import blob_put_stream
 from provenance.ingest.inspect import Limits, sniff_and_decode
-from provenance.ingest.refusals import FileRefusal, RefusalReason, Refused
+from provenance.ingest.refusals import FileRefusal, RefusalReason, Refused, plain_error
 from provenance.ingest.sources import Candidate, CandidateSource
 from provenance.services.ingest import ingest_limits
 
@@ -62,6 +61,8 @@ def protected_add(*, paths: list[str], owner: str, reference: str = "", actor: A
         except Refused as exc:
             outcome.refused.append(FileRefusal(path=candidate.path, reason=exc.reason, detail=exc.detail))
             continue
+        finally:
+            candidate.close()
         outcome.added.append((candidate.path, work))
     if outcome.added:
         works = [work for _, work in outcome.added]
@@ -91,16 +92,15 @@ def _add_one(
     seen: dict[str, str],
     embeddings: CandidateEmbeddings | None,
 ) -> ProtectedWork:
-    if candidate.refusal is not None:
-        raise Refused(*candidate.refusal)
-    data = candidate.data or b""
-    sha256 = hashlib.sha256(data).hexdigest()
+    if candidate.refusal is not None or candidate.file is None:
+        raise Refused(*(candidate.refusal or (RefusalReason.INVALID_IMAGE, "no file")))
+    sha256 = candidate.sha256
     if sha256 in seen:
         raise Refused(RefusalReason.DUPLICATE, f"same bytes as {seen[sha256]} earlier in this batch")
     existing = ProtectedWork.objects.filter(sha256=sha256).values_list("pk", flat=True).first()
     if existing is not None:
         raise Refused(RefusalReason.DUPLICATE, f"already registered as protected work {existing}")
-    image = sniff_and_decode(data, limits)
+    image = sniff_and_decode(candidate.file, limits)
     embedding = None
     try:
         fingerprint = fingerprint_image(image)
@@ -108,18 +108,20 @@ def _add_one(
             embedding = vector_to_bytes(embeddings.embed(image))
     except Exception as exc:
         logger.exception("fingerprinting %s failed", candidate.path)
-        raise Refused(RefusalReason.INVALID_IMAGE, f"could not be fingerprinted: {type(exc).__name__}: {exc}") from None
+        raise Refused(
+            RefusalReason.INVALID_IMAGE, f"could not be fingerprinted: {type(exc).__name__}: {plain_error(exc)}"
+        ) from None
     finally:
         image_format = image.format or ""
         image.close()
-    blob_put_bytes(data, sha256=sha256)
+    blob_put_stream(candidate.file, sha256=sha256)
     try:
         with transaction.atomic():
             work = ProtectedWork.objects.create(
                 owner=owner,
                 reference=reference,
                 sha256=sha256,
-                size=len(data),
+                size=candidate.size,
                 format=image_format,
                 width=fingerprint.width,
                 height=fingerprint.height,

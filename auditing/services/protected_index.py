@@ -59,7 +59,7 @@ class ProtectedWorkEmbedder:
             for key, sha256 in missing[start : start + _BATCH]:
                 try:
                     with blob_open(sha256) as handle:
-                        batch.append((key, sniff_and_decode(handle.read(), image_limits)))
+                        batch.append((key, sniff_and_decode(handle, image_limits)))
                 except Exception as exc:
                     logger.warning("protected work %s cannot be embedded: %s: %s", key, type(exc).__name__, exc)
             if not batch:

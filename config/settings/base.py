@@ -61,6 +61,7 @@ MIDDLEWARE = [
     # Static files (the stylesheet, htmx) straight from the web process, before any other work.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.csp.ContentSecurityPolicyMiddleware",
+    "core.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -157,8 +158,14 @@ STORAGES = {
 # Django's file storages chmod what they save (0644 unless told): blobs and media are private.
 FILE_UPLOAD_PERMISSIONS = PRIVATE_FILE_MODE
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = PRIVATE_FOLDER_MODE
-# Uploads: stream anything larger than 2.5 MB to temporary files, never into memory.
+# Uploads: every file streams to a temporary file and is hashed as it arrives (core/uploads.py),
+# never held in memory, whatever its size. (FILE_UPLOAD_MAX_MEMORY_SIZE then only bounds what an
+# ASGI server keeps of a body in memory before spilling it to disk.)
+FILE_UPLOAD_HANDLERS = ["core.uploads.HashingFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The largest request, files and all (its Content-Length): larger is refused with 413 `too_large`
+# before anything is read (core/middleware.py). It bounds the temporary disk one request can use.
+CLEANROOM_UPLOAD_MAX_REQUEST_BYTES = env_int("CLEANROOM_UPLOAD_MAX_REQUEST_BYTES", 2 * 1024**3)
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("CLEANROOM_UPLOAD_MAX_FILES", 1000)
 # The largest request body read into memory: a JSON body or form fields (uploaded files are
 # streamed and limited on their own). Larger: the API answers 413 `too_large`.
@@ -205,6 +212,7 @@ CACHES: dict[str, dict[str, Any]] = {
 class IngestSettings(TypedDict):
     MAX_FILE_BYTES: int
     MAX_IMAGE_PIXELS: int
+    MAX_DECODED_BYTES: int
     ALLOWED_FORMATS: list[str]
     ZIP_MAX_MEMBERS: int
     ZIP_MAX_TOTAL_BYTES: int
@@ -247,6 +255,9 @@ CLEANROOM_LOGIN_LOCKOUT: LoginLockoutSettings = {
 CLEANROOM_INGEST: IngestSettings = {
     "MAX_FILE_BYTES": env_int("CLEANROOM_MAX_FILE_BYTES", 200 * 1024 * 1024),
     "MAX_IMAGE_PIXELS": env_int("CLEANROOM_MAX_IMAGE_PIXELS", 100_000_000),
+    # What an image may take once decoded (width × height × bands × bytes per sample), checked
+    # from its header before decoding: 100 Mpx of 8-bit RGB; 75 Mpx of RGBA; 50 Mpx of 16-bit RGB.
+    "MAX_DECODED_BYTES": env_int("CLEANROOM_MAX_DECODED_BYTES", 300_000_000),
     "ALLOWED_FORMATS": env_list("CLEANROOM_ALLOWED_FORMATS", ["JPEG", "PNG", "WEBP", "TIFF", "GIF", "BMP"]),
     "ZIP_MAX_MEMBERS": env_int("CLEANROOM_ZIP_MAX_MEMBERS", 100_000),
     "ZIP_MAX_TOTAL_BYTES": env_int("CLEANROOM_ZIP_MAX_TOTAL_BYTES", 50 * 1024**3),

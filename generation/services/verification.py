@@ -58,6 +58,7 @@ from provenance.c2pa.lineage import (
 )
 from provenance.c2pa.manifests import chain, read_manifest
 from provenance.selectors import snapshot_refusal
+from provenance.ingest.refusals import plain_error
 from training.selectors import base_model_refusal
 
 MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -266,7 +267,7 @@ def _open_image(data: bytes) -> tuple[str, Image.Image]:
     except ApplicationError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        raise ApplicationError(f"not a readable image: {error}", code="invalid_image") from None
+        raise ApplicationError(f"not a readable image: {plain_error(error)}", code="invalid_image") from None
     mime_type = MIME_TYPES.get(image.format or "")
     if mime_type is None:
         # Still ours to trace (a screenshot saved as BMP, say), just never carrying a manifest.

@@ -203,7 +203,7 @@ class IngestView(APIView):
         request={"multipart/form-data": s.IngestSerializer},
         responses={
             200: OpenApiResponse(s.IngestResultSerializer, description="also when some files were refused"),
-            **_errors(400, 403, 404),
+            **_errors(400, 403, 404, 413),
         },
     )
     def post(self, request: Request) -> Response:

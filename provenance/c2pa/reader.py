@@ -6,7 +6,6 @@ manifest is reported in the result's "error", never raised. The result is JSON-s
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from functools import lru_cache
@@ -14,6 +13,7 @@ from typing import Any
 
 import c2pa
 
+from provenance.ingest.filebytes import ByteSource, as_stream
 from provenance.ingest.jsonsafe import MAX_TEXT_CHARS, clean_text, json_safe
 
 READING_SETTINGS: dict[str, Any] = {
@@ -24,14 +24,14 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def read_c2pa(
-    data: bytes, mime_type: str, *, trust_anchors_pem: str | None = None, remote_reference: bool = False
+    data: ByteSource, mime_type: str, *, trust_anchors_pem: str | None = None, remote_reference: bool = False
 ) -> dict | None:
     """The manifest store as a JSON-safe dict, None when the file has none."""
     if not (remote_reference or may_contain_c2pa(data)):
         return None
     try:
         context = _reading_context(trust_anchors_pem, os.getpid())
-        reader = c2pa.Reader.try_create(mime_type, io.BytesIO(data), None, context)
+        reader = c2pa.Reader.try_create(mime_type, as_stream(data), None, context)
         if reader is None:
             return None
         with reader:
@@ -88,7 +88,7 @@ def _failure_codes(store: dict) -> list[str]:
 # --- Pre-check ---------------------------------------------------------------------------
 
 
-def may_contain_c2pa(data: bytes) -> bool:
+def may_contain_c2pa(data: ByteSource) -> bool:
     """Cheap pre-check: walks the container's segments instead of scanning every byte."""
     try:
         if data.startswith(b"\xff\xd8"):
@@ -102,7 +102,7 @@ def may_contain_c2pa(data: bytes) -> bool:
     return b"c2pa" in data
 
 
-def _jpeg_has_app11(data: bytes) -> bool:
+def _jpeg_has_app11(data: ByteSource) -> bool:
     position = 2
     while position + 4 <= len(data):
         if data[position] != 0xFF:
@@ -121,7 +121,7 @@ def _jpeg_has_app11(data: bytes) -> bool:
     return False
 
 
-def _png_has_chunk(data: bytes, chunk_type: bytes) -> bool:
+def _png_has_chunk(data: ByteSource, chunk_type: bytes) -> bool:
     position = len(PNG_SIGNATURE)
     while position + 8 <= len(data):
         current = data[position + 4 : position + 8]
@@ -133,7 +133,7 @@ def _png_has_chunk(data: bytes, chunk_type: bytes) -> bool:
     return False
 
 
-def _riff_has_chunk(data: bytes, chunk_type: bytes) -> bool:
+def _riff_has_chunk(data: ByteSource, chunk_type: bytes) -> bool:
     position = 12
     while position + 8 <= len(data):
         if data[position : position + 4] == chunk_type:

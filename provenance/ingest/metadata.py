@@ -20,6 +20,7 @@ from typing import Any
 from PIL import ExifTags, Image
 
 from provenance.c2pa.reader import read_c2pa
+from provenance.ingest.filebytes import ByteSource
 from provenance.ingest.iptc import TIFF_IPTC_TAG, read_iptc
 from provenance.ingest.jsonsafe import MAX_LIST_ITEMS, json_safe
 from provenance.ingest.xmp import (
@@ -53,9 +54,10 @@ class ExtractedMetadata:
 
 
 def extract_metadata(
-    image: Image.Image, data: bytes, *, mime_type: str, trust_anchors_pem: str | None = None
+    image: Image.Image, data: ByteSource, *, mime_type: str, trust_anchors_pem: str | None = None
 ) -> ExtractedMetadata:
-    """Reads everything; `trust_anchors_pem` (PEM roots) lets a C2PA signer read as "Trusted"."""
+    """Reads everything; `data` is the file's bytes, or a FileBytes view of a file too large to
+    hold; `trust_anchors_pem` (PEM roots) lets a C2PA signer read as "Trusted"."""
     exif, gps_ifd = _read_exif(image)
     xmp = parse_xmp(raw_xmp_packet(image, data, mime_type))
     manifest_store = read_c2pa(data, mime_type, trust_anchors_pem=trust_anchors_pem, remote_reference=XMP_PROVENANCE in xmp)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from provenance.ingest.filebytes import ByteSource
 from provenance.ingest.metadata import ExtractedMetadata
 
 TRAINING_MINING_LABEL = re.compile(r"^(cawg|c2pa)\.training-mining(\.v\d+)?(__\d+)?$")
@@ -57,7 +58,7 @@ class OptOutSignal:
     detail: str
 
 
-def find_embedded_optout(metadata: ExtractedMetadata, data: bytes) -> OptOutSignal | None:
+def find_embedded_optout(metadata: ExtractedMetadata, data: ByteSource) -> OptOutSignal | None:
     return (
         _c2pa_optout(metadata.c2pa)
         or _raw_c2pa_optout(metadata.c2pa, data)
@@ -127,7 +128,7 @@ def _constrained_note(use: str) -> str:
     return " (constraints cannot be honoured, so this counts as an opt-out)" if use == "constrained" else ""
 
 
-def _raw_c2pa_optout(store: dict | None, data: bytes) -> OptOutSignal | None:
+def _raw_c2pa_optout(store: dict | None, data: ByteSource) -> OptOutSignal | None:
     """The fallback for a manifest the SDK could not read, or read without the assertion."""
     label = _raw_training_mining_label(data)
     refusal = _raw_refusal(data) if label else None
@@ -143,7 +144,7 @@ def _raw_c2pa_optout(store: dict | None, data: bytes) -> OptOutSignal | None:
     )
 
 
-def _raw_training_mining_label(data: bytes) -> str | None:
+def _raw_training_mining_label(data: ByteSource) -> str | None:
     # One pass over the bytes for both labels: this runs for every file, and files are large.
     start = data.find(RAW_TRAINING_LABEL)
     while start >= 0:
@@ -154,7 +155,7 @@ def _raw_training_mining_label(data: bytes) -> str | None:
     return None
 
 
-def _raw_refusal(data: bytes) -> tuple[str, str] | None:
+def _raw_refusal(data: ByteSource) -> tuple[str, str] | None:
     for key in RAW_TRAINING_ENTRIES:
         start = data.find(key)
         while start >= 0:
@@ -165,14 +166,14 @@ def _raw_refusal(data: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _raw_value_after(data: bytes, end_of_key: int) -> str | None:
+def _raw_value_after(data: ByteSource, end_of_key: int) -> str | None:
     window = data[end_of_key : end_of_key + RAW_VALUE_WINDOW]
     cut = min((index for marker in RAW_NEXT_ENTRY_MARKERS if (index := window.find(marker)) >= 0), default=None)
     window = window[:cut]
     return next((use for use in REFUSING_USES if use.encode() in window), None)
 
 
-def _raw_entry_name(data: bytes, start: int, key: bytes) -> str:
+def _raw_entry_name(data: ByteSource, start: int, key: bytes) -> str:
     prefix = data[max(0, start - 5) : start]
     return (prefix.decode() if prefix in (b"cawg.", b"c2pa.") else "") + key.decode()
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+# `<_io.BytesIO object at 0x7f…>`, `<tempfile.SpooledTemporaryFile object at 0x…>`: how a
+# library names a file it cannot read. It says nothing to a person and leaks an address.
+_OBJECT_REPR = re.compile(r"<[^<>]*? at 0x[0-9a-fA-F]+>")
 
 
 class RefusalReason(StrEnum):
@@ -30,3 +35,11 @@ class FileRefusal:
     path: str
     reason: RefusalReason
     detail: str
+
+
+def plain_error(exc: BaseException) -> str:
+    """An exception's message for a person (a refusal's detail, an auditor's error), without
+    object reprs: "cannot identify image file <_io.BytesIO object at 0x7f…>" reads
+    "cannot identify image file"."""
+    text = re.sub(r"\s{2,}", " ", _OBJECT_REPR.sub("", str(exc))).strip(" :;,")
+    return text or type(exc).__name__

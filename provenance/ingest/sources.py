@@ -1,27 +1,38 @@
 """Turn the paths given to `ingest` into candidate files: loose files, folders and ZIP archives.
 
-Archives are streamed member by member (a 2 GB ZIP is never read into memory) with bounds on
-member size, compression ratio, member count, total size and nesting depth. A member whose
-name could escape a folder (`..`, an absolute path, a drive letter) or that is a symbolic link
-is refused as `unsafe_path`; nothing is ever extracted to disk under its own name.
+No file is ever read whole into memory. A loose file is kept open and read where it lies, an
+upload is read from the temporary file Django streamed it to, and an archive is streamed member
+by member, each member copied out to a spooled temporary file (in memory up to
+SPOOL_MEMORY_BYTES, on disk beyond), with bounds on member size, compression ratio, member
+count, total size and nesting depth. Each file is hashed as it is read (an upload was hashed as
+it arrived). A member whose name could escape a folder (`..`, an absolute path, a drive
+letter) or that is a symbolic link is refused as `unsafe_path`; nothing is ever extracted to
+disk under its own name.
 """
 
 from __future__ import annotations
 
-import io
+import hashlib
 import os
 import stat
+import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
-from provenance.ingest.refusals import RefusalReason
+from core.uploads import uploaded_sha256
+from provenance.ingest.refusals import RefusalReason, plain_error
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 CAPTION_SUFFIX = ".txt"
 _READ_CHUNK = 1024 * 1024
+# An archive member up to this size is copied out to memory, a larger one to a temporary file.
+SPOOL_MEMORY_BYTES = 1024 * 1024
+# What can go wrong reading a damaged archive member (zlib.error: a corrupt deflate stream).
+_MEMBER_ERRORS = (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, ValueError, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -36,12 +47,21 @@ class ArchiveLimits:
 
 @dataclass
 class Candidate:
-    """One file to ingest, or one already refused (`refusal` set, `data` None)."""
+    """One file to ingest, or one already refused (`refusal` set, no `file`).
+
+    `file` is seekable and belongs to the candidate: whoever takes it closes it (`close()`).
+    `sha256` and `size` were taken as the file was read."""
 
     path: str
-    data: bytes | None = None
+    file: IO[bytes] | None = None
+    sha256: str = ""
+    size: int = 0
     caption: str = ""
     refusal: tuple[RefusalReason, str] | None = None
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
 
 
 def display_path(path: str) -> str:
@@ -65,13 +85,45 @@ def _is_zip(head: bytes) -> bool:
 
 
 def _read_bounded(stream, limit: int) -> bytes | None:
-    """Read at most `limit` bytes; None when the stream holds more (the header may have lied)."""
-    buffer = io.BytesIO()
+    """Read at most `limit` bytes (a caption); None when the stream holds more."""
+    data = stream.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def _hash_bounded(stream, limit: int, copy_to=None) -> tuple[str, int] | None:
+    """Hash the stream (copying it to `copy_to` as it goes); None past `limit` bytes (a
+    header that understated the size)."""
+    digest, size = hashlib.sha256(), 0
     while chunk := stream.read(_READ_CHUNK):
-        buffer.write(chunk)
-        if buffer.tell() > limit:
+        size += len(chunk)
+        if size > limit:
             return None
-    return buffer.getvalue()
+        digest.update(chunk)
+        if copy_to is not None:
+            copy_to.write(chunk)
+    return digest.hexdigest(), size
+
+
+def _spooled(stream, limit: int) -> tuple[IO[bytes], str, int] | None:
+    """The stream copied out (hashed on the way) to a spooled temporary file, or None past `limit`."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115 - the candidate owns it
+    try:
+        hashed = _hash_bounded(stream, limit, copy_to=spool)
+    except BaseException:
+        spool.close()
+        raise
+    if hashed is None:
+        spool.close()
+        return None
+    spool.seek(0)
+    digest, size = hashed
+    return spool, digest, size
+
+
+def _stream_size(stream) -> int:
+    size = stream.seek(0, os.SEEK_END)
+    stream.seek(0)
+    return size
 
 
 def _caption_pairs(names: list[str]) -> tuple[dict[str, str], set[str]]:
@@ -164,22 +216,29 @@ class CandidateSource:
                 try:
                     archive = zipfile.ZipFile(stream)
                 except (zipfile.BadZipFile, ValueError) as exc:
-                    yield _refused(name, RefusalReason.INVALID_IMAGE, f"not a readable ZIP archive: {exc}")
+                    yield _refused(name, RefusalReason.INVALID_IMAGE, f"not a readable ZIP archive: {plain_error(exc)}")
                     continue
                 with archive:
                     yield from self._archive(archive, prefix=name, depth=1, budget=[self.limits.max_total_bytes])
                 continue
-            stream.seek(0)
-            data = _read_bounded(stream, self.limits.max_file_bytes)
-            if data is None:
-                yield _refused(name, RefusalReason.TOO_LARGE, f"more than {self.limits.max_file_bytes} bytes")
+            size = _stream_size(stream)
+            if size > self.limits.max_file_bytes:
+                yield _refused(name, RefusalReason.TOO_LARGE, f"{size} bytes; the limit is {self.limits.max_file_bytes}")
                 continue
+            digest = uploaded_sha256(stream)
+            if digest is None:  # an upload made in code, not through the upload handler
+                hashed = _hash_bounded(stream, self.limits.max_file_bytes)
+                if hashed is None:
+                    yield _refused(name, RefusalReason.TOO_LARGE, f"more than {self.limits.max_file_bytes} bytes")
+                    continue
+                digest, size = hashed
             caption = ""
             if name in captions:
                 caption_stream = streams[captions[name]]
                 caption_stream.seek(0)
                 caption = _decode_caption(caption_stream.read(self.limits.max_caption_chars * 4), self.limits.max_caption_chars)
-            yield Candidate(path=display_path(name), data=data, caption=caption)
+            stream.seek(0)
+            yield Candidate(path=display_path(name), file=stream, sha256=digest, size=size, caption=caption)
 
     def _sibling_caption(self, path: Path) -> str | None:
         caption = path.with_suffix(CAPTION_SUFFIX)
@@ -217,26 +276,32 @@ class CandidateSource:
         if info.st_size > self.limits.max_file_bytes:
             yield _refused(path, RefusalReason.TOO_LARGE, f"{info.st_size} bytes; the limit is {self.limits.max_file_bytes}")
             return
+        handle = None
         try:
-            with open(path, "rb") as handle:
-                data = _read_bounded(handle, self.limits.max_file_bytes)
+            handle = open(path, "rb")  # noqa: SIM115 - the candidate owns it and closes it
+            hashed = _hash_bounded(handle, self.limits.max_file_bytes)
             caption = ""
             if caption_path:
-                with open(caption_path, "rb") as handle:
-                    caption = _decode_caption(handle.read(self.limits.max_caption_chars * 4), self.limits.max_caption_chars)
+                with open(caption_path, "rb") as caption_file:
+                    caption = _decode_caption(caption_file.read(self.limits.max_caption_chars * 4), self.limits.max_caption_chars)
         except OSError as exc:
+            if handle is not None:
+                handle.close()
             yield _refused(path, RefusalReason.INVALID_IMAGE, f"cannot read the file: {exc.strerror}")
             return
-        if data is None:
+        if hashed is None:
+            handle.close()
             yield _refused(path, RefusalReason.TOO_LARGE, f"more than {self.limits.max_file_bytes} bytes")
             return
-        yield Candidate(path=display_path(path), data=data, caption=caption)
+        handle.seek(0)
+        digest, size = hashed
+        yield Candidate(path=display_path(path), file=handle, sha256=digest, size=size, caption=caption)
 
     def _archive_file(self, path: str) -> Iterator[Candidate]:
         try:
             archive = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            yield _refused(path, RefusalReason.INVALID_IMAGE, f"not a readable ZIP archive: {exc}")
+            yield _refused(path, RefusalReason.INVALID_IMAGE, f"not a readable ZIP archive: {plain_error(exc)}")
             return
         with archive:
             yield from self._archive(archive, prefix=path, depth=1, budget=[self.limits.max_total_bytes])
@@ -245,7 +310,7 @@ class CandidateSource:
         try:
             members = [info for info in archive.infolist() if not info.is_dir()]
         except Exception as exc:
-            yield _refused(prefix, RefusalReason.INVALID_IMAGE, f"unreadable ZIP directory: {exc}")
+            yield _refused(prefix, RefusalReason.INVALID_IMAGE, f"unreadable ZIP directory: {plain_error(exc)}")
             return
         if len(members) > self.limits.max_members:
             yield _refused(prefix, RefusalReason.TOO_LARGE, f"{len(members)} members; the limit is {self.limits.max_members}")
@@ -262,18 +327,23 @@ class CandidateSource:
                 continue
             try:
                 with archive.open(info) as stream:
-                    data = _read_bounded(stream, min(self.limits.max_file_bytes, budget[0]))
-            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, ValueError) as exc:
-                yield _refused(path, RefusalReason.INVALID_IMAGE, f"cannot extract the member: {exc}")
+                    spooled = _spooled(stream, min(self.limits.max_file_bytes, budget[0]))
+            except _MEMBER_ERRORS as exc:
+                yield _refused(path, RefusalReason.INVALID_IMAGE, f"cannot extract the member: {plain_error(exc)}")
                 continue
-            if data is None:
+            if spooled is None:
                 yield _refused(path, RefusalReason.TOO_LARGE, "member expands beyond the size limit (its header understated it)")
                 budget[0] = 0 if budget[0] <= self.limits.max_file_bytes else budget[0] - self.limits.max_file_bytes
                 continue
-            budget[0] -= len(data)
-            if _is_zip(data[:4]):
-                yield from self._nested(data, path=path, depth=depth, budget=budget)
+            member, digest, size = spooled
+            budget[0] -= size
+            if _is_zip(member.read(4)):
+                try:
+                    yield from self._nested(member, path=path, depth=depth, budget=budget)
+                finally:
+                    member.close()
                 continue
+            member.seek(0)
             caption = ""
             caption_info = by_name.get(captions.get(info.filename, ""))
             if caption_info is not None and unsafe_member_name(caption_info.filename) is None:
@@ -283,7 +353,7 @@ class CandidateSource:
                     caption = _decode_caption(raw, self.limits.max_caption_chars)
                 except Exception:
                     caption = ""
-            yield Candidate(path=display_path(path), data=data, caption=caption)
+            yield Candidate(path=display_path(path), file=member, sha256=digest, size=size, caption=caption)
 
     def _member_refusal(self, info: zipfile.ZipInfo, budget: list[int]) -> tuple[RefusalReason, str] | None:
         unsafe = unsafe_member_name(info.filename)
@@ -303,16 +373,17 @@ class CandidateSource:
             return RefusalReason.TOO_LARGE, "the archive's total expanded size exceeds its limit (zip bomb guard)"
         return None
 
-    def _nested(self, data: bytes, *, path: str, depth: int, budget: list[int]) -> Iterator[Candidate]:
+    def _nested(self, member: IO[bytes], *, path: str, depth: int, budget: list[int]) -> Iterator[Candidate]:
         if depth >= self.limits.max_depth:
             yield _refused(
                 path, RefusalReason.UNSUPPORTED_TYPE, f"archives nested deeper than {self.limits.max_depth} levels are not opened"
             )
             return
         try:
-            inner = zipfile.ZipFile(io.BytesIO(data))
+            member.seek(0)
+            inner = zipfile.ZipFile(member)
         except (zipfile.BadZipFile, ValueError) as exc:
-            yield _refused(path, RefusalReason.INVALID_IMAGE, f"not a readable ZIP archive: {exc}")
+            yield _refused(path, RefusalReason.INVALID_IMAGE, f"not a readable ZIP archive: {plain_error(exc)}")
             return
         with inner:
             yield from self._archive(inner, prefix=path, depth=depth + 1, budget=budget)

@@ -11,6 +11,7 @@ from typing import Any
 import defusedxml.ElementTree as SafeElementTree
 from PIL import Image
 
+from provenance.ingest.filebytes import ByteSource
 from provenance.ingest.jsonsafe import MAX_LIST_ITEMS, MAX_TEXT_CHARS, clean_text
 
 MAX_XMP_BYTES = 4 * 1024 * 1024
@@ -31,7 +32,7 @@ XMP_PROVENANCE = "{http://purl.org/dc/terms/}provenance"
 FORMATS_WITH_NATIVE_XMP = frozenset({"image/jpeg", "image/png", "image/webp", "image/tiff", "image/avif"})
 
 
-def raw_xmp_packet(image: Image.Image, data: bytes, mime_type: str) -> bytes | None:
+def raw_xmp_packet(image: Image.Image, data: ByteSource, mime_type: str) -> bytes | None:
     packet = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
     if not packet:
         try:
@@ -45,7 +46,7 @@ def raw_xmp_packet(image: Image.Image, data: bytes, mime_type: str) -> bytes | N
     return packet if isinstance(packet, bytes) else None
 
 
-def _find_xmp_packet(data: bytes) -> bytes | None:
+def _find_xmp_packet(data: ByteSource) -> bytes | None:
     start = data.find(b"<x:xmpmeta")
     if start < 0:
         return None

@@ -4,11 +4,14 @@ Accepted files are committed in small groups (at most FLUSH_EVERY files or FLUSH
 group one transaction with its audit events, and the pending group is committed before the
 batch ends whatever happens, so nothing accepted is lost if a later file fails. A row is only
 reported accepted once it is committed.
+
+No file is held whole in memory: each candidate is a file (on disk, or a small archive member
+in memory) hashed as it was read; the image is decoded only within the decoded-bytes budget,
+the metadata readers scan the file in chunks, and the blob store copies it in chunks.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sys
 import time
@@ -26,12 +29,13 @@ from core.audit import AuditEntry, actor_name, audit_append, audit_append_many
 from core.exceptions import PermissionDenied
 from core.models import EventType
 from core.roles import Actor, Role, has_role
-from core.storage import blob_put_bytes
+from core.storage import blob_put_stream
 from provenance import hooks
+from provenance.ingest.filebytes import FileBytes
 from provenance.ingest.inspect import Limits, inspect_image
 from provenance.ingest.metadata import extract_metadata
 from provenance.ingest.optout import DoNotTrainList, find_embedded_optout
-from provenance.ingest.refusals import RefusalReason, Refused
+from provenance.ingest.refusals import RefusalReason, Refused, plain_error
 from provenance.ingest.sources import ArchiveLimits, Candidate, CandidateSource
 from provenance.models import Asset, ConsentRecord, Contributor, Dataset, DatasetMembership, IngestBatch, IngestItem, Source
 from provenance.selectors import consent_gap, consent_state
@@ -42,7 +46,8 @@ from provenance.services.datasets import dataset_enrol_for_ingest, dataset_for_i
 logger = logging.getLogger(__name__)
 FLUSH_EVERY = 250
 FLUSH_SECONDS = 2.0
-# Duplicate lookups are asked for a few files at once (one round trip), bounded in bytes held.
+# Duplicate lookups are asked for a few files at once (one round trip), bounded in bytes held
+# open (small archive members are held in memory).
 LOOKUP_FILES = 32
 LOOKUP_BYTES = 8 * 1024 * 1024
 
@@ -52,6 +57,7 @@ def ingest_limits() -> tuple[Limits, ArchiveLimits]:
     image_limits = Limits(
         max_file_bytes=config["MAX_FILE_BYTES"],
         max_image_pixels=config["MAX_IMAGE_PIXELS"],
+        max_decoded_bytes=config["MAX_DECODED_BYTES"],
         allowed_formats=tuple(config["ALLOWED_FORMATS"]),
     )
     archive_limits = ArchiveLimits(
@@ -177,14 +183,21 @@ def ingest_candidates(
     try:
         with bar:
             for chunk in _lookup_chunks(enumerate(candidates)):
-                hashes = {position: hashlib.sha256(c.data).hexdigest() for position, c in chunk if c.data is not None}
-                found = Asset.objects.filter(sha256__in=set(hashes.values())).values_list("sha256", "pk")
-                state.existing = {sha256: str(pk) for sha256, pk in found}
-                for position, candidate in chunk:
-                    _ingest_one(state, position, candidate, hashes.get(position, ""))
-                    bar.update(1)
-                    if len(state.pending) >= FLUSH_EVERY or time.monotonic() - state.flushed_at > FLUSH_SECONDS:
-                        _flush(state)
+                try:
+                    hashes = {c.sha256 for _, c in chunk if c.file is not None}
+                    found = Asset.objects.filter(sha256__in=hashes).values_list("sha256", "pk")
+                    state.existing = {sha256: str(pk) for sha256, pk in found}
+                    for position, candidate in chunk:
+                        try:
+                            _ingest_one(state, position, candidate)
+                        finally:
+                            candidate.close()
+                        bar.update(1)
+                        if len(state.pending) >= FLUSH_EVERY or time.monotonic() - state.flushed_at > FLUSH_SECONDS:
+                            _flush(state)
+                finally:
+                    for _, candidate in chunk:
+                        candidate.close()
     finally:
         _flush(state)
     with transaction.atomic():
@@ -221,7 +234,7 @@ def _lookup_chunks(numbered: Iterable[tuple[int, Candidate]]) -> Iterator[list[t
     held = 0
     for position, candidate in numbered:
         chunk.append((position, candidate))
-        held += len(candidate.data or b"")
+        held += candidate.size
         if len(chunk) >= LOOKUP_FILES or held >= LOOKUP_BYTES:
             yield chunk
             chunk, held = [], 0
@@ -229,19 +242,20 @@ def _lookup_chunks(numbered: Iterable[tuple[int, Candidate]]) -> Iterator[list[t
         yield chunk
 
 
-def _ingest_one(state: _Batch, position: int, candidate: Candidate, sha256: str) -> None:
-    if candidate.refusal is not None:
-        _refuse(state, position, candidate.path, *candidate.refusal)
+def _ingest_one(state: _Batch, position: int, candidate: Candidate) -> None:
+    if candidate.refusal is not None or candidate.file is None:
+        _refuse(state, position, candidate.path, *(candidate.refusal or (RefusalReason.INVALID_IMAGE, "no file")))
         return
-    data = candidate.data or b""
+    file, sha256 = candidate.file, candidate.sha256
     try:
         _check_before_decoding(state, sha256)
-        inspected = inspect_image(data, state.limits, sha256=sha256)
+        inspected = inspect_image(file, state.limits, sha256=sha256)
+        content = FileBytes(file, candidate.size)
         try:
-            metadata = extract_metadata(inspected.image, data, mime_type=inspected.mime_type)
+            metadata = extract_metadata(inspected.image, content, mime_type=inspected.mime_type)
         finally:
             inspected.image.close()
-        signal = find_embedded_optout(metadata, data)
+        signal = find_embedded_optout(metadata, content)
         if signal is not None:
             raise Refused(RefusalReason.OPTOUT, signal.detail)
     except Refused as refused:
@@ -254,11 +268,11 @@ def _ingest_one(state: _Batch, position: int, candidate: Candidate, sha256: str)
             position,
             candidate.path,
             RefusalReason.INVALID_IMAGE,
-            f"could not be read: {type(exc).__name__}: {exc}",
+            f"could not be read: {type(exc).__name__}: {plain_error(exc)}",
             sha256,
         )
         return
-    blob_put_bytes(data, sha256=sha256)
+    blob_put_stream(file, sha256=sha256)
     asset = Asset(
         sha256=sha256,
         size=inspected.size,

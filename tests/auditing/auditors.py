@@ -6,8 +6,12 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
+
 from auditing.auditors.base import Auditor, AuditSubject, FindingDraft
 from auditing.auditors.synthetic import SyntheticAuditor
+from auditing.detectors.faces.base import FaceDetector
+from auditing.detectors.pii_hit import Box
 
 
 class SyntheticAuditorV2(SyntheticAuditor):
@@ -39,3 +43,24 @@ class BrokenAuditor(Auditor):
 
     def audit(self, subject: AuditSubject) -> list[FindingDraft]:
         raise ValueError(f"cannot read image {subject.sha256[:12]}: (-215:Assertion failed) inv_scale_x > 0")
+
+
+class WorkingCopyAuditor(Auditor):
+    """Reports the image it was handed: its size, and how many original pixels each of its pixels stands for."""
+
+    name = "working_copy"
+    version = "1"
+
+    def audit(self, subject: AuditSubject) -> list[FindingDraft]:
+        image = subject.image
+        return [FindingDraft(code="working_copy.seen", score=0.0, details={"size": list(image.size), "scale": subject.scale})]
+
+
+class LowerRightFace(FaceDetector):
+    """Finds one "face": the lower-right quarter of whatever pixels it is given."""
+
+    name = "lower_right"
+
+    def detect(self, bgr: np.ndarray) -> list[tuple[Box, float]]:
+        height, width = bgr.shape[:2]
+        return [((width // 2, height // 2, width - width // 2, height - height // 2), 0.9)]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 from pathlib import Path
@@ -8,7 +9,15 @@ from pathlib import Path
 import pytest
 from django.core.files.base import File
 
-from core.storage import ContentAddressedFileSystemStorage, blob_exists, blob_name, blob_open, blob_put_bytes
+from core.storage import (
+    ContentAddressedFileSystemStorage,
+    blob_exists,
+    blob_name,
+    blob_open,
+    blob_put_bytes,
+    blob_put_stream,
+    blob_storage,
+)
 
 
 class _FailingContent(File):
@@ -53,3 +62,38 @@ def test_a_blob_and_its_folders_are_readable_by_the_platform_only(settings, tmp_
     blob = root / blob_name(digest)
     assert stat.S_IMODE(blob.stat().st_mode) == 0o600
     assert [oct(stat.S_IMODE(folder.stat().st_mode)) for folder in (blob.parent, blob.parent.parent, root)] == ["0o700"] * 3
+
+
+class _CountingStream(io.BytesIO):
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+
+def test_a_stream_is_hashed_while_it_is_copied_in_one_pass():
+    data = os.urandom(5 * 1024 * 1024 + 7)
+    stream = _CountingStream(data)
+
+    digest, size = blob_put_stream(stream)
+
+    assert (digest, size) == (hashlib.sha256(data).hexdigest(), len(data))
+    with blob_open(digest) as handle:
+        assert handle.read() == data
+    assert stream.bytes_read == len(data)
+    leftovers = [f for _, _, files in os.walk(blob_storage().location) for f in files if f.startswith(".incoming-")]
+    assert leftovers == []
+
+
+def test_a_stream_whose_digest_is_known_is_stored_under_it_without_hashing_again():
+    data = b"already hashed while it was uploaded"
+    stream = _CountingStream(data)
+    digest = hashlib.sha256(data).hexdigest()
+
+    assert blob_put_stream(stream, sha256=digest) == (digest, len(data))
+    assert stream.bytes_read == len(data)
+    assert blob_exists(digest)

@@ -15,7 +15,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import struct
 import zipfile
+import zlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +41,45 @@ def image_bytes(seed: int = 0, *, size: tuple[int, int] = (64, 64), fmt: str = "
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format=fmt, **save_args)
     return buffer.getvalue()
+
+
+# PNG colour types and channel counts by Pillow mode (8 bits per sample; "I;16" is 16-bit grey).
+_PNG_MODES = {"L": (0, 1, 8), "I;16": (0, 1, 16), "RGB": (2, 3, 8), "LA": (4, 2, 8), "RGBA": (6, 4, 8)}
+
+
+def blank_png(width: int, height: int, mode: str = "RGBA") -> bytes:
+    """A valid PNG of `width`×`height` black pixels, written chunk by chunk without ever holding
+    its pixels: 10000×10000 RGBA (400 MB decoded) is a few hundred kB of file."""
+    colour_type, channels, depth = _PNG_MODES[mode]
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    row = b"\0" * (1 + width * channels * depth // 8)  # filter byte "none", then the samples
+    compressor = zlib.compressobj(9)
+    rows_per_call = max(1, (8 << 20) // len(row))
+    parts = []
+    for start in range(0, height, rows_per_call):
+        parts.append(compressor.compress(row * min(rows_per_call, height - start)))
+    parts.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
+
+
+def broken_images() -> dict[str, bytes]:
+    """Files that look like images and are not: truncated, cut after the header, corrupted."""
+    files = {}
+    for fmt in ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP"):
+        whole = image_bytes(60, size=(96, 96), fmt=fmt)
+        suffix = fmt.lower()
+        files[f"truncated.{suffix}"] = whole[: len(whole) // 2]
+        files[f"header_only.{suffix}"] = whole[:40]
+        corrupt = bytearray(whole)
+        corrupt[64:400] = bytes(b ^ 0x5A for b in corrupt[64:400])
+        files[f"corrupt.{suffix}"] = bytes(corrupt)
+    files["random.jpg"] = np.random.default_rng(61).bytes(3000)
+    files["empty.png"] = b""
+    return files
 
 
 def write_image(path: Path, seed: int = 0, **kwargs) -> Path:
@@ -194,6 +236,27 @@ def ingest(user, dataset: Dataset, consent: ConsentRecord, *files: SimpleUploade
     return IngestResultSerializer(
         ingest_uploads(files=[(f.name, f) for f in files], dataset_slug=dataset.slug, consent=consent, source=None, actor=user)
     ).data
+
+
+def write_multipart(
+    path: Path, fields: dict[str, str], files: list[tuple[str, str, Iterable[bytes]]], boundary: str = "cleanroom-boundary"
+) -> tuple[int, str]:
+    """A multipart/form-data body written to `path` piece by piece, so that a test can send an
+    upload larger than it would want to hold. `files` are `(field name, file name, chunks)`.
+    Returns the body's size and its Content-Type."""
+    with path.open("wb") as body:
+        for name, value in fields.items():
+            body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        for name, file_name, chunks in files:
+            body.write(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{file_name}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n".encode()
+            )
+            for chunk in chunks:
+                body.write(chunk)
+            body.write(b"\r\n")
+        body.write(f"--{boundary}--\r\n".encode())
+    return path.stat().st_size, f"multipart/form-data; boundary={boundary}"
 
 
 def raw_multipart(parts: list[tuple[str, bytes | None, bytes]], boundary: str = "cleanroom-boundary") -> tuple[bytes, str]:

@@ -19,7 +19,7 @@ from provenance.api.serializers import IngestResultSerializer
 from provenance.models import Asset, IngestBatch
 from provenance.services.datasets import dataset_create
 from provenance.services.ingest import ingest_paths
-from tests.provenance.factories import image_bytes, write_consent, write_image
+from tests.provenance.factories import blank_png, broken_images, image_bytes, write_consent, write_image
 
 pytestmark = pytest.mark.django_db
 
@@ -125,6 +125,62 @@ def test_a_decompression_bomb_is_too_large(ingest, tmp_path, settings):
     assert "pixels" in result["refused"][0]["detail"]
 
 
+def test_the_decompression_bomb_refusal_names_the_configured_pixel_limit_not_pillows(ingest, tmp_path, settings):
+    settings.CLEANROOM_INGEST = {**settings.CLEANROOM_INGEST, "MAX_IMAGE_PIXELS": 1_000_000}
+    (tmp_path / "twice.png").write_bytes(blank_png(4000, 4000, "L"))  # past Pillow's own 2× threshold
+    (tmp_path / "just_over.png").write_bytes(blank_png(1001, 1000, "L"))  # past the limit, under 2×
+    result = ingest(tmp_path / "twice.png", tmp_path / "just_over.png")
+    assert reasons(result) == {"twice.png": "too_large", "just_over.png": "too_large"}
+    for row in result["refused"]:
+        assert "1000000 pixels" in row["detail"], row["detail"]
+        assert "2000000" not in row["detail"] and "DOS" not in row["detail"], row["detail"]
+
+
+def test_a_10000_square_rgba_png_of_a_few_hundred_kb_is_refused_by_the_decoded_bytes_budget(ingest, tmp_path, settings):
+    """Exactly at the pixel limit, but 400 MB once decoded: over the default budget."""
+    settings.CLEANROOM_INGEST = {**settings.CLEANROOM_INGEST, "MAX_IMAGE_PIXELS": 100_000_000}
+    limit = settings.CLEANROOM_INGEST["MAX_DECODED_BYTES"]
+    assert limit < 400_000_000
+    (tmp_path / "huge.png").write_bytes(blank_png(10000, 10000, "RGBA"))
+    result = ingest(tmp_path / "huge.png")
+    assert reasons(result) == {"huge.png": "too_large"}
+    detail = result["refused"][0]["detail"]
+    assert f"{limit} bytes" in detail and "400000000 bytes" in detail, detail
+    assert "200000000" not in detail and "DOS" not in detail, detail
+
+
+@pytest.mark.parametrize(("mode", "bytes_per_pixel"), [("L", 1), ("LA", 2), ("RGB", 3), ("RGBA", 4), ("I;16", 2)])
+def test_the_decoded_bytes_budget_counts_bands_and_bytes_per_sample(ingest, tmp_path, settings, mode, bytes_per_pixel):
+    decoded = 300 * 200 * bytes_per_pixel
+    (tmp_path / "image.png").write_bytes(blank_png(300, 200, mode))
+    settings.CLEANROOM_INGEST = {**settings.CLEANROOM_INGEST, "MAX_DECODED_BYTES": decoded - 1}
+    result = ingest(tmp_path / "image.png")
+    assert reasons(result) == {"image.png": "too_large"}
+    assert f"{decoded} bytes" in result["refused"][0]["detail"] and f"{decoded - 1} bytes" in result["refused"][0]["detail"]
+    settings.CLEANROOM_INGEST = {**settings.CLEANROOM_INGEST, "MAX_DECODED_BYTES": decoded}
+    assert ingest(tmp_path / "image.png")["refused"] == []
+
+
+def test_no_refusal_detail_shows_an_object_repr(ingest, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, data in broken_images().items():
+        (folder / name).write_bytes(data)
+    _zip(tmp_path / "in" / "broken.zip", broken_images())
+    result = ingest(folder)
+    assert len(result["refused"]) > 20
+    for row in result["refused"]:
+        assert "object at 0x" not in row["detail"] and " at 0x" not in row["detail"], row
+
+
+def test_an_image_over_the_pixel_limit_is_too_large(ingest, tmp_path, settings):
+    settings.CLEANROOM_INGEST = {**settings.CLEANROOM_INGEST, "MAX_IMAGE_PIXELS": 1_000_000}
+    (tmp_path / "big.png").write_bytes(blank_png(1001, 1000, "L"))
+    (tmp_path / "fits.png").write_bytes(blank_png(1000, 1000, "L"))
+    result = ingest(tmp_path / "big.png", tmp_path / "fits.png")
+    assert reasons(result) == {"big.png": "too_large"}
+
+
 def test_an_oversized_file_is_too_large(ingest, tmp_path, settings):
     settings.CLEANROOM_INGEST = {**settings.CLEANROOM_INGEST, "MAX_FILE_BYTES": 10_000}
     write_image(tmp_path / "big.png", seed=6, size=(256, 256), fmt="PNG")
@@ -197,6 +253,20 @@ def test_a_zip_bomb_member_is_too_large(ingest, tmp_path):
     assert reasons(result) == {"zeros.png": "too_large"}
     assert "ratio" in result["refused"][0]["detail"]
     assert len(result["accepted"]) == 1
+
+
+def test_a_zip_member_whose_compressed_data_is_corrupt_is_refused_and_the_others_accepted(ingest, tmp_path):
+    good, bad = image_bytes(62), image_bytes(63, size=(128, 128), fmt="PNG")
+    archive = _zip(tmp_path / "damaged.zip", {"good.jpg": good, "bad.png": bad})
+    raw = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as z:
+        member = z.getinfo("bad.png")
+    start = member.header_offset + 30 + len(member.filename)  # the local header's fixed part, then the name
+    raw[start : start + 16] = b"\xff" * 16  # an invalid deflate block header
+    archive.write_bytes(bytes(raw))
+    result = ingest(archive)
+    assert reasons(result) == {"bad.png": "invalid_image"}
+    assert [os.path.basename(r["path"].split("!")[-1]) for r in result["accepted"]] == ["good.jpg"]
 
 
 def test_a_corrupt_zip_is_refused_with_a_reason(ingest, tmp_path):
@@ -371,3 +441,18 @@ def test_nul_characters_in_member_names_and_captions_never_reach_the_database(in
     result = ingest(archive)
     assert sorted(r["path"] for r in result["accepted"]) == [f"{archive}!evil", f"{archive}!ok.jpg"]
     assert Asset.objects.get(original_name="ok.jpg").caption == "a captionwith a NUL"
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P", "I;16"])
+def test_stored_perceptual_hashes_are_imagehashs_own(ingest, tmp_path, mode):
+    import imagehash
+
+    pixels = np.random.default_rng(90).integers(0, 255, (300, 500, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels).convert(mode if mode != "I;16" else "L")
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(image).astype(np.uint16) * 257)
+    image.save(tmp_path / "image.png")
+    ingest(tmp_path / "image.png")
+    with Image.open(tmp_path / "image.png") as reference:
+        expected = (str(imagehash.phash(reference)), str(imagehash.dhash(reference)))
+    assert (Asset.objects.get().phash, Asset.objects.get().dhash) == expected

@@ -79,6 +79,7 @@ def test_a_stripped_copy_is_queued_then_traced_by_a_worker(world, product, api, 
 def test_bad_uploads_are_refused_with_a_reason(db, api, settings):
     response = post(api, b"not an image at all")
     assert (response.status_code, response.json()["code"]) == (400, "invalid_image")
+    assert "object at 0x" not in response.json()["error"]  # Pillow names the BytesIO it was given
 
     settings.CLEANROOM_VERIFY_MAX_BYTES = 1000
     response = post(api, b"\x89PNG" + b"\0" * 2000)

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import tracemalloc
+
+import numpy as np
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from provenance.models import Asset, Dataset, IngestBatch
 from provenance.services.contributors import contributor_get
 from provenance.services.datasets import dataset_create, dataset_enrol
-from tests.provenance.factories import grant_consent, image_bytes, jpeg, raw_multipart, zip_of
+from tests.provenance.factories import (
+    broken_images,
+    grant_consent,
+    image_bytes,
+    jpeg,
+    raw_multipart,
+    write_multipart,
+    zip_of,
+)
 
 INGEST = "/api/v1/ingest/"
 
@@ -194,3 +207,53 @@ def test_a_dataset_the_contributor_is_not_enrolled_in_answers_exactly_as_an_unkn
     assert (not_enrolled.status_code, not_enrolled.json()) == (unknown.status_code, unknown.json())
     assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_dataset")
     assert not Asset.objects.exists() and not IngestBatch.objects.exists()
+
+
+def test_no_refused_upload_shows_an_object_repr(contributor, operator, client_for) -> None:
+    _dataset(operator)
+    consent = grant_consent(contributor, "carla@example.com")
+    broken = broken_images()
+    files = [SimpleUploadedFile(name, data) for name, data in broken.items()] + [zip_of("broken.zip", broken)]
+
+    response = client_for(contributor).post(
+        INGEST, {"dataset": "portraits", "consent_id": str(consent.pk), "files": files}, format="multipart"
+    )
+
+    assert response.status_code == 200, response.content
+    refused = response.json()["refused"]
+    assert len(refused) > 20
+    for row in refused:
+        assert " at 0x" not in row["detail"], row
+
+
+@pytest.mark.slow
+def test_a_large_upload_is_streamed_to_disk_and_hashed_never_held_in_memory(
+    contributor, operator, client_for, tmp_path, settings
+) -> None:
+    """50 MB through the whole request (the body is read from disk, as a server reads a socket):
+    peak Python memory stays a small fraction of the upload."""
+    _dataset(operator)
+    consent = grant_consent(contributor, "carla@example.com")
+    picture = image_bytes(70, size=(256, 256))
+    trailer = np.random.default_rng(71).bytes(1024 * 1024)  # a JPEG ends at its EOI marker: the rest is carried along
+    chunks = [picture] + [trailer] * 50
+    digest = hashlib.sha256(b"".join(chunks)).hexdigest()
+    size, content_type = write_multipart(
+        tmp_path / "body", {"dataset": "portraits", "consent_id": str(consent.pk)}, [("files", "large.jpg", chunks)]
+    )
+    client = client_for(contributor)
+    with (tmp_path / "body").open("rb") as body:
+        tracemalloc.start()
+        try:
+            response = client.generic(
+                "POST", INGEST, b"", content_type=content_type, CONTENT_LENGTH=str(size), **{"wsgi.input": body}
+            )
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+
+    assert response.status_code == 200, response.content
+    [accepted] = response.json()["accepted"]
+    assert accepted["sha256"] == digest
+    assert Asset.objects.get(sha256=digest).size == len(picture) + 50 * len(trailer)
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.0f} MB upload"
