@@ -17,7 +17,13 @@ pytestmark = pytest.mark.slow
 
 
 def run_manage(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEANROOM_", "DATABASE_URL", "DJANGO_SETTINGS_MODULE"))}
+    # A fresh process as an operator starts it: none of this session's settings, nor the
+    # browser tests' DJANGO_ALLOW_ASYNC_UNSAFE (which the deploy check rightly refuses).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CLEANROOM_", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"))
+    }
     env.update(env_extra)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
