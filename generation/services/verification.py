@@ -57,8 +57,8 @@ from provenance.c2pa.lineage import (
     SnapshotIngredient,
 )
 from provenance.c2pa.manifests import chain, read_manifest
-from provenance.selectors import snapshot_refusal
 from provenance.ingest.refusals import plain_error
+from provenance.selectors import snapshot_refusal
 from training.selectors import base_model_refusal
 
 MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}

@@ -25,12 +25,14 @@ def _free_port() -> int:
 
 
 def _sender(data_dir: Path) -> Celery:
-    """A Celery client on the embedded broker of the data folder `data_dir`."""
+    """A Celery client on the embedded broker of the data folder `data_dir`. Not made the current
+    app: every `shared_task` of this test session sends through the current app, and would send
+    to this folder for the rest of the session (the workers of later tests then wait for ever)."""
     options = {
         key: str(data_dir / "broker" / Path(value).name) if key.endswith(("_in", "_out", "_folder")) else value
         for key, value in settings.CELERY_BROKER_TRANSPORT_OPTIONS.items()
     }
-    return Celery("sender", broker="filesystem://", broker_transport_options=options)
+    return Celery("sender", broker="filesystem://", broker_transport_options=options, set_as_current=False)
 
 
 def test_the_worker_make_run_starts_writes_its_start_up_and_its_tasks_to_worker_log(tmp_path):
@@ -60,3 +62,13 @@ def test_the_worker_make_run_starts_writes_its_start_up_and_its_tasks_to_worker_
     finally:
         os.killpg(run.pid, signal.SIGTERM)
         run.wait(timeout=60)
+
+
+def test_the_sender_leaves_the_sessions_tasks_on_the_platforms_broker(tmp_path):
+    """Regression: the sender once became the current app, and every later test's task went to
+    this test's folder."""
+    from celery import current_app
+
+    before = current_app.conf.broker_transport_options.get("data_folder_in")
+    _sender(tmp_path)
+    assert current_app.conf.broker_transport_options.get("data_folder_in") == before
