@@ -102,3 +102,19 @@ def print_table(headers: list[str], rows: list[list]) -> None:
         print("  ".join(aligned))
         if index == 0:
             print("  ".join("-" * width for width in widths))
+
+
+def write_bench_consent(path: Path, contributor: str, scopes: tuple[str, ...] = ("ai_training", "generative_training")) -> Path:
+    """A consent file (the CLI contract's JSON) at `path`, with its evidence form beside it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / "form.txt").write_text("bench consent form\n")
+    document = {
+        "contributor": contributor,
+        "scopes": list(scopes),
+        "terms_version": "bench-1",
+        "granted_at": "2025-01-01",
+        "expires_at": None,
+        "evidence": "form.txt",
+    }
+    path.write_text(json.dumps(document))
+    return path

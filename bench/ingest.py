@@ -36,6 +36,7 @@ from _common import (
     postgres_recreate,
     print_table,
     run_worker,
+    write_bench_consent,
 )
 
 TARGET_RATIO = 0.8
@@ -132,22 +133,7 @@ def worker(images: Path, expected: int, profile: bool, label: str) -> dict:
     operator = user_add(username="bench-operator", role=Role.OPERATOR)
     contributor_add(email=CONTRIBUTOR, name="Bench Contributor")
     dataset_create(slug="bench", scopes=["ai_training", "generative_training"])
-    consent_dir = Path(settings.DATA_DIR) / "bench-consent"
-    consent_dir.mkdir(parents=True, exist_ok=True)
-    (consent_dir / "form.txt").write_text("bench consent form\n")
-    consent = consent_dir / "consent.json"
-    consent.write_text(
-        json.dumps(
-            {
-                "contributor": CONTRIBUTOR,
-                "scopes": ["ai_training", "generative_training"],
-                "terms_version": "bench-1",
-                "granted_at": "2025-01-01",
-                "expires_at": None,
-                "evidence": "form.txt",
-            }
-        )
-    )
+    consent = write_bench_consent(Path(settings.DATA_DIR) / "bench-consent" / "consent.json", CONTRIBUTOR)
     with maybe_profile(profile, f"ingest_paths on {label}"):
         started = time.perf_counter()
         result = ingest_paths(

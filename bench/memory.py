@@ -47,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import bench_line, django_setup, print_table, run_worker
+from _common import bench_line, django_setup, print_table, run_worker, write_bench_consent
 
 MB = 1_000_000
 MiB = 1024 * 1024
@@ -202,20 +202,7 @@ def world() -> tuple[object, str, Path]:
         contributor = contributor_add(email=CONTRIBUTOR, name="Bench Contributor")
         dataset = dataset_create(slug="bench", scopes=["ai_training", "generative_training"])
         dataset_enrol(dataset=dataset, contributor=contributor, actor=operator)
-        consent_path.parent.mkdir(parents=True, exist_ok=True)
-        (consent_path.parent / "form.txt").write_text("bench consent form\n")
-        consent_path.write_text(
-            json.dumps(
-                {
-                    "contributor": CONTRIBUTOR,
-                    "scopes": ["ai_training", "generative_training"],
-                    "terms_version": "bench-1",
-                    "granted_at": "2025-01-01",
-                    "expires_at": None,
-                    "evidence": "form.txt",
-                }
-            )
-        )
+        write_bench_consent(consent_path, CONTRIBUTOR)
         document, open_evidence = read_consent_file(str(consent_path))
         consent_grant(document=document, contributor=Contributor.objects.get(email=CONTRIBUTOR), open_evidence=open_evidence)
     assert Dataset.objects.filter(slug="bench").exists()
