@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from core.audit import auditlog_verify
-from core.models import AuditChainHead
+from core.background import Progress
+from core.models import AuditChainHead, BackgroundJob
+
+AUDITLOG_VERIFY_KIND = "auditlog_verify"
 
 
-def auditlog_verify_run(job: Any, progress: Callable[[int, int | None], None]) -> dict[str, Any]:
+def auditlog_verify_run(job: BackgroundJob, progress: Progress) -> dict[str, Any]:
     """Recompute the whole chain; the result says `valid`, or the first bad event's seq and why.
 
     The check reads the log in one transaction, so the progress bar shows how many events there

@@ -27,13 +27,14 @@ from core.auditlog_selectors import (
     auditlog_page,
     decision_rows,
 )
+from core.auditlog_verify import AUDITLOG_VERIFY_KIND
+from core.background import background_start, job_url
 from core.models import AuditEvent, EventType
 from core.roles import user_roles
 from core.web.navigation import PAGE_ROLES
 from core.web.permissions import role_required
 
 AUDITLOG_ROLES = PAGE_ROLES["/auditlog/"]
-AUDITLOG_VERIFY_KIND = "auditlog_verify"
 AUDITLOG_PAGE_SIZE = 50
 # The largest `before` a page link may carry: seq is a bigint.
 _SEQ_MAX = 2**63 - 1
@@ -227,8 +228,6 @@ def csv_safe(cell: Any) -> Any:
 @require_POST
 def auditlog_verify_start(request: HttpRequest) -> HttpResponse:
     """Start `Verify chain` and send the browser to the job's page (with htmx: HX-Redirect)."""
-    from core.background import background_start, job_url
-
     job = background_start(kind=AUDITLOG_VERIFY_KIND, actor=request.user, params={})
     if request.htmx:
         return HttpResponseClientRedirect(job_url(job))

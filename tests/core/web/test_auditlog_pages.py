@@ -17,7 +17,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from core.audit import AuditEntry, audit_append, audit_append_many
-from core.models import AuditEvent, EventType
+from core.background import background_run, job_url
+from core.models import AuditEvent, BackgroundJob, EventType
 from core.roles import Role
 from core.users import user_add
 
@@ -292,3 +293,58 @@ def test_the_csv_is_streamed(compliance) -> None:
     assert response.streaming
     assert len(chunks) >= 3
     assert sum(chunk.count(b"\n") for chunk in chunks) == 2501
+
+
+# -- Verify chain ----------------------------------------------------------------------------------
+
+
+def verify_from_the_page(user) -> str:
+    """Press Verify chain, let the worker run the job, and return the job page's HTML."""
+    client = client_for(user)
+    started = client.post("/auditlog/verify/")
+    assert started.status_code == 302
+    job = BackgroundJob.objects.get(kind="auditlog_verify", requested_by=user)
+    assert started["Location"] == job_url(job)
+    background_run(job.pk)
+    return client.get(started["Location"]).content.decode()
+
+
+def test_verify_chain_on_an_untouched_log_says_valid(operator) -> None:
+    append(EventType.DATASET_CREATED, ("dataset", "one"))
+
+    html = verify_from_the_page(operator)
+
+    # Every entry up to the job's own "running"; its "succeeded" came after the check.
+    checked = AuditEvent.objects.count() - 1
+    assert "<strong>valid</strong>" in html
+    assert f"all {checked} entries" in html
+    assert "invalid" not in html
+
+
+def test_verify_chain_names_the_first_altered_event(compliance) -> None:
+    for number in range(3):
+        append(EventType.DATASET_CREATED, ("dataset", f"set-{number}"))
+    altered = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True)[1]
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE core_auditevent SET actor = 'mallory' WHERE seq = %s", [altered])
+
+    html = verify_from_the_page(compliance)
+
+    assert "<strong>invalid</strong>" in html
+    assert f"the first bad entry is number <strong>{altered}</strong>" in html
+    assert f"Event {altered} was altered after it was written." in html
+
+
+def test_verify_chain_with_htmx_redirects_the_browser(compliance) -> None:
+    response = client_for(compliance).post("/auditlog/verify/", headers={"HX-Request": "true"})
+
+    job = BackgroundJob.objects.get(kind="auditlog_verify")
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == job_url(job)
+
+
+def test_verify_chain_is_a_post(compliance) -> None:
+    response = client_for(compliance).get("/auditlog/verify/")
+
+    assert response.status_code == 405
+    assert not BackgroundJob.objects.exists()
