@@ -150,7 +150,7 @@ def _page_context(form: AuditLogFilterForm) -> dict[str, Any]:
     return {
         "form": form,
         "decision_types": DECISION_TYPES,
-        "count_cap": AUDITLOG_COUNT_CAP,
+        "count_cap": f"{AUDITLOG_COUNT_CAP:,}",
         "rows": [],
         "page": None,
         "problem": None,
