@@ -28,6 +28,7 @@ class Page:
     name: str  # the URL pattern's name
     url: Callable[[dict], str]  # built from the objects the fixture made
     codes: dict[str, int]  # persona → status code
+    method: str = "get"  # an action's form post: "post"
 
 
 def everyone(code: int, **others: int) -> dict[str, int]:
@@ -53,6 +54,10 @@ PAGES = (
     ),
     Page("protected-work-image", lambda o: f"/images/protected/{o['work_id']}/", only("reviewer", ok=404)),
     Page("background-job", lambda o: f"/tasks/{o['job'].pk}/", everyone(404, anonymous=LOGIN, reviewer=200)),
+    Page("auditlog", lambda o: "/auditlog/", only("compliance", "operator")),
+    Page("auditlog-decisions", lambda o: "/auditlog/decisions.csv", only("compliance", "operator")),
+    # Starting the check sends its starter to the job's page.
+    Page("auditlog-verify", lambda o: "/auditlog/verify/", only("compliance", "operator", ok=302), method="post"),
 )
 # Not pages a person opens: the API (its own matrix: tests/provenance/api/test_permission_matrix.py),
 # its schema and documentation, and the log-out and error handlers.
@@ -77,7 +82,7 @@ def test_each_role_gets_exactly_its_status_code(page, objects, personas):
         client = Client()
         if persona != "anonymous":
             client.force_login(personas[persona])
-        answers[persona] = client.get(page.url(objects)).status_code
+        answers[persona] = getattr(client, page.method)(page.url(objects)).status_code
 
     assert answers == page.codes
 
