@@ -13,6 +13,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
     path("", include("auditing.urls")),
+    path("", include("provenance.urls")),
+    path("", include("training.urls")),
     path("api/v1/", include("core.api.urls", namespace="core-api")),
     path("api/v1/", include("provenance.api.urls", namespace="api")),
     path("api/v1/", include("auditing.api.urls", namespace="auditing-api")),
