@@ -299,9 +299,10 @@ def test_a_decision_already_made_in_another_tab_is_explained(world, reviewer, se
 
 @pytest.mark.parametrize("persona", ["ml_engineer", "compliance", "operator", "contributor", "product"])
 def test_a_forged_decision_from_another_role_is_forbidden(persona, world, request):
+    web = client(request.getfixturevalue(persona))
     before = events()
 
-    response = decide(client(request.getfixturevalue(persona)), world.snapshot, decision="reject", reason="forged")
+    response = decide(web, world.snapshot, decision="reject", reason="forged")
 
     assert response.status_code == 403
     assert status_of(world.snapshot) == SnapshotStatus.IN_REVIEW and events() == before
