@@ -171,7 +171,7 @@ def snapshot_diff(*, snapshot: Snapshot, user: Actor, shown: int = 50) -> Snapsh
             shown,
             order=("at", "pk"),
         ),
-        dismissed=_dismissed_since(snapshot, since, user, shown),
+        dismissed=_dismissed_since(snapshot, base, user, shown),
         visible_assets=_visible_assets(user, [member.asset_id for member in [*added.rows, *removed.rows]]),
     )
 
@@ -188,13 +188,23 @@ def _listed_visible(rows: QuerySet, visible: QuerySet, shown: int, *, order: tup
     return Listed(rows=list(seen.order_by(*order)[:shown]), count=count, withheld=rows.count() - count)
 
 
-def _dismissed_since(snapshot: Snapshot, since: datetime, user: Actor, shown: int) -> Listed:
+def _dismissed_since(snapshot: Snapshot, base: Snapshot, user: Actor, shown: int) -> Listed:
     """Dismissals are read from the hash-chained log (provenance does not import the auditors'
-    app): each `finding.resolved` event names its asset, its code, the decision and the reason."""
+    app): each `finding.resolved` event names its asset, its code, the decision and the reason.
+    The log is read from the base's approval on, by sequence number (its unique index), so a
+    long log is not scanned from the start."""
     member_ids = SnapshotMember.objects.filter(snapshot=snapshot).annotate(text=Cast("asset_id", CharField())).values("text")
+    approval = (
+        audit_events(subject_type="snapshot", subject_id=str(base.pk), event_type=EventType.SNAPSHOT_STATUS_CHANGED)
+        .filter(details__to=SnapshotStatus.APPROVED)
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+    since = Q(seq__gt=approval) if approval is not None else Q(created_at__gt=base.status_changed_at)
     events = (
         audit_events(event_type=EventType.FINDING_RESOLVED)
-        .filter(created_at__gt=since, details__decision="dismiss")
+        .filter(since, details__decision="dismiss")
         .annotate(asset_text=KeyTextTransform("asset_id", "details"))
         .filter(asset_text__in=member_ids)
     )
