@@ -191,6 +191,7 @@ def _four_eyes(request: HttpRequest, snapshot: Snapshot) -> dict[str, Any]:
         "required": REQUIRED_APPROVALS,
         "decisions": ReviewDecision.objects.filter(snapshot=snapshot, subject_type="snapshot").select_related("reviewer"),
         "may_decide": has_role(request.user, Role.REVIEWER) and snapshot.status == SnapshotStatus.IN_REVIEW,
+        "approve_hint": "Approve when every image, exclusion and consent on this page is as it should be.",
         "action": request.path,
         "problem": None,
         "done": None,

@@ -158,6 +158,7 @@ def _four_eyes(request: HttpRequest, base_model: BaseModel) -> dict[str, Any]:
         "required": BASE_MODEL_REQUIRED_APPROVALS,
         "decisions": BaseModelReview.objects.filter(base_model=base_model).select_related("reviewer"),
         "may_decide": has_role(request.user, Role.REVIEWER) and base_model.status == BaseModelStatus.IN_REVIEW,
+        "approve_hint": "Approve when its licence and origin allow training, and its files are the ones listed here.",
         "action": request.path,
         "problem": None,
         "done": None,

@@ -105,7 +105,7 @@ def test_a_snapshot_shows_what_changed_since_the_last_approved_one(
 
 
 def test_a_base_model_is_approved_by_two_reviewers(
-    page: Page, tiny_model_dir, ml_engineer, reviewer, second_reviewer, sign_in, axe
+    page: Page, tiny_model_dir, ml_engineer, reviewer, second_reviewer, sign_in, axe, screenshot
 ):
     base_model = registered_base_model(tiny_model_dir, ml_engineer)
     sign_in(reviewer)
@@ -116,6 +116,7 @@ def test_a_base_model_is_approved_by_two_reviewers(
     page.get_by_role("link", name=base_model.name).click()
     expect(page.get_by_text(base_model.sha256, exact=True)).to_be_visible()
     axe(page)
+    screenshot(page, "base-model")
 
     for person in (reviewer, second_reviewer):
         sign_in(person)
