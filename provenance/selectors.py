@@ -141,6 +141,20 @@ def snapshot_approvals(snapshot: Snapshot) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def snapshots_approvals(snapshots: list[Snapshot]) -> dict:
+    """`snapshot_approvals` for many snapshots (by pk) in one query: a list page's column."""
+    approvals: dict = {snapshot.pk: [] for snapshot in snapshots}
+    rows = (
+        ReviewDecision.objects.filter(snapshot__in=[s.pk for s in snapshots], subject_type="snapshot", decision="approve")
+        .order_by("created_at", "id")
+        .values_list("snapshot_id", "reviewer__username")
+    )
+    for snapshot_id, username in rows:
+        if username not in approvals[snapshot_id]:
+            approvals[snapshot_id].append(username)
+    return approvals
+
+
 # -- whether a snapshot may be used: the one home of the rule ------------------------------------
 def snapshots_lapsed_consents(snapshots: list[Snapshot]) -> dict:
     """For each snapshot (by pk), the consents in its frozen list that no longer cover its

@@ -33,6 +33,20 @@ def base_model_approvals(base_model: BaseModel) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def base_models_approvals(base_models: list[BaseModel]) -> dict:
+    """`base_model_approvals` for many base models (by pk) in one query: a list page's column."""
+    approvals: dict = {base_model.pk: [] for base_model in base_models}
+    rows = (
+        BaseModelReview.objects.filter(base_model__in=[b.pk for b in base_models], decision="approve")
+        .order_by("created_at", "id")
+        .values_list("base_model_id", "reviewer__username")
+    )
+    for base_model_id, username in rows:
+        if username not in approvals[base_model_id]:
+            approvals[base_model_id].append(username)
+    return approvals
+
+
 def training_run_get(*, run_id) -> TrainingRun:
     try:
         return TrainingRun.objects.select_related("snapshot", "base_model").get(pk=_uuid(run_id, "training_run"))

@@ -16,6 +16,7 @@ from auditing.models import Finding
 from core.background import background_start
 from tests.auditing.factories import flagged_finding
 from tests.support.background_kinds import COUNT, register_test_kinds
+from tests.training.factories import registered_base_model
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +59,10 @@ PAGES = (
     Page("auditlog-decisions", lambda o: "/auditlog/decisions.csv", only("compliance", "operator")),
     # Starting the check sends its starter to the job's page.
     Page("auditlog-verify", lambda o: "/auditlog/verify/", only("compliance", "operator", ok=302), method="post"),
+    Page("snapshot-list", lambda o: "/snapshots/", only("reviewer", "ml_engineer", "compliance")),
+    Page("snapshot-detail", lambda o: f"/snapshots/{o['snapshot'].pk}/", only("reviewer", "ml_engineer", "compliance")),
+    Page("base-model-list", lambda o: "/base-models/", only("reviewer", "ml_engineer", "compliance")),
+    Page("base-model-detail", lambda o: f"/base-models/{o['base_model'].pk}/", only("reviewer", "ml_engineer", "compliance")),
 )
 # Not pages a person opens: the API (its own matrix: tests/provenance/api/test_permission_matrix.py),
 # its schema and documentation, and the log-out and error handlers.
@@ -65,13 +70,15 @@ NOT_PAGES = {"logout"}
 
 
 @pytest.fixture
-def objects(world, contributor, reviewer, settings) -> dict:
+def objects(world, contributor, reviewer, ml_engineer, tiny_model_dir, settings) -> dict:
     register_test_kinds()
     finding: Finding = flagged_finding(settings, contributor, world.dataset, world.consent, seed=7)
     return {
         "finding": finding,
         "work_id": "00000000-0000-0000-0000-000000000000",  # none exists: reviewers get 404, others never get that far
         "job": background_start(kind=COUNT, actor=reviewer, params={"to": 1}),
+        "snapshot": world.snapshot,
+        "base_model": registered_base_model(tiny_model_dir, ml_engineer),
     }
 
 

@@ -1,0 +1,212 @@
+"""The snapshot pages: the list, and one snapshot with its members, exclusions, the consents it
+rests on, what changed since the last approved snapshot of its dataset, and the four-eyes
+decision. Thin: the guard, then the selectors and services the API and the CLI use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.views import View
+from django.views.decorators.http import require_safe
+
+from core.exceptions import ApplicationError
+from core.roles import Role, has_role
+from core.web.decisions import DecisionForm, refusal_words
+from core.web.keyset import newest_first
+from core.web.navigation import PAGE_ROLES
+from core.web.permissions import RoleRequiredMixin, role_required
+from provenance.models import Dataset, ReviewDecision, Snapshot, SnapshotStatus
+from provenance.models.snapshots import REQUIRED_APPROVALS
+from provenance.selectors import snapshot_approvals, snapshot_lapsed_consents, snapshots_approvals
+from provenance.services.snapshots import snapshot_approve, snapshot_reject
+from provenance.snapshot_review import snapshot_consents, snapshot_diff, snapshot_members_page
+
+SNAPSHOT_PAGE_ROLES = PAGE_ROLES["/snapshots/"]
+LIST_PAGE_SIZE = 50
+MEMBERS_PAGE_SIZE = 48
+EXCLUSIONS_SHOWN = 200
+FILTER_DATASETS_MAX = 500
+
+# What each status means, for a reader who is not an engineer.
+STATUS_NOTES = {
+    SnapshotStatus.DRAFT: "Being prepared; not yet submitted for review.",
+    SnapshotStatus.IN_REVIEW: "Waiting for two reviewers to approve it. Until then nobody may train a model on it.",
+    SnapshotStatus.APPROVED: "Approved by two reviewers: models may be trained on exactly these images.",
+    SnapshotStatus.REJECTED: "Rejected by a reviewer: it can never be used. A new snapshot must be built.",
+    SnapshotStatus.TAINTED: "Tainted: a consent it rests on no longer holds, so it can never be used again.",
+}
+# Why an image was left out (SnapshotExclusion.reason), in words.
+EXCLUSION_WORDS = {
+    "not_cleared": "not yet cleared by the automatic checks",
+    "flagged": "flagged by a check and not yet decided",
+    "rejected": "rejected by a reviewer",
+    "withdrawn": "withdrawn (its consent was revoked)",
+    "erased": "erased",
+    "no_consent": "no consent that covers this use",
+}
+
+
+class SnapshotFilterForm(forms.Form):
+    dataset = forms.ChoiceField(label="Dataset", required=False)
+    status = forms.ChoiceField(label="Status", required=False, choices=[("", "any"), *((s, s) for s in SnapshotStatus.values)])
+
+    def __init__(self, *args: Any, datasets: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].choices = [("", "any"), *((slug, slug) for slug in datasets)]  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    snapshot: Snapshot
+    approvals: list[str]
+
+
+@role_required(*SNAPSHOT_PAGE_ROLES)
+@require_safe
+def snapshot_list_page(request: HttpRequest) -> HttpResponse:
+    datasets = Dataset.objects.visible_to(request.user).filter(snapshots__isnull=False).distinct().order_by("slug")
+    form = SnapshotFilterForm(request.GET or None, datasets=list(datasets.values_list("slug", flat=True)[:FILTER_DATASETS_MAX]))
+    after = request.GET.get("after") or None
+    context: dict[str, Any] = {
+        "form": form,
+        "rows": [],
+        "total": None,
+        "problem": None,
+        "next_url": None,
+        "first_page": not after,
+    }
+    if form.is_bound and not form.is_valid():
+        context["problem"] = "Some of the filters could not be used; correct them and press Filter again."
+        return render(request, "provenance/snapshot_list.html", context, status=400)
+    snapshots = Snapshot.objects.visible_to(request.user).select_related("dataset", "created_by")
+    if form.is_bound and form.cleaned_data["dataset"]:
+        snapshots = snapshots.filter(dataset__slug=form.cleaned_data["dataset"])
+    if form.is_bound and form.cleaned_data["status"]:
+        snapshots = snapshots.filter(status=form.cleaned_data["status"])
+    try:
+        page = newest_first(snapshots, after=after, limit=LIST_PAGE_SIZE)
+    except ApplicationError as error:
+        context["problem"] = error.message
+        return render(request, "provenance/snapshot_list.html", context, status=error.status)
+    approvals = snapshots_approvals(page.rows)
+    context.update(rows=[SnapshotRow(snapshot, approvals[snapshot.pk]) for snapshot in page.rows], total=snapshots.count())
+    if page.next_cursor:
+        query = request.GET.copy()
+        query["after"] = page.next_cursor
+        context["next_url"] = f"?{query.urlencode()}"
+    return render(request, "provenance/snapshot_list.html", context)
+
+
+class SnapshotPage(RoleRequiredMixin, View):
+    """GET: the snapshot. POST (reviewers): `decision` approve or reject, with a `reason` for a
+    rejection, through the services the CLI calls; then back to the page, or with htmx the
+    decision section alone."""
+
+    required_roles = SNAPSHOT_PAGE_ROLES
+
+    def get(self, request: HttpRequest, snapshot_id: Any) -> HttpResponse:
+        snapshot = self._snapshot(request, snapshot_id)
+        context = self._context(request, snapshot)
+        return render(request, "provenance/snapshot.html", context, status=400 if context["members_problem"] else 200)
+
+    def post(self, request: HttpRequest, snapshot_id: Any) -> HttpResponse:
+        snapshot = self._snapshot(request, snapshot_id)
+        if not has_role(request.user, Role.REVIEWER):
+            # A forged post: the page shows no decision to other roles.
+            raise PermissionDenied("only reviewers decide on snapshots")
+        form = DecisionForm(request.POST)
+        problem, status, done = form.problem(), 400, None
+        if problem is None:
+            try:
+                if form.cleaned_data["decision"] == "approve":
+                    snapshot = snapshot_approve(snapshot_id=str(snapshot.pk), reviewer=request.user)
+                    done = (
+                        "Snapshot approved: yours was the second approval. Models may now be trained on it."
+                        if snapshot.status == SnapshotStatus.APPROVED
+                        else "Your approval is recorded. A second reviewer must approve it too."
+                    )
+                else:
+                    snapshot_reject(snapshot_id=str(snapshot.pk), reviewer=request.user, reason=form.cleaned_data["reason"])
+                    done = "Snapshot rejected. Your reason is in the permanent record."
+            except ApplicationError as error:
+                snapshot.refresh_from_db()
+                problem, status = _refusal(error, snapshot), error.status
+        snapshot.refresh_from_db()
+        if request.htmx:
+            # htmx swaps only 2xx answers: a refusal comes back as the section, with its alert.
+            four_eyes = {**_four_eyes(request, snapshot), "problem": problem, "done": done}
+            return render(request, "partials/four_eyes.html", {"four_eyes": four_eyes})
+        if done is not None:
+            messages.success(request, done)
+            return HttpResponseRedirect(request.path)
+        context = self._context(request, snapshot)
+        context["four_eyes"].update(problem=problem)
+        return render(request, "provenance/snapshot.html", context, status=status)
+
+    def _snapshot(self, request: HttpRequest, snapshot_id: Any) -> Snapshot:
+        visible = Snapshot.objects.visible_to(request.user).select_related("dataset", "created_by")
+        return get_object_or_404(visible, pk=snapshot_id)
+
+    def _context(self, request: HttpRequest, snapshot: Snapshot) -> dict[str, Any]:
+        members_problem = None
+        try:
+            members = snapshot_members_page(
+                snapshot=snapshot, user=request.user, after=request.GET.get("after"), limit=MEMBERS_PAGE_SIZE
+            )
+        except ApplicationError as error:
+            members_problem = error.message
+            members = snapshot_members_page(snapshot=snapshot, user=request.user, limit=MEMBERS_PAGE_SIZE)
+        exclusions = snapshot.exclusions.order_by("reason", "asset_id")
+        return {
+            "snapshot": snapshot,
+            "four_eyes": _four_eyes(request, snapshot),
+            "members": members,
+            "members_problem": members_problem,
+            "later_members_page": bool(request.GET.get("after")) and members_problem is None,
+            "exclusions": [(row, EXCLUSION_WORDS.get(row.reason, row.reason)) for row in exclusions[:EXCLUSIONS_SHOWN]],
+            "exclusion_count": exclusions.count(),
+            "consents": snapshot_consents(snapshot=snapshot, user=request.user),
+            "diff": snapshot_diff(snapshot=snapshot, user=request.user),
+        }
+
+
+def _four_eyes(request: HttpRequest, snapshot: Snapshot) -> dict[str, Any]:
+    """The context of partials/four_eyes.html for this snapshot."""
+    lapsed = snapshot_lapsed_consents(snapshot) if snapshot.status in (SnapshotStatus.IN_REVIEW, SnapshotStatus.TAINTED) else []
+    return {
+        "noun": "snapshot",
+        "created": "built",
+        "creator": snapshot.created_by.get_username(),
+        "status": snapshot.status,
+        "status_note": STATUS_NOTES.get(SnapshotStatus(snapshot.status), ""),
+        "status_reason": snapshot.status_reason if snapshot.status in (SnapshotStatus.REJECTED, SnapshotStatus.TAINTED) else "",
+        "lapsed": lapsed,
+        "approvals": snapshot_approvals(snapshot),
+        "required": REQUIRED_APPROVALS,
+        "decisions": ReviewDecision.objects.filter(snapshot=snapshot, subject_type="snapshot").select_related("reviewer"),
+        "may_decide": has_role(request.user, Role.REVIEWER) and snapshot.status == SnapshotStatus.IN_REVIEW,
+        "approve_hint": "Approve when every image, exclusion and consent on this page is as it should be.",
+        "action": request.path,
+        "problem": None,
+        "done": None,
+    }
+
+
+def _refusal(error: ApplicationError, snapshot: Snapshot) -> str:
+    if error.code == "snapshot_tainted":
+        return (
+            f"This snapshot is tainted ({snapshot.status_reason or 'a consent was revoked'}): "
+            "it can never be approved or used. Nothing was recorded."
+        )
+    if error.code == "consent_lapsed":
+        return (
+            "A consent this snapshot rests on no longer covers it (it expired or was revoked after the snapshot was built), "
+            "so it cannot be approved. Nothing was recorded; a new snapshot must be built."
+        )
+    return refusal_words(error, noun="snapshot", created="built", status=snapshot.status)

@@ -1,0 +1,175 @@
+"""The base-model pages: the list, and one base model (what it is, the digest of every file, who
+registered it) with its four-eyes decision. Thin: the guard, then the selectors and services
+the API and the CLI use. Reviewers, ML engineers and compliance staff open them, as they do
+the snapshots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.views import View
+from django.views.decorators.http import require_safe
+
+from core.exceptions import ApplicationError
+from core.roles import Role, has_role
+from core.web.decisions import DecisionForm, refusal_words
+from core.web.keyset import newest_first
+from core.web.navigation import PAGE_ROLES
+from core.web.permissions import RoleRequiredMixin, role_required
+from training.models import BASE_MODEL_REQUIRED_APPROVALS, BaseModel, BaseModelReview, BaseModelStatus
+from training.selectors import base_model_approvals, base_models_approvals
+from training.services import base_model_approve, base_model_reject
+
+BASE_MODEL_PAGE_ROLES = PAGE_ROLES["/snapshots/"]
+LIST_PAGE_SIZE = 50
+FILES_SHOWN = 500
+# The statuses whose reason the page shows: why it was refused or withdrawn.
+_EXPLAINED = (BaseModelStatus.REJECTED, BaseModelStatus.REVOKED)
+
+STATUS_NOTES = {
+    BaseModelStatus.IN_REVIEW: "Waiting for two reviewers to approve it. Until then nobody may train a model from it.",
+    BaseModelStatus.APPROVED: "Approved by two reviewers: models may be trained from exactly these files.",
+    BaseModelStatus.REJECTED: "Rejected by a reviewer: it can never be used.",
+    BaseModelStatus.REVOKED: (
+        "Approved once, withdrawn since: no new model may start from it, and models made from it may not generate."
+    ),
+}
+
+
+class BaseModelFilterForm(forms.Form):
+    status = forms.ChoiceField(label="Status", required=False, choices=[("", "any"), *((s, s) for s in BaseModelStatus.values)])
+
+
+@dataclass(frozen=True)
+class BaseModelRow:
+    base_model: BaseModel
+    approvals: list[str]
+
+
+@role_required(*BASE_MODEL_PAGE_ROLES)
+@require_safe
+def base_model_list_page(request: HttpRequest) -> HttpResponse:
+    form = BaseModelFilterForm(request.GET or None)
+    after = request.GET.get("after") or None
+    context: dict[str, Any] = {
+        "form": form,
+        "rows": [],
+        "total": None,
+        "problem": None,
+        "next_url": None,
+        "first_page": not after,
+    }
+    if form.is_bound and not form.is_valid():
+        context["problem"] = "The filter could not be used; choose a status from the list and press Filter again."
+        return render(request, "training/base_model_list.html", context, status=400)
+    base_models = BaseModel.objects.visible_to(request.user).select_related("registered_by")
+    if form.is_bound and form.cleaned_data["status"]:
+        base_models = base_models.filter(status=form.cleaned_data["status"])
+    try:
+        page = newest_first(base_models, after=after, limit=LIST_PAGE_SIZE)
+    except ApplicationError as error:
+        context["problem"] = error.message
+        return render(request, "training/base_model_list.html", context, status=error.status)
+    approvals = base_models_approvals(page.rows)
+    context.update(rows=[BaseModelRow(row, approvals[row.pk]) for row in page.rows], total=base_models.count())
+    if page.next_cursor:
+        query = request.GET.copy()
+        query["after"] = page.next_cursor
+        context["next_url"] = f"?{query.urlencode()}"
+    return render(request, "training/base_model_list.html", context)
+
+
+class BaseModelPage(RoleRequiredMixin, View):
+    """GET: the base model. POST (reviewers): `decision` approve or reject, with a `reason` for a
+    rejection, through the services the CLI calls; then back to the page, or with htmx the
+    decision section alone."""
+
+    required_roles = BASE_MODEL_PAGE_ROLES
+
+    def get(self, request: HttpRequest, base_model_id: Any) -> HttpResponse:
+        base_model = self._base_model(request, base_model_id)
+        return render(request, "training/base_model.html", self._context(request, base_model))
+
+    def post(self, request: HttpRequest, base_model_id: Any) -> HttpResponse:
+        base_model = self._base_model(request, base_model_id)
+        if not has_role(request.user, Role.REVIEWER):
+            raise PermissionDenied("only reviewers decide on base models")
+        form = DecisionForm(request.POST)
+        problem, status, done = form.problem(), 400, None
+        if problem is None:
+            try:
+                if form.cleaned_data["decision"] == "approve":
+                    base_model = base_model_approve(base_model_id=base_model.pk, reviewer=request.user)
+                    done = (
+                        "Base model approved: yours was the second approval. Models may now be trained from it."
+                        if base_model.status == BaseModelStatus.APPROVED
+                        else "Your approval is recorded. A second reviewer must approve it too."
+                    )
+                else:
+                    base_model_reject(base_model_id=base_model.pk, reviewer=request.user, reason=form.cleaned_data["reason"])
+                    done = "Base model rejected. Your reason is in the permanent record."
+            except ApplicationError as error:
+                base_model.refresh_from_db()
+                problem, status = _refusal(error, base_model), error.status
+        base_model.refresh_from_db()
+        if request.htmx:
+            # htmx swaps only 2xx answers: a refusal comes back as the section, with its alert.
+            four_eyes = {**_four_eyes(request, base_model), "problem": problem, "done": done}
+            return render(request, "partials/four_eyes.html", {"four_eyes": four_eyes})
+        if done is not None:
+            messages.success(request, done)
+            return HttpResponseRedirect(request.path)
+        context = self._context(request, base_model)
+        context["four_eyes"].update(problem=problem)
+        return render(request, "training/base_model.html", context, status=status)
+
+    def _base_model(self, request: HttpRequest, base_model_id: Any) -> BaseModel:
+        return get_object_or_404(BaseModel.objects.visible_to(request.user).select_related("registered_by"), pk=base_model_id)
+
+    def _context(self, request: HttpRequest, base_model: BaseModel) -> dict[str, Any]:
+        files = base_model.files if isinstance(base_model.files, list) else []
+        return {
+            "base_model": base_model,
+            "four_eyes": _four_eyes(request, base_model),
+            "files": files[:FILES_SHOWN],
+            "file_count": len(files),
+            "total_size": sum(int(entry.get("size") or 0) for entry in files if isinstance(entry, dict)),
+        }
+
+
+def _four_eyes(request: HttpRequest, base_model: BaseModel) -> dict[str, Any]:
+    """The context of partials/four_eyes.html for this base model."""
+    registrant = base_model.registered_by.get_username() if base_model.registered_by else ""
+    return {
+        "noun": "base model",
+        "created": "registered",
+        "creator": registrant,
+        "status": base_model.status,
+        "status_note": STATUS_NOTES.get(BaseModelStatus(base_model.status), ""),
+        "status_reason": base_model.status_reason if base_model.status in _EXPLAINED else "",
+        "lapsed": [],
+        "approvals": base_model_approvals(base_model),
+        "required": BASE_MODEL_REQUIRED_APPROVALS,
+        "decisions": BaseModelReview.objects.filter(base_model=base_model).select_related("reviewer"),
+        "may_decide": has_role(request.user, Role.REVIEWER) and base_model.status == BaseModelStatus.IN_REVIEW,
+        "approve_hint": "Approve when its licence and origin allow training, and its files are the ones listed here.",
+        "action": request.path,
+        "problem": None,
+        "done": None,
+    }
+
+
+def _refusal(error: ApplicationError, base_model: BaseModel) -> str:
+    if error.code == "base_model_changed":
+        changed = ", ".join(error.extra.get("changed_files", [])[:10])
+        return (
+            f"The model's files have changed since it was registered ({changed}), so it cannot be approved. "
+            "Nothing was recorded; it must be registered again."
+        )
+    return refusal_words(error, noun="base model", created="registered", status=base_model.status)
