@@ -12,6 +12,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
+    path("", include("core.web.urls")),
     path("", include("auditing.urls")),
     path("api/v1/", include("core.api.urls", namespace="core-api")),
     path("api/v1/", include("provenance.api.urls", namespace="api")),

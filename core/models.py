@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -67,6 +69,7 @@ class EventType(models.TextChoices):
     GENERATION_STATUS_CHANGED = "generation.status_changed"
     OUTPUT_RELEASED = "output.released"
     OUTPUT_WITHHELD = "output.withheld"
+    BACKGROUND_JOB_STATUS_CHANGED = "background_job.status_changed"
 
 
 class AuditEvent(models.Model):
@@ -141,3 +144,46 @@ class LoginFailures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.failures} failed log-ins for {self.kind} {self.key}"
+
+
+class BackgroundJobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class BackgroundJob(TimeStampedModel):
+    """Long work a person started from a page (a bulk decision, a check of the audit chain), run
+    by a worker while the page shows its progress (core/background.py). `kind` names a
+    registered runner; `params` are its arguments, `result` what it returned."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=BackgroundJobStatus.choices, default=BackgroundJobStatus.QUEUED)
+    status_reason = models.TextField(blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="background_jobs")
+    params = models.JSONField(default=dict)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "updated_at"], name="background_job_status")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.pk} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (BackgroundJobStatus.SUCCEEDED, BackgroundJobStatus.FAILED)
+
+    @property
+    def percent(self) -> int | None:
+        if not self.total:
+            return None
+        return min(100, round(100 * self.done / self.total))

@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from core.background import background_run
 from core.reconcile import reconcile as reconcile_pass
 
 logger = logging.getLogger(__name__)
@@ -17,3 +18,11 @@ def reconcile(**unknown) -> dict | None:
     if unknown:
         logger.warning("core.reconcile ignores unknown arguments %s", sorted(unknown))
     return reconcile_pass()
+
+
+@shared_task(bind=True, name="core.run_background_job", acks_late=True)
+def run_background_job(self, job_id: str, **unknown) -> str:
+    """A job a person started from a page (core/background.py); returns how it ended."""
+    if unknown:
+        logger.warning("core.run_background_job ignores unknown arguments %s", sorted(unknown))
+    return background_run(job_id, task_id=self.request.id or "").status

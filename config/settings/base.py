@@ -327,6 +327,7 @@ if CLEANROOM_REVIEW_CLAIM_SECONDS < 30:
 # The reconciler (core/reconcile.py, beat every minute): nothing stays `queued` or `running` for ever.
 # Each kind, by dotted path; its app declares how a stuck row is sent again or failed.
 CLEANROOM_RECONCILERS = [
+    "core.background.RECONCILER",
     "auditing.services.audits.RECONCILER",
     "training.services.reconcile.RECONCILER",
     "generation.services.reconcile.JOBS_RECONCILER",
@@ -339,6 +340,8 @@ CLEANROOM_RECONCILERS = [
 # only bound how late a lost message is noticed, and how many copies a long outage piles up.
 CLEANROOM_TRAINING_QUEUE_DEADLINE_SECONDS = env_int("CLEANROOM_TRAINING_QUEUE_DEADLINE_SECONDS", 1800)
 CLEANROOM_GENERATION_QUEUE_DEADLINE_SECONDS = env_int("CLEANROOM_GENERATION_QUEUE_DEADLINE_SECONDS", 900)
+# Pages' background jobs (core/background.py) wait behind nothing long on the default queue.
+CLEANROOM_BACKGROUND_QUEUE_DEADLINE_SECONDS = env_int("CLEANROOM_BACKGROUND_QUEUE_DEADLINE_SECONDS", 300)
 CLEANROOM_VERIFY_QUEUE_DEADLINE_SECONDS = env_int("CLEANROOM_VERIFY_QUEUE_DEADLINE_SECONDS", 300)
 # Running this long past its task's hard time limit (CLEANROOM_TRAINING_TIME_LIMIT for
 # training, CELERY_TASK_TIME_LIMIT for generation and verification): its worker is gone, the

@@ -26,14 +26,14 @@ def other_session() -> psycopg.Connection:
 
 
 def test_every_kind_of_queued_work_is_registered_and_beat_runs_the_pass_every_fifteen_seconds(settings):
-    assert [r.kind for r in reconcilers()] == ["audits", "training", "generation", "verification"]
+    assert [r.kind for r in reconcilers()] == ["background", "audits", "training", "generation", "verification"]
     assert settings.CELERY_BEAT_SCHEDULE["reconcile"] == {"task": "core.reconcile", "schedule": 15.0}
     assert "auditing.reconcile_audits" not in {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
 
 
 def test_a_pass_with_nothing_stuck_changes_nothing_through_celery():
     assert reconcile_task.apply().get() == {
-        kind: {"resent": [], "lost": []} for kind in ("audits", "training", "generation", "verification")
+        kind: {"resent": [], "lost": []} for kind in ("background", "audits", "training", "generation", "verification")
     }
 
 
