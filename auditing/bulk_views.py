@@ -24,6 +24,7 @@ from auditing.services.bulk_decisions import (
     bulk_decision_scope,
 )
 from auditing.views import STANDARD_REASONS, QueueFilterForm
+from core.background import background_start, job_url
 from core.exceptions import ApplicationError
 from core.web.navigation import PAGE_ROLES
 from core.web.permissions import RoleRequiredMixin
@@ -69,7 +70,11 @@ class BulkDecisionPage(RoleRequiredMixin, View):
         form = BulkDecisionForm(request.POST)
         if not form.is_valid():
             scope = bulk_decision_scope(reviewer=request.user, filters=filters.filters())
-            context = self._context(filters, scope, form, problem="Nothing was decided: correct the form below.")
+            problem = "Nothing was decided: correct the form below."
+            if "count" in form.errors:  # hidden: only an edited or broken page sends a bad one
+                problem = "Nothing was decided: this page was out of date or changed. Check the count below and decide again."
+                form = BulkDecisionForm({**request.POST.dict(), "count": scope.findings})
+            context = self._context(filters, scope, form, problem=problem)
             return render(request, "auditing/bulk.html", context, status=400)
         try:
             plan = bulk_decision_plan(
@@ -92,8 +97,6 @@ class BulkDecisionPage(RoleRequiredMixin, View):
         return HttpResponseRedirect(f"{reverse('review-queue')}?{filter_query(filters)}")
 
     def _start_job(self, request: HttpRequest, plan: BulkDecisionPlan) -> HttpResponse:
-        from core.background import background_start, job_url
-
         job = background_start(kind="bulk_decision", actor=request.user, params=plan.to_params(), total=plan.count)
         if request.htmx:
             return HttpResponse(status=204, headers={"HX-Redirect": job_url(job)})

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, QuerySet
@@ -26,10 +26,8 @@ from auditing.selectors import ReviewFilters, open_findings_matching
 from auditing.services.audits import decision_refusal, findings_decide_locked
 from auditing.services.claims import holders_other_than
 from core.exceptions import ApplicationError
+from core.models import BackgroundJob
 from core.roles import Actor
-
-if TYPE_CHECKING:
-    from core.models import BackgroundJob
 
 BATCH_SIZE = 500
 Progress = Callable[[int, int | None], None]
