@@ -29,7 +29,7 @@ from core.exceptions import ApplicationError, PermissionDenied
 from core.heartbeat import heartbeat, silent
 from core.models import EventType
 from core.reconcile import Reconciler, reconcile
-from core.roles import Actor, Role, has_role
+from core.roles import Actor, Role, actor_user, has_role
 from core.state import StateMachine
 from core.storage import blob_open
 from provenance.ingest.refusals import plain_error
@@ -319,12 +319,12 @@ def findings_decide_locked(*, findings: list[Finding], reviewer: Actor, decision
     asset has none open. Must run inside the caller's transaction."""
     if not findings:
         return
-    now = timezone.now()
+    now, user = timezone.now(), actor_user(reviewer)
     for finding in findings:
-        finding.status, finding.resolved_by, finding.resolution_reason = _RESOLUTIONS[decision], reviewer, reason
+        finding.status, finding.resolved_by, finding.resolution_reason = _RESOLUTIONS[decision], user, reason
         finding.resolved_at = finding.updated_at = now
     Finding.objects.filter(pk__in=[finding.pk for finding in findings]).update(
-        status=_RESOLUTIONS[decision], resolved_by=reviewer, resolution_reason=reason, resolved_at=now, updated_at=now
+        status=_RESOLUTIONS[decision], resolved_by=user, resolution_reason=reason, resolved_at=now, updated_at=now
     )
     audit_append_many(
         [

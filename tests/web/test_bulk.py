@@ -1,6 +1,6 @@
-"""A bulk dismissal in a real browser: a reviewer filters a queue that runs to two pages, opens
+"""Bulk decisions in a real browser: a reviewer filters a queue that runs to two pages, opens
 the bulk decision page, sees the count covering both pages, gives a reason and dismisses them
-all; axe-core finds nothing serious on the page."""
+all; a larger set shows a progress bar, then what was done; axe-core finds nothing serious."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from auditing.models import Finding, FindingStatus
+from auditing.services.claims import asset_claim
 from core.audit import audit_events
-from core.models import EventType
+from core.background import background_run
+from core.models import BackgroundJob, EventType
 from tests.auditing.factories import flagged_finding
 
 pytestmark = pytest.mark.browser
@@ -60,3 +62,25 @@ def test_a_contributor_opening_the_bulk_page_is_refused(page: Page, contributor,
     response = page.goto("/review/bulk/")
 
     assert response is not None and response.status == 403
+
+
+def test_a_large_set_shows_its_progress_then_what_was_done(
+    page: Page, reviewer, second_reviewer, sign_in, three_flagged, monkeypatch, axe, screenshot
+):
+    monkeypatch.setattr("auditing.bulk_views.INLINE_LIMIT", 2)
+    asset_claim(asset_id=three_flagged[0].asset_id, reviewer=second_reviewer)
+    sign_in(reviewer)
+    page.goto("/review/bulk/")
+    expect(page.get_by_text("ravi (1 finding)")).to_be_visible()
+    page.get_by_role("radio", name="Confirm").check()
+    page.get_by_label("Reason").fill("Generated images: must not be trained on")
+    page.get_by_role("button", name="Decide 3 findings").click()
+
+    expect(page).to_have_url(re.compile(r"/tasks/[0-9a-f-]+/$"))
+    expect(page.get_by_role("progressbar")).to_be_visible()
+    background_run(BackgroundJob.objects.get().pk)  # what the worker does
+
+    expect(page.get_by_role("status")).to_contain_text("2 confirmed, 1 skipped (held by ravi: 1).")
+    axe(page)
+    screenshot(page, "bulk-job-done")
+    assert Finding.objects.filter(status=FindingStatus.CONFIRMED).count() == 2
