@@ -33,8 +33,8 @@ from core.roles import Actor, Role, actor_user, has_role
 from core.state import StateMachine
 from core.storage import blob_open
 from provenance.ingest.refusals import plain_error
-from provenance.models import ASSET_TRANSITIONS, Asset, AssetStatus
-from provenance.services.assets import asset_review, asset_transition, assets_transition
+from provenance.models import Asset, AssetStatus
+from provenance.services.assets import asset_transition, assets_review, assets_transition
 
 logger = logging.getLogger(__name__)
 AUDITABLE = {AssetStatus.INGESTED, AssetStatus.CLEAR, AssetStatus.FLAGGED}
@@ -340,17 +340,19 @@ def findings_decide_locked(*, findings: list[Finding], reviewer: Actor, decision
     first_code: dict[Any, str] = {}
     for finding in findings:
         first_code.setdefault(finding.asset_id, finding.code)
-    statuses = dict(Asset.objects.filter(pk__in=first_code).values_list("pk", "status"))
     if decision == "confirm":
+        by_code: dict[str, list] = {}
         for asset_id, code in first_code.items():
-            # Already rejected, or gone (withdrawn, erased): the confirmation is recorded, the asset stays.
-            if AssetStatus.REJECTED in ASSET_TRANSITIONS[statuses[asset_id]]:
-                asset_review(
-                    asset_id=str(asset_id), reviewer=reviewer, decision="reject", reason=f"finding {code} confirmed: {reason}"
-                )
+            by_code.setdefault(code, []).append(asset_id)
+        for code, asset_ids in by_code.items():
+            # An asset already rejected, or gone (withdrawn, erased), stays as it is; the finding is confirmed all the same.
+            assets_review(asset_ids=asset_ids, reviewer=reviewer, decision="reject", reason=f"finding {code} confirmed: {reason}")
         return
-    still_open = set(
-        Finding.objects.filter(asset_id__in=first_code, status=FindingStatus.OPEN).values_list("asset_id", flat=True)
+    still_open = Finding.objects.filter(asset_id__in=first_code, status=FindingStatus.OPEN).values_list("asset_id", flat=True)
+    cleared = Asset.objects.filter(pk__in=first_code, status=AssetStatus.FLAGGED).exclude(pk__in=still_open)
+    assets_transition(
+        asset_ids=list(cleared.values_list("pk", flat=True)),
+        to=AssetStatus.CLEAR,
+        actor=reviewer,
+        reason="every finding dismissed",
     )
-    cleared = [asset_id for asset_id in first_code if statuses[asset_id] == AssetStatus.FLAGGED and asset_id not in still_open]
-    assets_transition(asset_ids=cleared, to=AssetStatus.CLEAR, actor=reviewer, reason="every finding dismissed")
