@@ -16,7 +16,7 @@ services:
 
 demo: setup
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo load
+	$(PY) manage.py demo load --url http://$(HOST):$(PORT)/
 
 run: demo
 	$(PY) manage.py collectstatic --noinput --verbosity 0

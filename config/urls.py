@@ -14,6 +14,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
     path("", include("core.web.urls")),
     path("", include("auditing.urls")),
+    path("", include("core.web.auditlog_urls")),
     path("api/v1/", include("core.api.urls", namespace="core-api")),
     path("api/v1/", include("provenance.api.urls", namespace="api")),
     path("api/v1/", include("auditing.api.urls", namespace="auditing-api")),

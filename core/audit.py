@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from core.models import AuditChainHead, AuditEvent, EventType
@@ -182,7 +182,14 @@ def auditlog_verify() -> ChainReport:
     """Recompute the whole chain; report the first event that was altered, removed or inserted."""
     expected_seq, expected_prev, count = 1, GENESIS_HASH, 0
     fields = ("seq", "created_at", "actor", "event_type", "subject_type", "subject_id", "details", "prev_hash", "hash")
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            # One snapshot for the rows and the chain's head: the log keeps growing while it is
+            # checked, and under READ COMMITTED the head, read last, would be ahead of the rows
+            # read first, which the check would report as events removed.
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         rows = AuditEvent.objects.order_by("seq").values_list(*fields)
         for seq, created_at, actor, event_type, subject_type, subject_id, details, prev_hash, stored in rows.iterator(
             chunk_size=5000

@@ -41,6 +41,8 @@ from training.models import BaseModel, BaseModelStatus
 from training.services import base_model_approve, base_model_register
 
 DATASET_SLUG = "demo-portraits"
+# Where the platform is served, as the credentials file tells its reader (`make run` passes its own).
+DEFAULT_SITE_URL = "http://127.0.0.1:8000/"
 DATASET_SCOPES = ["ai_training", "generative_training"]
 CONTRIBUTOR_EMAIL = "demo-contributor@example.org"
 CONTRIBUTOR_NAME = "Demo Contributor"
@@ -74,13 +76,13 @@ PROTECTED_OWNER = "Demo Gallery (a third party)"
 PROTECTED_REFERENCE = "the gallery's takedown notice, kept by the demo loader"
 
 
-def demo_load(*, stderr=None) -> dict:
+def demo_load(*, stderr=None, site_url: str = DEFAULT_SITE_URL) -> dict:
     data_dir = Path(settings.DATA_DIR)
     demo_dir = data_dir / "demo"
     credentials_path = data_dir / "demo-credentials.json"
     err = stderr or sys.stderr
 
-    users, new_passwords = _load_users(credentials_path)
+    users, new_passwords = _load_users(credentials_path, site_url)
     for username, password in new_passwords.items():
         err.write(f"demo: user {username} password {password}\n")
     if new_passwords:
@@ -173,7 +175,7 @@ def demo_load(*, stderr=None) -> dict:
     }
 
 
-def _load_users(credentials_path: Path) -> tuple[dict, dict[str, str]]:
+def _load_users(credentials_path: Path, site_url: str) -> tuple[dict, dict[str, str]]:
     """Create the demo users (idempotent); keep each saved password that still works."""
     saved = _read_credentials(credentials_path)
     users, passwords, new_passwords = {}, {}, {}
@@ -188,16 +190,24 @@ def _load_users(credentials_path: Path) -> tuple[dict, dict[str, str]]:
             user.save(update_fields=["password"])
             passwords[username] = new_passwords[username] = password
         users[username] = user
-    if new_passwords or set(saved) != set(passwords):
+    if new_passwords or set(saved) != set(passwords) or _read_site_url(credentials_path) != site_url:
         _write_credentials(
             credentials_path,
             {
                 "note": "Demo accounts created by `manage.py demo load`. Keep this file private.",
-                "url": "http://127.0.0.1:8000/",
+                "url": site_url,
                 "users": {name: {"password": passwords[name], "roles": user_role_names(users[name])} for name in users},
             },
         )
     return users, new_passwords
+
+
+def _read_site_url(path: Path) -> str | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("url") if isinstance(data, dict) else None
 
 
 def _read_credentials(path: Path) -> dict:

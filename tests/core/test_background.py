@@ -9,11 +9,13 @@ import pytest
 from django.utils import timezone
 
 from core.audit import audit_events
+from core.auditlog_verify import AUDITLOG_VERIFY_KIND
 from core.background import background_run, background_start, job_url, register_background_kind
 from core.exceptions import ApplicationError
 from core.models import BackgroundJob, BackgroundJobStatus, EventType
 from core.reconcile import reconcile
 from tests.support.background_kinds import BREAK, COUNT, REFUSE, WATCH, register_test_kinds
+from tests.workers import celery_worker, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +126,15 @@ def test_a_running_job_whose_heartbeat_stopped_fails_as_lost(reviewer):
     lost = BackgroundJob.objects.get(pk=job.pk)
     assert lost.status == "failed"
     assert "worker running this job was lost" in lost.status_reason
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_on_the_default_queue_runs_a_started_job(operator, tmp_path):
+    job = background_start(kind=AUDITLOG_VERIFY_KIND, actor=operator, params={})
+
+    with celery_worker(tmp_path, "default") as worker:
+        wait_until(lambda: BackgroundJob.objects.get(pk=job.pk).finished, timeout=120, explain=worker.log)
+
+    ran = BackgroundJob.objects.get(pk=job.pk)
+    assert (ran.status, ran.result["valid"], ran.task_id) == ("succeeded", True, job.task_id)

@@ -20,7 +20,7 @@ def test_demo_load_twice_leaves_twelve_approved_assets(db, settings, tmp_path):
 
     first, second = io.StringIO(), io.StringIO()
     call_command("demo", "load", "--json", stdout=first, stderr=io.StringIO())
-    call_command("demo", "load", "--json", stdout=second, stderr=io.StringIO())
+    call_command("demo", "load", "--json", "--url", "http://127.0.0.1:8123/", stdout=second, stderr=io.StringIO())
     first_run, second_run = json.loads(first.getvalue()), json.loads(second.getvalue())
 
     assert first_run["ingested"] == 15 and first_run["approved_now"] == 12 and first_run["audited_now"] == 3
@@ -34,6 +34,8 @@ def test_demo_load_twice_leaves_twelve_approved_assets(db, settings, tmp_path):
     assert ProtectedWork.objects.count() == 1
     credentials = settings.DATA_DIR / "demo-credentials.json"
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    # The second load names where `make run PORT=8123` serves it, and keeps the passwords.
+    assert json.loads(credentials.read_text())["url"] == "http://127.0.0.1:8123/"
     assert set(json.loads(credentials.read_text())["users"]) == {
         "demo-contributor",
         "demo-reviewer",

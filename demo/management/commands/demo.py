@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.management.base import JsonCommand
-from demo.load import demo_load
+from demo.load import DEFAULT_SITE_URL, demo_load
 from provenance.models import AssetStatus
 
 
@@ -12,10 +12,12 @@ class Command(JsonCommand):
 
     def add_arguments(self, parser):
         sub = self.add_subcommands(parser)
-        self.json_flag(sub.add_parser("load", help="load the demo (idempotent)"))
+        load = sub.add_parser("load", help="load the demo (idempotent)")
+        load.add_argument("--url", default=DEFAULT_SITE_URL, help="where the platform is served (saved with the passwords)")
+        self.json_flag(load)
 
     def run(self, *, action: str, **options):
-        return demo_load(stderr=self.stderr)
+        return demo_load(stderr=self.stderr, site_url=options["url"])
 
     def _emit(self, payload, as_json: bool) -> None:
         if as_json or "error" in payload:
