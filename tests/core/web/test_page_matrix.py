@@ -45,6 +45,9 @@ PAGES = (
     Page("password_change", lambda o: "/accounts/password/", everyone(200, anonymous=LOGIN)),
     Page("review-queue", lambda o: "/review/", only("reviewer")),
     Page("review-asset", lambda o: f"/review/assets/{o['finding'].asset_id}/", only("reviewer")),
+    Page("review-bulk", lambda o: "/review/bulk/", only("reviewer")),
+    # A decision without its form: the reviewer is told what is missing; nothing changes.
+    Page("review-bulk", lambda o: "/review/bulk/", only("reviewer", ok=400), method="post"),
     # An image follows who may see its asset, the API's rule (Asset.objects.visible_to): its
     # contributor, reviewers, compliance and operators; to anyone else it does not exist.
     Page(

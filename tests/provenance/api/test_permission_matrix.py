@@ -58,6 +58,8 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("GET  /review/",                                 (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
     ("GET  /review/assets/{flagged_asset}/",          (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
     ("POST /review/assets/{flagged_asset}/",          (302, 403,  403, 403, 302, 302, 403, 403, 403, 403)),
+    ("GET  /review/bulk/",                            (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
+    ("POST /review/bulk/",                            (302, 403,  403, 403, 302, 302, 403, 403, 403, 403)),
     ("GET  /images/assets/{asset}/",                  (302, 404,  200, 404, 200, 200, 404, 200, 200, 404)),
     ("GET  /images/protected/{protected_work}/",      (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
     # provenance
@@ -310,6 +312,12 @@ def _verify_body(scene: Scene, user) -> Body:
     return Body({"file": SimpleUploadedFile("stranger.png", noise_png(2), "image/png")}, "multipart")
 
 
+def _open_findings(scene: Scene) -> int:
+    # The bulk decision confirms the count it was shown: every open finding, the flagged one's too.
+    scene.needs("finding")
+    return Finding.objects.filter(status="open").count()
+
+
 # A well-formed body for each request that needs one; everything else sends none.
 BODIES: dict[str, Callable[[Scene, Any], Body]] = {
     "POST /accounts/login/": _login_body,
@@ -336,6 +344,9 @@ BODIES: dict[str, Callable[[Scene, Any], Body]] = {
     "POST /api/v1/snapshots/{snapshot}/prove/": lambda s, u: Body({"sha256": s.world.asset.sha256}),
     "POST /review/assets/{flagged_asset}/": lambda s, u: Body(
         {"finding": str(s.finding.pk), "decision": "dismiss", "reason": "a scan, not generated"}, "multipart"
+    ),
+    "POST /review/bulk/": lambda s, u: Body(
+        {"decision": "dismiss", "reason": "scans, not generated", "count": _open_findings(s)}, "multipart"
     ),
     "POST /api/v1/findings/{finding}/resolve/": lambda s, u: Body({"decision": "dismiss", "reason": "a scan, not generated"}),
     "POST /api/v1/base-models/{base_model}/reject/": lambda s, u: Body({"reason": "the licence is unclear"}),
