@@ -58,7 +58,7 @@ class BulkDecisionPage(RoleRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         filters = QueueFilterForm(request.GET)
         if not filters.is_valid():
-            return self._refusal(request, filters)
+            return self._refusal(request)
         scope = bulk_decision_scope(reviewer=request.user, filters=filters.filters())
         form = BulkDecisionForm(initial={"count": scope.findings})
         return render(request, "auditing/bulk.html", self._context(filters, scope, form))
@@ -66,7 +66,7 @@ class BulkDecisionPage(RoleRequiredMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         filters = QueueFilterForm(request.GET)
         if not filters.is_valid():
-            return self._refusal(request, filters)
+            return self._refusal(request)
         form = BulkDecisionForm(request.POST)
         if not form.is_valid():
             scope = bulk_decision_scope(reviewer=request.user, filters=filters.filters())
@@ -104,7 +104,7 @@ class BulkDecisionPage(RoleRequiredMixin, View):
             return HttpResponse(status=204, headers={"HX-Redirect": job_url(job)})
         return HttpResponseRedirect(job_url(job))
 
-    def _refusal(self, request: HttpRequest, filters: QueueFilterForm) -> HttpResponse:
+    def _refusal(self, request: HttpRequest) -> HttpResponse:
         context = {
             "problem": "Some of the filters could not be used, so nothing can be decided. Go back to the queue, "
             "correct them and press Filter again.",
