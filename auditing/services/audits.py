@@ -24,17 +24,17 @@ from auditing.auditors.base import Auditor, AuditSubject, FindingDraft
 from auditing.models import AUDIT_RUN_SETTLED, AUDIT_RUN_TRANSITIONS, AuditRun, Finding, FindingStatus, RunStatus
 from auditing.registry import auditors, current_versions
 from auditing.services.claims import refuse_if_claimed_by_another
-from core.audit import actor_name, audit_append
+from core.audit import AuditEntry, actor_name, audit_append, audit_append_many
 from core.exceptions import ApplicationError, PermissionDenied
 from core.heartbeat import heartbeat, silent
 from core.models import EventType
 from core.reconcile import Reconciler, reconcile
-from core.roles import Actor, Role, has_role
+from core.roles import Actor, Role, actor_user, has_role
 from core.state import StateMachine
 from core.storage import blob_open
 from provenance.ingest.refusals import plain_error
 from provenance.models import Asset, AssetStatus
-from provenance.services.assets import asset_review, asset_transition, assets_transition
+from provenance.services.assets import asset_transition, assets_review, assets_transition
 
 logger = logging.getLogger(__name__)
 AUDITABLE = {AssetStatus.INGESTED, AssetStatus.CLEAR, AssetStatus.FLAGGED}
@@ -286,35 +286,73 @@ def audits_reconcile(*, older_than: timedelta | None = None) -> list[str]:
 _RESOLUTIONS = {"dismiss": FindingStatus.DISMISSED, "confirm": FindingStatus.CONFIRMED}
 
 
+def decision_refusal(*, reviewer: Actor, decision: str, reason: str) -> ApplicationError | None:
+    """Why `reviewer` may not make this decision at all (a single one or in bulk), or None."""
+    if not has_role(reviewer, Role.REVIEWER):
+        return PermissionDenied(f"{actor_name(reviewer)} is not a reviewer")
+    if decision not in _RESOLUTIONS:
+        return ApplicationError("decision must be dismiss or confirm", code="invalid_decision")
+    if not reason.strip():
+        return ApplicationError("a resolution needs a reason", code="reason_required")
+    return None
+
+
 @transaction.atomic
 def finding_resolve(*, finding_id: str, reviewer: Actor, decision: str, reason: str) -> Finding:
     """Dismiss a finding (the asset clears once none is open) or confirm it (the asset is rejected)."""
-    if not has_role(reviewer, Role.REVIEWER):
-        raise PermissionDenied(f"{actor_name(reviewer)} is not a reviewer")
-    if decision not in _RESOLUTIONS:
-        raise ApplicationError("decision must be dismiss or confirm", code="invalid_decision")
-    if not reason.strip():
-        raise ApplicationError("a resolution needs a reason", code="reason_required")
+    if (refusal := decision_refusal(reviewer=reviewer, decision=decision, reason=reason)) is not None:
+        raise refusal
     finding = Finding.objects.select_for_update().filter(pk=finding_id).first()
     if finding is None:
         raise ApplicationError(f"no finding {finding_id}", code="unknown_finding", status=404)
     if finding.status != FindingStatus.OPEN:
         raise ApplicationError(f"finding {finding.pk} is already {finding.status}", code="already_resolved", status=409)
     refuse_if_claimed_by_another(asset_id=finding.asset_id, reviewer=reviewer)
-    finding.status, finding.resolved_by, finding.resolution_reason = _RESOLUTIONS[decision], reviewer, reason
-    finding.resolved_at = timezone.now()
-    finding.save(update_fields=["status", "resolved_by", "resolution_reason", "resolved_at", "updated_at"])
-    audit_append(
-        actor=reviewer,
-        event_type=EventType.FINDING_RESOLVED,
-        subject=finding,
-        details={"asset_id": str(finding.asset_id), "code": finding.code, "decision": decision, "reason": reason},
-    )
-    asset = finding.asset
-    if decision == "confirm":
-        asset_review(
-            asset_id=str(asset.pk), reviewer=reviewer, decision="reject", reason=f"finding {finding.code} confirmed: {reason}"
-        )
-    elif asset.status == AssetStatus.FLAGGED and not asset.findings.filter(status=FindingStatus.OPEN).exists():
-        asset_transition(asset_id=asset.pk, to=AssetStatus.CLEAR, actor=reviewer, reason="every finding dismissed")
+    findings_decide_locked(findings=[finding], reviewer=reviewer, decision=decision, reason=reason)
     return finding
+
+
+def findings_decide_locked(*, findings: list[Finding], reviewer: Actor, decision: str, reason: str) -> None:
+    """The one rule of a decision, single or in bulk, for open findings the caller has locked
+    and checked (`decision_refusal`, claims): each takes the decision with one audit event, then
+    each asset follows: rejected when one of its findings is confirmed, cleared once a flagged
+    asset has none open. Must run inside the caller's transaction."""
+    if not findings:
+        return
+    now, user = timezone.now(), actor_user(reviewer)
+    for finding in findings:
+        finding.status, finding.resolved_by, finding.resolution_reason = _RESOLUTIONS[decision], user, reason
+        finding.resolved_at = finding.updated_at = now
+    Finding.objects.filter(pk__in=[finding.pk for finding in findings]).update(
+        status=_RESOLUTIONS[decision], resolved_by=user, resolution_reason=reason, resolved_at=now, updated_at=now
+    )
+    audit_append_many(
+        [
+            AuditEntry(
+                actor=reviewer,
+                event_type=EventType.FINDING_RESOLVED,
+                subject=finding,
+                details={"asset_id": str(finding.asset_id), "code": finding.code, "decision": decision, "reason": reason},
+            )
+            for finding in findings
+        ]
+    )
+    first_code: dict[Any, str] = {}
+    for finding in findings:
+        first_code.setdefault(finding.asset_id, finding.code)
+    if decision == "confirm":
+        by_code: dict[str, list] = {}
+        for asset_id, code in first_code.items():
+            by_code.setdefault(code, []).append(asset_id)
+        for code, asset_ids in by_code.items():
+            # An asset already rejected, or gone (withdrawn, erased), stays as it is; the finding is confirmed all the same.
+            assets_review(asset_ids=asset_ids, reviewer=reviewer, decision="reject", reason=f"finding {code} confirmed: {reason}")
+        return
+    still_open = Finding.objects.filter(asset_id__in=first_code, status=FindingStatus.OPEN).values_list("asset_id", flat=True)
+    cleared = Asset.objects.filter(pk__in=first_code, status=AssetStatus.FLAGGED).exclude(pk__in=still_open)
+    assets_transition(
+        asset_ids=list(cleared.values_list("pk", flat=True)),
+        to=AssetStatus.CLEAR,
+        actor=reviewer,
+        reason="every finding dismissed",
+    )

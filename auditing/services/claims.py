@@ -70,3 +70,13 @@ def refuse_if_claimed_by_another(*, asset_id, reviewer: Actor) -> None:
     user = actor_user(reviewer)
     if claim is not None and (user is None or claim.reviewer_id != user.pk):
         raise claimed_refusal(claim)
+
+
+def holders_other_than(*, asset_ids, reviewer: Actor) -> dict:
+    """Who holds each of these assets now, among reviewers other than `reviewer`: asset id to
+    username (a bulk decision skips them, as a single decision is refused)."""
+    user = actor_user(reviewer)
+    live = AssetClaim.objects.filter(asset_id__in=asset_ids, expires_at__gt=timezone.now())
+    if user is not None:
+        live = live.exclude(reviewer=user)
+    return dict(live.values_list("asset_id", "reviewer__username"))

@@ -17,7 +17,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, Streami
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST, require_safe
+from django.views import View
+from django.views.decorators.http import require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.auditlog_selectors import (
@@ -33,7 +34,7 @@ from core.background import background_start, job_url
 from core.models import AuditEvent, EventType
 from core.roles import user_roles
 from core.web.navigation import PAGE_ROLES
-from core.web.permissions import role_required
+from core.web.permissions import RoleRequiredMixin, role_required
 
 AUDITLOG_ROLES = PAGE_ROLES["/auditlog/"]
 AUDITLOG_PAGE_SIZE = 50
@@ -226,12 +227,14 @@ def csv_safe(cell: Any) -> Any:
     return cell
 
 
-@role_required(*AUDITLOG_ROLES)
-@require_POST
-def auditlog_verify_start(request: HttpRequest) -> HttpResponse:
-    """Start `Verify chain` and send the browser to the job's page (with htmx: HX-Redirect)."""
-    requester = cast(User, request.user)  # role_required let only signed-in users this far
-    job = background_start(kind=AUDITLOG_VERIFY_KIND, actor=requester, params={})
-    if request.htmx:  # type: ignore[attr-defined]
-        return HttpResponseClientRedirect(job_url(job))
-    return HttpResponseRedirect(job_url(job))
+class AuditlogVerifyStart(RoleRequiredMixin, View):
+    """POST: start `Verify chain` and send the browser to the job's page (with htmx: HX-Redirect)."""
+
+    required_roles = AUDITLOG_ROLES
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        requester = cast(User, request.user)  # the guard let only signed-in users this far
+        job = background_start(kind=AUDITLOG_VERIFY_KIND, actor=requester, params={})
+        if request.htmx:  # type: ignore[attr-defined]
+            return HttpResponseClientRedirect(job_url(job))
+        return HttpResponseRedirect(job_url(job))

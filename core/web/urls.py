@@ -11,6 +11,6 @@ from core.web.background import background_job_page
 urlpatterns = [
     path("tasks/<uuid:job_id>/", background_job_page, name="background-job"),
     path("auditlog/", auditlog.auditlog_page_view, name="auditlog"),
-    path("auditlog/verify/", auditlog.auditlog_verify_start, name="auditlog-verify"),
+    path("auditlog/verify/", auditlog.AuditlogVerifyStart.as_view(), name="auditlog-verify"),
     path("auditlog/decisions.csv", auditlog.auditlog_decisions_csv, name="auditlog-decisions"),
 ]

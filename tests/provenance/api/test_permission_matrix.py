@@ -27,6 +27,9 @@ from PIL import Image
 
 from auditing.models import Finding, ProtectedWork
 from auditing.services.protected import protected_add
+from core.auditlog_verify import AUDITLOG_VERIFY_KIND
+from core.background import background_start
+from core.models import BackgroundJob
 from core.tokens import token_issue
 from generation.models import GenerationJob, Output, Verification
 from generation.output_index import output_index_forget
@@ -58,8 +61,22 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("GET  /review/",                                 (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
     ("GET  /review/assets/{flagged_asset}/",          (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
     ("POST /review/assets/{flagged_asset}/",          (302, 403,  403, 403, 302, 302, 403, 403, 403, 403)),
+    ("GET  /review/bulk/",                            (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
+    ("POST /review/bulk/",                            (302, 403,  403, 403, 302, 302, 403, 403, 403, 403)),
     ("GET  /images/assets/{asset}/",                  (302, 404,  200, 404, 200, 200, 404, 200, 200, 404)),
     ("GET  /images/protected/{protected_work}/",      (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
+    # the snapshot and base-model pages (four eyes): reviewers decide, engineers and compliance read
+    ("GET  /snapshots/",                              (302, 403,  403, 403, 200, 200, 200, 200, 403, 403)),
+    ("GET  /snapshots/{snapshot}/",                   (302, 403,  403, 403, 200, 200, 200, 200, 403, 403)),
+    ("POST /snapshots/{snapshot}/",                   (302, 403,  403, 403, 302, 302, 403, 403, 403, 403)),
+    ("GET  /base-models/",                            (302, 403,  403, 403, 200, 200, 200, 200, 403, 403)),
+    ("GET  /base-models/{base_model}/",               (302, 403,  403, 403, 200, 200, 200, 200, 403, 403)),
+    ("POST /base-models/{base_model}/",               (302, 403,  403, 403, 302, 302, 403, 403, 403, 403)),
+    # the audit trail; a background job's page is its starter's alone (rita's here)
+    ("GET  /auditlog/",                               (302, 403,  403, 403, 403, 403, 403, 200, 200, 403)),
+    ("GET  /auditlog/decisions.csv",                  (302, 403,  403, 403, 403, 403, 403, 200, 200, 403)),
+    ("POST /auditlog/verify/",                        (302, 403,  403, 403, 403, 403, 403, 302, 302, 403)),
+    ("GET  /tasks/{background_job}/",                 (302, 404,  404, 404, 200, 404, 404, 404, 404, 404)),
     # provenance
     ("GET  /api/v1/schema/",                          (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET  /api/v1/docs/",                            (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
@@ -201,6 +218,12 @@ def base_model(tiny_model_dir, ml_engineer) -> BaseModel:
 
 
 @pytest.fixture
+def background_job(reviewer) -> BackgroundJob:
+    """A check of the audit chain rita started (no worker runs it)."""
+    return background_start(kind=AUDITLOG_VERIFY_KIND, actor=reviewer, params={})
+
+
+@pytest.fixture
 def trainable(world, contributor, reviewer, second_reviewer, ml_engineer, operator, tiny_model_dir) -> TrainableWorld:
     """An approved snapshot (dataset `governed`) and an approved base model, beside the world."""
     return trainable_world(
@@ -310,6 +333,12 @@ def _verify_body(scene: Scene, user) -> Body:
     return Body({"file": SimpleUploadedFile("stranger.png", noise_png(2), "image/png")}, "multipart")
 
 
+def _open_findings(scene: Scene) -> int:
+    # The bulk decision confirms the count it was shown: every open finding, the flagged one's too.
+    scene.needs("finding")
+    return Finding.objects.filter(status="open").count()
+
+
 # A well-formed body for each request that needs one; everything else sends none.
 BODIES: dict[str, Callable[[Scene, Any], Body]] = {
     "POST /accounts/login/": _login_body,
@@ -337,6 +366,11 @@ BODIES: dict[str, Callable[[Scene, Any], Body]] = {
     "POST /review/assets/{flagged_asset}/": lambda s, u: Body(
         {"finding": str(s.finding.pk), "decision": "dismiss", "reason": "a scan, not generated"}, "multipart"
     ),
+    "POST /review/bulk/": lambda s, u: Body(
+        {"decision": "dismiss", "reason": "scans, not generated", "count": _open_findings(s)}, "multipart"
+    ),
+    "POST /snapshots/{snapshot}/": lambda s, u: Body({"decision": "approve"}, "multipart"),
+    "POST /base-models/{base_model}/": lambda s, u: Body({"decision": "approve"}, "multipart"),
     "POST /api/v1/findings/{finding}/resolve/": lambda s, u: Body({"decision": "dismiss", "reason": "a scan, not generated"}),
     "POST /api/v1/base-models/{base_model}/reject/": lambda s, u: Body({"reason": "the licence is unclear"}),
     "POST /api/v1/training-runs/": lambda s, u: Body(
