@@ -19,6 +19,8 @@ Matrix = tuple[tuple[float, float, float], tuple[float, float, float], tuple[flo
 
 # EXIF orientations that swap width and height (a quarter turn, with or without a mirror).
 _QUARTER_TURNS = {5, 6, 7, 8}
+# An outline covering this much of an image is "all of it" in words (the match is not exact).
+_ALL = 0.95
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,25 @@ class MatchDrawing:
     reference_outline: str
     # Reference pixels → asset pixels, row by row (the CSS matrix3d the overlay uses).
     reference_to_asset: tuple[float, ...]
+    # The share of each image inside its outline, 0 to 1.
+    asset_share: float = 1.0
+    reference_share: float = 1.0
+
+    @property
+    def asset_percent(self) -> int:
+        return round(self.asset_share * 100)
+
+    @property
+    def reference_percent(self) -> int:
+        return round(self.reference_share * 100)
+
+    @property
+    def asset_all(self) -> bool:
+        return self.asset_share >= _ALL
+
+    @property
+    def reference_all(self) -> bool:
+        return self.reference_share >= _ALL
 
 
 def exif_orientation(metadata: dict[str, Any] | None) -> int:
@@ -145,6 +166,8 @@ def match_drawing(details: dict[str, Any]) -> MatchDrawing | None:
         asset_outline=_points(on_asset),
         reference_outline=_points(on_reference),
         reference_to_asset=tuple(value / scale for row in inverse for value in row),
+        asset_share=_area(on_asset) / (query[0] * query[1]),
+        reference_share=_area(on_reference) / (reference[0] * reference[1]),
     )
 
 
@@ -224,6 +247,12 @@ def _at_x(p: Point, q: Point, x: float) -> Point:
 def _at_y(p: Point, q: Point, y: float) -> Point:
     t = (y - p[1]) / (q[1] - p[1])
     return p[0] + t * (q[0] - p[0]), y
+
+
+def _area(polygon: list[Point]) -> float:
+    """The shoelace formula."""
+    doubled = sum(p[0] * q[1] - q[0] * p[1] for p, q in zip(polygon, polygon[1:] + polygon[:1], strict=True))
+    return abs(doubled) / 2
 
 
 def _points(polygon: list[Point]) -> str:

@@ -206,16 +206,17 @@ class AssetReviewPage(RoleRequiredMixin, View):
 
 def _viewed_frame(asset: Asset) -> dict[str, Any]:
     """The image as a browser shows it: its size with the EXIF orientation applied, and the
-    size the overlays' labels are drawn at (about 14 px on screen when the image is 36rem wide)."""
+    size the overlays' labels are drawn at (about 16 px on screen when the image is 30rem across)."""
     width, height = viewed_size(asset.width, asset.height, exif_orientation(asset.metadata))
-    return {"width": width, "height": height, "label_size": round(max(width, height) / 40, 1)}
+    return {"width": width, "height": height, "label_size": round(max(width, height) / 32, 1)}
 
 
 def _explain(findings: list[Finding], asset: Asset) -> list:
-    """Give each finding its words and what is drawn for it; return the boxes drawn on the image."""
-    boxes = pii_boxes(
-        findings, width=asset.width, height=asset.height, orientation=exif_orientation(asset.metadata), label=box_label
-    )
+    """Give each finding its words and what is drawn for it; return the boxes drawn on the image,
+    numbered in the order the findings were made (a number never changes with a decision)."""
+    boxed = asset.findings.filter(auditor="pii", details__box__isnull=False).order_by("created_at", "pk")
+    orientation = exif_orientation(asset.metadata)
+    boxes = pii_boxes(boxed, width=asset.width, height=asset.height, orientation=orientation, label=box_label)
     numbers = {box.finding_id: box.number for box in boxes}
     for finding in findings:
         finding.evidence, finding.summary = finding_evidence(finding), finding_summary(finding)

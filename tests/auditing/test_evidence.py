@@ -52,6 +52,7 @@ def test_a_crop_is_outlined_inside_the_reference_and_around_the_whole_asset():
     assert bounds(drawing.reference_outline) == (20.0, 40.0, 120.0, 90.0)
     assert bounds(drawing.asset_outline) == (0.0, 0.0, 100.0, 50.0)  # the reference clipped to the asset
     assert drawing.reference_to_asset == (1.0, 0.0, -20.0, 0.0, 1.0, -40.0, 0.0, 0.0, 1.0)
+    assert (drawing.asset_all, drawing.reference_percent) == (True, 25)
 
 
 def test_a_mirrored_copy_is_outlined_through_the_flip():
@@ -94,3 +95,4 @@ def test_a_near_duplicate_finding_records_both_frames_and_outlines_the_crop(sett
     left, top, right, bottom = bounds(drawing.reference_outline)
     assert (left, top, right, bottom) == pytest.approx((20, 40, 460, 470), abs=6)
     assert bounds(drawing.asset_outline) == pytest.approx((0, 0, 440, 430), abs=6)
+    assert drawing.asset_all and drawing.reference_percent == pytest.approx(72, abs=3)

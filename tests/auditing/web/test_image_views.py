@@ -36,9 +36,8 @@ def thumb_url(asset: Asset, size: int = 256) -> str:
 
 
 def derivations_queued(asset: Asset) -> int:
-    return sum(
-        1 for m in queued_messages("default") if "provenance.derive_thumbnails" in (text := m.read_text()) and str(asset.pk) in text
-    )
+    texts = [message.read_text() for message in queued_messages("default")]
+    return sum(1 for text in texts if "provenance.derive_thumbnails" in text and str(asset.pk) in text)
 
 
 def test_without_its_thumbnail_the_view_queues_one_and_serves_the_original_meanwhile(
