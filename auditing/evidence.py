@@ -111,10 +111,10 @@ def oriented_box(box: Sequence[float], width: int, height: int, orientation: int
 def pii_boxes(findings: Iterable[Any], *, width: int, height: int, orientation: int, label: Any) -> list[Box]:
     """The boxed findings (text read in the pixels, faces), numbered in the order given, in the
     viewed frame; `label(finding)` words each one."""
-    boxes = []
+    boxes: list[Box] = []
     for finding in findings:
         box = (finding.details or {}).get("box")
-        if finding.auditor != "pii" or not _is_box(box):
+        if finding.auditor != "pii" or box is None or not _is_box(box):
             continue
         left, top, box_width, box_height = oriented_box(box, width, height, orientation)
         boxes.append(

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.cache import cache
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
@@ -279,7 +280,7 @@ def asset_image(request: HttpRequest, asset_id) -> FileResponse:
 
 @signin_required
 @require_safe
-def asset_thumbnail(request: HttpRequest, asset_id, size: int) -> HttpResponse:
+def asset_thumbnail(request: HttpRequest, asset_id, size: int) -> HttpResponseBase:
     """A WebP thumbnail of an asset (256 or 1024 px along its longest side), to whoever may see
     the asset. Only a worker makes them: when this one is not made yet, its derivation is
     queued and the original bytes are served meanwhile (never decoded here)."""
@@ -290,21 +291,21 @@ def asset_thumbnail(request: HttpRequest, asset_id, size: int) -> HttpResponse:
         # The thumbnail's name holds the source's digest and how it was made: a stable validator.
         etag = f'"{asset.sha256}-{thumbnail_label(size)}"'
         if etag in request.headers.get("If-None-Match", ""):
-            response = HttpResponse(status=304)
-            response["ETag"] = etag
-            return response
+            unchanged = HttpResponse(status=304)
+            unchanged["ETag"] = etag
+            return unchanged
         try:
-            response = _served(derived_open(asset.sha256, thumbnail_label(size)), "image/webp")
+            thumbnail = _served(derived_open(asset.sha256, thumbnail_label(size)), "image/webp")
         except FileNotFoundError:  # erased between the two looks
             raise Http404("the image's bytes are gone (erased)") from None
-        response["ETag"] = etag
-        return response
-    response = _image_response(asset.sha256, asset.mime_type)
+        thumbnail["ETag"] = etag
+        return thumbnail
+    original = _image_response(asset.sha256, asset.mime_type)
     # Not cached: the next look should find the thumbnail.
-    response["Cache-Control"] = "private, no-cache"
+    original["Cache-Control"] = "private, no-cache"
     if cache.add(f"thumbnail-asked:{asset.sha256}", True, timeout=_THUMBNAIL_ASK_SECONDS):
         thumbnails_request(asset_ids=[str(asset.pk)])
-    return response
+    return original
 
 
 @role_required(Role.REVIEWER)

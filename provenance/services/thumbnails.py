@@ -110,8 +110,9 @@ def _displayable(image: Image.Image) -> Image.Image:
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         return image.convert("RGBA")
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        top = image.getextrema()[1] or 1
-        return image.convert("I").point(lambda value: value * (255 / top)).convert("L").convert("RGB")
+        grey = image.convert("I")
+        top = float(grey.getextrema()[1]) or 1.0  # type: ignore[arg-type]  # one band: (low, high)
+        return grey.point(lambda value: value * (255 / top)).convert("L").convert("RGB")
     return image.convert("RGB")
 
 
