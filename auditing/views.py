@@ -148,7 +148,7 @@ class AssetReviewPage(RoleRequiredMixin, View):
             finding.refresh_from_db()
         if request.htmx and finding is not None:
             # htmx swaps only 2xx answers: the refusal comes back as the finding, with its alert.
-            _explain([finding], asset)
+            boxes = _explain([finding], asset)
             asset.refresh_from_db(fields=["status"])
             context = {
                 **self._finding_context(request, asset),
@@ -157,6 +157,9 @@ class AssetReviewPage(RoleRequiredMixin, View):
                 # The page's status line follows the decision (an out-of-band swap).
                 "status_too": True,
                 "open_count": asset.findings.filter(status=FindingStatus.OPEN).count(),
+                # ... and so do the boxes on the image (a decided one turns grey).
+                "boxes": boxes,
+                "frame": _viewed_frame(asset),
             }
             return render(request, "auditing/_finding.html", context)
         if problem is None:

@@ -156,6 +156,13 @@ def test_personal_data_is_boxed_on_the_image_with_its_masked_value_and_the_image
     page.get_by_role("button", name="Fit").click()
     expect(page.get_by_role("status", name="Zoom level")).to_have_text("100%")
 
+    # A decision greys its box on the image at once.
+    phone.get_by_label("Reason").fill("A shop's public number, not a person's")
+    phone.get_by_role("button", name="Dismiss").click()
+    expect(phone).to_contain_text("dismissed by rita")
+    expect(marks).to_have_accessible_name(re.compile(rf"box {number}, phone number: [^;]*\(decided\)"))
+    expect(marks).not_to_have_accessible_name(re.compile(r"face \(decided\)"))
+
 
 def test_a_gif_that_is_also_javascript_never_runs_however_a_page_loads_it(page: Page, reviewer, world, contributor, sign_in):
     result = ingest(contributor, world.dataset, world.consent, SimpleUploadedFile("cat.gif", polyglot_gif(), "image/gif"))
