@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time
-from typing import Any
+from typing import IO, Any
 
 from django import forms
 from django.contrib import messages
+from django.core.cache import cache
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 from django.views.decorators.http import require_safe
 
+from auditing.evidence import exif_orientation, match_drawing, pii_boxes, viewed_size
 from auditing.models import Finding, FindingStatus, ProtectedWork
 from auditing.selectors import REVIEW_ORDERS, ReviewFilters, review_neighbours, review_queue
 from auditing.services.audits import finding_resolve
@@ -24,10 +27,11 @@ from auditing.services.claims import asset_claim, asset_release, claim_holder
 from core.audit import audit_events
 from core.exceptions import ApplicationError
 from core.roles import Role
-from core.storage import blob_open
+from core.storage import blob_open, derived_open
 from core.web.navigation import PAGE_ROLES
 from core.web.permissions import RoleRequiredMixin, role_required, signin_required
 from provenance.models import Asset
+from provenance.services.thumbnails import THUMBNAIL_SIZES, thumbnail_exists, thumbnail_label, thumbnails_request
 
 AUDITORS = ("pii", "near_duplicate", "nsfw", "synthetic")
 QUEUE_PAGE_SIZE = 50
@@ -40,6 +44,10 @@ STANDARD_REASONS = (
     "Confirmed: the image must not be used for training",
     "Confirmed: personal data that cannot be used",
 )
+# The page shows this thumbnail of the image (the original is a click, or a zoom, away).
+PAGE_THUMBNAIL = 1024
+# A missing thumbnail is asked of the workers at most once in this many seconds per image.
+_THUMBNAIL_ASK_SECONDS = 300
 _FORMAT_MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif", "TIFF": "image/tiff"}
 
 
@@ -140,7 +148,7 @@ class AssetReviewPage(RoleRequiredMixin, View):
             finding.refresh_from_db()
         if request.htmx and finding is not None:
             # htmx swaps only 2xx answers: the refusal comes back as the finding, with its alert.
-            finding.evidence, finding.summary = finding_evidence(finding), finding_summary(finding)
+            boxes = _explain([finding], asset)
             asset.refresh_from_db(fields=["status"])
             context = {
                 **self._finding_context(request, asset),
@@ -149,6 +157,9 @@ class AssetReviewPage(RoleRequiredMixin, View):
                 # The page's status line follows the decision (an out-of-band swap).
                 "status_too": True,
                 "open_count": asset.findings.filter(status=FindingStatus.OPEN).count(),
+                # ... and so do the boxes on the image (a decided one turns grey).
+                "boxes": boxes,
+                "frame": _viewed_frame(asset),
             }
             return render(request, "auditing/_finding.html", context)
         if problem is None:
@@ -173,8 +184,7 @@ class AssetReviewPage(RoleRequiredMixin, View):
             asset.findings.select_related("resolved_by").order_by("-score", "created_at"),
             key=lambda finding: finding.status != FindingStatus.OPEN,
         )
-        for finding in findings:
-            finding.evidence, finding.summary = finding_evidence(finding), finding_summary(finding)
+        boxes = _explain(findings, asset)
         finding_ids = [str(finding.pk) for finding in findings]
         history = audit_events().filter(
             Q(subject_type="asset", subject_id=str(asset.pk)) | Q(subject_type="finding", subject_id__in=finding_ids)
@@ -191,8 +201,76 @@ class AssetReviewPage(RoleRequiredMixin, View):
             "next_url": _asset_url(neighbours.next),
             # The next image's bytes, not its page: fetching the page claims the asset, so a
             # prefetch would hold an image nobody is looking at (and a cached page claims none).
-            "next_image_url": reverse("asset-image", args=[neighbours.next]) if neighbours.next else None,
+            "next_image_url": reverse("asset-thumbnail", args=[neighbours.next, PAGE_THUMBNAIL]) if neighbours.next else None,
+            "frame": _viewed_frame(asset),
+            "boxes": boxes,
+            "larger_than_page": max(asset.width, asset.height) > PAGE_THUMBNAIL,
         }
+
+
+def _viewed_frame(asset: Asset) -> dict[str, Any]:
+    """The image as a browser shows it: its size with the EXIF orientation applied, and the
+    size the overlays' labels are drawn at (about 16 px on screen when the image is 30rem across)."""
+    width, height = viewed_size(asset.width, asset.height, exif_orientation(asset.metadata))
+    return {"width": width, "height": height, "label_size": round(max(width, height) / 32, 1)}
+
+
+def _explain(findings: list[Finding], asset: Asset) -> list:
+    """Give each finding its words and what is drawn for it; return the boxes drawn on the image,
+    numbered in the order the findings were made (a number never changes with a decision)."""
+    boxed = asset.findings.filter(auditor="pii", details__box__isnull=False).order_by("created_at", "pk")
+    orientation = exif_orientation(asset.metadata)
+    boxes = pii_boxes(boxed, width=asset.width, height=asset.height, orientation=orientation, label=box_label)
+    numbers = {box.finding_id: box.number for box in boxes}
+    for finding in findings:
+        finding.evidence, finding.summary = finding_evidence(finding), finding_summary(finding)
+        finding.box_number = numbers.get(str(finding.pk))
+        finding.drawing = match_drawing(finding.details or {}) if finding.auditor == "near_duplicate" else None
+        finding.labels = _nsfw_labels(finding)
+        finding.counterpart = _counterpart(finding)
+    return boxes
+
+
+def _counterpart(finding: Finding) -> dict[str, str] | None:
+    """The image a near-duplicate resembles: where to fetch it, and its words."""
+    details = finding.details or {}
+    if details.get("protected_work_id"):
+        owner = details.get("owner") or "someone"
+        reference = f", {details['reference']}" if details.get("reference") else ""
+        return {
+            "url": reverse("protected-work-image", args=[details["protected_work_id"]]),
+            "alt": f"The protected work it resembles, owned by {owner}",
+            "caption": f"Protected work: {owner}{reference}",
+            "name": "the protected work",
+        }
+    other = _uuid_or_none(details.get("asset_id"))
+    if finding.code == "near_duplicate.within_dataset" and other is not None:
+        return {
+            "url": reverse("asset-image", args=[other]),
+            "alt": f"Image {other} of the same dataset, which it resembles",
+            "caption": f"Image {other}, already in the dataset",
+            "name": "the other image",
+        }
+    return None
+
+
+def box_label(finding: Finding) -> str:
+    """What a box on the image says: the kind of personal data and its masked value."""
+    details = finding.details or {}
+    kind = str(details.get("entity_type", "personal data")).replace("_", " ").lower()
+    text = str(details.get("text") or "")
+    return f"{kind}: {text}" if text else kind
+
+
+def _nsfw_labels(finding: Finding) -> list[tuple[str, float]]:
+    if finding.auditor != "nsfw":
+        return []
+    labels = (finding.details or {}).get("labels") or []
+    return [
+        (str(label.get("label", "")).replace("_", " ").lower(), float(label.get("score", 0.0)))
+        for label in labels
+        if isinstance(label, dict)
+    ]
 
 
 @signin_required
@@ -201,6 +279,36 @@ def asset_image(request: HttpRequest, asset_id) -> FileResponse:
     """An asset's bytes, to a user who may see the asset (the API's rule)."""
     asset = get_object_or_404(Asset.objects.visible_to(request.user), pk=asset_id)
     return _image_response(asset.sha256, asset.mime_type)
+
+
+@signin_required
+@require_safe
+def asset_thumbnail(request: HttpRequest, asset_id, size: int) -> HttpResponseBase:
+    """A WebP thumbnail of an asset (256 or 1024 px along its longest side), to whoever may see
+    the asset. Only a worker makes them: when this one is not made yet, its derivation is
+    queued and the original bytes are served meanwhile (never decoded here)."""
+    if size not in THUMBNAIL_SIZES:
+        raise Http404("no thumbnail of that size")
+    asset = get_object_or_404(Asset.objects.visible_to(request.user), pk=asset_id)
+    if thumbnail_exists(sha256=asset.sha256, size=size):
+        # The thumbnail's name holds the source's digest and how it was made: a stable validator.
+        etag = f'"{asset.sha256}-{thumbnail_label(size)}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            unchanged = HttpResponse(status=304)
+            unchanged["ETag"] = etag
+            return unchanged
+        try:
+            thumbnail = _served(derived_open(asset.sha256, thumbnail_label(size)), "image/webp")
+        except FileNotFoundError:  # erased between the two looks
+            raise Http404("the image's bytes are gone (erased)") from None
+        thumbnail["ETag"] = etag
+        return thumbnail
+    original = _image_response(asset.sha256, asset.mime_type)
+    # Not cached: the next look should find the thumbnail.
+    original["Cache-Control"] = "private, no-cache"
+    if cache.add(f"thumbnail-asked:{asset.sha256}", True, timeout=_THUMBNAIL_ASK_SECONDS):
+        thumbnails_request(asset_ids=[str(asset.pk)])
+    return original
 
 
 @role_required(Role.REVIEWER)
@@ -216,6 +324,10 @@ def _image_response(sha256: str, mime_type: str) -> FileResponse:
         stream = blob_open(sha256)
     except FileNotFoundError:
         raise Http404("the image's bytes are gone (erased)") from None
+    return _served(stream, mime_type)
+
+
+def _served(stream: IO[bytes], mime_type: str) -> FileResponse:
     # The stored type was sniffed from the bytes at ingest; nosniff stops a browser guessing
     # another (a GIF/JS polyglot stays an image), and inline keeps it out of downloads.
     response = FileResponse(stream, content_type=mime_type)
@@ -279,24 +391,43 @@ def finding_summary(finding: Finding) -> str:
         return f"This image looks like a copy of a protected work owned by {details.get('owner', 'someone')}{reference}.{changes}"
     if finding.code == "near_duplicate.within_dataset":
         return f"This image looks like a copy of another image in the same dataset ({details.get('asset_id', 'unknown')})."
+    if finding.code == "pii.location.gps_coordinates":
+        where = details.get("details") or {}
+        return f"The image's metadata records where it was taken: {_coordinates(where)}."
     if finding.auditor == "pii":
-        where = "in the image's text" if details.get("field") == "ocr" else f"in its {details.get('field') or 'data'}"
         kind = str(details.get("entity_type", "personal data")).replace("_", " ").lower()
-        return f"Personal data found {where}: {kind}, {_masked(str(details.get('text', '')))}."
+        if details.get("box") and kind == "face":
+            return "A face: a person who can be recognised."
+        where = "written in the picture" if details.get("box") else f"in its {details.get('field') or 'data'}"
+        # The detector stored the value masked (auditing.detectors.pii_hit.mask): shown as is.
+        return f"Personal data {where}: {kind}, {details.get('text') or 'value not kept'}."
     if finding.auditor == "nsfw":
         labels = ", ".join(f"{label['label']} ({label['score']:.2f})" for label in details.get("labels", []))
         return f"The check for explicit content scored it {finding.score:.2f}" + (f": {labels}." if labels else ".")
     if finding.auditor == "synthetic":
         kind = str(details.get("digital_source_type", "")).rsplit("/", 1)[-1] or "generated"
-        return (
-            f"The image's own {details.get('declared_in', 'metadata')} says it was made by a computer ({kind}), not photographed."
-        )
+        signal = _SYNTHETIC_SIGNALS.get(str(details.get("declared_in")), f"its {details.get('declared_in', 'metadata')}")
+        return f"{signal} says it was made by a computer ({kind}), not photographed."
     return f"The {finding.auditor} check flagged this image ({finding.code})."
 
 
-def _masked(text: str) -> str:
-    """Enough of a detected value to recognise it, not enough to copy it."""
-    return text[:2] + "•" * max(len(text) - 2, 0) if text else "value not kept"
+# Which signal said an image was generated, in words (auditing.auditors.synthetic's `declared_in`).
+_SYNTHETIC_SIGNALS = {
+    "metadata": "The digital source type in the image's own metadata (IPTC, read at upload)",
+    "xmp": "The IPTC digital source type in the image's XMP metadata",
+}
+
+
+def _coordinates(gps: dict[str, Any]) -> str:
+    latitude, longitude = gps.get("latitude"), gps.get("longitude")
+    if not isinstance(latitude, (int, float)) or not isinstance(longitude, (int, float)):
+        return "coordinates not kept"
+    north, east = "N" if latitude >= 0 else "S", "E" if longitude >= 0 else "W"
+    words = f"latitude {abs(latitude):.6f}° {north}, longitude {abs(longitude):.6f}° {east}"
+    altitude = gps.get("altitude")
+    if isinstance(altitude, (int, float)):
+        words += f", altitude {altitude:.0f} m"
+    return words
 
 
 def finding_evidence(finding: Finding) -> list[tuple[str, str]]:

@@ -139,5 +139,50 @@ def blob_open(sha256: str) -> IO[bytes]:
 
 
 def blob_delete(sha256: str) -> None:
-    """Purge a blob (erasure requests only); the database row that named it stays."""
-    blob_storage().delete(blob_name(sha256))
+    """Purge a blob (erasure requests only), and every file derived from it (a thumbnail shows
+    the same person); the database row that named it stays."""
+    storage = blob_storage()
+    folder = _derived_folder(sha256)
+    try:
+        _, labels = storage.listdir(folder)
+    except FileNotFoundError:
+        labels = []
+    for label in labels:
+        storage.delete(f"{folder}/{label}")
+    storage.delete(blob_name(sha256))
+
+
+# --- Files derived from a blob (thumbnails) ---------------------------------------------------
+# Stored beside the blobs under the source's digest and a label that says how they were made
+# ("thumbnail-256-v1.webp"): derived once, by whoever gets there first, the same for every
+# asset that holds those bytes, and purged with the blob.
+_LABEL = re.compile(r"^[a-z0-9][a-z0-9.-]{0,63}$")
+
+
+def _derived_folder(sha256: str) -> str:
+    return f"derived/{blob_name(sha256)}"
+
+
+def derived_name(sha256: str, label: str) -> str:
+    if not _LABEL.match(label):
+        raise ValueError(f"not a derived file label: {label!r}")
+    return f"{_derived_folder(sha256)}/{label}"
+
+
+def derived_exists(sha256: str, label: str) -> bool:
+    return blob_storage().exists(derived_name(sha256, label))
+
+
+def derived_put(sha256: str, label: str, data: bytes) -> None:
+    """Store what was derived from blob `sha256` (atomically on the local store: a reader sees
+    the whole file or none)."""
+    storage, name = blob_storage(), derived_name(sha256, label)
+    if storage.exists(name):
+        return
+    saved = storage.save(name, ContentFile(data))
+    if saved != name:
+        storage.delete(saved)  # another worker derived it meanwhile: keep theirs
+
+
+def derived_open(sha256: str, label: str) -> IO[bytes]:
+    return blob_storage().open(derived_name(sha256, label), "rb")

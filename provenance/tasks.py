@@ -8,6 +8,7 @@ import logging
 from celery import shared_task
 
 from provenance.services.consent import consent_expire_due
+from provenance.services.thumbnails import thumbnails_derive
 
 logger = logging.getLogger(__name__)
 
@@ -18,3 +19,11 @@ def expire_consents(**unknown) -> list[str]:
     if unknown:
         logger.warning("provenance.expire_consents ignores unknown arguments %s", sorted(unknown))
     return consent_expire_due()
+
+
+@shared_task(name="provenance.derive_thumbnails", acks_late=True, soft_time_limit=300, time_limit=330)
+def derive_thumbnails(asset_ids: list[str], **unknown) -> dict[str, list[int]]:
+    """The `default` queue: each asset's missing thumbnails (see thumbnails_derive)."""
+    if unknown:
+        logger.warning("provenance.derive_thumbnails ignores unknown arguments %s", sorted(unknown))
+    return {str(asset_id): thumbnails_derive(asset_id=str(asset_id)) for asset_id in asset_ids}

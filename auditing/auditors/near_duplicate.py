@@ -34,7 +34,10 @@ def _score(match: Match) -> float:
     return round(min(1.0, match.inliers / _CERTAIN_INLIERS), 3)
 
 
-def _evidence(match: Match) -> dict[str, Any]:
+def _evidence(match: Match, query: Fingerprint, reference_size: tuple[int, int] | None) -> dict[str, Any]:
+    """What the reviewer is shown. The homography maps the query's pixels (as a viewer sees the
+    asset, in the frame `query_size` it was fingerprinted at) onto the reference's (the frame
+    `reference_size`): the review page needs both frames to draw the matched region."""
     return {
         "inliers": match.inliers,
         "phash_distance": match.phash_distance,
@@ -44,6 +47,8 @@ def _evidence(match: Match) -> dict[str, Any]:
         "geometry": asdict(match.geometry) if match.geometry is not None else None,
         "embedding_similarity": round(match.similarity, 4) if match.similarity is not None else None,
         "candidate_sources": list(match.sources),
+        "query_size": [query.width, query.height],
+        "reference_size": list(reference_size) if reference_size is not None else None,
     }
 
 
@@ -107,9 +112,9 @@ class NearDuplicateAuditor(Auditor):
             if work is None:
                 continue
             details = {"protected_work_id": str(work.pk), "owner": work.owner, "reference": work.reference}
-            drafts.append(
-                FindingDraft(code="near_duplicate.protected_work", score=_score(match), details={**details, **_evidence(match)})
-            )
+            evidence = _evidence(match, query.fingerprint, (work.width, work.height))
+            code = "near_duplicate.protected_work"
+            drafts.append(FindingDraft(code=code, score=_score(match), details={**details, **evidence}))
         return drafts
 
     def _within_dataset(self, asset_id: str, query: _Query) -> list[FindingDraft]:
@@ -129,12 +134,14 @@ class NearDuplicateAuditor(Auditor):
             .values_list("asset_id", "fingerprint", "embedding", "embedding_model")
         )
         model = query.embeddings.version if query.embeddings is not None else ""
-        items, vectors = [], {}
+        items, vectors, sizes = [], {}, {}
         for other_id, raw, vector, vector_model in rows.iterator(chunk_size=500):
             try:
-                items.append((str(other_id), Fingerprint.from_bytes(bytes(raw))))
+                other = Fingerprint.from_bytes(bytes(raw))
             except ValueError:
                 continue  # another fingerprint version: recomputed when that asset is re-audited
+            items.append((str(other_id), other))
+            sizes[str(other_id)] = (other.width, other.height)
             if model and vector is not None and vector_model == model:
                 vectors[str(other_id)] = vector_from_bytes(vector)
         if not items:
@@ -142,7 +149,9 @@ class NearDuplicateAuditor(Auditor):
         index = NearDuplicateIndex.rebuild(items, embeddings=vectors, embedding_model=model)
         return [
             FindingDraft(
-                code="near_duplicate.within_dataset", score=_score(match), details={"asset_id": match.key, **_evidence(match)}
+                code="near_duplicate.within_dataset",
+                score=_score(match),
+                details={"asset_id": match.key, **_evidence(match, query.fingerprint, sizes.get(match.key))},
             )
             for match in query.against(index)
         ]

@@ -42,6 +42,7 @@ from provenance.selectors import consent_gap, consent_state
 from provenance.services.consent import consent_grant, read_consent_file
 from provenance.services.contributors import contributor_get, source_get_or_create
 from provenance.services.datasets import dataset_enrol_for_ingest, dataset_for_ingest
+from provenance.services.thumbnails import thumbnails_request
 
 logger = logging.getLogger(__name__)
 FLUSH_EVERY = 250
@@ -364,7 +365,9 @@ def _insert(state: _Batch, pending: list[_Pending]) -> None:
             for item in pending
         ]
     )
-    hooks.assets_ingested([str(item.asset.pk) for item in pending], state.actor)
+    asset_ids = [str(item.asset.pk) for item in pending]
+    hooks.assets_ingested(asset_ids, state.actor)
+    thumbnails_request(asset_ids=asset_ids)
     state.accepted += len(pending)
 
 

@@ -223,7 +223,7 @@ def test_previous_and_next_follow_the_queue(finding, second, reviewer):
 
     page = client(reviewer).get(asset_url(newer)).content.decode()
 
-    assert f'<link rel="prefetch" href="/images/assets/{older.asset_id}/" as="image">' in page
+    assert f'<link rel="prefetch" href="/images/assets/{older.asset_id}/thumb/1024/" as="image">' in page
     assert f'href="{asset_url(older)}" rel="next"' in page
     assert f'href="{asset_url(newer)}" rel="prev"' in client(reviewer).get(asset_url(older)).content.decode()
 

@@ -64,6 +64,7 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("GET  /review/bulk/",                            (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
     ("POST /review/bulk/",                            (302, 403,  403, 403, 302, 302, 403, 403, 403, 403)),
     ("GET  /images/assets/{asset}/",                  (302, 404,  200, 404, 200, 200, 404, 200, 200, 404)),
+    ("GET  /images/assets/{asset}/thumb/{thumbnail_size}/", (302, 404, 200, 404, 200, 200, 404, 200, 200, 404)),
     ("GET  /images/protected/{protected_work}/",      (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
     # the snapshot and base-model pages (four eyes): reviewers decide, engineers and compliance read
     ("GET  /snapshots/",                              (302, 403,  403, 403, 200, 200, 200, 200, 403, 403)),
@@ -397,6 +398,8 @@ def _url(template: str, scene: Scene) -> str:
         name = match.group(1)
         if name == "dataset":
             return scene.world.dataset.slug
+        if name == "thumbnail_size":
+            return "256"
         if name in ("consent", "asset", "snapshot"):
             return str(getattr(scene.world, name).pk)
         return str(getattr(scene, name).pk)
