@@ -26,6 +26,7 @@ from auditing.services.audits import finding_resolve
 from auditing.services.claims import asset_claim, asset_release, claim_holder
 from core.audit import audit_events
 from core.exceptions import ApplicationError
+from core.models import AuditEvent
 from core.roles import Role
 from core.storage import blob_open, derived_open
 from core.web.navigation import PAGE_ROLES
@@ -35,6 +36,7 @@ from provenance.services.thumbnails import THUMBNAIL_SIZES, thumbnail_exists, th
 
 AUDITORS = ("pii", "near_duplicate", "nsfw", "synthetic")
 QUEUE_PAGE_SIZE = 50
+HISTORY_SHOWN = 200
 # Offered in the Reason field's list; a reviewer may type any other.
 STANDARD_REASONS = (
     "Not what the check says: a false match",
@@ -160,6 +162,8 @@ class AssetReviewPage(RoleRequiredMixin, View):
                 # ... and so do the boxes on the image (a decided one turns grey).
                 "boxes": boxes,
                 "frame": _viewed_frame(asset),
+                # ... and the history gains the decision's event.
+                "history": asset_history(asset, list(asset.findings.all())),
             }
             return render(request, "auditing/_finding.html", context)
         if problem is None:
@@ -185,16 +189,12 @@ class AssetReviewPage(RoleRequiredMixin, View):
             key=lambda finding: finding.status != FindingStatus.OPEN,
         )
         boxes = _explain(findings, asset)
-        finding_ids = [str(finding.pk) for finding in findings]
-        history = audit_events().filter(
-            Q(subject_type="asset", subject_id=str(asset.pk)) | Q(subject_type="finding", subject_id__in=finding_ids)
-        )
         neighbours = review_neighbours(user=request.user, asset_id=asset.pk)
         return {
             **self._finding_context(request, asset),
             "findings": findings,
             "open_count": sum(1 for finding in findings if finding.status == FindingStatus.OPEN),
-            "history": history.order_by("-seq")[:200],
+            "history": asset_history(asset, findings),
             "metadata": _metadata_highlights(asset.metadata),
             "c2pa": c2pa_summary(asset.c2pa),
             "previous_url": _asset_url(neighbours.previous),
@@ -206,6 +206,15 @@ class AssetReviewPage(RoleRequiredMixin, View):
             "boxes": boxes,
             "larger_than_page": max(asset.width, asset.height) > PAGE_THUMBNAIL,
         }
+
+
+def asset_history(asset: Asset, findings: list[Finding]) -> list[AuditEvent]:
+    """Every recorded event about the asset and its findings, newest first (the latest 200)."""
+    finding_ids = [str(finding.pk) for finding in findings]
+    events = audit_events().filter(
+        Q(subject_type="asset", subject_id=str(asset.pk)) | Q(subject_type="finding", subject_id__in=finding_ids)
+    )
+    return list(events.order_by("-seq")[:HISTORY_SHOWN])
 
 
 def _viewed_frame(asset: Asset) -> dict[str, Any]:

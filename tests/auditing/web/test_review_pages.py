@@ -143,6 +143,10 @@ def test_with_htmx_the_answer_is_the_finding_alone(finding, reviewer):
     assert response.status_code == 200
     assert page.lstrip().startswith("<article") and "<strong>confirmed</strong>" in page
     assert 'id="asset-status" hx-swap-oob="true">Status: <strong>rejected</strong>. 0 open findings.' in page
+    # The history gains the decision and the asset's move at once, out of band, newest first.
+    history = page[page.index('id="history" aria-labelledby="history-heading" hx-swap-oob="true"') :]
+    newest = [item.split("</strong>")[0].rsplit("<strong>", 1)[-1] for item in history.split("<li>")[1:4]]
+    assert newest == ["asset.status_changed", "asset.reviewed", "finding.resolved"]
 
 
 @pytest.mark.parametrize(
