@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 
 from django.conf import settings
@@ -94,6 +96,15 @@ class Finding(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.auditor}:{self.code} on {self.asset_id} ({self.status})"
+
+    @property
+    def evidence_sha256(self) -> str:
+        """The SHA-256 of the evidence a reviewer decided on: which image, which check and what it
+        found (canonical JSON, as the audit log hashes its events). Kept with each decision, so
+        the evidence shown then can be told apart from a later re-audit's."""
+        evidence = {"asset_id": str(self.asset_id), "auditor": self.auditor, "code": self.code, "details": self.details}
+        canonical = json.dumps(evidence, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 class ProtectedWork(models.Model):

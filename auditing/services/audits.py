@@ -332,7 +332,13 @@ def findings_decide_locked(*, findings: list[Finding], reviewer: Actor, decision
                 actor=reviewer,
                 event_type=EventType.FINDING_RESOLVED,
                 subject=finding,
-                details={"asset_id": str(finding.asset_id), "code": finding.code, "decision": decision, "reason": reason},
+                details={
+                    "asset_id": str(finding.asset_id),
+                    "code": finding.code,
+                    "decision": decision,
+                    "reason": reason,
+                    "evidence_sha256": finding.evidence_sha256,
+                },
             )
             for finding in findings
         ]

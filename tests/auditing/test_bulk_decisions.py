@@ -79,6 +79,10 @@ def test_dismissing_every_match_records_one_event_per_finding_and_clears_the_ima
     assert {(event.actor, event.details["decision"], event.details["reason"]) for event in events} == {
         ("rita", "dismiss", REASON)
     }
+    # Each decision keeps the digest of the evidence it was made on (the decisions CSV's column).
+    evidence = {str(f.pk): f.evidence_sha256 for f in Finding.objects.filter(pk__in=[f.pk for f in three])}
+    assert {event.subject_id: event.details["evidence_sha256"] for event in events} == evidence
+    assert len(set(evidence.values())) == 3
     assert set(Asset.objects.filter(pk__in=[f.asset_id for f in three]).values_list("status", flat=True)) == {AssetStatus.CLEAR}
     assert auditlog_verify().valid
 
