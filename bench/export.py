@@ -137,7 +137,9 @@ def _export(snapshot, fmt: str, folder: Path) -> tuple[float, int]:
     from provenance.exports.service import export_write
 
     started = time.perf_counter()
-    result = export_write(subject="snapshot", subject_id=str(snapshot.pk), format_name=fmt, output=folder / f"r.{fmt}", force=True)
+    result = export_write(
+        subject="snapshot", subject_id=str(snapshot.pk), format_name=fmt, output=folder / f"r.{fmt}", force=True
+    )
     return time.perf_counter() - started, result.size
 
 
