@@ -25,7 +25,6 @@ import argparse
 import hashlib
 import json
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -38,10 +37,12 @@ from _common import (
     bench_line,
     django_setup,
     maybe_profile,
+    percentiles,
     postgres_drop,
     postgres_recreate,
     print_table,
     run_worker,
+    time_get,
 )
 
 PG_DATABASE = "cleanroom_bench_review"
@@ -120,24 +121,6 @@ def _make_data(count: int):
     return assets
 
 
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
-    return statistics.median(ordered), p95
-
-
-def _time_get(client, url: str, requests: int) -> tuple[float, float]:
-    client.get(url)  # warm: templates compiled, plans cached by PostgreSQL
-    samples = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        response = client.get(url)
-        samples.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
-            raise SystemExit(f"GET {url} answered {response.status_code}")
-    return _percentiles(samples)
-
-
 def _explain(sql_params) -> str:
     from django.db import connection
 
@@ -179,8 +162,8 @@ def worker(count: int, requests: int, profile: bool) -> dict:
             cursor.execute("SELECT 1")
             cursor.fetchone()
         samples.append((time.perf_counter() - started) * 1000)
-    timings["baseline_select_1"] = _percentiles(samples)
-    timings["baseline_home_page"] = _time_get(client, "/", requests)
+    timings["baseline_select_1"] = percentiles(samples)
+    timings["baseline_home_page"] = time_get(client, "/", requests)
 
     groups = (
         open_findings_matching(reviewer, ReviewFilters())
@@ -199,7 +182,7 @@ def worker(count: int, requests: int, profile: bool) -> dict:
     }
     with maybe_profile(profile, "queue pages"):
         for name, url in pages.items():
-            timings[name] = _time_get(client, url, requests)
+            timings[name] = time_get(client, url, requests)
     result["plan_first_page"] = _explain(groups[: PAGE_SIZE + 1].query.sql_with_params())
     result["plan_by_score"] = _explain(groups.order_by("-top_score", "-asset_id")[: PAGE_SIZE + 1].query.sql_with_params())
 
@@ -223,8 +206,8 @@ def worker(count: int, requests: int, profile: bool) -> dict:
         samples.append((time.perf_counter() - started) * 1000)
         if response.status_code != 200:
             raise SystemExit(f"the next asset's page answered {response.status_code}")
-    timings["next_asset_after_decision"] = _percentiles(samples)
-    timings["single_decision"] = _percentiles(decision_samples)
+    timings["next_asset_after_decision"] = percentiles(samples)
+    timings["single_decision"] = percentiles(decision_samples)
     result["timings"] = timings
     result["bulk"] = _bulk_dismissal(reviewer)
     return result

@@ -9,16 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views import View
 from django.views.decorators.http import require_safe
 
 from core.exceptions import ApplicationError
-from core.roles import Role, has_role
-from core.web.decisions import DecisionForm, refusal_words
+from core.roles import Actor, Role, has_role
+from core.web.decisions import FourEyesDecisionMixin, refusal_words
 from core.web.keyset import newest_first
 from core.web.navigation import PAGE_ROLES
 from core.web.permissions import RoleRequiredMixin, role_required
@@ -85,54 +83,39 @@ def base_model_list_page(request: HttpRequest) -> HttpResponse:
     return render(request, "training/base_model_list.html", context)
 
 
-class BaseModelPage(RoleRequiredMixin, View):
+class BaseModelPage(RoleRequiredMixin, FourEyesDecisionMixin, View):
     """GET: the base model. POST (reviewers): `decision` approve or reject, with a `reason` for a
-    rejection, through the services the CLI calls; then back to the page, or with htmx the
-    decision section alone."""
+    rejection, through the services the CLI calls (core.web.decisions.FourEyesDecisionMixin)."""
 
     required_roles = BASE_MODEL_PAGE_ROLES
+    noun = "base model"
+    template_name = "training/base_model.html"
 
     def get(self, request: HttpRequest, base_model_id: Any) -> HttpResponse:
-        base_model = self._base_model(request, base_model_id)
-        return render(request, "training/base_model.html", self._context(request, base_model))
+        base_model = self.subject(request, base_model_id=base_model_id)
+        return render(request, self.template_name, self.page_context(request, base_model))
 
-    def post(self, request: HttpRequest, base_model_id: Any) -> HttpResponse:
-        base_model = self._base_model(request, base_model_id)
-        if not has_role(request.user, Role.REVIEWER):
-            raise PermissionDenied("only reviewers decide on base models")
-        form = DecisionForm(request.POST)
-        problem, status, done = form.problem(), 400, None
-        if problem is None:
-            try:
-                if form.cleaned_data["decision"] == "approve":
-                    base_model = base_model_approve(base_model_id=base_model.pk, reviewer=request.user)
-                    done = (
-                        "Base model approved: yours was the second approval. Models may now be trained from it."
-                        if base_model.status == BaseModelStatus.APPROVED
-                        else "Your approval is recorded. A second reviewer must approve it too."
-                    )
-                else:
-                    base_model_reject(base_model_id=base_model.pk, reviewer=request.user, reason=form.cleaned_data["reason"])
-                    done = "Base model rejected. Your reason is in the permanent record."
-            except ApplicationError as error:
-                base_model.refresh_from_db()
-                problem, status = _refusal(error, base_model), error.status
-        base_model.refresh_from_db()
-        if request.htmx:
-            # htmx swaps only 2xx answers: a refusal comes back as the section, with its alert.
-            four_eyes = {**_four_eyes(request, base_model), "problem": problem, "done": done}
-            return render(request, "partials/four_eyes.html", {"four_eyes": four_eyes})
-        if done is not None:
-            messages.success(request, done)
-            return HttpResponseRedirect(request.path)
-        context = self._context(request, base_model)
-        context["four_eyes"].update(problem=problem)
-        return render(request, "training/base_model.html", context, status=status)
+    def approve(self, subject: BaseModel, reviewer: Actor) -> str:
+        base_model = base_model_approve(base_model_id=subject.pk, reviewer=reviewer)
+        if base_model.status == BaseModelStatus.APPROVED:
+            return "Base model approved: yours was the second approval. Models may now be trained from it."
+        return "Your approval is recorded. A second reviewer must approve it too."
 
-    def _base_model(self, request: HttpRequest, base_model_id: Any) -> BaseModel:
-        return get_object_or_404(BaseModel.objects.visible_to(request.user).select_related("registered_by"), pk=base_model_id)
+    def reject(self, subject: BaseModel, reviewer: Actor, reason: str) -> None:
+        base_model_reject(base_model_id=subject.pk, reviewer=reviewer, reason=reason)
 
-    def _context(self, request: HttpRequest, base_model: BaseModel) -> dict[str, Any]:
+    def refusal(self, error: ApplicationError, subject: BaseModel) -> str:
+        return _refusal(error, subject)
+
+    def four_eyes(self, request: HttpRequest, subject: BaseModel) -> dict[str, Any]:
+        return _four_eyes(request, subject)
+
+    def subject(self, request: HttpRequest, **kwargs: Any) -> BaseModel:
+        return get_object_or_404(
+            BaseModel.objects.visible_to(request.user).select_related("registered_by"), pk=kwargs["base_model_id"]
+        )
+
+    def page_context(self, request: HttpRequest, base_model: BaseModel) -> dict[str, Any]:
         files = base_model.files if isinstance(base_model.files, list) else []
         return {
             "base_model": base_model,
