@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views import View
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_safe
 from core.exceptions import ApplicationError
 from core.roles import Actor, Role, has_role
 from core.web.decisions import FourEyesDecisionMixin, refusal_words
-from core.web.keyset import newest_first
+from core.web.lists import newest_first_list_page
 from core.web.navigation import PAGE_ROLES
 from core.web.permissions import RoleRequiredMixin, role_required
 from provenance.models import Dataset, ReviewDecision, Snapshot, SnapshotStatus
@@ -26,7 +27,6 @@ from provenance.services.snapshots import snapshot_approve, snapshot_reject
 from provenance.snapshot_review import snapshot_consents, snapshot_diff, snapshot_members_page
 
 SNAPSHOT_PAGE_ROLES = PAGE_ROLES["/snapshots/"]
-LIST_PAGE_SIZE = 50
 MEMBERS_PAGE_SIZE = 48
 EXCLUSIONS_SHOWN = 200
 FILTER_DATASETS_MAX = 500
@@ -70,35 +70,27 @@ class SnapshotRow:
 def snapshot_list_page(request: HttpRequest) -> HttpResponse:
     datasets = Dataset.objects.visible_to(request.user).filter(snapshots__isnull=False).distinct().order_by("slug")
     form = SnapshotFilterForm(request.GET or None, datasets=list(datasets.values_list("slug", flat=True)[:FILTER_DATASETS_MAX]))
-    after = request.GET.get("after") or None
-    context: dict[str, Any] = {
-        "form": form,
-        "rows": [],
-        "total": None,
-        "problem": None,
-        "next_url": None,
-        "first_page": not after,
-    }
-    if form.is_bound and not form.is_valid():
-        context["problem"] = "Some of the filters could not be used; correct them and press Filter again."
-        return render(request, "provenance/snapshot_list.html", context, status=400)
-    snapshots = Snapshot.objects.visible_to(request.user).select_related("dataset", "created_by")
-    if form.is_bound and form.cleaned_data["dataset"]:
-        snapshots = snapshots.filter(dataset__slug=form.cleaned_data["dataset"])
-    if form.is_bound and form.cleaned_data["status"]:
-        snapshots = snapshots.filter(status=form.cleaned_data["status"])
-    try:
-        page = newest_first(snapshots, after=after, limit=LIST_PAGE_SIZE)
-    except ApplicationError as error:
-        context["problem"] = error.message
-        return render(request, "provenance/snapshot_list.html", context, status=error.status)
-    approvals = snapshots_approvals(page.rows)
-    context.update(rows=[SnapshotRow(snapshot, approvals[snapshot.pk]) for snapshot in page.rows], total=snapshots.count())
-    if page.next_cursor:
-        query = request.GET.copy()
-        query["after"] = page.next_cursor
-        context["next_url"] = f"?{query.urlencode()}"
-    return render(request, "provenance/snapshot_list.html", context)
+
+    def matching(filters: dict[str, Any]) -> QuerySet[Snapshot]:
+        snapshots = Snapshot.objects.visible_to(request.user).select_related("dataset", "created_by")
+        if filters.get("dataset"):
+            snapshots = snapshots.filter(dataset__slug=filters["dataset"])
+        if filters.get("status"):
+            snapshots = snapshots.filter(status=filters["status"])
+        return snapshots
+
+    def rows(snapshots: list[Snapshot]) -> list[SnapshotRow]:
+        approvals = snapshots_approvals(snapshots)
+        return [SnapshotRow(snapshot, approvals[snapshot.pk]) for snapshot in snapshots]
+
+    return newest_first_list_page(
+        request,
+        template="provenance/snapshot_list.html",
+        form=form,
+        bad_filter="Some of the filters could not be used; correct them and press Filter again.",
+        queryset=matching,
+        rows=rows,
+    )
 
 
 class SnapshotPage(RoleRequiredMixin, FourEyesDecisionMixin, View):

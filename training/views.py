@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views import View
@@ -17,7 +18,7 @@ from django.views.decorators.http import require_safe
 from core.exceptions import ApplicationError
 from core.roles import Actor, Role, has_role
 from core.web.decisions import FourEyesDecisionMixin, refusal_words
-from core.web.keyset import newest_first
+from core.web.lists import newest_first_list_page
 from core.web.navigation import PAGE_ROLES
 from core.web.permissions import RoleRequiredMixin, role_required
 from training.models import BASE_MODEL_REQUIRED_APPROVALS, BaseModel, BaseModelReview, BaseModelStatus
@@ -25,7 +26,6 @@ from training.selectors import base_model_approvals, base_models_approvals
 from training.services import base_model_approve, base_model_reject
 
 BASE_MODEL_PAGE_ROLES = PAGE_ROLES["/snapshots/"]
-LIST_PAGE_SIZE = 50
 FILES_SHOWN = 500
 # The statuses whose reason the page shows: why it was refused or withdrawn.
 _EXPLAINED = (BaseModelStatus.REJECTED, BaseModelStatus.REVOKED)
@@ -54,33 +54,23 @@ class BaseModelRow:
 @require_safe
 def base_model_list_page(request: HttpRequest) -> HttpResponse:
     form = BaseModelFilterForm(request.GET or None)
-    after = request.GET.get("after") or None
-    context: dict[str, Any] = {
-        "form": form,
-        "rows": [],
-        "total": None,
-        "problem": None,
-        "next_url": None,
-        "first_page": not after,
-    }
-    if form.is_bound and not form.is_valid():
-        context["problem"] = "The filter could not be used; choose a status from the list and press Filter again."
-        return render(request, "training/base_model_list.html", context, status=400)
-    base_models = BaseModel.objects.visible_to(request.user).select_related("registered_by")
-    if form.is_bound and form.cleaned_data["status"]:
-        base_models = base_models.filter(status=form.cleaned_data["status"])
-    try:
-        page = newest_first(base_models, after=after, limit=LIST_PAGE_SIZE)
-    except ApplicationError as error:
-        context["problem"] = error.message
-        return render(request, "training/base_model_list.html", context, status=error.status)
-    approvals = base_models_approvals(page.rows)
-    context.update(rows=[BaseModelRow(row, approvals[row.pk]) for row in page.rows], total=base_models.count())
-    if page.next_cursor:
-        query = request.GET.copy()
-        query["after"] = page.next_cursor
-        context["next_url"] = f"?{query.urlencode()}"
-    return render(request, "training/base_model_list.html", context)
+
+    def matching(filters: dict[str, Any]) -> QuerySet[BaseModel]:
+        base_models = BaseModel.objects.visible_to(request.user).select_related("registered_by")
+        return base_models.filter(status=filters["status"]) if filters.get("status") else base_models
+
+    def rows(base_models: list[BaseModel]) -> list[BaseModelRow]:
+        approvals = base_models_approvals(base_models)
+        return [BaseModelRow(row, approvals[row.pk]) for row in base_models]
+
+    return newest_first_list_page(
+        request,
+        template="training/base_model_list.html",
+        form=form,
+        bad_filter="The filter could not be used; choose a status from the list and press Filter again.",
+        queryset=matching,
+        rows=rows,
+    )
 
 
 class BaseModelPage(RoleRequiredMixin, FourEyesDecisionMixin, View):
