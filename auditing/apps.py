@@ -8,10 +8,13 @@ class AuditingConfig(AppConfig):
     def ready(self) -> None:
         # provenance may not import auditing: it announces ingests through its hook registry.
         from auditing.services import audits_request_after_ingest
+        from auditing.services.export_outcomes import audit_outcomes
         from core.background import register_background_kind
         from provenance import hooks
+        from provenance.exports.records import on_audit_outcomes
 
         hooks.on_assets_ingested(audits_request_after_ingest)
+        on_audit_outcomes(audit_outcomes)
         register_background_kind(
             "bulk_decision",
             label="Decide all matching findings",
