@@ -234,19 +234,19 @@ def _plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
+def _between(earliest: str, latest: str) -> str:
+    return f"at {earliest}" if earliest == latest else f"between {earliest} and {latest}"
+
+
 def _by_status(found: Counter[tuple[str, str]]) -> list[str]:
-    """'code: N findings (N dismissed by a reviewer, …)' per code, codes in order."""
-    handled = {
-        "dismissed": "dismissed by a reviewer (the image stayed)",
-        "confirmed": "confirmed by a reviewer",
-        "open": "still open",
-    }
+    """'code: N findings, N dismissed by a reviewer, …' per code, codes in order."""
+    handled = {"dismissed": "dismissed by a reviewer", "confirmed": "confirmed by a reviewer", "open": "still open"}
     lines = []
     for code in sorted({code for code, _ in found}):
         statuses = sorted((status, n) for (c, status), n in found.items() if c == code)
         total = sum(n for _, n in statuses)
         parts = ", ".join(f"{n} {handled.get(status, status)}" for status, n in statuses)
-        lines.append(f"{code}: {_plural(total, 'finding')} ({parts})")
+        lines.append(f"{code}: {_plural(total, 'finding')}, {parts}")
     return lines
 
 
@@ -282,7 +282,7 @@ def _rai(report: SnapshotReport, counts: _Counts, exclusions: Counter[str]) -> d
     collection = (
         f"{_plural(counts.members, 'image')} supplied by {_plural(len(counts.contributors), 'contributor')} under "
         f"{_plural(len(counts.consents), 'consent record')} (terms {', '.join(sorted(counts.terms_versions))}), "
-        f"granted between {counts.earliest_grant} and {counts.latest_grant}. "
+        f"granted {_between(counts.earliest_grant, counts.latest_grant)}. "
         "Each image is stored as uploaded and named by the SHA-256 of its bytes; "
         "each consent is a signed form kept with its SHA-256 (evidence_sha256 per record)."
     )
@@ -294,8 +294,8 @@ def _rai(report: SnapshotReport, counts: _Counts, exclusions: Counter[str]) -> d
     personal = []
     if counts.pii_audited:
         personal.append(
-            f"The PII auditor examined {counts.pii_audited} of {_plural(counts.members, 'image')} (captions, text "
-            f"metadata, GPS, text in the pixels, faces) and flagged {_plural(counts.pii_images, 'image')}."
+            f"The PII auditor examined {counts.pii_audited} of {_plural(counts.members, 'image')} "
+            f"and flagged {_plural(counts.pii_images, 'image')}; each finding and its resolution is in the record's findings."
         )
         personal += [f"PII auditor: {line}" for line in _by_status(counts.pii_findings)]
     else:

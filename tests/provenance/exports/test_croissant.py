@@ -125,11 +125,13 @@ def test_the_record_set_carries_each_members_consent_and_audit_outcome(snapshot)
 def test_the_rai_fields_report_real_counts_from_the_records(snapshot):
     document = json.loads(export(snapshot))
 
-    assert document["rai:dataCollection"].startswith("2 images supplied by 1 contributor under 1 consent record")
+    collection = document["rai:dataCollection"]
+    assert collection.startswith("2 images supplied by 1 contributor under 1 consent record (terms 2026-01)")
+    assert "granted at 2026-01-01T00:00:00+00:00" in collection
     personal = document["rai:personalSensitiveInformation"]
     assert "The PII auditor examined 1 of 2 images" in personal[0] and "flagged 1 image" in personal[0]
     [pii] = [line for line in personal if line.startswith("PII auditor: pii.location.")]
-    assert pii.endswith("1 finding (1 dismissed by a reviewer (the image stayed))")
+    assert pii.endswith(": 1 finding, 1 dismissed by a reviewer")
     assert any(line.startswith("Likeness: 2 images under consents naming 1 depicted person,") for line in personal)
     assert document["rai:dataLimitations"] == ["1 image of the dataset left out of the snapshot: rejected 1."]
     assert "Consented by every member: ai_training, generative_training, likeness." in document["rai:dataUseCases"]
