@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class TrainingConfig(AppConfig):
     name = "training"
     verbose_name = "Training: base models, LoRA runs and model lineage"
+
+    def ready(self) -> None:
+        # provenance may not import training: the model's report formats are provided from here.
+        from provenance.exports.formats import MODEL, export_format_provide
+
+        export_format_provide(MODEL, "json", "training.exports.model_json_write")

@@ -33,6 +33,7 @@ from core.auditlog_verify import AUDITLOG_VERIFY_KIND
 from core.background import background_start, job_url
 from core.models import AuditEvent, EventType
 from core.roles import user_roles
+from core.spreadsheet import csv_safe
 from core.web.navigation import PAGE_ROLES
 from core.web.permissions import RoleRequiredMixin, role_required
 
@@ -41,8 +42,6 @@ AUDITLOG_PAGE_SIZE = 50
 # The largest `before` a page link may carry: seq is a bigint.
 _SEQ_MAX = 2**63 - 1
 _CSV_ROWS_PER_CHUNK = 1000
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _DETAIL_TEXT_MAX = 160
 
 
@@ -218,13 +217,6 @@ def csv_chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[str]:
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
-
-
-def csv_safe(cell: Any) -> Any:
-    """A cell a spreadsheet shows as text: a leading apostrophe on one it would run as a formula."""
-    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
-        return "'" + cell
-    return cell
 
 
 class AuditlogVerifyStart(RoleRequiredMixin, View):

@@ -2,47 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from auditing.services.audits import finding_resolve
 from core.models import AuditEvent
 from provenance import merkle
 from provenance.exports.records import exclusion_records, member_records, snapshot_report
-from provenance.models import AssetStatus, DepictedPerson, Snapshot, Source
 from provenance.services.consent import consent_revoke
-from provenance.services.snapshots import snapshot_approve, snapshot_create
-from tests.auditing.factories import flagged_finding
-from tests.provenance.factories import (
-    AssetFactory,
-    ConsentFactory,
-    DatasetFactory,
-    EvidenceFactory,
-    add_to_dataset,
-    grant_consent,
-)
+from tests.support.report_worlds import DISMISSAL_REASON, HOSTILE_COLLECTION
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def approved(settings, contributor, reviewer, second_reviewer, ml_engineer) -> Snapshot:
-    """Five factory assets (no blob stored) from a licensed source, one with a depicted person,
-    plus one really ingested image whose audit finding a reviewer dismissed."""
-    dataset = DatasetFactory(slug="faces", name="Faces")
-    source = Source.objects.create(
-        url="https://photos.example.com/set", collection="Studio set", licensor="Acme Photo", licence_spdx="CC-BY-4.0"
-    )
-    consent = ConsentFactory(scopes=["generative_training", "ai_training", "likeness"])
-    DepictedPerson.objects.create(consent=consent, name="Dana Model", scopes=["likeness"], evidence=EvidenceFactory())
-    plain = [AssetFactory(consent=consent, source=source) for _ in range(5)]
-    add_to_dataset(dataset, *plain)
-    own = grant_consent(contributor, "carla@example.com")
-    finding = flagged_finding(settings, contributor, dataset, own, seed=3)
-    finding_resolve(finding_id=str(finding.pk), reviewer=reviewer, decision="dismiss", reason="a real photograph")
-    excluded = AssetFactory(status=AssetStatus.FLAGGED)
-    add_to_dataset(dataset, excluded)
-    snapshot = snapshot_create(dataset_slug="faces", actor=ml_engineer)
-    snapshot_approve(snapshot_id=str(snapshot.pk), reviewer=reviewer)
-    snapshot_approve(snapshot_id=str(snapshot.pk), reviewer=second_reviewer)
-    return Snapshot.objects.select_related("dataset", "created_by").get(pk=snapshot.pk)
 
 
 def test_the_report_says_what_the_snapshot_is_from_its_records(approved):
@@ -71,7 +37,7 @@ def test_members_stream_in_leaf_order_with_every_field_from_the_records(approved
     one = licensed[0]
     assert (one.source_url, one.source_collection, one.licensor, one.licence_spdx) == (
         "https://photos.example.com/set",
-        "Studio set",
+        HOSTILE_COLLECTION,
         "Acme Photo",
         "CC-BY-4.0",
     )
@@ -90,7 +56,7 @@ def test_members_stream_in_leaf_order_with_every_field_from_the_records(approved
         "synthetic",
         "dismissed",
         "rita",
-        "a real photograph",
+        DISMISSAL_REASON,
     )
     assert finding.resolved_at != "" and finding.version == audited.audit.runs[0].version
 
