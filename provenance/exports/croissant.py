@@ -10,21 +10,26 @@ What the document holds, all of it read from the export records (`provenance.exp
   missing (exclusions, TAINTED with the revocation that caused it).
 
 Reproducible: every value comes from a record, keys are sorted and members keep leaf order, so
-two exports of one snapshot are the same bytes. Streamed: the members are read twice (once to
-count, once to write), never held, so a large snapshot is written in bounded memory.
+two exports of one snapshot are the same bytes. Streamed: the members are read once, in leaf
+order, and never held (their records wait in a temporary file for the RecordSet), so a large
+snapshot is written in bounded memory.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import json
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from core.storage import blob_name
+from provenance.exports.formats import Progress
 from provenance.exports.records import (
-    ExclusionRecord,
+    CHUNK,
     FindingOutcome,
     MemberRecord,
     SnapshotReport,
@@ -33,6 +38,7 @@ from provenance.exports.records import (
     snapshot_report,
 )
 from provenance.models import Snapshot
+from provenance.selectors import snapshot_get
 
 CROISSANT_1_1 = "http://mlcommons.org/croissant/1.1"
 RAI_1_0 = "http://mlcommons.org/croissant/RAI/1.0"
@@ -223,13 +229,6 @@ class _Counts:
         self.blobs_missing += record.blob_missing
 
 
-def _counted(members: Iterable[MemberRecord]) -> _Counts:
-    counts = _Counts()
-    for record in members:
-        counts.add(record)
-    return counts
-
-
 def _plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
 
@@ -278,6 +277,20 @@ def _licences(counts: _Counts) -> list[Any]:
     return licences
 
 
+def _consented_everywhere(counts: _Counts) -> str:
+    return ", ".join(sorted(counts.consented_everywhere or ())) or "none"
+
+
+RAI_FIELDS = (
+    "rai:dataCollection",
+    "rai:personalSensitiveInformation",
+    "rai:machineAnnotationTools",
+    "rai:dataUseCases",
+    "rai:dataLimitations",
+    "rai:dataReleaseMaintenancePlan",
+)
+
+
 def _rai(report: SnapshotReport, counts: _Counts, exclusions: Counter[str]) -> dict[str, Any]:
     collection = (
         f"{_plural(counts.members, 'image')} supplied by {_plural(len(counts.contributors), 'contributor')} under "
@@ -317,7 +330,7 @@ def _rai(report: SnapshotReport, counts: _Counts, exclusions: Counter[str]) -> d
         limitations.append(f"{_plural(counts.blobs_missing, 'image')} missing from the store (blob_missing per record).")
     if report.tainted:
         limitations.insert(0, _tainted_text(report))
-    uses = [f"Consented by every member: {', '.join(sorted(counts.consented_everywhere or ())) or 'none'}."]
+    uses = [f"Consented by every member: {_consented_everywhere(counts)}."]
     uses += [f"{scope}: consented for {_plural(n, 'image')}." for scope, n in sorted(counts.scopes.items())]
     uses.append(f"Snapshot frozen for: {', '.join(report.scopes)}.")
     return {
@@ -335,9 +348,9 @@ def _rai(report: SnapshotReport, counts: _Counts, exclusions: Counter[str]) -> d
     }
 
 
-def _description(report: SnapshotReport, counts: _Counts) -> str:
+def _description(report: SnapshotReport) -> str:
     text = (
-        f"Snapshot {report.snapshot_id} of the Cleanroom dataset {report.dataset}: {_plural(counts.members, 'image')}, "
+        f"Snapshot {report.snapshot_id} of the Cleanroom dataset {report.dataset}: {_plural(report.member_count, 'image')}, "
         f"every one with a recorded consent, frozen by {report.created_by} at {report.created_at} under Merkle root "
         f"{report.merkle_root} ({report.tree}; leaves: {report.leaf_definition}). Status: {report.status_label}"
     )
@@ -392,11 +405,25 @@ def _record_set(data: _Stream) -> dict[str, Any]:
     }
 
 
+# -- writing: one pass over the members, in the document's (sorted) key order --------------------
 @dataclass(frozen=True)
 class _Stream:
-    """A JSON array written item by item from a fresh iterator, never held whole."""
+    """A JSON array written item by item from an iterator, never held whole; items that are
+    `_Encoded` are written as they are."""
 
-    items: Callable[[], Iterator[Any]]
+    items: Iterable[Any]
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    json: str
+
+
+@dataclass(frozen=True)
+class _Later:
+    """A value known only once the members before it in the document have been written."""
+
+    value: Callable[[], Any]
 
 
 def _dump(value: Any) -> str:
@@ -404,11 +431,15 @@ def _dump(value: Any) -> str:
 
 
 def _write(value: Any, out: IO[str]) -> None:
-    if isinstance(value, _Stream):
+    if isinstance(value, _Later):
+        _write(value.value(), out)
+    elif isinstance(value, _Encoded):
+        out.write(value.json)
+    elif isinstance(value, _Stream):
         out.write("[")
-        for position, item in enumerate(value.items()):
+        for position, item in enumerate(value.items):
             out.write(",\n" if position else "\n")
-            out.write(_dump(item))
+            _write(item, out)
         out.write("\n]")
     elif isinstance(value, dict):
         out.write("{")
@@ -417,7 +448,7 @@ def _write(value: Any, out: IO[str]) -> None:
             out.write(f"{_dump(key)}:")
             _write(value[key], out)
         out.write("\n}")
-    elif isinstance(value, list) and any(isinstance(item, (dict, _Stream)) for item in value):
+    elif isinstance(value, list) and any(isinstance(item, (dict, _Stream, _Later)) for item in value):
         out.write("[")
         for position, item in enumerate(value):
             out.write(",\n" if position else "\n")
@@ -427,14 +458,42 @@ def _write(value: Any, out: IO[str]) -> None:
         out.write(_dump(value))
 
 
-def croissant_document(
-    report: SnapshotReport,
-    members: Callable[[], Iterator[MemberRecord]],
-    exclusions: Iterable[ExclusionRecord],
-) -> dict[str, Any]:
-    """The JSON-LD document, its member lists left as streams (`members` is called twice)."""
-    counts = _counted(members())
-    excluded = Counter(exclusion.reason for exclusion in exclusions)
+class _MemberPass:
+    """The one pass over the members. Keys are sorted, so `distribution` (the FileObjects) comes
+    before the fields that count the members (`license`, `rai:…`, `usageInfo`) and before
+    `recordSet`: while the FileObjects are written, the members are counted and their records
+    spooled to a temporary file, which the RecordSet copies later."""
+
+    def __init__(self, snapshot: Snapshot, spool: IO[str], progress: Progress) -> None:
+        self.snapshot, self.spool, self.progress = snapshot, spool, progress
+        self._counts = _Counts()
+        self._finished = False
+
+    def file_objects(self) -> Iterator[dict[str, Any]]:
+        total = self.snapshot.asset_count
+        for done, record in enumerate(member_records(self.snapshot), start=1):
+            self._counts.add(record)
+            self.spool.write(_dump(_record(record)) + "\n")
+            yield _file_object(record)
+            if done % CHUNK == 0:
+                self.progress(done, total)
+        self.progress(total, total)
+        self._finished = True
+
+    def records(self) -> Iterator[_Encoded]:
+        self.spool.seek(0)
+        for line in self.spool:
+            yield _Encoded(line.rstrip("\n"))
+
+    @property
+    def counts(self) -> _Counts:
+        if not self._finished:
+            raise RuntimeError("a counted field was written before the members were")
+        return self._counts
+
+
+def _document(report: SnapshotReport, members: _MemberPass, excluded: Counter[str]) -> dict[str, Any]:
+    rai = functools.cache(lambda: _rai(report, members.counts, excluded))
     return {
         "@context": CONTEXT,
         "@type": "sc:Dataset",
@@ -442,25 +501,41 @@ def croissant_document(
         "name": f"{report.dataset} snapshot {report.snapshot_id}",
         "alternateName": report.dataset_name or report.dataset,
         "identifier": f"urn:uuid:{report.snapshot_id}",
-        "description": _description(report, counts),
+        "description": _description(report),
         "citeAs": f"Cleanroom dataset {report.dataset}, snapshot {report.snapshot_id}, Merkle root {report.merkle_root}.",
         "version": SNAPSHOT_VERSION,
         "dateCreated": report.created_at,
         "datePublished": report.approved_at or report.created_at,
         "dateModified": report.status_changed_at,
         "creativeWorkStatus": report.status_label,
-        "license": _licences(counts),
-        "usageInfo": f"Consented by every member: {', '.join(sorted(counts.consented_everywhere or ())) or 'none'}.",
-        "encodingFormat": sorted(counts.formats),
-        **_rai(report, counts, excluded),
-        "distribution": _Stream(lambda: (_file_object(record) for record in members())),
-        "recordSet": [_record_set(_Stream(lambda: (_record(record) for record in members())))],
+        "distribution": _Stream(members.file_objects()),
+        "license": _Later(lambda: _licences(members.counts)),
+        "usageInfo": _Later(lambda: f"Consented by every member: {_consented_everywhere(members.counts)}."),
+        "encodingFormat": _Later(lambda: sorted(members.counts.formats)),
+        **{key: _Later(lambda key=key: rai()[key]) for key in RAI_FIELDS},
+        "recordSet": [_record_set(_Stream(members.records()))],
     }
 
 
-def croissant_write(snapshot: Snapshot, out: IO[str]) -> None:
-    """Write `snapshot` as Croissant 1.1 + RAI 1.0 JSON-LD to the text stream `out`."""
+def croissant_write(snapshot_id: str, handle: IO[bytes], progress: Progress) -> dict[str, Any]:
+    """The `croissant` export format (provenance.exports.formats): the snapshot as Croissant 1.1 +
+    RAI 1.0 JSON-LD, UTF-8, to `handle`."""
+    snapshot = snapshot_get(snapshot_id=snapshot_id)
     report = snapshot_report(snapshot)
-    document = croissant_document(report, lambda: member_records(snapshot), exclusion_records(snapshot))
-    _write(document, out)
-    out.write("\n")
+    excluded = Counter(exclusion.reason for exclusion in exclusion_records(snapshot))
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n") as spool:
+        members = _MemberPass(snapshot, spool, progress)
+        text = io.TextIOWrapper(handle, encoding="utf-8", newline="\n", write_through=False)
+        try:
+            _write(_document(report, members, excluded), text)
+            text.write("\n")
+            text.flush()
+        finally:
+            text.detach()  # the caller owns `handle`
+    missing = members.counts.blobs_missing
+    if not missing:
+        return {}
+    return {
+        "warnings": [f"{missing} member image(s) missing from the blob store; their records are exported (blob_missing)"],
+        "missing_blobs": missing,
+    }

@@ -20,7 +20,7 @@ from PIL import Image
 from auditing.models import Finding
 from auditing.services.audits import asset_audit_run, audits_request, finding_resolve
 from provenance.consent_document import parse_consent_bytes
-from provenance.exports.croissant import croissant_write
+from provenance.exports.service import export_write
 from provenance.models import Contributor, Snapshot, SnapshotMember
 from provenance.services.assets import asset_review
 from provenance.services.consent import consent_grant, consent_revoke, evidence_opener_for_uploads
@@ -76,10 +76,11 @@ def snapshot(settings, contributor, reviewer, second_reviewer, ml_engineer, oper
     return Snapshot.objects.get(pk=created.pk)
 
 
-def export(snapshot: Snapshot) -> str:
-    out = io.StringIO()
-    croissant_write(Snapshot.objects.get(pk=snapshot.pk), out)
-    return out.getvalue()
+def export(snapshot: Snapshot, output: Path) -> str:
+    """Export through the export service, as the command and the API do; the file's text."""
+    result = export_write(subject="snapshot", subject_id=str(snapshot.pk), format_name="croissant", output=output)
+    assert result.warnings == []
+    return output.read_text(encoding="utf-8")
 
 
 def records_of(document: dict) -> list[dict]:
@@ -87,8 +88,8 @@ def records_of(document: dict) -> list[dict]:
     return [{key.removeprefix("members/"): value for key, value in row.items()} for row in record_set["data"]]
 
 
-def test_every_member_is_a_file_object_with_its_sha256_and_its_consent_as_prov(snapshot):
-    document = json.loads(export(snapshot))
+def test_every_member_is_a_file_object_with_its_sha256_and_its_consent_as_prov(snapshot, tmp_path):
+    document = json.loads(export(snapshot, tmp_path / "snapshot.jsonld"))
 
     members = list(SnapshotMember.objects.filter(snapshot=snapshot).order_by("index"))
     files = document["distribution"]
@@ -101,8 +102,8 @@ def test_every_member_is_a_file_object_with_its_sha256_and_its_consent_as_prov(s
     assert document["conformsTo"] == ["http://mlcommons.org/croissant/1.1", "http://mlcommons.org/croissant/RAI/1.0"]
 
 
-def test_the_record_set_carries_each_members_consent_and_audit_outcome(snapshot):
-    document = json.loads(export(snapshot))
+def test_the_record_set_carries_each_members_consent_and_audit_outcome(snapshot, tmp_path):
+    document = json.loads(export(snapshot, tmp_path / "snapshot.jsonld"))
 
     records = records_of(document)
     members = list(SnapshotMember.objects.filter(snapshot=snapshot).order_by("index").select_related("consent", "asset"))
@@ -122,8 +123,8 @@ def test_the_record_set_carries_each_members_consent_and_audit_outcome(snapshot)
     assert declared == set(records[0])
 
 
-def test_the_rai_fields_report_real_counts_from_the_records(snapshot):
-    document = json.loads(export(snapshot))
+def test_the_rai_fields_report_real_counts_from_the_records(snapshot, tmp_path):
+    document = json.loads(export(snapshot, tmp_path / "snapshot.jsonld"))
 
     collection = document["rai:dataCollection"]
     assert collection.startswith("2 images supplied by 1 contributor under 1 consent record (terms 2026-01)")
@@ -140,18 +141,18 @@ def test_the_rai_fields_report_real_counts_from_the_records(snapshot):
     assert document["datePublished"] != document["dateCreated"]  # the second approval, not the freeze
 
 
-def test_two_exports_of_the_same_snapshot_are_byte_identical(snapshot, operator):
-    first = export(snapshot)
+def test_two_exports_of_the_same_snapshot_are_byte_identical(snapshot, operator, tmp_path):
+    first = export(snapshot, tmp_path / "first.jsonld")
     dataset_create(slug="landscapes", scopes=["ai_training"], actor=operator)  # the audit log moves on meanwhile
 
-    assert export(snapshot) == first
+    assert export(snapshot, tmp_path / "second.jsonld") == first
 
 
-def test_a_tainted_snapshot_says_so_with_the_revocation(snapshot, contributor):
+def test_a_tainted_snapshot_says_so_with_the_revocation(snapshot, contributor, tmp_path):
     consent_id = str(snapshot.members.first().consent_id)
     consent_revoke(consent_id=consent_id, actor=contributor, reason="I no longer agree")
 
-    document = json.loads(export(snapshot))
+    document = json.loads(export(snapshot, tmp_path / "snapshot.jsonld"))
 
     assert document["description"].startswith("TAINTED since ")
     assert f"consent {consent_id} revoked" in document["description"] and "I no longer agree" in document["description"]
@@ -178,8 +179,8 @@ def offline_environment(tmp_path: Path) -> dict[str, str]:
 
 def test_mlcroissant_validates_the_export_offline_with_no_warning(snapshot, contributor, tmp_path):
     consent_revoke(consent_id=str(snapshot.members.first().consent_id), actor=contributor, reason="I no longer agree")
-    path = tmp_path / "snapshot.croissant.json"
-    path.write_text(export(snapshot))
+    path = tmp_path / "snapshot.jsonld"
+    export(snapshot, path)
 
     validated = subprocess.run(
         [str(MLCROISSANT), "validate", "--jsonld", str(path)],
@@ -197,9 +198,8 @@ def test_mlcroissant_validates_the_export_offline_with_no_warning(snapshot, cont
 
 
 def test_mlcroissant_reads_the_records_back_as_written(snapshot, tmp_path):
-    path = tmp_path / "snapshot.croissant.json"
-    written = export(snapshot)
-    path.write_text(written)
+    path = tmp_path / "snapshot.jsonld"
+    written = export(snapshot, path)
     script = (
         "import json, sys, mlcroissant as mlc\n"
         "rows = list(mlc.Dataset(sys.argv[1]).records('members'))\n"
