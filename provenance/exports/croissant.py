@@ -268,7 +268,7 @@ def _licences(counts: _Counts) -> list[Any]:
                 "@type": "sc:CreativeWork",
                 "name": "Contributor consent",
                 "description": (
-                    f"{_plural(counts.unlicensed, 'image')} carry no third-party licence: each is used under its "
+                    f"{_plural(counts.unlicensed, 'image')} without a third-party licence, each used under its "
                     f"contributor's consent record (terms {', '.join(sorted(counts.terms_versions))}), "
                     "named per record by consent_id and consent_digest."
                 ),

@@ -5,6 +5,7 @@ MLCommons' own validator checks the file, offline."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -19,6 +20,7 @@ from PIL import Image
 
 from auditing.models import Finding
 from auditing.services.audits import asset_audit_run, audits_request, finding_resolve
+from core.exceptions import ApplicationError
 from provenance.consent_document import parse_consent_bytes
 from provenance.exports.service import export_write
 from provenance.models import Contributor, Snapshot, SnapshotMember
@@ -76,10 +78,11 @@ def snapshot(settings, contributor, reviewer, second_reviewer, ml_engineer, oper
     return Snapshot.objects.get(pk=created.pk)
 
 
-def export(snapshot: Snapshot, output: Path) -> str:
+def export(snapshot: Snapshot, output: Path, *, warnings: list[str] | None = None) -> str:
     """Export through the export service, as the command and the API do; the file's text."""
     result = export_write(subject="snapshot", subject_id=str(snapshot.pk), format_name="croissant", output=output)
-    assert result.warnings == []
+    assert result.warnings == (warnings or [])
+    assert result.sha256 == hashlib.sha256(output.read_bytes()).hexdigest()
     return output.read_text(encoding="utf-8")
 
 
@@ -162,6 +165,33 @@ def test_a_tainted_snapshot_says_so_with_the_revocation(snapshot, contributor, t
     assert all(r["consent_revoked_at"] for r in records_of(document))
 
 
+def test_licensed_members_name_their_licence_and_missing_images_are_said(approved, tmp_path):
+    """The exports' shared world: five images from a CC-BY-4.0 source whose bytes are not in the
+    store, and carla's own ingested image, under her consent."""
+    text = export(
+        approved,
+        tmp_path / "faces.jsonld",
+        warnings=["5 member image(s) missing from the blob store; their records are exported (blob_missing)"],
+    )
+
+    document = json.loads(text)
+    first, second = document["license"]
+    assert first == "https://spdx.org/licenses/CC-BY-4.0.html"
+    assert second["@type"] == "sc:CreativeWork" and second["description"].startswith("1 image without a third-party licence")
+    assert "5 images came from licensed sources (Acme Photo)." in document["rai:dataCollection"]
+    assert "5 images missing from the store (blob_missing per record)." in document["rai:dataLimitations"]
+    assert document["usageInfo"] == "Consented by every member: ai_training, generative_training."
+    assert sum(r["blob_missing"] for r in records_of(document)) == 5
+
+
+def test_a_snapshot_never_approved_is_not_exported(in_review, tmp_path):
+    with pytest.raises(ApplicationError) as refused:
+        export(in_review, tmp_path / "faces.jsonld")
+
+    assert refused.value.code == "snapshot_not_approved"
+    assert list(tmp_path.glob("*.jsonld")) == []
+
+
 def offline_environment(tmp_path: Path) -> dict[str, str]:
     """No network: any HTTP request goes to a closed port, and Hugging Face stays offline."""
     dead = "http://127.0.0.1:9"
@@ -177,10 +207,18 @@ def offline_environment(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def test_mlcroissant_validates_the_export_offline_with_no_warning(snapshot, contributor, tmp_path):
-    consent_revoke(consent_id=str(snapshot.members.first().consent_id), actor=contributor, reason="I no longer agree")
+@pytest.mark.parametrize(
+    ("world", "tainted"),
+    [("snapshot", False), ("snapshot", True), ("approved", False)],
+    ids=["approved", "tainted", "licensed-with-missing-images"],
+)
+def test_mlcroissant_validates_the_export_offline_with_no_warning(request, contributor, tmp_path, world, tainted):
+    snapshot = request.getfixturevalue(world)
+    if tainted:
+        consent_revoke(consent_id=str(snapshot.members.first().consent_id), actor=contributor, reason="I no longer agree")
     path = tmp_path / "snapshot.jsonld"
-    export(snapshot, path)
+    result = export_write(subject="snapshot", subject_id=str(snapshot.pk), format_name="croissant", output=path)
+    assert result.path == str(path)
 
     validated = subprocess.run(
         [str(MLCROISSANT), "validate", "--jsonld", str(path)],
