@@ -492,6 +492,10 @@ class _MemberPass:
         return self._counts
 
 
+def _field_of(fields: Callable[[], dict[str, Any]], key: str) -> Any:
+    return fields()[key]
+
+
 def _document(report: SnapshotReport, members: _MemberPass, excluded: Counter[str]) -> dict[str, Any]:
     rai = functools.cache(lambda: _rai(report, members.counts, excluded))
     return {
@@ -512,7 +516,7 @@ def _document(report: SnapshotReport, members: _MemberPass, excluded: Counter[st
         "license": _Later(lambda: _licences(members.counts)),
         "usageInfo": _Later(lambda: f"Consented by every member: {_consented_everywhere(members.counts)}."),
         "encodingFormat": _Later(lambda: sorted(members.counts.formats)),
-        **{key: _Later(lambda key=key: rai()[key]) for key in RAI_FIELDS},
+        **{key: _Later(functools.partial(_field_of, rai, key)) for key in RAI_FIELDS},
         "recordSet": [_record_set(_Stream(members.records()))],
     }
 
