@@ -160,6 +160,7 @@ def test_a_tainted_snapshot_says_so_with_the_revocation(snapshot, contributor, t
     assert document["description"].startswith("TAINTED since ")
     assert f"consent {consent_id} revoked" in document["description"] and "I no longer agree" in document["description"]
     assert document["rai:dataLimitations"][0].startswith("TAINTED since ")
+    assert "2 images under a revoked consent (consent_revoked_at per record)." in document["rai:dataLimitations"]
     assert "I no longer agree" in document["rai:dataLimitations"][0]
     assert document["creativeWorkStatus"] == "TAINTED"
     assert all(r["consent_revoked_at"] for r in records_of(document))
