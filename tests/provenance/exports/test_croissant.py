@@ -20,6 +20,7 @@ from PIL import Image
 
 from auditing.models import Finding
 from auditing.services.audits import asset_audit_run, audits_request, finding_resolve
+from core.background import background_run
 from core.exceptions import ApplicationError
 from provenance.consent_document import parse_consent_bytes
 from provenance.exports.service import export_write
@@ -191,6 +192,22 @@ def test_a_snapshot_never_approved_is_not_exported(in_review, tmp_path):
 
     assert refused.value.code == "snapshot_not_approved"
     assert list(tmp_path.glob("*.jsonld")) == []
+
+
+def test_compliance_exports_the_croissant_over_rest_with_progress(approved, client_for, compliance):
+    cora = client_for(compliance)
+    started = cora.post(f"/api/v1/snapshots/{approved.pk}/exports/", {"format": "croissant"}, format="json")
+    assert started.status_code == 202, started.content
+
+    background_run(started.json()["id"])
+
+    done = cora.get(started.json()["url"]).json()
+    assert (done["status"], done["done"], done["total"]) == ("succeeded", 6, 6)
+    download = cora.get(done["download"])
+    assert download.status_code == 200 and download["Content-Type"] == "application/ld+json"
+    body = b"".join(download.streaming_content)
+    assert hashlib.sha256(body).hexdigest() == done["result"]["sha256"]
+    assert len(json.loads(body)["distribution"]) == 6
 
 
 def offline_environment(tmp_path: Path) -> dict[str, str]:
