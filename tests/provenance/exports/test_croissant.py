@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import transaction
 from PIL import Image
 
@@ -104,6 +105,35 @@ def test_every_member_is_a_file_object_with_its_sha256_and_its_consent_as_prov(s
         assert file["prov:wasAttributedTo"] == {"@id": f"urn:uuid:{member.asset.contributor_id}"}
         assert "ai_training, generative_training, likeness" in file["usageInfo"]
     assert document["conformsTo"] == ["http://mlcommons.org/croissant/1.1", "http://mlcommons.org/croissant/RAI/1.0"]
+
+
+@pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")  # inside rdflib's own parser
+def test_an_rdf_reader_sees_each_members_consent_and_contributor_as_prov_o(snapshot, tmp_path):
+    import rdflib  # mlcroissant's RDF library (test-only, with it)
+
+    path = tmp_path / "snapshot.jsonld"
+    export(snapshot, path)
+    graph = rdflib.Graph().parse(path, format="json-ld", base="https://example.org/snapshot/")
+
+    prov = rdflib.Namespace("http://www.w3.org/ns/prov#")
+    members = list(SnapshotMember.objects.filter(snapshot=snapshot).select_related("asset"))
+    file = {m.pk: rdflib.URIRef(f"https://example.org/snapshot/file/{m.asset_sha256}") for m in members}
+    consents = {(file[m.pk], rdflib.URIRef(f"urn:uuid:{m.consent_id}")) for m in members}
+    contributors = {(file[m.pk], rdflib.URIRef(f"urn:uuid:{m.asset.contributor_id}")) for m in members}
+    assert set(graph.subject_objects(prov.wasDerivedFrom)) == consents
+    assert set(graph.subject_objects(prov.wasAttributedTo)) == contributors
+
+
+def test_the_export_command_writes_the_croissant(snapshot, tmp_path):
+    output = tmp_path / "snapshot.jsonld"
+    printed = io.StringIO()
+
+    call_command("export", str(snapshot.pk), "--format", "croissant", "--output", str(output), "--json", stdout=printed)
+
+    said = json.loads(printed.getvalue())
+    assert (said["path"], said["format"]) == (str(output), "croissant")
+    assert said["sha256"] == hashlib.sha256(output.read_bytes()).hexdigest()
+    assert json.loads(output.read_bytes())["identifier"] == f"urn:uuid:{snapshot.pk}"
 
 
 def test_the_record_set_carries_each_members_consent_and_audit_outcome(snapshot, tmp_path):
