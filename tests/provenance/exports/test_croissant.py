@@ -34,7 +34,9 @@ from tests.provenance.factories import consent_json, image_bytes, ingest, jpeg
 
 pytestmark = pytest.mark.django_db
 
-MLCROISSANT = Path(sys.executable).parent / "mlcroissant"
+# `mlcroissant validate`: the console script beside this Python, else the module it runs.
+_SCRIPT = Path(sys.executable).parent / "mlcroissant"
+VALIDATE = [str(_SCRIPT), "validate"] if _SCRIPT.exists() else [sys.executable, "-m", "mlcroissant.scripts.validate"]
 
 
 def geotagged_jpeg(name: str, seed: int) -> SimpleUploadedFile:
@@ -269,7 +271,7 @@ def test_mlcroissant_validates_the_export_offline_with_no_warning(request, contr
     assert result.path == str(path)
 
     validated = subprocess.run(
-        [str(MLCROISSANT), "validate", "--jsonld", str(path)],
+        [*VALIDATE, "--jsonld", str(path)],
         capture_output=True,
         text=True,
         env=offline_environment(tmp_path),
