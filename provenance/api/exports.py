@@ -20,7 +20,7 @@ from core.api.permissions import HasRole
 from core.background import background_job_for
 from core.exceptions import NotFound
 from core.models import BackgroundJob
-from provenance.exports.formats import SNAPSHOT, Subject, export_formats
+from provenance.exports.formats import MODEL, SNAPSHOT, Subject, export_formats
 from provenance.exports.jobs import EXPORT_KIND, EXPORTERS, export_file, export_start
 from provenance.models import Snapshot
 
@@ -99,6 +99,12 @@ class ExportJobView(APIView):
         return Response(export_job_document(job))
 
 
+def _content_types() -> list[str]:
+    """Every format's media type (without parameters), for the schema of the download."""
+    names = {f.content_type.split(";")[0] for subject in (SNAPSHOT, MODEL) for f in export_formats(subject)}
+    return sorted(names)
+
+
 class ExportFileView(APIView):
     """The written file, as an attachment, to the person who asked for it."""
 
@@ -106,7 +112,10 @@ class ExportFileView(APIView):
 
     @extend_schema(
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="the export file"),
+            **{
+                (200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="the export file")
+                for content_type in _content_types()
+            },
             **_errors(403, 404, 409),
         }
     )
