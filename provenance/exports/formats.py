@@ -89,7 +89,15 @@ for _declared in (
     ExportFormat("csv", "CSV", SNAPSHOT, "text/csv; charset=utf-8", "csv", writer="provenance.exports.tabular.csv_write"),
     ExportFormat("json", "JSON", SNAPSHOT, "application/json", "json", writer="provenance.exports.tabular.json_write"),
     ExportFormat("pdf", "PDF", SNAPSHOT, "application/pdf", "pdf"),
-    ExportFormat("croissant", "Croissant", SNAPSHOT, "application/ld+json", "jsonld", needs_approval=True),
+    ExportFormat(
+        "croissant",
+        "Croissant",
+        SNAPSHOT,
+        "application/ld+json",
+        "jsonld",
+        needs_approval=True,
+        writer="provenance.exports.croissant.croissant_write",
+    ),
     ExportFormat("pack", "Compliance pack", SNAPSHOT, "application/zip", "zip", needs_approval=True),
     # Model formats: training gives them their writers (training/exports.py).
     ExportFormat("json", "JSON", MODEL, "application/json", "json"),
