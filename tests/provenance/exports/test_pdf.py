@@ -11,10 +11,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from pypdf import PdfReader
 
 from provenance.exports.service import export_write
+from provenance.services.assets import asset_review
 from provenance.services.consent import consent_revoke
+from provenance.services.datasets import dataset_create
+from provenance.services.snapshots import snapshot_create
+from tests.provenance.factories import grant_consent, image_bytes, ingest
 from tests.support.report_worlds import DISMISSAL_REASON
 from tests.support.worlds import trainable_world
 from tests.training.factories import trained_model
@@ -116,3 +121,30 @@ def test_a_model_report_names_its_run_base_model_snapshot_root_and_approvers(
     export_write(subject="model", subject_id=str(model.pk), format_name="pdf", output=output, force=True)
     pages = pages_text(output.read_bytes())
     assert all("TAINTED" in page for page in pages) and "withdrawn" in "\n".join(pages)
+
+
+TDM_RESERVED = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:tdm="http://www.w3.org/ns/tdmrep/"><tdm:reservation>1</tdm:reservation></rdf:Description>'
+    b"</rdf:RDF></x:xmpmeta>"
+)
+
+
+def test_the_opt_outs_refused_at_ingest_and_the_ingested_images_thumbnails_are_shown(
+    contributor, reviewer, ml_engineer, operator, out
+):
+    dataset = dataset_create(slug="street", scopes=["ai_training"], actor=operator)
+    consent = grant_consent(contributor, "carla@example.com")
+    files = [SimpleUploadedFile(f"carla{i}.jpg", image_bytes(200 + i, size=(96, 64)), "image/jpeg") for i in range(2)]
+    files.append(SimpleUploadedFile("reserved.jpg", image_bytes(210, xmp=TDM_RESERVED), "image/jpeg"))
+    result = ingest(contributor, dataset, consent, *files)
+    assert [row["reason"] for row in result["refused"]] == ["optout"]
+    for row in result["accepted"]:
+        asset_review(asset_id=row["asset_id"], reviewer=reviewer, decision="approve", reason="clean")
+    snapshot = snapshot_create(dataset_slug="street", actor=ml_engineer)
+
+    data = exported(snapshot, out / "optouts.pdf")
+    text = "\n".join(pages_text(data))
+    assert "Opted out of AI training 1" in text and result["refused"][0]["detail"][:30] in text
+    assert "not in storage" not in text, "both members' thumbnails are on the contact sheet"
+    assert len(PdfReader(io.BytesIO(data)).pages[5].images) == 2
