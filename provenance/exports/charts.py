@@ -103,7 +103,9 @@ def timeline_chart(counts: Mapping[str, int], *, title: str, unit: str) -> str |
     axes = figure.add_subplot()
     axes.bar(range(len(periods)), values, color=BAR, width=0.7)
     step = max(1, len(periods) // 12)
-    axes.set_xticks(range(0, len(periods), step), periods[::step], color=INK)
+    axes.set_xticks(range(0, len(periods), step), periods[::step], color=INK, fontsize=7)
+    if len(periods) > 6:
+        axes.tick_params(axis="x", labelrotation=45)
     axes.set_title(title, loc="left", color=INK, fontsize=9, fontweight="bold")
     axes.set_ylabel(unit, color=INK)
     axes.set_ylim(0, max(values) * 1.2)

@@ -32,7 +32,7 @@ def exported(snapshot, output: Path) -> bytes:
     export_write(subject="snapshot", subject_id=str(snapshot.pk), format_name="pdf", output=output)
     data = output.read_bytes()
     if SHOTS and shutil.which("pdftoppm"):
-        subprocess.run(["pdftoppm", "-png", "-r", "70", str(output), f"{SHOTS}/{output.stem}"], check=True)
+        subprocess.run(["pdftoppm", "-png", "-r", "100", str(output), f"{SHOTS}/{output.stem}"], check=True)
     return data
 
 
@@ -107,7 +107,7 @@ def test_a_model_report_names_its_run_base_model_snapshot_root_and_approvers(
     export_write(subject="model", subject_id=str(model.pk), format_name="pdf", output=output)
     first = output.read_bytes()
     if SHOTS and shutil.which("pdftoppm"):
-        subprocess.run(["pdftoppm", "-png", "-r", "70", str(output), f"{SHOTS}/model"], check=True)
+        subprocess.run(["pdftoppm", "-png", "-r", "100", str(output), f"{SHOTS}/model"], check=True)
     text = "\n".join(pages_text(first))
     flat = text.replace(" ", "")
     assert str(model.pk) in flat and model.sha256 in flat
