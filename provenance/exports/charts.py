@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 matplotlib.rcParams.update(
     {
@@ -66,7 +67,7 @@ def bar_chart(counts: Mapping[str, int], *, title: str, unit: str, colour: str =
     for position, value in zip(positions, values, strict=True):
         axes.text(value, position, f" {value:,}", va="center", color=INK)
     axes.tick_params(axis="x", colors=INK)
-    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _svg(figure)
 
 
@@ -88,7 +89,7 @@ def stacked_chart(counts: Mapping[tuple[str, str], int], *, title: str, unit: st
     axes.set_title(title, loc="left", color=INK, fontsize=9, fontweight="bold")
     axes.set_xlabel(unit, color=INK)
     axes.set_xlim(0, max(left) * 1.18)
-    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend(frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
     return _svg(figure)
 
@@ -110,7 +111,7 @@ def timeline_chart(counts: Mapping[str, int], *, title: str, unit: str) -> str |
     axes.set_ylabel(unit, color=INK)
     axes.set_ylim(0, max(values) * 1.2)
     axes.set_xlim(-0.75, max(len(periods), 12) - 0.25)  # a few months keep slim columns
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     for index, value in enumerate(values):
         axes.text(index, value, f"{value:,}", ha="center", va="bottom", color=INK, fontsize=7)
     return _svg(figure)

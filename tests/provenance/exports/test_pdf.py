@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from pypdf import PdfReader
 
+from core.background import background_run
+from core.models import BackgroundJob
 from provenance.exports.service import export_write
 from provenance.services.assets import asset_review
 from provenance.services.consent import consent_revoke
@@ -148,3 +151,17 @@ def test_the_opt_outs_refused_at_ingest_and_the_ingested_images_thumbnails_are_s
     assert "Opted out of AI training 1" in text and result["refused"][0]["detail"][:30] in text
     assert "not in storage" not in text, "both members' thumbnails are on the contact sheet"
     assert len(PdfReader(io.BytesIO(data)).pages[5].images) == 2
+
+
+def test_the_reports_page_prepares_the_pdf_in_the_background_never_in_the_request(approved, compliance):
+    web = Client()
+    web.force_login(compliance)
+    offered = web.get(f"/reports/{approved.pk}/pdf/")
+    assert offered.status_code == 200 and b"Prepare the PDF" in offered.content and not BackgroundJob.objects.exists()
+    web.post(f"/reports/{approved.pk}/pdf/")
+    job = BackgroundJob.objects.get()
+    background_run(job.pk)
+    download = web.get(f"/reports/downloads/{job.pk}/")
+    data = b"".join(download.streaming_content)
+    assert download["Content-Type"] == "application/pdf" and data.startswith(b"%PDF-")
+    assert approved.merkle_root in "".join(pages_text(data)).replace(" ", "")
