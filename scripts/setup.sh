@@ -26,7 +26,11 @@ APT_PACKAGES=(
     tesseract-ocr      # OCR for the PII auditor (text in pixels)
     tesseract-ocr-eng  # its English language data
     chromium           # the browser tests (tests/web/) drive Debian's Chromium by path; Playwright downloads nothing
-    fonts-dejavu-core  # a font for the pages Chromium renders in those tests (and their screenshots)
+    fonts-dejavu-core  # a font for the pages Chromium renders in those tests (and their screenshots), and the PDF reports' font
+    libpango-1.0-0     # WeasyPrint's text layout (the PDF reports)
+    libpangoft2-1.0-0  # its FreeType/fontconfig backend
+    libharfbuzz-subset0  # WeasyPrint's font subsetting
+    poppler-utils      # pdftoppm/pdftotext: render and read the PDF reports when checking them
 )
 
 ensure_apt_packages() {

@@ -10,3 +10,4 @@ class TrainingConfig(AppConfig):
         from provenance.exports.formats import MODEL, export_format_provide
 
         export_format_provide(MODEL, "json", "training.exports.model_json_write")
+        export_format_provide(MODEL, "pdf", "training.report_pdf.model_pdf_write")

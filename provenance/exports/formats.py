@@ -88,7 +88,7 @@ def export_format_get(subject: Subject, name: str) -> ExportFormat:
 for _declared in (
     ExportFormat("csv", "CSV", SNAPSHOT, "text/csv; charset=utf-8", "csv", writer="provenance.exports.tabular.csv_write"),
     ExportFormat("json", "JSON", SNAPSHOT, "application/json", "json", writer="provenance.exports.tabular.json_write"),
-    ExportFormat("pdf", "PDF", SNAPSHOT, "application/pdf", "pdf"),
+    ExportFormat("pdf", "PDF", SNAPSHOT, "application/pdf", "pdf", writer="provenance.exports.pdf.snapshot_pdf_write"),
     ExportFormat(
         "croissant",
         "Croissant",

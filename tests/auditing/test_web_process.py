@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from tests.web_process import web_process_report
 
-HEAVY = ["presidio_analyzer", "spacy", "onnxruntime", "cv2", "faiss", "torch", "skimage", "pytesseract"]
+# The PDF exports' renderer and charts too: a worker or the command line writes PDFs, never a request.
+HEAVY = [
+    "presidio_analyzer",
+    "spacy",
+    "onnxruntime",
+    "cv2",
+    "faiss",
+    "torch",
+    "skimage",
+    "pytesseract",
+    "weasyprint",
+    "matplotlib",
+]
 
 
 def test_the_web_application_and_the_auditor_versions_load_no_heavy_ml_library(tmp_path):

@@ -45,7 +45,7 @@ def test_an_unknown_or_unavailable_format_is_refused_and_starts_nothing(approved
     cora = client_for(compliance)
     unknown = start(cora, approved, "docx")
     assert unknown.status_code == 400 and unknown.json()["code"] == "unknown_format"
-    later = start(cora, approved, "pdf")
+    later = start(cora, approved, "pack")
     assert later.status_code == 409 and later.json()["code"] == "format_unavailable"
     assert not BackgroundJob.objects.exists()
 

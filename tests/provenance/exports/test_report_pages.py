@@ -44,10 +44,10 @@ def test_each_approved_snapshot_has_a_link_per_built_format_and_words_for_the_ot
     page = client(compliance).get("/reports/").content.decode()
     assert str(approved.pk)[:8] in page and str(in_review.pk)[:8] not in page, "only approved and tainted snapshots"
     assert f'href="/reports/{approved.pk}/csv/"' in page and f'href="/reports/{approved.pk}/json/"' in page
-    assert f'href="/reports/{approved.pk}/croissant/"' in page
-    for label in ("PDF", "Compliance pack"):
+    assert f'href="/reports/{approved.pk}/pdf/"' in page and f'href="/reports/{approved.pk}/croissant/"' in page
+    for label in ("Compliance pack",):
         assert f"{label}: not available yet" in page
-    assert "/pdf/" not in page, "no dead links"
+    assert "/pack/" not in page, "no dead links"
 
 
 def test_a_small_snapshot_downloads_its_csv_at_once(approved, compliance):
@@ -109,9 +109,9 @@ def test_bad_addresses_answer_404_never_500(approved, compliance):
     web = client(compliance)
     assert web.get(f"/reports/{approved.pk}/docx/").status_code == 404
     assert web.get(f"/reports/{uuid.uuid4()}/csv/").status_code == 404
-    unavailable = web.get(f"/reports/{approved.pk}/pdf/")
+    unavailable = web.get(f"/reports/{approved.pk}/pack/")
     assert unavailable.status_code == 200 and b"not available yet" in unavailable.content
-    refused = web.post(f"/reports/{approved.pk}/pdf/")
+    refused = web.post(f"/reports/{approved.pk}/pack/")
     assert refused.status_code == 409 and b"not available yet" in refused.content
     assert not BackgroundJob.objects.exists()
     assert web.get("/reports/?after=garbage").status_code == 400
