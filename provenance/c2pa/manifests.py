@@ -123,7 +123,8 @@ def _sign(
         "ingredients": references,
     }
     context = _signing_context(_anchors_or_none(), thumbnail, os.getpid())
-    signed = destination if destination is not None else io.BytesIO()
+    buffer = io.BytesIO()
+    signed = destination if destination is not None else buffer
     source = io.BytesIO(asset) if isinstance(asset, bytes) else asset
     with open_signer() as signer, c2pa.Builder(manifest, context=context) as builder:
         builder.set_intent(c2pa.C2paBuilderIntent.CREATE, DIGITAL_SOURCE_TYPES[digital_source_type])
@@ -133,7 +134,7 @@ def _sign(
             elif ingredient.data is not None:
                 builder.add_ingredient(ingredient.definition(), ingredient.mime_type, io.BytesIO(ingredient.data))
         builder.sign(signer, mime_type, source, signed)
-    return b"" if destination is not None else signed.getvalue()
+    return b"" if destination is not None else buffer.getvalue()
 
 
 def zip_files(files: dict[str, bytes]) -> bytes:

@@ -205,8 +205,13 @@ def pack_write(snapshot_id: str, handle: IO[bytes], progress: Progress) -> dict[
     container_sha256, no_container = _snapshot_container_sha256(snapshot)
     snapshot = Snapshot.objects.select_related("dataset", "created_by").get(pk=snapshot.pk)
     report = snapshot_report(snapshot)
-    models = _models(snapshot)
     warnings: list[str] = []
+    models = []
+    for model in _models(snapshot):
+        if blob_exists(model.container_sha256):
+            models.append(model)
+        else:
+            warnings.append(f"model {model.model_id}'s signed container {model.container_sha256} is missing from the blob store")
     by_name = {f.name: f for f in export_formats(SNAPSHOT)}
     with tempfile.TemporaryDirectory(prefix="cleanroom-pack-") as temporary:
         folder = _Folder(Path(temporary) / "files")
@@ -225,6 +230,7 @@ def pack_write(snapshot_id: str, handle: IO[bytes], progress: Progress) -> dict[
         folder.add_bytes(VERIFY_SCRIPT, "the verifier: Python 3 and c2pa-python", _SCRIPT_SOURCE.read_bytes())
         folder.add_bytes(VERIFY_STEPS, "how to verify this pack", _verify_steps(report, models, unavailable, no_container))
         document = _pack_document(report, folder, models, unavailable, no_container, container_sha256)
+        document["warnings"] = warnings
         document_bytes = json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"
         folder.add_bytes(PACK_DOCUMENT, "", document_bytes)
         unsigned = Path(temporary) / "unsigned.zip"
