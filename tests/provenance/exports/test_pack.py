@@ -16,6 +16,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from core.storage import blob_exists, blob_open
 from provenance.exports import formats
 from provenance.exports.formats import SNAPSHOT, ExportFormat, register_export_format
 from provenance.exports.service import export_write
@@ -56,12 +57,12 @@ def clean_python(tmp_path_factory) -> Path:
     return venv / "bin" / "python"
 
 
-def verify(python: Path, pack: Path, folder: Path) -> subprocess.CompletedProcess:
+def verify(python: Path, pack: Path, folder: Path, *options: str) -> subprocess.CompletedProcess:
     """Unzip verify_pack.py from the pack, as VERIFY.md says, and run it in the clean virtualenv."""
     script = folder / "verify_pack.py"
     script.write_bytes(members(pack)["verify_pack.py"])
     return subprocess.run(
-        [str(python), "-I", str(script), str(pack)], capture_output=True, text=True, timeout=120, cwd=folder, env={}
+        [str(python), "-I", str(script), str(pack), *options], capture_output=True, text=True, timeout=120, cwd=folder, env={}
     )
 
 
@@ -176,6 +177,18 @@ def test_verify_pack_says_ok_in_a_clean_virtualenv_and_names_each_tampering(appr
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
     assert "VERDICT: OK" in verdict.stdout and "signature of the pack: trusted" in verdict.stdout
     assert "Merkle inclusion proofs" in verdict.stdout and "signature of the snapshot container: trusted" in verdict.stdout
+
+    # The images, where a rights holder has them: each must have the SHA-256 the Croissant names.
+    images = tmp_path / "images"
+    images.mkdir()
+    stored = [m.asset_sha256 for m in approved.members.order_by("index") if blob_exists(m.asset_sha256)]
+    with blob_open(stored[0]) as blob:
+        (images / f"{stored[0]}.jpg").write_bytes(blob.read())
+    verdict = verify(clean_python, pack, work, "--files", str(images))
+    assert verdict.returncode == 0 and f"1 of {approved.asset_count} member files found" in verdict.stdout, verdict.stdout
+    (images / f"{stored[0]}.jpg").write_bytes(b"not the photograph")
+    verdict = verify(clean_python, pack, work, "--files", str(images))
+    assert verdict.returncode == 1 and f"FAILED  files in {images} named after a Croissant hash: 1 of 1" in verdict.stdout
 
     def first_sha256(data: bytes) -> bytes:
         croissant = json.loads(data)
