@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class ProvenanceConfig(AppConfig):
     name = "provenance"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from core.background import register_background_kind
+        from provenance.exports.jobs import EXPORT_KIND
+
+        register_background_kind(
+            EXPORT_KIND,
+            label="Export a report",
+            runner="provenance.exports.jobs.export_job",
+            result_template="provenance/export_result.html",
+        )

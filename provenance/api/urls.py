@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from provenance.api import views
+from provenance.api import exports, views
 
 app_name = "api"
 
@@ -27,4 +27,7 @@ urlpatterns: list[URLPattern] = [
     path("snapshots/<uuid:pk>/approve/", views.SnapshotApproveView.as_view(), name="snapshot-approve"),
     path("snapshots/<uuid:pk>/reject/", views.SnapshotRejectView.as_view(), name="snapshot-reject"),
     path("snapshots/<uuid:pk>/prove/", views.SnapshotProveView.as_view(), name="snapshot-prove"),
+    path("snapshots/<uuid:pk>/exports/", exports.SnapshotExportView.as_view(), name="snapshot-exports"),
+    path("exports/<uuid:pk>/", exports.ExportJobView.as_view(), name="export"),
+    path("exports/<uuid:pk>/file/", exports.ExportFileView.as_view(), name="export-file"),
 ]

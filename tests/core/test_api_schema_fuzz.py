@@ -35,9 +35,11 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
+from core.background import background_run
 from core.roles import Role
 from core.tokens import token_issue
 from generation.output_index import output_index_forget
+from provenance.exports.jobs import export_start
 from provenance.services.contributors import contributor_add
 from tests.auditing.factories import flagged_finding
 from tests.core.factories import user_with_role
@@ -123,6 +125,7 @@ def fuzz_world(django_db_setup, django_db_blocker, tmp_path_factory, tiny_model_
     module_settings.CLEANROOM_DO_NOT_TRAIN_FILE = str(folder / "do-not-train.txt")
     module_settings.CLEANROOM_MODELS_DIR = folder / "models"
     module_settings.CLEANROOM_INDEX_DIR = folder / "indexes"
+    module_settings.DATA_DIR = folder / "data"  # where background exports write
     module_settings.CLEANROOM_TRAINING = {**module_settings.CLEANROOM_TRAINING, "DEVICE": "cpu"}
     module_settings.CLEANROOM_GENERATION = {**module_settings.CLEANROOM_GENERATION, "DEVICE": "cpu"}
     output_index_forget()
@@ -148,6 +151,8 @@ def fuzz_world(django_db_setup, django_db_blocker, tmp_path_factory, tiny_model_
         )
         trained = model_world(trainable, ml_engineer=users["ml_engineer"])
         output, _ = released(trained, users["product"])
+        export = export_start(subject="snapshot", subject_id=str(world.snapshot.pk), format_name="csv", actor=users["compliance"])
+        background_run(export.pk)
         noise = Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8))
         known_ids = {
             "/api/v1/assets/": world.asset.pk,
@@ -161,6 +166,7 @@ def fuzz_world(django_db_setup, django_db_blocker, tmp_path_factory, tiny_model_
             "/api/v1/generation/jobs/": requested_job(trained.model, users["product"]).pk,
             "/api/v1/generation/outputs/": output.pk,
             "/api/v1/verify/": verification_of(png(noise)).pk,
+            "/api/v1/exports/": export.pk,
         }
         tokens = {persona: token_issue(user=user, actor=user).key for persona, user in users.items()}
         yield FuzzWorld(tokens=tokens, known_ids={prefix: str(value) for prefix, value in known_ids.items()})

@@ -23,8 +23,10 @@ DISMISSAL_REASON = "a real photograph"
 HOSTILE_COLLECTION = '=HYPERLINK("http://evil.example","click")'
 
 
-def report_snapshot(settings, contributor, reviewer, second_reviewer, ml_engineer, *, approve: bool = True) -> Snapshot:
-    dataset = DatasetFactory(slug="faces", name="Faces")
+def report_snapshot(
+    settings, contributor, reviewer, second_reviewer, ml_engineer, *, approve: bool = True, slug: str = "faces", seed: int = 3
+) -> Snapshot:
+    dataset = DatasetFactory(slug=slug, name=slug.capitalize())
     source = Source.objects.create(
         url="https://photos.example.com/set", collection=HOSTILE_COLLECTION, licensor="Acme Photo", licence_spdx="CC-BY-4.0"
     )
@@ -32,10 +34,10 @@ def report_snapshot(settings, contributor, reviewer, second_reviewer, ml_enginee
     DepictedPerson.objects.create(consent=consent, name="Dana Model", scopes=["likeness"], evidence=EvidenceFactory())
     add_to_dataset(dataset, *[AssetFactory(consent=consent, source=source) for _ in range(5)])
     own = grant_consent(contributor, "carla@example.com")
-    finding = flagged_finding(settings, contributor, dataset, own, seed=3)
+    finding = flagged_finding(settings, contributor, dataset, own, seed=seed)
     finding_resolve(finding_id=str(finding.pk), reviewer=reviewer, decision="dismiss", reason=DISMISSAL_REASON)
     add_to_dataset(dataset, AssetFactory(status=AssetStatus.FLAGGED))
-    snapshot = snapshot_create(dataset_slug="faces", actor=ml_engineer)
+    snapshot = snapshot_create(dataset_slug=slug, actor=ml_engineer)
     if approve:
         snapshot_approve(snapshot_id=str(snapshot.pk), reviewer=reviewer)
         snapshot_approve(snapshot_id=str(snapshot.pk), reviewer=second_reviewer)

@@ -18,4 +18,5 @@ urlpatterns: list[URLPattern] = [
     path("training-runs/<uuid:pk>/cancel/", views.TrainingRunCancelView.as_view(), name="training-run-cancel"),
     path("models/", views.ModelListView.as_view(), name="models"),
     path("models/<uuid:pk>/", views.ModelDetailView.as_view(), name="model"),
+    path("models/<uuid:pk>/exports/", views.ModelExportView.as_view(), name="model-exports"),
 ]

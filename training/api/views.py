@@ -20,6 +20,9 @@ from core.api import error_responses as _errors
 from core.api import visible_or_404 as _visible
 from core.api.permissions import HasRole
 from core.roles import Role
+from provenance.api.exports import ExportJobSerializer, ExportRequestSerializer, export_started
+from provenance.exports.formats import MODEL
+from provenance.exports.jobs import EXPORTERS
 from training.api import serializers as s
 from training.models import BASE_MODEL_READERS, MODEL_READERS, RUN_READERS, BaseModel, ModelArtifact, TrainingRun
 from training.services import base_model_approve, base_model_reject, training_cancel, training_request
@@ -152,3 +155,19 @@ class ModelDetailView(generics.RetrieveAPIView):
 
     def get_object(self) -> ModelArtifact:
         return _visible(_models(self.request.user), "model", pk=self.kwargs["pk"])
+
+
+class ModelExportView(APIView):
+    """Export a model's report (compliance) in a background job; follow and download it under
+    /api/v1/exports/<id>/ as a snapshot's."""
+
+    permission_classes = [HasRole(*EXPORTERS)]
+
+    @extend_schema(
+        request=ExportRequestSerializer,
+        responses={202: ExportJobSerializer, **_errors(400, 403, 404, 409)},
+        description="Export the model's report in a background job. Formats: json (pdf and eu-summary: not available yet).",
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        model = _visible(_models(request.user), "model", pk=pk)
+        return export_started(request, MODEL, str(model.pk))

@@ -28,11 +28,12 @@ from PIL import Image
 from auditing.models import Finding, ProtectedWork
 from auditing.services.protected import protected_add
 from core.auditlog_verify import AUDITLOG_VERIFY_KIND
-from core.background import background_start
+from core.background import background_run, background_start
 from core.models import BackgroundJob
 from core.tokens import token_issue
 from generation.models import GenerationJob, Output, Verification
 from generation.output_index import output_index_forget
+from provenance.exports.jobs import export_start
 from tests.auditing.factories import flagged_finding
 from tests.core.factories import PASSWORD
 from tests.generation.factories import FAST, SIZE, png, released, requested_job, verification_of
@@ -78,6 +79,11 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("GET  /auditlog/decisions.csv",                  (302, 403,  403, 403, 403, 403, 403, 200, 200, 403)),
     ("POST /auditlog/verify/",                        (302, 403,  403, 403, 403, 403, 403, 302, 302, 403)),
     ("GET  /tasks/{background_job}/",                 (302, 404,  404, 404, 200, 404, 404, 404, 404, 404)),
+    # the reports (compliance): a small snapshot's CSV downloads at once; a prepared export is its requester's alone
+    ("GET  /reports/",                                (302, 403,  403, 403, 403, 403, 403, 200, 403, 403)),
+    ("GET  /reports/{snapshot}/{export_format}/",     (302, 403,  403, 403, 403, 403, 403, 200, 403, 403)),
+    ("POST /reports/{snapshot}/{export_format}/",     (302, 403,  403, 403, 403, 403, 403, 302, 403, 403)),
+    ("GET  /reports/downloads/{export_job}/",         (302, 403,  403, 403, 403, 403, 403, 200, 403, 403)),
     # provenance
     ("GET  /api/v1/schema/",                          (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET  /api/v1/docs/",                            (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
@@ -105,6 +111,9 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("POST /api/v1/snapshots/{snapshot}/approve/",    (401, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
     ("POST /api/v1/snapshots/{snapshot}/reject/",     (401, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
     ("POST /api/v1/snapshots/{snapshot}/prove/",      (401, 403,  403, 403, 200, 200, 200, 200, 200, 403)),
+    ("POST /api/v1/snapshots/{snapshot}/exports/",    (401, 403,  403, 403, 403, 403, 403, 202, 403, 403)),
+    ("GET  /api/v1/exports/{export_job}/",            (401, 403,  403, 403, 403, 403, 403, 200, 403, 403)),
+    ("GET  /api/v1/exports/{export_job}/file/",       (401, 403,  403, 403, 403, 403, 403, 200, 403, 403)),
     ("GET  /api/v1/audit-events/",                    (401, 403,  403, 403, 403, 403, 403, 200, 200, 403)),
     ("GET  /api/v1/audit-events/verify/",             (401, 403,  403, 403, 403, 403, 403, 200, 200, 403)),
     # auditing
@@ -125,6 +134,7 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("POST /api/v1/training-runs/{run}/cancel/",      (401, 403,  403, 403, 403, 403, 200, 403, 403, 403)),
     ("GET  /api/v1/models/",                          (401, 403,  403, 403, 403, 403, 200, 200, 200, 200)),
     ("GET  /api/v1/models/{model}/",                  (401, 403,  403, 403, 403, 403, 200, 200, 200, 200)),
+    ("POST /api/v1/models/{model}/exports/",          (401, 403,  403, 403, 403, 403, 403, 202, 403, 403)),
     # generation
     ("GET  /api/v1/generation/jobs/",                 (401, 403,  403, 403, 403, 403, 403, 200, 200, 200)),
     ("POST /api/v1/generation/jobs/",                 (401, 403,  403, 403, 403, 403, 403, 403, 403, 202)),
@@ -222,6 +232,14 @@ def base_model(tiny_model_dir, ml_engineer) -> BaseModel:
 def background_job(reviewer) -> BackgroundJob:
     """A check of the audit chain rita started (no worker runs it)."""
     return background_start(kind=AUDITLOG_VERIFY_KIND, actor=reviewer, params={})
+
+
+@pytest.fixture
+def export_job(world, compliance, settings, tmp_path) -> BackgroundJob:
+    """cora's CSV of the world's snapshot, written in-process under the test's own folder."""
+    settings.DATA_DIR = tmp_path / "data"
+    job = export_start(subject="snapshot", subject_id=str(world.snapshot.pk), format_name="csv", actor=compliance)
+    return background_run(job.pk)
 
 
 @pytest.fixture
@@ -364,6 +382,8 @@ BODIES: dict[str, Callable[[Scene, Any], Body]] = {
     "POST /api/v1/snapshots/": lambda s, u: Body({"dataset": s.world.dataset.slug}),
     "POST /api/v1/snapshots/{snapshot}/reject/": lambda s, u: Body({"reason": "needs another audit"}),
     "POST /api/v1/snapshots/{snapshot}/prove/": lambda s, u: Body({"sha256": s.world.asset.sha256}),
+    "POST /api/v1/snapshots/{snapshot}/exports/": lambda s, u: Body({"format": "csv"}),
+    "POST /api/v1/models/{model}/exports/": lambda s, u: Body({"format": "json"}),
     "POST /review/assets/{flagged_asset}/": lambda s, u: Body(
         {"finding": str(s.finding.pk), "decision": "dismiss", "reason": "a scan, not generated"}, "multipart"
     ),
@@ -400,6 +420,8 @@ def _url(template: str, scene: Scene) -> str:
             return scene.world.dataset.slug
         if name == "thumbnail_size":
             return "256"
+        if name == "export_format":
+            return "csv"
         if name in ("consent", "asset", "snapshot"):
             return str(getattr(scene.world, name).pk)
         return str(getattr(scene, name).pk)

@@ -13,7 +13,7 @@ def approved(settings, contributor, reviewer, second_reviewer, ml_engineer) -> S
 
 @pytest.fixture
 def in_review(settings, contributor, reviewer, second_reviewer, ml_engineer) -> Snapshot:
-    return report_snapshot(settings, contributor, reviewer, second_reviewer, ml_engineer, approve=False)
+    return report_snapshot(settings, contributor, reviewer, second_reviewer, ml_engineer, approve=False, slug="portraits", seed=4)
 
 
 @pytest.fixture
@@ -22,3 +22,9 @@ def out(tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _exports_under_tmp(settings, tmp_path):
+    """Background exports write under DATA_DIR/exports: the test's own folder."""
+    settings.DATA_DIR = tmp_path / "data"
