@@ -175,7 +175,6 @@ FIELDS: tuple[_Field, ...] = (
 @dataclass
 class _Counts:
     members: int = 0
-    bytes: int = 0
     contributors: set[str] = field(default_factory=set)
     consents: set[str] = field(default_factory=set)
     terms_versions: set[str] = field(default_factory=set)
@@ -199,7 +198,6 @@ class _Counts:
 
     def add(self, record: MemberRecord) -> None:
         self.members += 1
-        self.bytes += record.size
         self.contributors.add(record.contributor_id)
         self.consents.add(record.consent_id)
         self.terms_versions.add(record.terms_version)
@@ -229,8 +227,8 @@ class _Counts:
         self.blobs_missing += record.blob_missing
 
 
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else (many or one + 's')}"
+def _plural(count: int, one: str) -> str:
+    return f"{count} {one if count == 1 else one + 's'}"
 
 
 def _between(earliest: str, latest: str) -> str:
@@ -268,7 +266,7 @@ def _licences(counts: _Counts) -> list[Any]:
                 "@type": "sc:CreativeWork",
                 "name": "Contributor consent",
                 "description": (
-                    f"{_plural(counts.unlicensed, 'image')} carry no third-party licence: each is used under its "
+                    f"{_plural(counts.unlicensed, 'image')} without a third-party licence, each used under its "
                     f"contributor's consent record (terms {', '.join(sorted(counts.terms_versions))}), "
                     "named per record by consent_id and consent_digest."
                 ),
@@ -319,15 +317,18 @@ def _rai(report: SnapshotReport, counts: _Counts, exclusions: Counter[str]) -> d
             f"{_plural(len(counts.depicted), 'depicted person')}, each with a signed likeness release "
             "(depicted_persons per record)."
         )
-    personal.append("Each record names its contributor (contributor) and the people depicted (depicted_persons).")
+    named = "its contributor (contributor)" + (" and the people depicted (depicted_persons)" if counts.depicted else "")
+    personal.append(f"Each record names {named}.")
     limitations = [
         f"{_plural(report.exclusion_count, 'image')} of the dataset left out of the snapshot"
         + (": " + ", ".join(f"{reason} {n}" for reason, n in sorted(exclusions.items())) if exclusions else "")
         + "."
     ]
-    limitations += [f"Auditor finding {line}" for line in _by_status(counts.other_findings)]
+    limitations += [f"Other auditors' findings: {line}" for line in _by_status(counts.other_findings)]
     if counts.blobs_missing:
         limitations.append(f"{_plural(counts.blobs_missing, 'image')} missing from the store (blob_missing per record).")
+    if counts.revoked:
+        limitations.append(f"{_plural(counts.revoked, 'image')} under a revoked consent (consent_revoked_at per record).")
     if report.tainted:
         limitations.insert(0, _tainted_text(report))
     uses = [f"Consented by every member: {_consented_everywhere(counts)}."]
@@ -492,6 +493,10 @@ class _MemberPass:
         return self._counts
 
 
+def _field_of(fields: Callable[[], dict[str, Any]], key: str) -> Any:
+    return fields()[key]
+
+
 def _document(report: SnapshotReport, members: _MemberPass, excluded: Counter[str]) -> dict[str, Any]:
     rai = functools.cache(lambda: _rai(report, members.counts, excluded))
     return {
@@ -512,7 +517,7 @@ def _document(report: SnapshotReport, members: _MemberPass, excluded: Counter[st
         "license": _Later(lambda: _licences(members.counts)),
         "usageInfo": _Later(lambda: f"Consented by every member: {_consented_everywhere(members.counts)}."),
         "encodingFormat": _Later(lambda: sorted(members.counts.formats)),
-        **{key: _Later(lambda key=key: rai()[key]) for key in RAI_FIELDS},
+        **{key: _Later(functools.partial(_field_of, rai, key)) for key in RAI_FIELDS},
         "recordSet": [_record_set(_Stream(members.records()))],
     }
 

@@ -5,6 +5,7 @@ MLCommons' own validator checks the file, offline."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -14,11 +15,14 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import transaction
 from PIL import Image
 
 from auditing.models import Finding
 from auditing.services.audits import asset_audit_run, audits_request, finding_resolve
+from core.background import background_run
+from core.exceptions import ApplicationError
 from provenance.consent_document import parse_consent_bytes
 from provenance.exports.service import export_write
 from provenance.models import Contributor, Snapshot, SnapshotMember
@@ -30,7 +34,9 @@ from tests.provenance.factories import consent_json, image_bytes, ingest, jpeg
 
 pytestmark = pytest.mark.django_db
 
-MLCROISSANT = Path(sys.executable).parent / "mlcroissant"
+# `mlcroissant validate`: the console script beside this Python, else the module it runs.
+_SCRIPT = Path(sys.executable).parent / "mlcroissant"
+VALIDATE = [str(_SCRIPT), "validate"] if _SCRIPT.exists() else [sys.executable, "-m", "mlcroissant.scripts.validate"]
 
 
 def geotagged_jpeg(name: str, seed: int) -> SimpleUploadedFile:
@@ -76,10 +82,11 @@ def snapshot(settings, contributor, reviewer, second_reviewer, ml_engineer, oper
     return Snapshot.objects.get(pk=created.pk)
 
 
-def export(snapshot: Snapshot, output: Path) -> str:
+def export(snapshot: Snapshot, output: Path, *, warnings: list[str] | None = None) -> str:
     """Export through the export service, as the command and the API do; the file's text."""
     result = export_write(subject="snapshot", subject_id=str(snapshot.pk), format_name="croissant", output=output)
-    assert result.warnings == []
+    assert result.warnings == (warnings or [])
+    assert result.sha256 == hashlib.sha256(output.read_bytes()).hexdigest()
     return output.read_text(encoding="utf-8")
 
 
@@ -100,6 +107,35 @@ def test_every_member_is_a_file_object_with_its_sha256_and_its_consent_as_prov(s
         assert file["prov:wasAttributedTo"] == {"@id": f"urn:uuid:{member.asset.contributor_id}"}
         assert "ai_training, generative_training, likeness" in file["usageInfo"]
     assert document["conformsTo"] == ["http://mlcommons.org/croissant/1.1", "http://mlcommons.org/croissant/RAI/1.0"]
+
+
+@pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")  # inside rdflib's own parser
+def test_an_rdf_reader_sees_each_members_consent_and_contributor_as_prov_o(snapshot, tmp_path):
+    import rdflib  # mlcroissant's RDF library (test-only, with it)
+
+    path = tmp_path / "snapshot.jsonld"
+    export(snapshot, path)
+    graph = rdflib.Graph().parse(path, format="json-ld", base="https://example.org/snapshot/")
+
+    prov = rdflib.Namespace("http://www.w3.org/ns/prov#")
+    members = list(SnapshotMember.objects.filter(snapshot=snapshot).select_related("asset"))
+    file = {m.pk: rdflib.URIRef(f"https://example.org/snapshot/file/{m.asset_sha256}") for m in members}
+    consents = {(file[m.pk], rdflib.URIRef(f"urn:uuid:{m.consent_id}")) for m in members}
+    contributors = {(file[m.pk], rdflib.URIRef(f"urn:uuid:{m.asset.contributor_id}")) for m in members}
+    assert set(graph.subject_objects(prov.wasDerivedFrom)) == consents
+    assert set(graph.subject_objects(prov.wasAttributedTo)) == contributors
+
+
+def test_the_export_command_writes_the_croissant(snapshot, tmp_path):
+    output = tmp_path / "snapshot.jsonld"
+    printed = io.StringIO()
+
+    call_command("export", str(snapshot.pk), "--format", "croissant", "--output", str(output), "--json", stdout=printed)
+
+    said = json.loads(printed.getvalue())
+    assert (said["path"], said["format"]) == (str(output), "croissant")
+    assert said["sha256"] == hashlib.sha256(output.read_bytes()).hexdigest()
+    assert json.loads(output.read_bytes())["identifier"] == f"urn:uuid:{snapshot.pk}"
 
 
 def test_the_record_set_carries_each_members_consent_and_audit_outcome(snapshot, tmp_path):
@@ -157,9 +193,53 @@ def test_a_tainted_snapshot_says_so_with_the_revocation(snapshot, contributor, t
     assert document["description"].startswith("TAINTED since ")
     assert f"consent {consent_id} revoked" in document["description"] and "I no longer agree" in document["description"]
     assert document["rai:dataLimitations"][0].startswith("TAINTED since ")
+    assert "2 images under a revoked consent (consent_revoked_at per record)." in document["rai:dataLimitations"]
     assert "I no longer agree" in document["rai:dataLimitations"][0]
     assert document["creativeWorkStatus"] == "TAINTED"
     assert all(r["consent_revoked_at"] for r in records_of(document))
+
+
+def test_licensed_members_name_their_licence_and_missing_images_are_said(approved, tmp_path):
+    """The exports' shared world: five images from a CC-BY-4.0 source whose bytes are not in the
+    store, and carla's own ingested image, under her consent."""
+    text = export(
+        approved,
+        tmp_path / "faces.jsonld",
+        warnings=["5 member image(s) missing from the blob store; their records are exported (blob_missing)"],
+    )
+
+    document = json.loads(text)
+    first, second = document["license"]
+    assert first == "https://spdx.org/licenses/CC-BY-4.0.html"
+    assert second["@type"] == "sc:CreativeWork" and second["description"].startswith("1 image without a third-party licence")
+    assert "5 images came from licensed sources (Acme Photo)." in document["rai:dataCollection"]
+    assert "5 images missing from the store (blob_missing per record)." in document["rai:dataLimitations"]
+    assert document["usageInfo"] == "Consented by every member: ai_training, generative_training."
+    assert sum(r["blob_missing"] for r in records_of(document)) == 5
+
+
+def test_a_snapshot_never_approved_is_not_exported(in_review, tmp_path):
+    with pytest.raises(ApplicationError) as refused:
+        export(in_review, tmp_path / "faces.jsonld")
+
+    assert refused.value.code == "snapshot_not_approved"
+    assert list(tmp_path.glob("*.jsonld")) == []
+
+
+def test_compliance_exports_the_croissant_over_rest_with_progress(approved, client_for, compliance):
+    cora = client_for(compliance)
+    started = cora.post(f"/api/v1/snapshots/{approved.pk}/exports/", {"format": "croissant"}, format="json")
+    assert started.status_code == 202, started.content
+
+    background_run(started.json()["id"])
+
+    done = cora.get(started.json()["url"]).json()
+    assert (done["status"], done["done"], done["total"]) == ("succeeded", 6, 6)
+    download = cora.get(done["download"])
+    assert download.status_code == 200 and download["Content-Type"] == "application/ld+json"
+    body = b"".join(download.streaming_content)
+    assert hashlib.sha256(body).hexdigest() == done["result"]["sha256"]
+    assert len(json.loads(body)["distribution"]) == 6
 
 
 def offline_environment(tmp_path: Path) -> dict[str, str]:
@@ -177,13 +257,21 @@ def offline_environment(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def test_mlcroissant_validates_the_export_offline_with_no_warning(snapshot, contributor, tmp_path):
-    consent_revoke(consent_id=str(snapshot.members.first().consent_id), actor=contributor, reason="I no longer agree")
+@pytest.mark.parametrize(
+    ("world", "tainted"),
+    [("snapshot", False), ("snapshot", True), ("approved", False)],
+    ids=["approved", "tainted", "licensed-with-missing-images"],
+)
+def test_mlcroissant_validates_the_export_offline_with_no_warning(request, contributor, tmp_path, world, tainted):
+    snapshot = request.getfixturevalue(world)
+    if tainted:
+        consent_revoke(consent_id=str(snapshot.members.first().consent_id), actor=contributor, reason="I no longer agree")
     path = tmp_path / "snapshot.jsonld"
-    export(snapshot, path)
+    result = export_write(subject="snapshot", subject_id=str(snapshot.pk), format_name="croissant", output=path)
+    assert result.path == str(path)
 
     validated = subprocess.run(
-        [str(MLCROISSANT), "validate", "--jsonld", str(path)],
+        [*VALIDATE, "--jsonld", str(path)],
         capture_output=True,
         text=True,
         env=offline_environment(tmp_path),
