@@ -44,9 +44,8 @@ def test_each_approved_snapshot_has_a_link_per_built_format_and_words_for_the_ot
     page = client(compliance).get("/reports/").content.decode()
     assert str(approved.pk)[:8] in page and str(in_review.pk)[:8] not in page, "only approved and tainted snapshots"
     assert f'href="/reports/{approved.pk}/csv/"' in page and f'href="/reports/{approved.pk}/json/"' in page
-    assert f'href="/reports/{approved.pk}/croissant/"' in page
-    for label in ("PDF", "Compliance pack"):
-        assert f"{label}: not available yet" in page
+    assert f'href="/reports/{approved.pk}/croissant/"' in page and f'href="/reports/{approved.pk}/pack/"' in page
+    assert "PDF: not available yet" in page
     assert "/pdf/" not in page, "no dead links"
 
 
