@@ -31,6 +31,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
+from importlib.metadata import version
 from pathlib import Path
 from typing import IO, Any
 
@@ -349,7 +350,7 @@ def _verify_steps(report: SnapshotReport, models: list[SignedModel], unavailable
         "1. Get the organisation's trust anchor from them by another channel than this pack, and",
         "   compare its SHA-256 fingerprint with the one `verify_pack.py` prints for `anchor/trust-anchors.pem`",
         "   (or pass your own copy with `--anchors FILE`). A pack can only vouch for itself with an anchor you trust.",
-        "2. `python -m venv venv && venv/bin/pip install c2pa-python==0.38.1`",
+        f"2. `python -m venv venv && venv/bin/pip install c2pa-python=={version('c2pa-python')}`",
         "3. Unzip `verify_pack.py` from the pack and run `venv/bin/python verify_pack.py PACK.zip`.",
         "   With `--files FOLDER` it also checks that each image in FOLDER has the SHA-256 the Croissant names.",
         "",
