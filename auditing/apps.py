@@ -8,6 +8,7 @@ class AuditingConfig(AppConfig):
     def ready(self) -> None:
         # provenance may not import auditing: it announces ingests through its hook registry.
         from auditing.services import audits_request_after_ingest
+        from auditing.services.bulk_decisions import BULK_DECISION_KIND
         from auditing.services.export_outcomes import audit_outcomes
         from core.background import register_background_kind
         from provenance import hooks
@@ -16,7 +17,7 @@ class AuditingConfig(AppConfig):
         hooks.on_assets_ingested(audits_request_after_ingest)
         on_audit_outcomes(audit_outcomes)
         register_background_kind(
-            "bulk_decision",
+            BULK_DECISION_KIND,
             label="Decide all matching findings",
             runner="auditing.services.bulk_decisions.bulk_decision_job",
             result_template="auditing/bulk_result.html",

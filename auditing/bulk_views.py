@@ -17,6 +17,7 @@ from django.views import View
 
 from auditing.selectors import ReviewFilters
 from auditing.services.bulk_decisions import (
+    BULK_DECISION_KIND,
     BulkDecisionPlan,
     BulkScope,
     bulk_decision_plan,
@@ -99,7 +100,7 @@ class BulkDecisionPage(RoleRequiredMixin, View):
 
     def _start_job(self, request: HttpRequest, plan: BulkDecisionPlan) -> HttpResponse:
         reviewer = request.user  # signed in: the guard let only reviewers through
-        job = background_start(kind="bulk_decision", actor=reviewer, params=plan.to_params(), total=plan.count)  # type: ignore[arg-type]
+        job = background_start(kind=BULK_DECISION_KIND, actor=reviewer, params=plan.to_params(), total=plan.count)  # type: ignore[arg-type]
         if request.htmx:  # type: ignore[attr-defined]
             return HttpResponse(status=204, headers={"HX-Redirect": job_url(job)})
         return HttpResponseRedirect(job_url(job))

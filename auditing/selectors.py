@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
 
 from auditing.models import Finding, FindingStatus
 from core.exceptions import ApplicationError
@@ -163,16 +163,15 @@ def review_neighbours(*, user: Actor, asset_id: Any) -> QueueNeighbours:
     """The assets before and after `asset_id` in the unfiltered queue, newest first (the asset
     page's previous/next links). An asset with no open finding left keeps its place by its
     latest finding, so "next" still moves on after its last decision."""
-    groups = (
-        open_findings_matching(user, ReviewFilters())
-        .values("asset_id")
-        .annotate(latest=Max("created_at"))
-        .exclude(asset_id=asset_id)
-    )
+    # Each other asset's place is its latest open finding: the open findings no newer open
+    # finding of the same asset follows. Walking them by time from `here` is an index scan that
+    # stops at the first match, where grouping every open finding by asset read them all.
+    open_findings = open_findings_matching(user, ReviewFilters())
+    newer_of_same_asset = open_findings.filter(asset_id=OuterRef("asset_id"), created_at__gt=OuterRef("created_at"))
+    latest = open_findings.exclude(asset_id=asset_id).filter(~Exists(newer_of_same_asset)).values_list("asset_id", flat=True)
     here = Finding.objects.filter(asset_id=asset_id).aggregate(latest=Max("created_at"))["latest"]
     if here is None:
-        first = groups.order_by("-latest", "-asset_id").first()
-        return QueueNeighbours(previous=None, next=first["asset_id"] if first else None)
-    after = groups.filter(Q(latest__lt=here) | Q(latest=here, asset_id__lt=asset_id)).order_by("-latest", "-asset_id").first()
-    before = groups.filter(Q(latest__gt=here) | Q(latest=here, asset_id__gt=asset_id)).order_by("latest", "asset_id").first()
-    return QueueNeighbours(previous=before["asset_id"] if before else None, next=after["asset_id"] if after else None)
+        return QueueNeighbours(previous=None, next=latest.order_by("-created_at", "-asset_id").first())
+    after = latest.filter(Q(created_at__lt=here) | Q(created_at=here, asset_id__lt=asset_id)).order_by("-created_at", "-asset_id")
+    before = latest.filter(Q(created_at__gt=here) | Q(created_at=here, asset_id__gt=asset_id)).order_by("created_at", "asset_id")
+    return QueueNeighbours(previous=before.first(), next=after.first())

@@ -12,8 +12,10 @@ import io
 import json
 import os
 import pstats
+import statistics
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -118,3 +120,24 @@ def write_bench_consent(path: Path, contributor: str, scopes: tuple[str, ...] = 
     }
     path.write_text(json.dumps(document))
     return path
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """(p50, p95) of `samples`."""
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+    return statistics.median(ordered), p95
+
+
+def time_get(client, url: str, requests: int) -> tuple[float, float]:
+    """(p50, p95) in ms of `requests` GETs of `url` through Django's test `client`, after one
+    to warm up (templates compiled, plans cached by PostgreSQL); any answer but 200 stops the run."""
+    client.get(url)
+    samples = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        response = client.get(url)
+        samples.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise SystemExit(f"GET {url} answered {response.status_code}")
+    return percentiles(samples)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +28,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import bench_line, django_setup, maybe_profile, postgres_drop, postgres_recreate, print_table, run_worker
+from _common import (
+    bench_line,
+    django_setup,
+    maybe_profile,
+    percentiles,
+    postgres_drop,
+    postgres_recreate,
+    print_table,
+    run_worker,
+    time_get,
+)
 
 PG_DATABASE = "cleanroom_bench_auditlog"
 CSV_TARGET_S = 10.0
@@ -95,24 +104,6 @@ def _make_chain(decisions: int) -> int:
     return total
 
 
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
-    return statistics.median(ordered), p95
-
-
-def _time_get(client, url: str, requests: int) -> tuple[float, float]:
-    client.get(url)  # warm: templates compiled, plans cached by PostgreSQL
-    samples = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        response = client.get(url)
-        samples.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
-            raise SystemExit(f"GET {url} answered {response.status_code}")
-    return _percentiles(samples)
-
-
 def worker(decisions: int, requests: int, profile: bool) -> dict:
     django_setup()
     from django.db import connection
@@ -144,8 +135,8 @@ def worker(decisions: int, requests: int, profile: bool) -> dict:
             cursor.execute("SELECT 1")
             cursor.fetchone()
         samples.append((time.perf_counter() - started) * 1000)
-    timings["baseline_select_1"] = _percentiles(samples)
-    timings["baseline_home_page"] = _time_get(client, "/", requests)
+    timings["baseline_select_1"] = percentiles(samples)
+    timings["baseline_home_page"] = time_get(client, "/", requests)
 
     pages = {
         "first_page": "/auditlog/",
@@ -155,7 +146,7 @@ def worker(decisions: int, requests: int, profile: bool) -> dict:
     }
     with maybe_profile(profile, "audit log pages"):
         for name, url in pages.items():
-            timings[name] = _time_get(client, url, requests)
+            timings[name] = time_get(client, url, requests)
     result["timings"] = timings
 
     # Baseline: the same rows read from the database with no CSV and no HTTP.

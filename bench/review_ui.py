@@ -10,6 +10,9 @@ On PostgreSQL (a fresh database `cleanroom_bench_review`, dropped and created ea
   reach), a page filtered by auditor, the score-ordered first page; p50 and p95 of each;
 - "the next asset opens after a decision": POST a dismissal on an asset page, then time the GET
   of the next asset's page;
+- "Decide all N matches…" over every finding of one auditor (25,000): the plan the page fixes
+  and the background job the worker runs, timed per finding against one decision made on its
+  asset page;
 - the baseline measured in the same run: the home page (a trivial template, same middleware and
   session) and a plain `SELECT 1`.
 
@@ -22,7 +25,6 @@ import argparse
 import hashlib
 import json
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -35,15 +37,22 @@ from _common import (
     bench_line,
     django_setup,
     maybe_profile,
+    percentiles,
     postgres_drop,
     postgres_recreate,
     print_table,
     run_worker,
+    time_get,
 )
 
 PG_DATABASE = "cleanroom_bench_review"
 QUEUE_TARGET_MS = 300.0
 NEXT_ASSET_TARGET_MS = 200.0
+# A bulk decision must cost a finding far less than deciding it on its page (10-30 ms here: the
+# `review_single_decision_p50` baseline), and 25,000 findings must finish well inside one task's
+# time limit (CELERY_TASK_TIME_LIMIT, 660 s).
+BULK_PER_FINDING_TARGET_MS = 3.0
+BULK_TOTAL_TARGET_S = 120.0
 BULK_BATCH = 5000
 AUDITORS = ("pii", "near_duplicate", "nsfw", "synthetic")
 CODES = {"pii": "face", "near_duplicate": "protected_match", "nsfw": "explicit", "synthetic": "ai_generated"}
@@ -112,24 +121,6 @@ def _make_data(count: int):
     return assets
 
 
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
-    return statistics.median(ordered), p95
-
-
-def _time_get(client, url: str, requests: int) -> tuple[float, float]:
-    client.get(url)  # warm: templates compiled, plans cached by PostgreSQL
-    samples = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        response = client.get(url)
-        samples.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
-            raise SystemExit(f"GET {url} answered {response.status_code}")
-    return _percentiles(samples)
-
-
 def _explain(sql_params) -> str:
     from django.db import connection
 
@@ -171,8 +162,8 @@ def worker(count: int, requests: int, profile: bool) -> dict:
             cursor.execute("SELECT 1")
             cursor.fetchone()
         samples.append((time.perf_counter() - started) * 1000)
-    timings["baseline_select_1"] = _percentiles(samples)
-    timings["baseline_home_page"] = _time_get(client, "/", requests)
+    timings["baseline_select_1"] = percentiles(samples)
+    timings["baseline_home_page"] = time_get(client, "/", requests)
 
     groups = (
         open_findings_matching(reviewer, ReviewFilters())
@@ -191,20 +182,22 @@ def worker(count: int, requests: int, profile: bool) -> dict:
     }
     with maybe_profile(profile, "queue pages"):
         for name, url in pages.items():
-            timings[name] = _time_get(client, url, requests)
+            timings[name] = time_get(client, url, requests)
     result["plan_first_page"] = _explain(groups[: PAGE_SIZE + 1].query.sql_with_params())
     result["plan_by_score"] = _explain(groups.order_by("-top_score", "-asset_id")[: PAGE_SIZE + 1].query.sql_with_params())
 
     # A decision, then the next asset's page (newest first: the asset just older than this one).
-    samples = []
+    samples, decision_samples = [], []
     for number in range(requests):
         asset = assets[-1 - number]
         client.get(f"/review/assets/{asset.pk}/")
         finding = asset.findings.order_by("created_at").first()
+        started = time.perf_counter()
         response = client.post(
             f"/review/assets/{asset.pk}/",
             {"finding": str(finding.pk), "decision": "dismiss", "reason": "bench: a false match"},
         )
+        decision_samples.append((time.perf_counter() - started) * 1000)
         if response.status_code != 302:
             raise SystemExit(f"the dismissal answered {response.status_code}")
         next_asset = assets[-2 - number]
@@ -213,9 +206,31 @@ def worker(count: int, requests: int, profile: bool) -> dict:
         samples.append((time.perf_counter() - started) * 1000)
         if response.status_code != 200:
             raise SystemExit(f"the next asset's page answered {response.status_code}")
-    timings["next_asset_after_decision"] = _percentiles(samples)
+    timings["next_asset_after_decision"] = percentiles(samples)
+    timings["single_decision"] = percentiles(decision_samples)
     result["timings"] = timings
+    result["bulk"] = _bulk_dismissal(reviewer)
     return result
+
+
+def _bulk_dismissal(reviewer) -> dict:
+    """Every open finding of one auditor (a quarter of them), dismissed as `Decide all N
+    matches…` does it when the set is large: the plan the page fixes, then the background job
+    the worker runs (here in this process, the same code)."""
+    from auditing.selectors import ReviewFilters
+    from auditing.services.bulk_decisions import BULK_DECISION_KIND, bulk_decision_plan, bulk_decision_scope
+    from core.background import background_run, background_start
+
+    filters = ReviewFilters(auditor="synthetic")
+    seen = bulk_decision_scope(reviewer=reviewer, filters=filters).findings
+    started = time.perf_counter()
+    plan = bulk_decision_plan(reviewer=reviewer, filters=filters, decision="dismiss", reason="bench: scans", seen_count=seen)
+    job = background_start(kind=BULK_DECISION_KIND, actor=reviewer, params=plan.to_params(), total=plan.count)
+    job = background_run(job.pk)
+    seconds = time.perf_counter() - started
+    if job.status != "succeeded":
+        raise SystemExit(f"the bulk job ended {job.status}: {job.status_reason}")
+    return {"findings": seen, "seconds": seconds, "decided": job.result}
 
 
 def main() -> int:
@@ -255,6 +270,13 @@ def main() -> int:
         print(bench_line(f"review_{name}_p95", timings[name][1], "ms", "<", QUEUE_TARGET_MS))
     next_asset_p95 = timings["next_asset_after_decision"][1]
     print(bench_line("review_next_asset_after_decision_p95", next_asset_p95, "ms", "<", NEXT_ASSET_TARGET_MS))
+    bulk = result["bulk"]
+    per_finding_ms = 1000 * bulk["seconds"] / bulk["findings"]
+    print(f"bulk dismissal: {bulk['findings']} findings in {bulk['seconds']:.1f} s ({bulk['decided']})")
+    # The baseline: one decision made on the asset page (p50 of the POSTs above).
+    print(bench_line("review_single_decision_p50", timings["single_decision"][0], "ms", "<", NEXT_ASSET_TARGET_MS))
+    print(bench_line("review_bulk_decision_per_finding", per_finding_ms, "ms", "<", BULK_PER_FINDING_TARGET_MS))
+    print(bench_line("review_bulk_decision_total", bulk["seconds"], "s", "<", BULK_TOTAL_TARGET_S))
     return 0
 
 

@@ -52,6 +52,7 @@ USERS = [
     ("demo-reviewer", Role.REVIEWER, "demo-reviewer@example.org"),
     ("demo-reviewer-2", Role.REVIEWER, "demo-reviewer-2@example.org"),
     ("demo-engineer", Role.ML_ENGINEER, "demo-engineer@example.org"),
+    ("demo-compliance", Role.COMPLIANCE, "demo-compliance@example.org"),
     ("demo-operator", Role.OPERATOR, "demo-operator@example.org"),
     ("demo-product", Role.PRODUCT, "demo-product@example.org"),
 ]

@@ -8,17 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views import View
 from django.views.decorators.http import require_safe
 
 from core.exceptions import ApplicationError
-from core.roles import Role, has_role
-from core.web.decisions import DecisionForm, refusal_words
-from core.web.keyset import newest_first
+from core.roles import Actor, Role, has_role
+from core.web.decisions import FourEyesDecisionMixin, refusal_words
+from core.web.lists import newest_first_list_page
 from core.web.navigation import PAGE_ROLES
 from core.web.permissions import RoleRequiredMixin, role_required
 from provenance.models import Dataset, ReviewDecision, Snapshot, SnapshotStatus
@@ -28,7 +27,6 @@ from provenance.services.snapshots import snapshot_approve, snapshot_reject
 from provenance.snapshot_review import snapshot_consents, snapshot_diff, snapshot_members_page
 
 SNAPSHOT_PAGE_ROLES = PAGE_ROLES["/snapshots/"]
-LIST_PAGE_SIZE = 50
 MEMBERS_PAGE_SIZE = 48
 EXCLUSIONS_SHOWN = 200
 FILTER_DATASETS_MAX = 500
@@ -72,88 +70,62 @@ class SnapshotRow:
 def snapshot_list_page(request: HttpRequest) -> HttpResponse:
     datasets = Dataset.objects.visible_to(request.user).filter(snapshots__isnull=False).distinct().order_by("slug")
     form = SnapshotFilterForm(request.GET or None, datasets=list(datasets.values_list("slug", flat=True)[:FILTER_DATASETS_MAX]))
-    after = request.GET.get("after") or None
-    context: dict[str, Any] = {
-        "form": form,
-        "rows": [],
-        "total": None,
-        "problem": None,
-        "next_url": None,
-        "first_page": not after,
-    }
-    if form.is_bound and not form.is_valid():
-        context["problem"] = "Some of the filters could not be used; correct them and press Filter again."
-        return render(request, "provenance/snapshot_list.html", context, status=400)
-    snapshots = Snapshot.objects.visible_to(request.user).select_related("dataset", "created_by")
-    if form.is_bound and form.cleaned_data["dataset"]:
-        snapshots = snapshots.filter(dataset__slug=form.cleaned_data["dataset"])
-    if form.is_bound and form.cleaned_data["status"]:
-        snapshots = snapshots.filter(status=form.cleaned_data["status"])
-    try:
-        page = newest_first(snapshots, after=after, limit=LIST_PAGE_SIZE)
-    except ApplicationError as error:
-        context["problem"] = error.message
-        return render(request, "provenance/snapshot_list.html", context, status=error.status)
-    approvals = snapshots_approvals(page.rows)
-    context.update(rows=[SnapshotRow(snapshot, approvals[snapshot.pk]) for snapshot in page.rows], total=snapshots.count())
-    if page.next_cursor:
-        query = request.GET.copy()
-        query["after"] = page.next_cursor
-        context["next_url"] = f"?{query.urlencode()}"
-    return render(request, "provenance/snapshot_list.html", context)
+
+    def matching(filters: dict[str, Any]) -> QuerySet[Snapshot]:
+        snapshots = Snapshot.objects.visible_to(request.user).select_related("dataset", "created_by")
+        if filters.get("dataset"):
+            snapshots = snapshots.filter(dataset__slug=filters["dataset"])
+        if filters.get("status"):
+            snapshots = snapshots.filter(status=filters["status"])
+        return snapshots
+
+    def rows(snapshots: list[Snapshot]) -> list[SnapshotRow]:
+        approvals = snapshots_approvals(snapshots)
+        return [SnapshotRow(snapshot, approvals[snapshot.pk]) for snapshot in snapshots]
+
+    return newest_first_list_page(
+        request,
+        template="provenance/snapshot_list.html",
+        form=form,
+        bad_filter="Some of the filters could not be used; correct them and press Filter again.",
+        queryset=matching,
+        rows=rows,
+    )
 
 
-class SnapshotPage(RoleRequiredMixin, View):
+class SnapshotPage(RoleRequiredMixin, FourEyesDecisionMixin, View):
     """GET: the snapshot. POST (reviewers): `decision` approve or reject, with a `reason` for a
-    rejection, through the services the CLI calls; then back to the page, or with htmx the
-    decision section alone."""
+    rejection, through the services the CLI calls (core.web.decisions.FourEyesDecisionMixin)."""
 
     required_roles = SNAPSHOT_PAGE_ROLES
+    noun = "snapshot"
+    template_name = "provenance/snapshot.html"
 
     def get(self, request: HttpRequest, snapshot_id: Any) -> HttpResponse:
-        snapshot = self._snapshot(request, snapshot_id)
-        context = self._context(request, snapshot)
-        return render(request, "provenance/snapshot.html", context, status=400 if context["members_problem"] else 200)
+        snapshot = self.subject(request, snapshot_id=snapshot_id)
+        context = self.page_context(request, snapshot)
+        return render(request, self.template_name, context, status=400 if context["members_problem"] else 200)
 
-    def post(self, request: HttpRequest, snapshot_id: Any) -> HttpResponse:
-        snapshot = self._snapshot(request, snapshot_id)
-        if not has_role(request.user, Role.REVIEWER):
-            # A forged post: the page shows no decision to other roles.
-            raise PermissionDenied("only reviewers decide on snapshots")
-        form = DecisionForm(request.POST)
-        problem, status, done = form.problem(), 400, None
-        if problem is None:
-            try:
-                if form.cleaned_data["decision"] == "approve":
-                    snapshot = snapshot_approve(snapshot_id=str(snapshot.pk), reviewer=request.user)
-                    done = (
-                        "Snapshot approved: yours was the second approval. Models may now be trained on it."
-                        if snapshot.status == SnapshotStatus.APPROVED
-                        else "Your approval is recorded. A second reviewer must approve it too."
-                    )
-                else:
-                    snapshot_reject(snapshot_id=str(snapshot.pk), reviewer=request.user, reason=form.cleaned_data["reason"])
-                    done = "Snapshot rejected. Your reason is in the permanent record."
-            except ApplicationError as error:
-                snapshot.refresh_from_db()
-                problem, status = _refusal(error, snapshot), error.status
-        snapshot.refresh_from_db()
-        if request.htmx:
-            # htmx swaps only 2xx answers: a refusal comes back as the section, with its alert.
-            four_eyes = {**_four_eyes(request, snapshot), "problem": problem, "done": done}
-            return render(request, "partials/four_eyes.html", {"four_eyes": four_eyes})
-        if done is not None:
-            messages.success(request, done)
-            return HttpResponseRedirect(request.path)
-        context = self._context(request, snapshot)
-        context["four_eyes"].update(problem=problem)
-        return render(request, "provenance/snapshot.html", context, status=status)
+    def approve(self, subject: Snapshot, reviewer: Actor) -> str:
+        snapshot = snapshot_approve(snapshot_id=str(subject.pk), reviewer=reviewer)
+        if snapshot.status == SnapshotStatus.APPROVED:
+            return "Snapshot approved: yours was the second approval. Models may now be trained on it."
+        return "Your approval is recorded. A second reviewer must approve it too."
 
-    def _snapshot(self, request: HttpRequest, snapshot_id: Any) -> Snapshot:
+    def reject(self, subject: Snapshot, reviewer: Actor, reason: str) -> None:
+        snapshot_reject(snapshot_id=str(subject.pk), reviewer=reviewer, reason=reason)
+
+    def refusal(self, error: ApplicationError, subject: Snapshot) -> str:
+        return _refusal(error, subject)
+
+    def four_eyes(self, request: HttpRequest, subject: Snapshot) -> dict[str, Any]:
+        return _four_eyes(request, subject)
+
+    def subject(self, request: HttpRequest, **kwargs: Any) -> Snapshot:
         visible = Snapshot.objects.visible_to(request.user).select_related("dataset", "created_by")
-        return get_object_or_404(visible, pk=snapshot_id)
+        return get_object_or_404(visible, pk=kwargs["snapshot_id"])
 
-    def _context(self, request: HttpRequest, snapshot: Snapshot) -> dict[str, Any]:
+    def page_context(self, request: HttpRequest, snapshot: Snapshot) -> dict[str, Any]:
         members_problem = None
         try:
             members = snapshot_members_page(

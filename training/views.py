@@ -9,17 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views import View
 from django.views.decorators.http import require_safe
 
 from core.exceptions import ApplicationError
-from core.roles import Role, has_role
-from core.web.decisions import DecisionForm, refusal_words
-from core.web.keyset import newest_first
+from core.roles import Actor, Role, has_role
+from core.web.decisions import FourEyesDecisionMixin, refusal_words
+from core.web.lists import newest_first_list_page
 from core.web.navigation import PAGE_ROLES
 from core.web.permissions import RoleRequiredMixin, role_required
 from training.models import BASE_MODEL_REQUIRED_APPROVALS, BaseModel, BaseModelReview, BaseModelStatus
@@ -27,7 +26,6 @@ from training.selectors import base_model_approvals, base_models_approvals
 from training.services import base_model_approve, base_model_reject
 
 BASE_MODEL_PAGE_ROLES = PAGE_ROLES["/snapshots/"]
-LIST_PAGE_SIZE = 50
 FILES_SHOWN = 500
 # The statuses whose reason the page shows: why it was refused or withdrawn.
 _EXPLAINED = (BaseModelStatus.REJECTED, BaseModelStatus.REVOKED)
@@ -56,83 +54,58 @@ class BaseModelRow:
 @require_safe
 def base_model_list_page(request: HttpRequest) -> HttpResponse:
     form = BaseModelFilterForm(request.GET or None)
-    after = request.GET.get("after") or None
-    context: dict[str, Any] = {
-        "form": form,
-        "rows": [],
-        "total": None,
-        "problem": None,
-        "next_url": None,
-        "first_page": not after,
-    }
-    if form.is_bound and not form.is_valid():
-        context["problem"] = "The filter could not be used; choose a status from the list and press Filter again."
-        return render(request, "training/base_model_list.html", context, status=400)
-    base_models = BaseModel.objects.visible_to(request.user).select_related("registered_by")
-    if form.is_bound and form.cleaned_data["status"]:
-        base_models = base_models.filter(status=form.cleaned_data["status"])
-    try:
-        page = newest_first(base_models, after=after, limit=LIST_PAGE_SIZE)
-    except ApplicationError as error:
-        context["problem"] = error.message
-        return render(request, "training/base_model_list.html", context, status=error.status)
-    approvals = base_models_approvals(page.rows)
-    context.update(rows=[BaseModelRow(row, approvals[row.pk]) for row in page.rows], total=base_models.count())
-    if page.next_cursor:
-        query = request.GET.copy()
-        query["after"] = page.next_cursor
-        context["next_url"] = f"?{query.urlencode()}"
-    return render(request, "training/base_model_list.html", context)
+
+    def matching(filters: dict[str, Any]) -> QuerySet[BaseModel]:
+        base_models = BaseModel.objects.visible_to(request.user).select_related("registered_by")
+        return base_models.filter(status=filters["status"]) if filters.get("status") else base_models
+
+    def rows(base_models: list[BaseModel]) -> list[BaseModelRow]:
+        approvals = base_models_approvals(base_models)
+        return [BaseModelRow(row, approvals[row.pk]) for row in base_models]
+
+    return newest_first_list_page(
+        request,
+        template="training/base_model_list.html",
+        form=form,
+        bad_filter="The filter could not be used; choose a status from the list and press Filter again.",
+        queryset=matching,
+        rows=rows,
+    )
 
 
-class BaseModelPage(RoleRequiredMixin, View):
+class BaseModelPage(RoleRequiredMixin, FourEyesDecisionMixin, View):
     """GET: the base model. POST (reviewers): `decision` approve or reject, with a `reason` for a
-    rejection, through the services the CLI calls; then back to the page, or with htmx the
-    decision section alone."""
+    rejection, through the services the CLI calls (core.web.decisions.FourEyesDecisionMixin)."""
 
     required_roles = BASE_MODEL_PAGE_ROLES
+    noun = "base model"
+    template_name = "training/base_model.html"
 
     def get(self, request: HttpRequest, base_model_id: Any) -> HttpResponse:
-        base_model = self._base_model(request, base_model_id)
-        return render(request, "training/base_model.html", self._context(request, base_model))
+        base_model = self.subject(request, base_model_id=base_model_id)
+        return render(request, self.template_name, self.page_context(request, base_model))
 
-    def post(self, request: HttpRequest, base_model_id: Any) -> HttpResponse:
-        base_model = self._base_model(request, base_model_id)
-        if not has_role(request.user, Role.REVIEWER):
-            raise PermissionDenied("only reviewers decide on base models")
-        form = DecisionForm(request.POST)
-        problem, status, done = form.problem(), 400, None
-        if problem is None:
-            try:
-                if form.cleaned_data["decision"] == "approve":
-                    base_model = base_model_approve(base_model_id=base_model.pk, reviewer=request.user)
-                    done = (
-                        "Base model approved: yours was the second approval. Models may now be trained from it."
-                        if base_model.status == BaseModelStatus.APPROVED
-                        else "Your approval is recorded. A second reviewer must approve it too."
-                    )
-                else:
-                    base_model_reject(base_model_id=base_model.pk, reviewer=request.user, reason=form.cleaned_data["reason"])
-                    done = "Base model rejected. Your reason is in the permanent record."
-            except ApplicationError as error:
-                base_model.refresh_from_db()
-                problem, status = _refusal(error, base_model), error.status
-        base_model.refresh_from_db()
-        if request.htmx:
-            # htmx swaps only 2xx answers: a refusal comes back as the section, with its alert.
-            four_eyes = {**_four_eyes(request, base_model), "problem": problem, "done": done}
-            return render(request, "partials/four_eyes.html", {"four_eyes": four_eyes})
-        if done is not None:
-            messages.success(request, done)
-            return HttpResponseRedirect(request.path)
-        context = self._context(request, base_model)
-        context["four_eyes"].update(problem=problem)
-        return render(request, "training/base_model.html", context, status=status)
+    def approve(self, subject: BaseModel, reviewer: Actor) -> str:
+        base_model = base_model_approve(base_model_id=subject.pk, reviewer=reviewer)
+        if base_model.status == BaseModelStatus.APPROVED:
+            return "Base model approved: yours was the second approval. Models may now be trained from it."
+        return "Your approval is recorded. A second reviewer must approve it too."
 
-    def _base_model(self, request: HttpRequest, base_model_id: Any) -> BaseModel:
-        return get_object_or_404(BaseModel.objects.visible_to(request.user).select_related("registered_by"), pk=base_model_id)
+    def reject(self, subject: BaseModel, reviewer: Actor, reason: str) -> None:
+        base_model_reject(base_model_id=subject.pk, reviewer=reviewer, reason=reason)
 
-    def _context(self, request: HttpRequest, base_model: BaseModel) -> dict[str, Any]:
+    def refusal(self, error: ApplicationError, subject: BaseModel) -> str:
+        return _refusal(error, subject)
+
+    def four_eyes(self, request: HttpRequest, subject: BaseModel) -> dict[str, Any]:
+        return _four_eyes(request, subject)
+
+    def subject(self, request: HttpRequest, **kwargs: Any) -> BaseModel:
+        return get_object_or_404(
+            BaseModel.objects.visible_to(request.user).select_related("registered_by"), pk=kwargs["base_model_id"]
+        )
+
+    def page_context(self, request: HttpRequest, base_model: BaseModel) -> dict[str, Any]:
         files = base_model.files if isinstance(base_model.files, list) else []
         return {
             "base_model": base_model,

@@ -30,6 +30,8 @@ from core.models import BackgroundJob
 from core.roles import Actor
 
 BATCH_SIZE = 500
+# The background job kind a large bulk decision runs as (registered in auditing/apps.py).
+BULK_DECISION_KIND = "bulk_decision"
 Progress = Callable[[int, int | None], None]
 
 

@@ -101,7 +101,8 @@ class ExportJobView(APIView):
 
 def _content_types() -> list[str]:
     """Every format's media type (without parameters), for the schema of the download."""
-    names = {f.content_type.split(";")[0] for subject in (SNAPSHOT, MODEL) for f in export_formats(subject)}
+    subjects: tuple[Subject, ...] = (SNAPSHOT, MODEL)
+    names = {f.content_type.split(";")[0] for subject in subjects for f in export_formats(subject)}
     return sorted(names)
 
 

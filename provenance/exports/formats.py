@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import IO, Any, Literal
+from typing import IO, Any, Final, Literal
 
 from django.utils.module_loading import import_string
 
 from core.exceptions import ApplicationError
 
-SNAPSHOT = "snapshot"
-MODEL = "model"
+SNAPSHOT: Final = "snapshot"
+MODEL: Final = "model"
 Subject = Literal["snapshot", "model"]
 Progress = Callable[[int, int | None], None]
 Writer = Callable[[str, IO[bytes], Progress], dict[str, Any]]

@@ -41,6 +41,7 @@ def test_demo_load_twice_leaves_twelve_approved_assets(db, settings, tmp_path):
         "demo-reviewer",
         "demo-reviewer-2",
         "demo-engineer",
+        "demo-compliance",
         "demo-operator",
         "demo-product",
     }

@@ -126,7 +126,7 @@ def test_a_tampered_page_link_is_explained_on_the_list(after, world, reviewer):
 
 
 def test_the_next_page_follows_the_cursor_and_shows_each_snapshot_once(two, reviewer, monkeypatch):
-    monkeypatch.setattr("provenance.views.LIST_PAGE_SIZE", 1)
+    monkeypatch.setattr("core.web.lists.LIST_PAGE_SIZE", 1)
     web = client(reviewer)
 
     first = web.get("/snapshots/?status=").content.decode()

@@ -105,7 +105,7 @@ def test_a_bad_filter_or_page_link_is_explained_on_the_list(query, registered, r
 
 def test_the_next_page_follows_the_cursor(registered, tiny_model_dir, ml_engineer, reviewer, monkeypatch):
     newer = registered_base_model(tiny_model_dir, ml_engineer, name="tiny-sd-2")
-    monkeypatch.setattr("training.views.LIST_PAGE_SIZE", 1)
+    monkeypatch.setattr("core.web.lists.LIST_PAGE_SIZE", 1)
     web = client(reviewer)
 
     first = web.get("/base-models/").content.decode()
