@@ -83,10 +83,10 @@ def test_a_format_not_built_yet_is_refused_in_words(approved, out):
     assert list(out.iterdir()) == []
 
 
-def test_a_format_not_built_yet_is_refused_before_its_approval_rule(in_review, out):
+def test_a_format_that_needs_approval_is_refused_for_a_snapshot_in_review(in_review, out):
     returned, document = export(str(in_review.pk), "--format", "pack", "--output", str(out / "p.zip"))
     # The approval rule itself: tests/provenance/exports/test_service.py.
-    assert (returned, document["code"]) == (1, "format_unavailable")
+    assert (returned, document["code"]) == (1, "snapshot_not_approved") and list(out.iterdir()) == []
 
 
 def test_a_format_for_the_other_subject_is_refused(approved, out):
