@@ -39,7 +39,7 @@ from core.exceptions import ApplicationError
 from core.storage import blob_exists, blob_open
 from provenance.c2pa.manifests import sign_container_file
 from provenance.c2pa.signer import trust_anchors_pem
-from provenance.exports.formats import SNAPSHOT, Progress, export_formats
+from provenance.exports.formats import SNAPSHOT, Progress, Writer, export_formats
 from provenance.exports.records import CHUNK, SnapshotReport, snapshot_report
 from provenance.exports.tabular import report_document
 from provenance.merkle import leaf_hash, level_proof, merkle_levels, snapshot_leaf
@@ -200,6 +200,10 @@ class _Folder:
             raise ApplicationError(f"the blob {sha256} does not hash to its name", code="blob_corrupt", status=409)
 
 
+def _writing(writer: Writer, snapshot_id: str, progress: Progress) -> Callable[[IO[bytes]], dict[str, Any]]:
+    return lambda handle: writer(snapshot_id, handle, progress)
+
+
 def pack_write(snapshot_id: str, handle: IO[bytes], progress: Progress) -> dict[str, Any]:
     """The `pack` export format (provenance.exports.formats)."""
     snapshot = snapshot_get(snapshot_id=snapshot_id)
@@ -218,9 +222,10 @@ def pack_write(snapshot_id: str, handle: IO[bytes], progress: Progress) -> dict[
     with tempfile.TemporaryDirectory(prefix="cleanroom-pack-") as temporary:
         folder = _Folder(Path(temporary) / "files")
         for member in packed:
-            writer = by_name[member.format].load_writer()
-            notes = folder.add(member.path, member.what, lambda out, w=writer: w(str(snapshot.pk), out, progress))
-            warnings += [w for w in (notes or {}).get("warnings", []) if w not in warnings]
+            notes = folder.add(
+                member.path, member.what, _writing(by_name[member.format].load_writer(), str(snapshot.pk), progress)
+            )
+            warnings += [said for said in (notes or {}).get("warnings", []) if said not in warnings]
         folder.add(PROOFS, "one Merkle inclusion proof per member", lambda out: _proofs_write(snapshot, out, progress))
         if container_sha256:
             folder.add_blob(SNAPSHOT_CONTAINER, "the signed snapshot container", container_sha256)
