@@ -41,20 +41,34 @@ def merkle_root(leaf_hashes: list[bytes]) -> bytes:
     return level[0]
 
 
-def inclusion_proof(leaf_hashes: list[bytes], index: int) -> list[tuple[Side, bytes]]:
+def merkle_levels(leaf_hashes: list[bytes]) -> list[list[bytes]]:
+    """Every level of the tree, leaves first and the root last: built once, it gives every
+    leaf's proof (`level_proof`) in O(log n) each instead of a tree per proof."""
+    levels = [list(leaf_hashes)]
+    while len(levels[-1]) > 1:
+        levels.append(_next_level(levels[-1]))
+    return levels
+
+
+def level_proof(levels: list[list[bytes]], index: int) -> list[tuple[Side, bytes]]:
     """The audit path from leaf `index` to the root, each sibling with the side it sits on."""
-    if not 0 <= index < len(leaf_hashes):
-        raise IndexError(f"leaf {index} is not in a tree of {len(leaf_hashes)} leaves")
+    if not 0 <= index < len(levels[0]):
+        raise IndexError(f"leaf {index} is not in a tree of {len(levels[0])} leaves")
     proof: list[tuple[Side, bytes]] = []
-    level = list(leaf_hashes)
-    while len(level) > 1:
+    for level in levels[:-1]:
         if index % 2:
             proof.append(("left", level[index - 1]))
         elif index + 1 < len(level):
             proof.append(("right", level[index + 1]))
-        level = _next_level(level)
         index //= 2
     return proof
+
+
+def inclusion_proof(leaf_hashes: list[bytes], index: int) -> list[tuple[Side, bytes]]:
+    """The audit path from leaf `index` to the root, each sibling with the side it sits on."""
+    if not 0 <= index < len(leaf_hashes):
+        raise IndexError(f"leaf {index} is not in a tree of {len(leaf_hashes)} leaves")
+    return level_proof(merkle_levels(leaf_hashes), index)
 
 
 def fold_proof(leaf: bytes, proof: list[tuple[Side, bytes]]) -> bytes:

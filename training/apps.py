@@ -8,6 +8,10 @@ class TrainingConfig(AppConfig):
     def ready(self) -> None:
         # provenance may not import training: the model's report formats are provided from here.
         from provenance.exports.formats import MODEL, export_format_provide
+        from provenance.exports.pack import on_snapshot_models
+        from training.exports import snapshot_signed_models
 
         export_format_provide(MODEL, "json", "training.exports.model_json_write")
         export_format_provide(MODEL, "pdf", "training.report_pdf.model_pdf_write")
+        export_format_provide(MODEL, "eu-summary", "training.eu_summary.eu_summary_write")
+        on_snapshot_models(snapshot_signed_models)

@@ -9,8 +9,10 @@ import json
 from typing import IO, Any
 
 from provenance.exports.formats import Progress
+from provenance.exports.pack import SignedModel
 from provenance.exports.records import snapshot_report
 from provenance.exports.tabular import report_document
+from provenance.models import Snapshot
 from training.models import ModelArtifact
 from training.selectors import model_get, model_refusal
 from training.services.lineage import model_document
@@ -71,3 +73,14 @@ def model_json_write(model_id: str, handle: IO[bytes], progress: Progress) -> di
     handle.write(json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False).encode("utf-8") + b"\n")
     progress(1, 1)
     return {}
+
+
+def snapshot_signed_models(snapshot: Snapshot) -> list[SignedModel]:
+    """The signed containers of the models trained on `snapshot`, for its compliance pack."""
+    return [
+        SignedModel(model_id=str(model_id), container_sha256=sha256)
+        for model_id, sha256 in ModelArtifact.objects.filter(snapshot=snapshot)
+        .exclude(container_sha256="")
+        .order_by("id")
+        .values_list("id", "container_sha256")
+    ]

@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import IO, Any
 
 import c2pa
 
@@ -97,14 +97,16 @@ def _signing_context(trust_anchors: str | None, thumbnail: bool, process_id: int
 
 def _sign(
     *,
-    asset: bytes,
+    asset: bytes | IO[bytes],
     mime_type: str,
     title: str,
     assertions: Sequence[dict],
     ingredients: Iterable[Ingredient],
     digital_source_type: str,
     thumbnail: bool,
+    destination: IO[bytes] | None = None,
 ) -> bytes:
+    """The signed asset's bytes; or, given a `destination` (a seekable file), written there and b""."""
     if digital_source_type not in DIGITAL_SOURCE_TYPES:
         raise ValueError(f"unknown digital source type {digital_source_type!r}")
     ingredients = list(ingredients)
@@ -121,7 +123,9 @@ def _sign(
         "ingredients": references,
     }
     context = _signing_context(_anchors_or_none(), thumbnail, os.getpid())
-    signed = io.BytesIO()
+    buffer = io.BytesIO()
+    signed = destination if destination is not None else buffer
+    source = io.BytesIO(asset) if isinstance(asset, bytes) else asset
     with open_signer() as signer, c2pa.Builder(manifest, context=context) as builder:
         builder.set_intent(c2pa.C2paBuilderIntent.CREATE, DIGITAL_SOURCE_TYPES[digital_source_type])
         for ingredient in ingredients:
@@ -129,8 +133,8 @@ def _sign(
                 builder.add_ingredient_from_archive(io.BytesIO(ingredient.archive))
             elif ingredient.data is not None:
                 builder.add_ingredient(ingredient.definition(), ingredient.mime_type, io.BytesIO(ingredient.data))
-        builder.sign(signer, mime_type, io.BytesIO(asset), signed)
-    return signed.getvalue()
+        builder.sign(signer, mime_type, source, signed)
+    return b"" if destination is not None else buffer.getvalue()
 
 
 def zip_files(files: dict[str, bytes]) -> bytes:
@@ -161,6 +165,21 @@ def sign_container(
         ingredients=ingredients,
         digital_source_type=digital_source_type,
         thumbnail=False,
+    )
+
+
+def sign_container_file(*, source: IO[bytes], destination: IO[bytes], title: str, assertions: list[dict]) -> None:
+    """Sign an uncompressed ZIP read from `source` (too large to hold in memory, e.g. a compliance
+    pack) into `destination`, a seekable file, as application/x-zip."""
+    _sign(
+        asset=source,
+        mime_type=CONTAINER_MIME_TYPE,
+        title=title,
+        assertions=assertions,
+        ingredients=(),
+        digital_source_type="digitalCreation",
+        thumbnail=False,
+        destination=destination,
     )
 
 

@@ -98,10 +98,19 @@ for _declared in (
         needs_approval=True,
         writer="provenance.exports.croissant.croissant_write",
     ),
-    ExportFormat("pack", "Compliance pack", SNAPSHOT, "application/zip", "zip", needs_approval=True),
+    ExportFormat(
+        "pack",
+        "Compliance pack",
+        SNAPSHOT,
+        "application/zip",
+        "zip",
+        needs_approval=True,
+        writer="provenance.exports.pack.pack_write",
+    ),
     # Model formats: training gives them their writers (training/exports.py).
     ExportFormat("json", "JSON", MODEL, "application/json", "json"),
     ExportFormat("pdf", "PDF", MODEL, "application/pdf", "pdf"),
-    ExportFormat("eu-summary", "EU training-content summary", MODEL, "application/pdf", "pdf"),
+    # Markdown in the AI Office template's sections, its figures repeated as JSON at the end.
+    ExportFormat("eu-summary", "EU training-content summary", MODEL, "text/markdown; charset=utf-8", "md"),
 ):
     register_export_format(_declared)

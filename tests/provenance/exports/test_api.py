@@ -41,11 +41,11 @@ def test_compliance_exports_a_snapshot_and_downloads_the_file(approved, client_f
     assert sum(row["record"] == "member" for row in rows) == 6
 
 
-def test_an_unknown_or_unavailable_format_is_refused_and_starts_nothing(approved, client_for, compliance):
+def test_an_unknown_or_unavailable_format_is_refused_and_starts_nothing(approved, client_for, compliance, unbuilt_pdf):
     cora = client_for(compliance)
     unknown = start(cora, approved, "docx")
     assert unknown.status_code == 400 and unknown.json()["code"] == "unknown_format"
-    later = start(cora, approved, "pack")
+    later = start(cora, approved, "pdf")
     assert later.status_code == 409 and later.json()["code"] == "format_unavailable"
     assert not BackgroundJob.objects.exists()
 

@@ -16,8 +16,6 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from provenance.exports.formats import SNAPSHOT, export_formats
-
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -79,19 +77,16 @@ def test_an_output_folder_that_is_not_writable_is_refused(approved):
     assert (returned, document["code"]) == (1, "output_not_writable")
 
 
-def test_a_format_not_built_yet_is_refused_in_words(approved, out):
-    unbuilt = [f.name for f in export_formats(SNAPSHOT) if not f.available]
-    if not unbuilt:
-        pytest.skip("every snapshot format is built")
-    returned, document = export(str(approved.pk), "--format", unbuilt[0], "--output", str(out / "r.out"))
+def test_a_format_not_built_yet_is_refused_in_words(approved, out, unbuilt_pdf):
+    returned, document = export(str(approved.pk), "--format", "pdf", "--output", str(out / "r.out"))
     assert (returned, document["code"]) == (1, "format_unavailable") and "not available yet" in document["error"]
     assert list(out.iterdir()) == []
 
 
-def test_a_format_not_built_yet_is_refused_before_its_approval_rule(in_review, out):
+def test_a_format_that_needs_approval_is_refused_for_a_snapshot_in_review(in_review, out):
     returned, document = export(str(in_review.pk), "--format", "pack", "--output", str(out / "p.zip"))
     # The approval rule itself: tests/provenance/exports/test_service.py.
-    assert (returned, document["code"]) == (1, "format_unavailable")
+    assert (returned, document["code"]) == (1, "snapshot_not_approved") and list(out.iterdir()) == []
 
 
 def test_a_format_for_the_other_subject_is_refused(approved, out):

@@ -44,10 +44,9 @@ def test_each_approved_snapshot_has_a_link_per_built_format_and_words_for_the_ot
     page = client(compliance).get("/reports/").content.decode()
     assert str(approved.pk)[:8] in page and str(in_review.pk)[:8] not in page, "only approved and tainted snapshots"
     assert f'href="/reports/{approved.pk}/csv/"' in page and f'href="/reports/{approved.pk}/json/"' in page
-    assert f'href="/reports/{approved.pk}/pdf/"' in page and f'href="/reports/{approved.pk}/croissant/"' in page
-    for label in ("Compliance pack",):
-        assert f"{label}: not available yet" in page
-    assert "/pack/" not in page, "no dead links"
+    for name in ("pdf", "croissant", "pack"):
+        assert f'href="/reports/{approved.pk}/{name}/"' in page
+    assert "not available yet" not in page, "every format of the contract is built"
 
 
 def test_a_small_snapshot_downloads_its_csv_at_once(approved, compliance):
@@ -105,13 +104,13 @@ def test_a_tainted_snapshot_is_listed_as_tainted_with_its_reason_and_still_expor
     assert {row["snapshot_status"] for row in rows} == {"TAINTED"}
 
 
-def test_bad_addresses_answer_404_never_500(approved, compliance):
+def test_bad_addresses_answer_404_never_500(approved, compliance, unbuilt_pdf):
     web = client(compliance)
     assert web.get(f"/reports/{approved.pk}/docx/").status_code == 404
     assert web.get(f"/reports/{uuid.uuid4()}/csv/").status_code == 404
-    unavailable = web.get(f"/reports/{approved.pk}/pack/")
+    unavailable = web.get(f"/reports/{approved.pk}/pdf/")
     assert unavailable.status_code == 200 and b"not available yet" in unavailable.content
-    refused = web.post(f"/reports/{approved.pk}/pack/")
+    refused = web.post(f"/reports/{approved.pk}/pdf/")
     assert refused.status_code == 409 and b"not available yet" in refused.content
     assert not BackgroundJob.objects.exists()
     assert web.get("/reports/?after=garbage").status_code == 400
