@@ -166,7 +166,7 @@ class ModelExportView(APIView):
     @extend_schema(
         request=ExportRequestSerializer,
         responses={202: ExportJobSerializer, **_errors(400, 403, 404, 409)},
-        description="Export the model's report in a background job. Formats: json (pdf and eu-summary: not available yet).",
+        description="Export the model's report in a background job. Formats: json, pdf, eu-summary (Markdown).",
     )
     def post(self, request: Request, pk: str) -> Response:
         model = _visible(_models(request.user), "model", pk=pk)
