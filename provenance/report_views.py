@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from core.exceptions import ApplicationError, NotFound
 from core.web.keyset import newest_first
 from core.web.navigation import PAGE_ROLES
 from core.web.permissions import RoleRequiredMixin, role_required
-from provenance.exports.formats import SNAPSHOT, ExportFormat, export_formats
+from provenance.exports.formats import SNAPSHOT, ExportFormat, Subject, export_formats
 from provenance.exports.jobs import export_file, export_file_name, export_start
 from provenance.exports.service import export_write
 from provenance.models import Snapshot, SnapshotStatus
@@ -39,6 +40,28 @@ LIST_PAGE_SIZE = 50
 # The largest snapshot whose CSV or JSON a click downloads at once (written in about a second).
 DIRECT_MAX = 5000
 DIRECT_FORMATS = {"csv", "json"}
+
+
+@dataclass(frozen=True)
+class ReportSubject:
+    """What an export page says of its subject (a snapshot, or a model another app provides)."""
+
+    pk: Any
+    title: str  # "snapshot 7c2ea275…"
+    description: str  # what the export covers, in words
+    tainted_reason: str  # "" unless tainted
+    small: bool  # its CSV or JSON is written in the click's own request
+
+
+# Other apps add a section to the Reports page (training: its trained models) without provenance
+# importing them: each provider takes the request and returns (template, context) or None.
+ReportSection = Callable[[HttpRequest], "tuple[str, dict[str, Any]] | None"]
+_sections: list[ReportSection] = []
+
+
+def on_report_section(provider: ReportSection) -> None:
+    if provider not in _sections:
+        _sections.append(provider)
 
 
 @dataclass(frozen=True)
@@ -93,66 +116,82 @@ def report_list_page(request: HttpRequest) -> HttpResponse:
         for snapshot in page.rows
     ]
     context["formats"] = export_formats(SNAPSHOT)
+    context["sections"] = [section for provider in _sections if (section := provider(request)) is not None]
     if page.next_cursor:
         context["next_url"] = f"?after={page.next_cursor}"
     return render(request, "provenance/reports.html", context)
 
 
-def _export_format(name: str) -> ExportFormat:
-    for export_format in export_formats(SNAPSHOT):
-        if export_format.name == name:
-            return export_format
-    raise Http404("no such export format")
-
-
-def _snapshot(request: HttpRequest, snapshot_id: Any) -> Snapshot:
-    snapshot = Snapshot.objects.visible_to(request.user).select_related("dataset").filter(pk=snapshot_id).first()
-    if snapshot is None:
-        raise Http404("no such snapshot")
-    return snapshot
-
-
-class ReportExportPage(RoleRequiredMixin, View):
-    """GET: a small snapshot's CSV or JSON at once; otherwise a page that says what preparing the
-    file means, with its button. POST: start the background export, then its job's page."""
+class ExportPage(RoleRequiredMixin, View):
+    """GET: a small subject's CSV or JSON at once; otherwise a page that says what preparing the
+    file means, with its button. POST: start the background export, then its job's page. A
+    subclass names its `subject` kind and finds the subject the viewer may export."""
 
     required_roles = REPORT_PAGE_ROLES
+    subject: Subject = SNAPSHOT
 
-    def get(self, request: HttpRequest, snapshot_id: Any, format_name: str) -> HttpResponseBase:
-        snapshot, export_format = _snapshot(request, snapshot_id), _export_format(format_name)
-        if export_format.name in DIRECT_FORMATS and snapshot.asset_count <= DIRECT_MAX:
+    def report_subject(self, request: HttpRequest, subject_id: Any) -> ReportSubject:
+        raise NotImplementedError
+
+    def get(self, request: HttpRequest, subject_id: Any, format_name: str) -> HttpResponseBase:
+        subject, export_format = self.report_subject(request, subject_id), self._export_format(format_name)
+        if export_format.name in DIRECT_FORMATS and subject.small:
             try:
-                return _download_now(snapshot, export_format)
+                return _download_now(self.subject, str(subject.pk), export_format)
             except ApplicationError as refusal:
-                return self._page(request, snapshot, export_format, problem=refusal.message, status=refusal.status)
-        return self._page(request, snapshot, export_format)
+                return self._page(request, subject, export_format, problem=refusal.message, status=refusal.status)
+        return self._page(request, subject, export_format)
 
-    def post(self, request: HttpRequest, snapshot_id: Any, format_name: str) -> HttpResponse:
-        snapshot, export_format = _snapshot(request, snapshot_id), _export_format(format_name)
+    def post(self, request: HttpRequest, subject_id: Any, format_name: str) -> HttpResponse:
+        subject, export_format = self.report_subject(request, subject_id), self._export_format(format_name)
         try:
-            job = export_start(subject=SNAPSHOT, subject_id=str(snapshot.pk), format_name=export_format.name, actor=request.user)
+            job = export_start(
+                subject=self.subject, subject_id=str(subject.pk), format_name=export_format.name, actor=request.user
+            )
         except ApplicationError as refusal:
-            return self._page(request, snapshot, export_format, problem=refusal.message, status=refusal.status)
+            return self._page(request, subject, export_format, problem=refusal.message, status=refusal.status)
         if request.htmx:  # type: ignore[attr-defined]
             return HttpResponseClientRedirect(job_url(job))
         return HttpResponseRedirect(job_url(job))
 
-    @staticmethod
+    def _export_format(self, name: str) -> ExportFormat:
+        for export_format in export_formats(self.subject):
+            if export_format.name == name:
+                return export_format
+        raise Http404("no such export format")
+
     def _page(
-        request: HttpRequest, snapshot: Snapshot, export_format: ExportFormat, *, problem: str = "", status: int = 200
+        self, request: HttpRequest, subject: ReportSubject, export_format: ExportFormat, *, problem: str = "", status: int = 200
     ) -> HttpResponse:
-        context = {"snapshot": snapshot, "export_format": export_format, "problem": problem}
+        context = {"subject": subject, "export_format": export_format, "problem": problem, "action": request.path}
         return render(request, "provenance/report_export.html", context, status=status)
 
 
-def _download_now(snapshot: Snapshot, export_format: ExportFormat) -> FileResponse:
+class ReportExportPage(ExportPage):
+    """A snapshot's export (/reports/<snapshot>/<format>/)."""
+
+    def report_subject(self, request: HttpRequest, subject_id: Any) -> ReportSubject:
+        snapshot = Snapshot.objects.visible_to(request.user).select_related("dataset").filter(pk=subject_id).first()
+        if snapshot is None:
+            raise Http404("no such snapshot")
+        count = snapshot.asset_count
+        tainted = snapshot.status == SnapshotStatus.TAINTED
+        return ReportSubject(
+            pk=snapshot.pk,
+            title=f"snapshot {str(snapshot.pk)[:8]}…",
+            description=f"the {count} image{'' if count == 1 else 's'} of dataset {snapshot.dataset.slug}",
+            tainted_reason=(snapshot.status_reason or "a consent it rests on was withdrawn") if tainted else "",
+            small=count <= DIRECT_MAX,
+        )
+
+
+def _download_now(subject: Subject, subject_id: str, export_format: ExportFormat) -> FileResponse:
     """Write the export into a private temporary folder and send it; the file is unlinked at
     once and lives only as long as the open handle the response closes."""
-    name = export_file_name(export_format, str(snapshot.pk))
+    name = export_file_name(export_format, subject_id)
     with tempfile.TemporaryDirectory(prefix="cleanroom-export-") as folder:
-        written = export_write(
-            subject=SNAPSHOT, subject_id=str(snapshot.pk), format_name=export_format.name, output=Path(folder) / name
-        )
+        output = Path(folder) / name
+        written = export_write(subject=subject, subject_id=subject_id, format_name=export_format.name, output=output)
         handle = open(written.path, "rb")  # noqa: SIM115  (FileResponse closes it)
         os.unlink(written.path)
     return _attachment(handle, name, export_format.content_type, written.sha256)

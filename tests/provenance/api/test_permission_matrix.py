@@ -84,6 +84,8 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("GET  /reports/{snapshot}/{export_format}/",     (302, 403,  403, 403, 403, 403, 403, 200, 403, 403)),
     ("POST /reports/{snapshot}/{export_format}/",     (302, 403,  403, 403, 403, 403, 403, 302, 403, 403)),
     ("GET  /reports/downloads/{export_job}/",         (302, 403,  403, 403, 403, 403, 403, 200, 403, 403)),
+    ("GET  /reports/models/{model}/{model_format}/",  (302, 403,  403, 403, 403, 403, 403, 200, 403, 403)),
+    ("POST /reports/models/{model}/{model_format}/",  (302, 403,  403, 403, 403, 403, 403, 302, 403, 403)),
     # provenance
     ("GET  /api/v1/schema/",                          (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET  /api/v1/docs/",                            (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
@@ -422,6 +424,8 @@ def _url(template: str, scene: Scene) -> str:
             return "256"
         if name == "export_format":
             return "csv"
+        if name == "model_format":
+            return "json"
         if name in ("consent", "asset", "snapshot"):
             return str(getattr(scene.world, name).pk)
         return str(getattr(scene, name).pk)
