@@ -7,6 +7,8 @@ import hashlib
 import io
 import json
 import os
+import resource
+import signal
 import subprocess
 import sys
 import uuid
@@ -15,6 +17,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+
+from tests.workers import worker_environment
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[3]
@@ -118,15 +122,45 @@ def test_neither_or_both_subjects_is_a_usage_error(approved, out):
     assert list(out.iterdir()) == []
 
 
-def test_an_error_while_writing_leaves_no_file(approved, out, monkeypatch):
+def _file_size_limit(limit: int):
+    """For a child process: files may not grow past `limit` bytes, and a write past it fails
+    with EFBIG instead of killing the process (what a full disk or quota does to a writer)."""
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    return apply
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_error_while_writing_leaves_no_file(approved, out, tmp_path):
     output = out / "report.json"
     output.write_text("the previous export")
 
-    def broken_members(*args, **kwargs):
-        raise OSError(28, "No space left on device")
-        yield  # a generator, as the real one
+    # The real command in its own process, whose files may not grow past 2 kB: the JSON of six
+    # members is larger, so the write fails part-way, as on a full disk.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "export",
+            str(approved.pk),
+            "--format",
+            "json",
+            "--output",
+            str(output),
+            "--force",
+            "--json",
+        ],
+        cwd=ROOT,
+        env=worker_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_file_size_limit(2048),
+    )
 
-    monkeypatch.setattr("provenance.exports.tabular.member_records", broken_members)
-    returned, document = export(str(approved.pk), "--format", "json", "--output", str(output), "--force")
-    assert (returned, document["code"]) == (1, "internal_error")
+    assert done.returncode == 1 and json.loads(done.stdout)["code"] == "internal_error", done.stderr
+    assert "File too large" in done.stderr
     assert output.read_text() == "the previous export" and [p.name for p in out.iterdir()] == ["report.json"]
