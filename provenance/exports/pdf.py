@@ -196,10 +196,24 @@ def summary_charts(digest: SnapshotDigest) -> dict[str, str | None]:
     }
 
 
+def _weasyprint() -> Any:
+    """WeasyPrint, imported without its side effect: on import it sets Pillow's process-wide
+    `ImageFile.LOAD_TRUNCATED_IMAGES`, after which a worker or a command that had once rendered
+    a PDF would accept truncated images at ingest and audit them as whole. The flag is put back."""
+    from PIL import ImageFile
+
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
+    import weasyprint
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = before
+    return weasyprint
+
+
 def pdf_render(template: str, context: dict[str, Any], *, created: str, modified: str, identifier: str) -> bytes:
     """Render an export template to PDF bytes, with metadata that depends only on the record:
     the dates given (the HTML's dcterms metas), a file identifier derived from `identifier`."""
-    from weasyprint import CSS, HTML
+    weasyprint = _weasyprint()
+    CSS, HTML = weasyprint.CSS, weasyprint.HTML  # noqa: N806 (the library's class names)
 
     html = render_to_string(template, {**context, "created": created, "modified": modified, "generator": GENERATOR})
     document = HTML(string=html, base_url=str(STYLESHEET.parent))

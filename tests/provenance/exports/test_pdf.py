@@ -165,3 +165,16 @@ def test_the_reports_page_prepares_the_pdf_in_the_background_never_in_the_reques
     data = b"".join(download.streaming_content)
     assert download["Content-Type"] == "application/pdf" and data.startswith(b"%PDF-")
     assert approved.merkle_root in "".join(pages_text(data)).replace(" ", "")
+
+
+def test_rendering_a_pdf_leaves_ingest_refusing_truncated_images(approved, contributor, operator, out):
+    """WeasyPrint's import switches on Pillow's process-wide LOAD_TRUNCATED_IMAGES; a worker or a
+    command that had rendered a PDF then accepted half a JPEG at ingest (seen in the suite)."""
+    exported(approved, out / "first.pdf")
+
+    dataset = dataset_create(slug="after-a-report", scopes=["ai_training"], actor=operator)
+    consent = grant_consent(contributor, "carla@example.com")
+    whole = image_bytes(31, size=(128, 128))
+    result = ingest(contributor, dataset, consent, SimpleUploadedFile("half.jpg", whole[: len(whole) // 2], "image/jpeg"))
+
+    assert [(row["reason"]) for row in result["refused"]] == ["invalid_image"] and result["accepted"] == []
