@@ -213,7 +213,7 @@ def pdf_render(template: str, context: dict[str, Any], *, created: str, modified
     """Render an export template to PDF bytes, with metadata that depends only on the record:
     the dates given (the HTML's dcterms metas), a file identifier derived from `identifier`."""
     weasyprint = _weasyprint()
-    CSS, HTML = weasyprint.CSS, weasyprint.HTML  # noqa: N806 (the library's class names)
+    CSS, HTML = weasyprint.CSS, weasyprint.HTML
 
     html = render_to_string(template, {**context, "created": created, "modified": modified, "generator": GENERATOR})
     document = HTML(string=html, base_url=str(STYLESHEET.parent))
