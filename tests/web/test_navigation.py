@@ -25,13 +25,17 @@ def test_after_logging_in_by_keyboard_the_navigation_has_exactly_the_roles_links
 ) -> None:
     request.getfixturevalue(persona)
     page.goto("/accounts/login/")
-    page.keyboard.type(USERNAMES[persona])  # the username field has the focus when the page opens
+    # The username field has the focus when the page opens: wait for it before typing (typing
+    # first, on a loaded machine, sent the letters nowhere and the log-in failed).
+    expect(page.get_by_label("Username")).to_be_focused()
+    page.keyboard.type(USERNAMES[persona])
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
 
     navigation = page.get_by_role("navigation")
-    expect(navigation.get_by_role("link")).to_have_text(LINKS[persona])
+    # The log-in hashes the password (deliberately slow): give it time on a loaded machine.
+    expect(navigation.get_by_role("link")).to_have_text(LINKS[persona], timeout=15_000)
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
     axe(page)
     tab_to(navigation.get_by_role("link", name=LINKS[persona][0]))  # the navigation is reachable by keyboard
