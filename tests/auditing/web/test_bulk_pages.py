@@ -15,6 +15,7 @@ from core.audit import audit_events
 from core.background import background_run
 from core.models import BackgroundJob, EventType
 from tests.auditing.factories import flagged_finding
+from tests.support.pages import client
 
 pytestmark = pytest.mark.django_db
 
@@ -25,12 +26,6 @@ REASON = "Not what the check says: a false match"
 @pytest.fixture
 def three(world, contributor, settings) -> list[Finding]:
     return [flagged_finding(settings, contributor, world.dataset, world.consent, seed=seed) for seed in (91, 92, 93)]
-
-
-def client(user) -> Client:
-    web = Client()
-    web.force_login(user)
-    return web
 
 
 def decide(web: Client, count=3, decision="dismiss", reason=REASON, query="", **extra):

@@ -6,22 +6,15 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from provenance.models import Asset
 from provenance.services.thumbnails import thumbnail_exists, thumbnails_derive
 from tests.provenance.factories import image_bytes, ingest
+from tests.support.pages import client
 from tests.support.polyglot import polyglot_gif
 from tests.workers import queued_messages
 
 pytestmark = pytest.mark.django_db
-
-
-def client(user=None) -> Client:
-    web = Client()
-    if user is not None:
-        web.force_login(user)
-    return web
 
 
 @pytest.fixture

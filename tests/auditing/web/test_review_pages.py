@@ -13,6 +13,7 @@ from auditing.services.claims import asset_claim, claim_holder
 from auditing.views import c2pa_summary
 from core.audit import audit_events
 from tests.auditing.factories import flagged_finding, near_duplicate_finding
+from tests.support.pages import client
 
 pytestmark = pytest.mark.django_db
 
@@ -25,12 +26,6 @@ def finding(world, contributor, settings) -> Finding:
 @pytest.fixture
 def second(world, contributor, settings) -> Finding:
     return flagged_finding(settings, contributor, world.dataset, world.consent, seed=42)
-
-
-def client(user) -> Client:
-    web = Client()
-    web.force_login(user)
-    return web
 
 
 def asset_url(finding: Finding) -> str:

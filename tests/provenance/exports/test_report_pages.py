@@ -18,15 +18,9 @@ from core.background import background_run
 from core.models import BackgroundJob
 from provenance.services.consent import consent_revoke
 from tests.core.factories import user_with_role
+from tests.support.pages import client
 
 pytestmark = pytest.mark.django_db
-
-
-def client(user) -> Client:
-    web = Client()
-    if user is not None:
-        web.force_login(user)
-    return web
 
 
 def body(response) -> bytes:

@@ -18,16 +18,10 @@ from provenance.models import ConsentRecord, Snapshot, SnapshotStatus
 from provenance.services.consent import consent_revoke
 from provenance.services.snapshots import snapshot_approve, snapshot_create, snapshot_reject
 from tests.core.factories import user_with_role
+from tests.support.pages import client
 from tests.support.snapshot_worlds import DISMISSAL_REASON, diff_world
 
 pytestmark = pytest.mark.django_db
-
-
-def client(user) -> Client:
-    web = Client()
-    if user is not None:
-        web.force_login(user)
-    return web
 
 
 def page_of(snapshot: Snapshot) -> str:

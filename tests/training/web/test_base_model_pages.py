@@ -13,18 +13,12 @@ from core.audit import audit_events
 from core.roles import Role
 from core.users import user_add
 from tests.core.factories import user_with_role
+from tests.support.pages import client
 from tests.training.factories import approved_base_model, registered_base_model
 from training.models import BaseModel, BaseModelStatus
 from training.services import base_model_reject
 
 pytestmark = pytest.mark.django_db
-
-
-def client(user) -> Client:
-    web = Client()
-    if user is not None:
-        web.force_login(user)
-    return web
 
 
 def page_of(base_model: BaseModel) -> str:

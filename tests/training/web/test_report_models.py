@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.test import Client
 
 from core.background import background_run
 from core.models import BackgroundJob
 from provenance.services.consent import consent_revoke
+from tests.support.pages import client
 from tests.support.worlds import model_world, trainable_world
 
 pytestmark = pytest.mark.django_db
@@ -29,12 +29,6 @@ def model(contributor, reviewer, second_reviewer, ml_engineer, operator, pki, ti
         base_dir=tiny_model_dir,
     )
     return model_world(trainable, ml_engineer=ml_engineer)
-
-
-def client(user) -> Client:
-    web = Client()
-    web.force_login(user)
-    return web
 
 
 def test_each_trained_model_is_listed_with_a_link_per_model_report(model, compliance):
