@@ -20,7 +20,8 @@ from provenance.services.contributors import contributor_add
 from tests.core.factories import user_with_role
 from tests.support.pki import pki_install
 from tests.support.tiny_models import build_tiny_pipeline, private_copy
-from tests.support.worlds import World, api_world
+from tests.support.worlds import TrainableWorld, World, api_world, trainable_world
+from tests.training.factories import trained_model
 
 
 @pytest.fixture(autouse=True)
@@ -150,3 +151,19 @@ def tiny_copy(tiny_model_dir, tmp_path) -> Path:
 def pki(settings, tmp_path, db) -> dict:
     """The organisation's signing identity, created by `pki init` under tmp_path."""
     return pki_install(settings, tmp_path / "pki")
+
+
+@pytest.fixture
+def cpu_trained_model(contributor, reviewer, second_reviewer, ml_engineer, operator, pki, tiny_model_dir, settings):
+    """(the trainable world, mel's LoRA trained on it in-process on the CPU): carla's two
+    approved images in an approved snapshot of `portraits`, and an approved tiny base model."""
+    settings.CLEANROOM_TRAINING = {**settings.CLEANROOM_TRAINING, "DEVICE": "cpu"}
+    trainable: TrainableWorld = trainable_world(
+        contributor=contributor,
+        reviewer=reviewer,
+        second_reviewer=second_reviewer,
+        ml_engineer=ml_engineer,
+        operator=operator,
+        base_dir=tiny_model_dir,
+    )
+    return trainable, trained_model(trainable.snapshot, trainable.base_model, ml_engineer)

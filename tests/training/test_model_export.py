@@ -9,25 +9,12 @@ import pytest
 from django.core.management import call_command
 
 from provenance.services.consent import consent_revoke
-from tests.support.worlds import trainable_world
-from tests.training.factories import trained_model
 
 pytestmark = pytest.mark.django_db
 
 
-def test_a_model_exports_its_run_base_model_snapshot_and_lineage_and_says_when_tainted(
-    contributor, reviewer, second_reviewer, ml_engineer, operator, pki, tiny_model_dir, tmp_path, settings
-):
-    settings.CLEANROOM_TRAINING = {**settings.CLEANROOM_TRAINING, "DEVICE": "cpu"}
-    trainable = trainable_world(
-        contributor=contributor,
-        reviewer=reviewer,
-        second_reviewer=second_reviewer,
-        ml_engineer=ml_engineer,
-        operator=operator,
-        base_dir=tiny_model_dir,
-    )
-    model = trained_model(trainable.snapshot, trainable.base_model, ml_engineer)
+def test_a_model_exports_its_run_base_model_snapshot_and_lineage_and_says_when_tainted(cpu_trained_model, operator, tmp_path):
+    trainable, model = cpu_trained_model
     output = tmp_path / "model.json"
 
     out = io.StringIO()

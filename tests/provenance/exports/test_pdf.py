@@ -24,8 +24,6 @@ from provenance.services.datasets import dataset_create
 from provenance.services.snapshots import snapshot_create
 from tests.provenance.factories import grant_consent, image_bytes, ingest
 from tests.support.report_worlds import DISMISSAL_REASON
-from tests.support.worlds import trainable_world
-from tests.training.factories import trained_model
 
 pytestmark = pytest.mark.django_db
 SHOTS = os.environ.get("PDF_SHOTS")  # a folder: the pages are also rendered there as PNG (to look at)
@@ -92,19 +90,8 @@ def test_the_table_and_contact_sheet_are_capped_and_say_so(approved, out, settin
     assert members[1] in flat and members[5] not in flat
 
 
-def test_a_model_report_names_its_run_base_model_snapshot_root_and_approvers(
-    contributor, reviewer, second_reviewer, ml_engineer, operator, pki, tiny_model_dir, tmp_path, settings
-):
-    settings.CLEANROOM_TRAINING = {**settings.CLEANROOM_TRAINING, "DEVICE": "cpu"}
-    trainable = trainable_world(
-        contributor=contributor,
-        reviewer=reviewer,
-        second_reviewer=second_reviewer,
-        ml_engineer=ml_engineer,
-        operator=operator,
-        base_dir=tiny_model_dir,
-    )
-    model = trained_model(trainable.snapshot, trainable.base_model, ml_engineer)
+def test_a_model_report_names_its_run_base_model_snapshot_root_and_approvers(cpu_trained_model, operator, tmp_path):
+    trainable, model = cpu_trained_model
     output = tmp_path / "model.pdf"
 
     export_write(subject="model", subject_id=str(model.pk), format_name="pdf", output=output)
