@@ -16,6 +16,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("auditing.urls")),
     path("", include("provenance.urls")),
     path("", include("training.urls")),
+    path("portal/", include("provenance.portal.urls")),
+    path("", include("generation.urls")),
     path("api/v1/", include("core.api.urls", namespace="core-api")),
     path("api/v1/", include("provenance.api.urls", namespace="api")),
     path("api/v1/", include("auditing.api.urls", namespace="auditing-api")),

@@ -1,0 +1,1 @@
+"""The public verify page (DESIGN.md, "Web contract": `/verify/`)."""
