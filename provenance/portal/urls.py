@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, path  # noqa: F401
+from django.urls import URLPattern, path
+
+from provenance.portal import consents, home
 
 urlpatterns: list[URLPattern] = [
     # --- home and notifications (/portal/) ---
+    path("", home.PortalHomeView.as_view(), name="portal-home"),
     # --- consents: give, read, download, revoke (/portal/consents/…) ---
+    path("consents/new/", consents.ConsentNewView.as_view(), name="portal-consent-new"),
+    path("consents/<uuid:consent_id>/", consents.ConsentDetailView.as_view(), name="portal-consent"),
+    path("consents/<uuid:consent_id>/revoke/", consents.ConsentRevokeView.as_view(), name="portal-consent-revoke"),
+    path("consents/<uuid:consent_id>/download/", consents.ConsentDownloadView.as_view(), name="portal-consent-download"),
     # --- upload (/portal/upload/…) ---
     # --- "Was my image used?" (/portal/check/…) ---
 ]
