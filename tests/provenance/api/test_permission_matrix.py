@@ -66,6 +66,13 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("POST /review/bulk/",                            (302, 403,  403, 403, 302, 302, 403, 403, 403, 403)),
     ("GET  /images/assets/{asset}/",                  (302, 404,  200, 404, 200, 200, 404, 200, 200, 404)),
     ("GET  /images/assets/{asset}/thumb/{thumbnail_size}/", (302, 404, 200, 404, 200, 200, 404, 200, 200, 404)),
+    ("GET  /portal/",                                 (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/consents/new/",                    (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/consents/new/",                    (302, 403,  302, 302, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/consents/{consent}/",              (302, 403,  200, 404, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/consents/{consent}/revoke/",       (302, 403,  200, 404, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/consents/{consent}/revoke/",       (302, 403,  302, 404, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/consents/{consent}/download/",     (302, 403,  200, 404, 403, 403, 403, 403, 403, 403)),
     ("GET  /images/protected/{protected_work}/",      (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
     # the snapshot and base-model pages (four eyes): reviewers decide, engineers and compliance read
     ("GET  /snapshots/",                              (302, 403,  403, 403, 200, 200, 200, 200, 403, 403)),
@@ -354,6 +361,12 @@ def _verify_body(scene: Scene, user) -> Body:
     return Body({"file": SimpleUploadedFile("stranger.png", noise_png(2), "image/png")}, "multipart")
 
 
+def _portal_consent_body(scene: Scene, user) -> Body:
+    form = {"scopes": ["ai_training"], "agree": "on", "evidence": SimpleUploadedFile("form.pdf", b"%PDF portal form")}
+    persons = {"person-TOTAL_FORMS": "0", "person-INITIAL_FORMS": "0"}
+    return Body({**form, **persons}, "multipart")
+
+
 def _open_findings(scene: Scene) -> int:
     # The bulk decision confirms the count it was shown: every open finding, the flagged one's too.
     scene.needs("finding")
@@ -410,6 +423,8 @@ BODIES: dict[str, Callable[[Scene, Any], Body]] = {
         }
     ),
     "POST /api/v1/verify/": _verify_body,
+    "POST /portal/consents/new/": _portal_consent_body,
+    "POST /portal/consents/{consent}/revoke/": lambda s, u: Body({"reason": "I changed my mind"}, "multipart"),
 }
 
 
