@@ -42,7 +42,7 @@ class ConsentForm(forms.Form):
         error_messages={"required": "Attach the signed consent form.", "empty": "The signed consent form you chose is empty."},
     )
     agree = forms.BooleanField(
-        label="I have read the terms below and agree to them for the uses I ticked.",
+        label="I have read the terms above and agree to them for the uses I ticked.",
         error_messages={"required": "Tick the box to agree to the terms."},
     )
 

@@ -34,10 +34,10 @@ ASSET_STATUS_MEANING = {
     AssetStatus.AUDITING: "being checked",
     AssetStatus.CLEAR: "passed every check; waiting for a reviewer",
     AssetStatus.FLAGGED: "a check found something a reviewer must look at",
-    AssetStatus.APPROVED: "approved: it may be used for training under your consent",
+    AssetStatus.APPROVED: "it may be used for training under your consent",
     AssetStatus.REJECTED: "a reviewer decided it cannot be used",
-    AssetStatus.WITHDRAWN: "withdrawn: its consent was revoked, so it is no longer used",
-    AssetStatus.ERASED: "erased on request: the picture is gone, only a record of it remains",
+    AssetStatus.WITHDRAWN: "its consent was revoked, so it is no longer used",
+    AssetStatus.ERASED: "the picture was deleted on request; only a record of it remains",
 }
 
 SCOPE_MEANING = {

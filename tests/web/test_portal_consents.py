@@ -80,6 +80,10 @@ def test_a_contributor_revokes_after_reading_what_will_happen_and_sees_the_effec
     expect(page.get_by_role("button", name="Revoke consent")).to_have_count(0)
     axe(page)
     screenshot(page, "portal-consent-revoked")
+    response = page.goto(f"/portal/consents/{consent.pk}/revoke/")  # once more, by its address
+    assert response is not None and response.status == 409
+    expect(page.get_by_role("alert")).to_have_text("This consent is already revoked.")
+    axe(page)
     assert set(consent.assets.values_list("status", flat=True)) == {AssetStatus.WITHDRAWN}
     trainable.snapshot.refresh_from_db()
     assert trainable.snapshot.status == SnapshotStatus.TAINTED

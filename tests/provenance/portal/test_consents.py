@@ -144,7 +144,7 @@ def test_the_form_shows_every_scope_explained_and_the_terms_text(contributor):
     html = client(contributor).get("/portal/consents/new/").content.decode()
     for scope in ("ai_training", "generative_training", "commercial_use", "likeness"):
         assert f'value="{scope}"' in html
-    assert f"The terms (version {CURRENT})" in html and "Revoking." in html
+    assert f"The terms (version {CURRENT})" in html and "<p>4. Revoking." in html
     assert "Add another person" in html and 'name="person-1-name"' in html
 
 

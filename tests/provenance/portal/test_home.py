@@ -121,3 +121,13 @@ def test_other_roles_get_403_anonymous_visitors_the_login_and_an_unlinked_accoun
     assert anonymous.status_code == 302 and anonymous["Location"].startswith("/accounts/login/")
     unlinked = client(user_with_role("una", Role.CONTRIBUTOR)).get("/portal/")
     assert unlinked.status_code == 403 and "not linked" in unlinked.content.decode()
+
+
+def test_the_news_names_a_model_trained_on_a_snapshot_holding_their_images(cpu_trained_model, contributor):
+    _, model = cpu_trained_model
+    Contributor.objects.filter(email="carla@example.com").update(portal_visited_at=model.created_at - timedelta(seconds=1))
+    html = " ".join(client(contributor).get("/portal/").content.decode().split())
+    assert f"a model (<code>{str(model.pk)[:8]}</code>, from {model.base_model.name}) was trained on a snapshot of" in html
+    assert "that holds 2 images of yours: <span" in html
+    # The snapshot's approval came before the last visit: it is not news any more.
+    assert "was approved for training" not in html
