@@ -9,14 +9,15 @@ the revocation from `consent_revoke`, which select the same images and snapshots
 from __future__ import annotations
 
 import contextlib
-import io
 import json
+import shutil
+import tempfile
 import zipfile
 from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views import View
@@ -39,8 +40,8 @@ from provenance.terms import terms_current, terms_get
 # The consent document's refusals, in the words of the form (the rule itself stays there).
 _PLAIN = [
     ("expires_at must be after granted_at", "expires_on", "The expiry date has passed: choose a later date, or leave it empty."),
-    ("likeness scope needs depicted_persons", None, "You ticked likeness: name each person shown below, with their release."),
-    ("must grant the likeness scope", None, "Each person shown must agree to likeness: tick it in their row."),
+    ("likeness scope needs depicted_persons", "persons", "You ticked likeness: name each person shown, with their release."),
+    ("must grant the likeness scope", "persons", "Each person shown must agree to likeness: tick it in their row."),
 ]
 
 
@@ -68,18 +69,22 @@ class ConsentNewView(PortalPageMixin, View):
         form = ConsentForm(request.POST, request.FILES)
         persons = DepictedPersonFormSet(request.POST, request.FILES, prefix="person")
         problems: list[str] = []
+        persons_problems: list[str] = []
         if form.is_valid() and persons.is_valid():
             try:
                 consent = self._grant(form, persons)
             except ApplicationError as error:
                 field, words = _plain(error)
-                if field:
-                    form.add_error(field, words)
-                problems.append(words)
+                if field == "persons":  # said in the people's rows and in the summary
+                    persons_problems.append(words)
+                elif field:
+                    form.add_error(field, words)  # said beside the field and in the summary
+                else:
+                    problems.append(words)
             else:
                 messages.success(request, "Your consent is recorded. You can download what you agreed to below.")
                 return redirect("portal-consent", consent_id=consent.pk)
-        return self._page(request, form, persons, problems=problems, status=400)
+        return self._page(request, form, persons, problems=problems, persons_problems=persons_problems, status=400)
 
     def _grant(self, form: ConsentForm, persons: Any) -> Any:
         terms = terms_current()
@@ -114,14 +119,31 @@ class ConsentNewView(PortalPageMixin, View):
         return consent
 
     def _page(
-        self, request: HttpRequest, form: forms.Form, persons: Any, *, problems: Any = (), status: int = 200
+        self,
+        request: HttpRequest,
+        form: forms.Form,
+        persons: Any,
+        *,
+        problems: Any = (),
+        persons_problems: Any = (),
+        status: int = 200,
     ) -> HttpResponse:
-        has_errors = bool(form.errors or any(persons.errors) or persons.non_form_errors() or problems)
+        persons_problems = [*persons_problems, *persons.non_form_errors()]
+        summary: list[tuple[str | None, str]] = [(None, str(p)) for p in problems]
+        summary += [("persons-help", str(p)) for p in persons_problems]
+        named = [("", form)] + [(f"Person {n}, ", person) for n, person in enumerate(persons.forms, start=1)]
+        for prefix, bound_form in named:
+            for name, errors in bound_form.errors.items():
+                if name in bound_form.fields:
+                    field = bound_form[name]
+                    target = field.id_for_label or f"{field.auto_id}_0"  # a group of boxes: its first
+                    summary += [(target, f"{prefix}{field.label}: {error}") for error in errors]
         context = {
             "form": form,
             "persons": persons,
-            "problems": list(problems) + list(persons.non_form_errors()),
-            "has_errors": has_errors,
+            "summary": summary,
+            "persons_problems": persons_problems,
+            "has_errors": bool(summary),
             "terms": terms_current(),
             "scopes_explained": SCOPE_EXPLAINED,
         }
@@ -233,8 +255,9 @@ class ConsentDownloadView(PortalPageMixin, View):
                 for e in portal.events
             ],
         }
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        # Built in a temporary file, each evidence copied in pieces: a 100 MB form never sits in memory.
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it once sent)
+        with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("consent.json", json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
             with contextlib.suppress(NotFound):  # a version this installation has no text of
                 archive.writestr(f"terms-{consent.terms_version}.md", terms_get(consent.terms_version).text)
@@ -242,8 +265,7 @@ class ConsentDownloadView(PortalPageMixin, View):
                 (f"person-{n}", p.evidence) for n, p in enumerate(consent.depicted_persons.all(), start=1)
             ]
             for folder, document in documents:
-                with blob_open(document.sha256) as stream:
-                    archive.writestr(f"{folder}/{document.original_name}", stream.read())
-        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
-        response["Content-Disposition"] = f'attachment; filename="consent-{consent.pk}.zip"'
-        return response
+                with blob_open(document.sha256) as stream, archive.open(f"{folder}/{document.original_name}", "w") as member:
+                    shutil.copyfileobj(stream, member)
+        spool.seek(0)
+        return FileResponse(spool, as_attachment=True, filename=f"consent-{consent.pk}.zip", content_type="application/zip")

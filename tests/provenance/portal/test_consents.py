@@ -5,6 +5,7 @@ page, its download, and a revocation refused for another contributor, twice, or 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -137,6 +138,7 @@ def test_a_bad_consent_form_is_explained_and_stores_nothing(contributor, overrid
     html = response.content.decode()
     assert response.status_code == 400 and says in html
     assert 'role="alert"' in html and "Your consent has not been recorded" in html
+    assert html.count(says) == 2  # beside its field (or the people shown) and in the summary
     assert stored() == before
 
 
@@ -156,9 +158,11 @@ def test_the_consent_page_says_what_was_agreed_and_its_download_holds_the_record
 
     response = client(contributor).get(f"/portal/consents/{consent.pk}/download/")
     assert response["Content-Type"] == "application/zip"
-    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     record = json.loads(archive.read("consent.json"))
     assert record["digest"] == consent.digest and record["document"] == consent.document
+    canonical = json.dumps(record["document"], sort_keys=True, separators=(",", ":")).encode()
+    assert hashlib.sha256(canonical).hexdigest() == consent.digest
     assert archive.read(f"evidence/{consent.evidence.original_name}") == b"%PDF-1.4 signed form"
     assert f"terms-{consent.terms_version}.md" in archive.namelist()
 
