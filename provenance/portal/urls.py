@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path  # noqa: F401
 
+from provenance.portal import upload
+
 urlpatterns: list[URLPattern] = [
     # --- home and notifications (/portal/) ---
     # --- consents: give, read, download, revoke (/portal/consents/…) ---
     # --- upload (/portal/upload/…) ---
+    path("upload/", upload.UploadPage.as_view(), name="portal-upload"),
+    path("upload/start/", upload.UploadStart.as_view(), name="portal-upload-start"),
+    path("upload/<uuid:session_id>/", upload.UploadSessionPage.as_view(), name="portal-upload-session"),
+    path("upload/<uuid:session_id>/files/", upload.UploadFiles.as_view(), name="portal-upload-files"),
+    path("upload/<uuid:session_id>/process/", upload.UploadProcess.as_view(), name="portal-upload-process"),
     # --- "Was my image used?" (/portal/check/…) ---
 ]
