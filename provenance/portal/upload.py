@@ -49,7 +49,7 @@ def _dataset_label(dataset: Dataset) -> str:
 
 def _consent_label(consent: ConsentRecord) -> str:
     until = f", until {consent.expires_at:%-d %B %Y}" if consent.expires_at else ""
-    return f"Given {consent.granted_at:%-d %B %Y} for {', '.join(consent.scopes)} (terms {consent.terms_version}){until}"
+    return f"{consent.granted_at:%-d %B %Y}: {', '.join(consent.scopes)} (terms {consent.terms_version}){until}"
 
 
 class UploadForm(forms.Form):

@@ -118,7 +118,8 @@
     body.append("dataset", this.form.elements.dataset.value);
     body.append("consent", this.form.elements.consent.value);
     this.form.querySelector("button[type=submit]").disabled = true;
-    fetch(this.form.dataset.startUrl, { method: "POST", body: body, credentials: "same-origin" })
+    // (not form.dataset: the form has a field named "dataset", which shadows it)
+    fetch(this.form.getAttribute("data-start-url"), { method: "POST", body: body, credentials: "same-origin" })
       .then(function (response) {
         return response.json().catch(function () { return { error: "The server did not answer as expected (" + response.status + ")." }; })
           .then(function (data) { return { ok: response.ok, data: data }; });
