@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile as DjangoUploadedFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from config.files import PRIVATE_FOLDER_MODE
 from core.background import Progress, background_start
@@ -89,7 +89,8 @@ def upload_session_start(*, contributor: Contributor, dataset_id: Any, consent_i
     contributor's does not exist for them (NotFound); a dataset they may not contribute to, a
     consent no longer in force or one that does not cover the dataset's scopes is refused
     (ApplicationError) before a single byte is sent."""
-    consent = ConsentRecord.objects.filter(contributor=contributor, pk=_uuid(consent_id)).first()
+    consent_pk = _uuid(consent_id)
+    consent = ConsentRecord.objects.filter(contributor=contributor, pk=consent_pk).first() if consent_pk else None
     if consent is None:
         raise NotFound("no such consent of yours", code="unknown_consent")
     dataset = next((d for d in upload_datasets(contributor) if str(d.pk) == str(dataset_id)), None)
@@ -109,10 +110,13 @@ def upload_session_start(*, contributor: Contributor, dataset_id: Any, consent_i
 
 def upload_session_get(*, contributor: Contributor, session_id: Any) -> UploadSession:
     """The contributor's own upload; anyone else's does not exist (NotFound)."""
+    session_pk = _uuid(session_id)
     session = (
         UploadSession.objects.select_related("dataset", "consent", "job", "batch")
-        .filter(contributor=contributor, pk=_uuid(session_id))
+        .filter(contributor=contributor, pk=session_pk)
         .first()
+        if session_pk
+        else None
     )
     if session is None:
         raise NotFound("no such upload of yours", code="unknown_upload")
@@ -122,32 +126,43 @@ def upload_session_get(*, contributor: Contributor, session_id: Any) -> UploadSe
 def upload_receive(*, session: UploadSession, name: str, upload: DjangoUploadedFile) -> UploadedFile:
     """Keep one received file in the session's staging folder; the row is recorded only once
     the file is whole under its final name. The same name again is the file already received
-    (a resumed upload): kept once, the copy sent again is dropped."""
+    (a resumed upload): kept once, the copy sent again is dropped. The rules are checked once
+    before the bytes are moved (cheap refusals) and again under the session's row lock, since
+    the page sends a few files at once."""
     name = _clean_name(name or upload.name or "")
-    if session.job_id is not None:
-        raise ApplicationError("This upload is already being processed: start a new upload for more files.", code="closed")
-    existing = session.files.filter(name=name).first()
+    existing = _receivable(session, name)
     if existing is not None:
         return existing
-    if session.files.count() >= max_files():
-        raise ApplicationError(
-            f"One upload takes at most {max_files()} files: process these first, then upload the rest.", code="too_many_files"
-        )
     folder = staging_dir(session)
     folder.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
     part = folder / f"{PART_PREFIX}{uuid.uuid4().hex}"
     sha256, size = _write_part(upload, part)
     try:
         with transaction.atomic():
-            row = UploadedFile.objects.create(session=session, name=name, size=size, sha256=sha256)
+            locked = UploadSession.objects.select_for_update().get(pk=session.pk)
+            existing = _receivable(locked, name)
+            if existing is not None:
+                part.unlink()
+                return existing
+            row = UploadedFile.objects.create(session=locked, name=name, size=size, sha256=sha256)
             os.replace(part, folder / str(row.pk))
-    except IntegrityError:  # the same name arrived meanwhile from a parallel request
-        part.unlink(missing_ok=True)
-        return session.files.get(name=name)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
     return row
+
+
+def _receivable(session: UploadSession, name: str) -> UploadedFile | None:
+    """The file already received under `name`, or None when a new one may come; refused when
+    the upload is being processed or holds as many files as one upload may."""
+    if session.job_id is not None:
+        raise ApplicationError("This upload is already being processed: start a new upload for more files.", code="closed")
+    existing = session.files.filter(name=name).first()
+    if existing is None and session.files.count() >= max_files():
+        raise ApplicationError(
+            f"One upload takes at most {max_files()} files: process these first, then upload the rest.", code="too_many_files"
+        )
+    return existing
 
 
 def upload_received(session: UploadSession) -> list[UploadedFile]:
@@ -261,7 +276,7 @@ def _staged_candidates(session: UploadSession, files: list[UploadedFile], progre
         except FileNotFoundError:
             yield Candidate(path=received.name, refusal=(RefusalReason.INVALID_IMAGE, "the file was not received whole"))
         finally:
-            for name, handle in handles[1:]:
+            for _, handle in handles[1:]:
                 handle.close()
         progress(done, total)
 

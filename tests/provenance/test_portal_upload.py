@@ -48,7 +48,11 @@ def process(session: UploadSession, actor) -> dict[str, tuple[bool, str, str]]:
 
 
 def test_a_mixed_batch_gets_one_row_per_file_with_the_reason_word(session, contributor, world):
-    files = {**mixed_batch(8), "again.jpg": image_bytes(1), "set.zip": zip_bytes({"a.jpg": image_bytes(901), "b.jpg": image_bytes(902)})}
+    files = {
+        **mixed_batch(8),
+        "again.jpg": image_bytes(1),
+        "set.zip": zip_bytes({"a.jpg": image_bytes(901), "b.jpg": image_bytes(902)}),
+    }
     for name, data in files.items():
         send(session, name, data)
 

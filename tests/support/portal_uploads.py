@@ -9,11 +9,11 @@ from tests.provenance.factories import image_bytes
 
 # The PLUS "data mining" field set to "prohibited for AI/ML training": an embedded opt-out.
 _PROHIBITED = (
-    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-    '<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" '
-    'plus:DataMining="http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING"/>'
-    "</rdf:RDF></x:xmpmeta>"
-).encode()
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" '
+    b'plus:DataMining="http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING"/>'
+    b"</rdf:RDF></x:xmpmeta>"
+)
 
 
 def optout_jpeg(seed: int) -> bytes:
@@ -40,4 +40,8 @@ def mixed_batch(count: int = 20, *, seed: int = 500) -> dict[str, bytes]:
 
 def expected_reasons(files: dict[str, bytes]) -> dict[str, str]:
     """What the pipeline answers for a `mixed_batch`: the reason word per refused file."""
-    return {name: reason for name, reason in {"optout.jpg": "optout", "notes.pdf": "unsupported_type", "empty.jpg": "invalid_image"}.items() if name in files}
+    return {
+        name: reason
+        for name, reason in {"optout.jpg": "optout", "notes.pdf": "unsupported_type", "empty.jpg": "invalid_image"}.items()
+        if name in files
+    }

@@ -43,7 +43,9 @@ def finish_processing(page: Page) -> None:
     background_run(BackgroundJob.objects.get(kind="portal_upload").pk)
 
 
-def test_a_contributor_uploads_a_mixed_batch_and_reads_each_files_outcome(page: Page, world, contributor, sign_in, axe, screenshot):
+def test_a_contributor_uploads_a_mixed_batch_and_reads_each_files_outcome(
+    page: Page, world, contributor, sign_in, axe, screenshot
+):
     batch = mixed_batch(20)
     dropped = {"photo-05.jpg": 0}
 
@@ -126,7 +128,7 @@ def test_without_javascript_the_form_posts_every_file_and_ends_on_the_same_table
     screenshot(page, "portal-upload-outcome-nojs")
 
 
-def test_a_forged_consent_or_too_many_files_is_said_on_the_page(page: Page, world, contributor, sign_in, settings):
+def test_more_files_than_one_upload_takes_is_said_on_the_page(page: Page, world, contributor, sign_in, settings):
     settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
     sign_in(contributor)
     page.goto("/portal/upload/")

@@ -434,7 +434,9 @@ BODIES: dict[str, Callable[[Scene, Any], Body]] = {
     "POST /portal/upload/start/": lambda s, u: Body(
         {"dataset": str(s.world.dataset.pk), "consent": str(s.world.consent.pk)}, "multipart"
     ),
-    "POST /portal/upload/{upload_session}/files/": lambda s, u: Body({"name": "more.jpg", "file": jpeg("more.jpg", seed=5)}, "multipart"),
+    "POST /portal/upload/{upload_session}/files/": lambda s, u: Body(
+        {"name": "more.jpg", "file": jpeg("more.jpg", seed=5)}, "multipart"
+    ),
 }
 
 

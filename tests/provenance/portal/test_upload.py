@@ -33,7 +33,9 @@ def form(world, files, **overrides) -> dict:
 
 def outcome_rows(html: str) -> dict[str, tuple[str, str]]:
     """The outcome table as {file: (accepted|refused, reason word)}."""
-    rows = re.findall(r'<th scope="row"[^>]*>([^<]+)</th>\s*<td><span[^>]*>(accepted|refused)</span></td>\s*<td>(?:<code>(\w+)</code>)?', html)
+    rows = re.findall(
+        r'<th scope="row"[^>]*>([^<]+)</th>\s*<td><span[^>]*>(accepted|refused)</span></td>\s*<td>(?:<code>(\w+)</code>)?', html
+    )
     return {name: (word, reason) for name, word, reason in rows}
 
 
@@ -90,7 +92,9 @@ def test_another_contributors_consent_answers_404_and_nothing_is_kept(world, con
 
 def test_a_dataset_carla_is_not_enrolled_in_is_a_clear_message(world, contributor, operator):
     elsewhere = dataset_create(slug="elsewhere", scopes=["ai_training"], actor=operator)
-    response = client(contributor).post(UPLOAD, form(world, [SimpleUploadedFile("a.jpg", image_bytes(3))], dataset=str(elsewhere.pk)))
+    response = client(contributor).post(
+        UPLOAD, form(world, [SimpleUploadedFile("a.jpg", image_bytes(3))], dataset=str(elsewhere.pk))
+    )
     assert response.status_code == 400
     assert 'role="alert">You may not add images to that dataset' in response.content.decode()
     assert not UploadSession.objects.exists()
@@ -121,8 +125,10 @@ def test_a_post_without_the_csrf_token_is_refused(world, contributor):
 def test_a_request_over_the_size_limit_is_refused_before_it_is_read(world, contributor, settings, tmp_path):
     """The "2 GB file" with a small limit: the same path, without writing 2 GB."""
     settings.CLEANROOM_UPLOAD_MAX_REQUEST_BYTES = 64 * 1024
-    size, content_type = write_multipart(
-        tmp_path / "body", {"dataset": str(world.dataset.pk), "consent": str(world.consent.pk)}, [("images", "big.jpg", [b"\0" * 100_000])]
+    _, content_type = write_multipart(
+        tmp_path / "body",
+        {"dataset": str(world.dataset.pk), "consent": str(world.consent.pk)},
+        [("images", "big.jpg", [b"\0" * 100_000])],
     )
     response = client(contributor).generic("POST", UPLOAD, (tmp_path / "body").read_bytes(), content_type=content_type)
     assert response.status_code == 413
@@ -176,11 +182,20 @@ def test_the_scripts_path_sends_file_by_file_resumes_and_processes(world, contri
     started = web.post("/portal/upload/start/", {"dataset": str(world.dataset.pk), "consent": str(world.consent.pk)})
     assert started.status_code == 201
     urls = started.json()
-    assert web.post(urls["files_url"], {"name": "trip/one.jpg", "file": SimpleUploadedFile("one.jpg", image_bytes(7))}).status_code == 201
+    assert (
+        web.post(urls["files_url"], {"name": "trip/one.jpg", "file": SimpleUploadedFile("one.jpg", image_bytes(7))}).status_code
+        == 201
+    )
     # the connection dropped; the page asks what arrived and sends only the rest
     assert web.get(urls["files_url"]).json()["received"] == ["trip/one.jpg"]
-    assert web.post(urls["files_url"], {"name": "trip/one.jpg", "file": SimpleUploadedFile("one.jpg", image_bytes(7))}).status_code == 201
-    assert web.post(urls["files_url"], {"name": "trip/two.jpg", "file": SimpleUploadedFile("two.jpg", image_bytes(8))}).status_code == 201
+    assert (
+        web.post(urls["files_url"], {"name": "trip/one.jpg", "file": SimpleUploadedFile("one.jpg", image_bytes(7))}).status_code
+        == 201
+    )
+    assert (
+        web.post(urls["files_url"], {"name": "trip/two.jpg", "file": SimpleUploadedFile("two.jpg", image_bytes(8))}).status_code
+        == 201
+    )
 
     html = finish(web, web.post(urls["process_url"]))
 
@@ -204,7 +219,9 @@ def test_another_contributors_upload_answers_404(world, contributor, other_contr
     otto = client(other_contributor)
     assert otto.get(urls["page_url"]).status_code == 404
     assert otto.get(urls["files_url"]).status_code == 404
-    assert otto.post(urls["files_url"], {"name": "x.jpg", "file": SimpleUploadedFile("x.jpg", image_bytes(10))}).status_code == 404
+    assert (
+        otto.post(urls["files_url"], {"name": "x.jpg", "file": SimpleUploadedFile("x.jpg", image_bytes(10))}).status_code == 404
+    )
     assert otto.post(urls["process_url"]).status_code == 404
 
 
