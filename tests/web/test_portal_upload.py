@@ -128,12 +128,13 @@ def test_without_javascript_the_form_posts_every_file_and_ends_on_the_same_table
     screenshot(page, "portal-upload-outcome-nojs")
 
 
-def test_more_files_than_one_upload_takes_is_said_on_the_page(page: Page, world, contributor, sign_in, settings):
+def test_more_files_than_one_upload_takes_is_said_on_the_page(page: Page, world, contributor, sign_in, settings, tab_to):
     settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
     sign_in(contributor)
     page.goto("/portal/upload/")
     page.get_by_label("Images").set_input_files(choose(mixed_batch(4, seed=800)))
-    page.get_by_role("button", name="Upload").click()
+    tab_to(page.get_by_role("button", name="Upload"))  # by keyboard
+    page.keyboard.press("Enter")
 
     expect(page.get_by_role("alert")).to_contain_text("One upload takes at most 3 files")
     assert UploadedFile.objects.count() == 3  # kept, not processed: nothing half-stored
