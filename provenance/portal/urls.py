@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from provenance.portal import consents, home
+from provenance.portal import consents, home, upload
 
 urlpatterns: list[URLPattern] = [
     # --- home and notifications (/portal/) ---
@@ -16,5 +16,10 @@ urlpatterns: list[URLPattern] = [
     path("consents/<uuid:consent_id>/revoke/", consents.ConsentRevokeView.as_view(), name="portal-consent-revoke"),
     path("consents/<uuid:consent_id>/download/", consents.ConsentDownloadView.as_view(), name="portal-consent-download"),
     # --- upload (/portal/upload/…) ---
+    path("upload/", upload.UploadPage.as_view(), name="portal-upload"),
+    path("upload/start/", upload.UploadStart.as_view(), name="portal-upload-start"),
+    path("upload/<uuid:session_id>/", upload.UploadSessionPage.as_view(), name="portal-upload-session"),
+    path("upload/<uuid:session_id>/files/", upload.UploadFiles.as_view(), name="portal-upload-files"),
+    path("upload/<uuid:session_id>/process/", upload.UploadProcess.as_view(), name="portal-upload-process"),
     # --- "Was my image used?" (/portal/check/…) ---
 ]

@@ -34,6 +34,8 @@ from core.tokens import token_issue
 from generation.models import GenerationJob, Output, Verification
 from generation.output_index import output_index_forget
 from provenance.exports.jobs import export_start
+from provenance.models import UploadSession
+from provenance.services.portal_upload import upload_receive, upload_session_start
 from tests.auditing.factories import flagged_finding
 from tests.core.factories import PASSWORD
 from tests.generation.factories import FAST, SIZE, png, released, requested_job, verification_of
@@ -93,6 +95,14 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("GET  /reports/downloads/{export_job}/",         (302, 403,  403, 403, 403, 403, 403, 200, 403, 403)),
     ("GET  /reports/models/{model}/{model_format}/",  (302, 403,  403, 403, 403, 403, 403, 200, 403, 403)),
     ("POST /reports/models/{model}/{model_format}/",  (302, 403,  403, 403, 403, 403, 403, 302, 403, 403)),
+    # the portal's upload (contributors, their own uploads only: otto meets carla's consent and upload as 404)
+    ("GET  /portal/upload/",                          (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/upload/",                          (302, 403,  302, 404, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/upload/start/",                    (302, 403,  201, 404, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/upload/{upload_session}/",         (302, 403,  200, 404, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/upload/{upload_session}/files/",   (302, 403,  200, 404, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/upload/{upload_session}/files/",   (302, 403,  201, 404, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/upload/{upload_session}/process/", (302, 403,  302, 404, 403, 403, 403, 403, 403, 403)),
     # provenance
     ("GET  /api/v1/schema/",                          (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET  /api/v1/docs/",                            (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
@@ -241,6 +251,14 @@ def base_model(tiny_model_dir, ml_engineer) -> BaseModel:
 def background_job(reviewer) -> BackgroundJob:
     """A check of the audit chain rita started (no worker runs it)."""
     return background_start(kind=AUDITLOG_VERIFY_KIND, actor=reviewer, params={})
+
+
+@pytest.fixture
+def upload_session(world, contributor) -> UploadSession:
+    """carla's upload with one file received, not yet processed."""
+    session = upload_session_start(contributor=contributor.contributor, dataset_id=world.dataset.pk, consent_id=world.consent.pk)
+    upload_receive(session=session, name="first.jpg", upload=jpeg("first.jpg", seed=4))
+    return session
 
 
 @pytest.fixture
@@ -425,6 +443,15 @@ BODIES: dict[str, Callable[[Scene, Any], Body]] = {
     "POST /api/v1/verify/": _verify_body,
     "POST /portal/consents/new/": _portal_consent_body,
     "POST /portal/consents/{consent}/revoke/": lambda s, u: Body({"reason": "I changed my mind"}, "multipart"),
+    "POST /portal/upload/": lambda s, u: Body(
+        {"dataset": str(s.world.dataset.pk), "consent": str(s.world.consent.pk), "images": [jpeg("new.jpg", seed=2)]}, "multipart"
+    ),
+    "POST /portal/upload/start/": lambda s, u: Body(
+        {"dataset": str(s.world.dataset.pk), "consent": str(s.world.consent.pk)}, "multipart"
+    ),
+    "POST /portal/upload/{upload_session}/files/": lambda s, u: Body(
+        {"name": "more.jpg", "file": jpeg("more.jpg", seed=5)}, "multipart"
+    ),
 }
 
 

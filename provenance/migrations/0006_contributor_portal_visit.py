@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('provenance', '0004_dataset_enrolment'),
+        ('provenance', '0005_portal_upload'),
     ]
 
     operations = [
