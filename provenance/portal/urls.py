@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path  # noqa: F401
 
+from provenance.portal import check
+
 urlpatterns: list[URLPattern] = [
     # --- home and notifications (/portal/) ---
     # --- consents: give, read, download, revoke (/portal/consents/…) ---
     # --- upload (/portal/upload/…) ---
     # --- "Was my image used?" (/portal/check/…) ---
+    path("check/", check.CheckView.as_view(), name="portal-check"),
+    path("check/how-to-check-a-proof/", check.HowToView.as_view(), name="portal-check-howto"),
+    path(
+        "check/<uuid:asset_id>/proof/<uuid:snapshot_id>.json", check.ProofView.as_view(), name="portal-check-proof"
+    ),
 ]
