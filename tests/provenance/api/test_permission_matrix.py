@@ -86,6 +86,11 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("GET  /reports/downloads/{export_job}/",         (302, 403,  403, 403, 403, 403, 403, 200, 403, 403)),
     ("GET  /reports/models/{model}/{model_format}/",  (302, 403,  403, 403, 403, 403, 403, 200, 403, 403)),
     ("POST /reports/models/{model}/{model_format}/",  (302, 403,  403, 403, 403, 403, 403, 302, 403, 403)),
+    # the contributor portal: "Was my image used?" (carla's image is in the world's snapshot)
+    ("GET  /portal/check/",                           (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/check/",                           (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/check/how-to-check-a-proof/",      (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/check/{asset}/proof/{snapshot}.json", (302, 403, 200, 404, 403, 403, 403, 403, 403, 403)),
     # provenance
     ("GET  /api/v1/schema/",                          (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET  /api/v1/docs/",                            (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
@@ -410,6 +415,7 @@ BODIES: dict[str, Callable[[Scene, Any], Body]] = {
         }
     ),
     "POST /api/v1/verify/": _verify_body,
+    "POST /portal/check/": lambda s, u: Body({"image": jpeg("mine.jpg", seed=1)}, "multipart"),
 }
 
 
