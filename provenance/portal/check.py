@@ -86,7 +86,9 @@ class PickForm(forms.Form):
         self.fields["asset"].choices = [(str(asset.pk), f"{asset.original_name} ({asset.status})") for asset in assets]
 
 
-def _page(request: HttpRequest, contributor: Contributor, *, form: CheckFileForm, asset: Asset | None, asked: bool) -> HttpResponse:
+def _page(
+    request: HttpRequest, contributor: Contributor, *, form: CheckFileForm, asset: Asset | None, asked: bool
+) -> HttpResponse:
     assets = contributor_assets(contributor=contributor)
     pick = PickForm(initial={"asset": str(asset.pk) if asset else None}, assets=assets)
     context = {

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, path  # noqa: F401
+from django.urls import URLPattern, path
 
 from provenance.portal import check
 
@@ -14,7 +14,5 @@ urlpatterns: list[URLPattern] = [
     # --- "Was my image used?" (/portal/check/…) ---
     path("check/", check.CheckView.as_view(), name="portal-check"),
     path("check/how-to-check-a-proof/", check.HowToView.as_view(), name="portal-check-howto"),
-    path(
-        "check/<uuid:asset_id>/proof/<uuid:snapshot_id>.json", check.ProofView.as_view(), name="portal-check-proof"
-    ),
+    path("check/<uuid:asset_id>/proof/<uuid:snapshot_id>.json", check.ProofView.as_view(), name="portal-check-proof"),
 ]
