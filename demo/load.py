@@ -4,10 +4,13 @@ It creates five users (one per role the demo needs) with random passwords, a con
 consent file and a signed-form PDF under `<CLEANROOM_DATA_DIR>/demo/`, the dataset
 `demo-portraits` (the ML engineer enrols the contributor in it), a dozen procedurally generated
 pictures (each with a caption) that the contributor ingests through the real ingest pipeline,
-and one reviewer's approval of each. Three more pictures are left for the review queue: the
-auditors flag them (one declared AI-generated, one with GPS coordinates, one a copy of a work
-the demo registers as protected) and nobody approves them. Running it again changes nothing
-that is already there.
+audited in this process (or, with auditing on ingest off, approved by one reviewer each).
+Three more pictures are left for the review queue: the auditors flag them (one declared
+AI-generated, one with GPS coordinates, one a copy of a work the demo registers as protected)
+and nobody approves them. Then the chain (demo.chain): a
+snapshot both reviewers approve, a tiny LoRA trained on it and one signed output, written with a
+stripped copy under `<CLEANROOM_DATA_DIR>/demo/`. Running it again changes nothing that is
+already there, even after the demo contributor revoked their consent.
 Passwords are printed once on stderr and kept in `<CLEANROOM_DATA_DIR>/demo-credentials.json`
 (mode 0600), never in the repository.
 """

@@ -15,6 +15,7 @@ from generation.services.verification import verify_by_manifest, verify_image
 from provenance.models import Asset, AssetStatus, DatasetMembership, Snapshot
 from provenance.services.consent import consent_revoke
 from provenance.services.snapshots import snapshot_create
+from tests.support.pages import client
 
 
 @pytest.fixture(autouse=True)
@@ -143,6 +144,11 @@ def test_the_demo_holds_the_whole_chain_down_to_a_verifiable_output(db, settings
     assert verify_by_manifest(stripped) is None
     recovered = verify_image(stripped)
     assert recovered.traced_by in {"watermark", "fingerprint"} and recovered.output_id == first_run["output"]["output_id"]
+    # The demo contributor's "Was my image used?" finds a picture of theirs in it, with the model and its output.
+    mountains = next(asset for asset in first_run["assets"] if asset["path"].endswith("09-mountains.jpg"))
+    page = client(User.objects.get(username="demo-contributor")).get("/portal/check/", {"asset": mountains["asset_id"]})
+    assert "<strong>included</strong>" in page.content.decode()
+    assert "1 model was trained on it and made 1 image." in page.content.decode()
 
 
 @pytest.mark.slow
