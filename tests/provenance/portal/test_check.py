@@ -11,6 +11,7 @@ import uuid
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.test import Client
 
 from core.storage import blob_open
 from provenance.services.snapshots import snapshot_approve
@@ -91,11 +92,13 @@ def test_another_contributors_image_id_reads_as_not_found(world, other_contribut
         assert world.snapshot.merkle_root not in page.content.decode()
 
 
-def test_an_empty_file_is_refused_in_words(world, contributor):
-    page = drop(contributor, b"", "empty.jpg")
+def test_an_empty_file_or_none_is_refused_in_words(world, contributor):
+    empty = drop(contributor, b"", "empty.jpg")
+    nothing = client(contributor).post(CHECK, {})
 
-    assert page.status_code == 200
-    assert "That file is empty" in page.content.decode()
+    assert empty.status_code == nothing.status_code == 200
+    assert re.search(r'role="alert">That file is empty', empty.content.decode())
+    assert re.search(r'role="alert">Choose an image file to check.', nothing.content.decode())
 
 
 def test_the_downloaded_proof_is_what_snapshot_prove_prints_and_the_doc_checks_it(world, contributor, tmp_path):
@@ -168,3 +171,19 @@ def test_approvals_show_as_they_come(world, contributor, reviewer):
     html = client(contributor).get(CHECK, {"asset": str(world.asset.pk)}).content.decode()
 
     assert f"<dd>{reviewer.username}</dd>" in html
+
+
+def test_a_drop_without_the_forms_csrf_token_is_refused(world, contributor):
+    # The page checks the token itself (after setting its hashing upload handler), not the middleware.
+    forged = Client(enforce_csrf_checks=True)
+    forged.force_login(contributor)
+
+    refused = forged.post(CHECK, {"image": SimpleUploadedFile("photo.jpg", image_bytes(seed=5), "image/jpeg")})
+
+    assert refused.status_code == 403
+    page = forged.get(CHECK)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+    accepted = forged.post(
+        CHECK, {"csrfmiddlewaretoken": token, "image": SimpleUploadedFile("photo.jpg", image_bytes(seed=5), "image/jpeg")}
+    )
+    assert accepted.status_code == 200 and "not found among your images" in accepted.content.decode()
