@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from provenance.portal import consents, home, upload
+from provenance.portal import check, consents, home, upload
 
 urlpatterns: list[URLPattern] = [
     # --- home and notifications (/portal/) ---
@@ -22,4 +22,7 @@ urlpatterns: list[URLPattern] = [
     path("upload/<uuid:session_id>/files/", upload.UploadFiles.as_view(), name="portal-upload-files"),
     path("upload/<uuid:session_id>/process/", upload.UploadProcess.as_view(), name="portal-upload-process"),
     # --- "Was my image used?" (/portal/check/…) ---
+    path("check/", check.CheckView.as_view(), name="portal-check"),
+    path("check/how-to-check-a-proof/", check.HowToView.as_view(), name="portal-check-howto"),
+    path("check/<uuid:asset_id>/proof/<uuid:snapshot_id>.json", check.ProofView.as_view(), name="portal-check-proof"),
 ]

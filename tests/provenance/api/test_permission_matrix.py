@@ -103,6 +103,11 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("GET  /portal/upload/{upload_session}/files/",   (302, 403,  200, 404, 403, 403, 403, 403, 403, 403)),
     ("POST /portal/upload/{upload_session}/files/",   (302, 403,  201, 404, 403, 403, 403, 403, 403, 403)),
     ("POST /portal/upload/{upload_session}/process/", (302, 403,  302, 404, 403, 403, 403, 403, 403, 403)),
+    # the contributor portal: "Was my image used?" (carla's image is in the world's snapshot)
+    ("GET  /portal/check/",                           (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/check/",                           (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/check/how-to-check-a-proof/",      (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/check/{asset}/proof/{snapshot}.json", (302, 403, 200, 404, 403, 403, 403, 403, 403, 403)),
     # provenance
     ("GET  /api/v1/schema/",                          (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET  /api/v1/docs/",                            (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
@@ -452,6 +457,7 @@ BODIES: dict[str, Callable[[Scene, Any], Body]] = {
     "POST /portal/upload/{upload_session}/files/": lambda s, u: Body(
         {"name": "more.jpg", "file": jpeg("more.jpg", seed=5)}, "multipart"
     ),
+    "POST /portal/check/": lambda s, u: Body({"image": jpeg("mine.jpg", seed=1)}, "multipart"),
 }
 
 
