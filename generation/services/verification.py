@@ -222,7 +222,8 @@ def verification_request(*, data: bytes, actor: Actor = None) -> Verification:
     when the spool is full); a settled one is kept nowhere."""
     if len(data) > settings.CLEANROOM_VERIFY_MAX_BYTES:
         raise ApplicationError(
-            f"the file is {_megabytes(len(data))}; verify accepts files up to {_megabytes(settings.CLEANROOM_VERIFY_MAX_BYTES)}",
+            # The API reads one byte past the limit, no more: "larger" is all it knows.
+            f"verify accepts files up to {_size_in_words(settings.CLEANROOM_VERIFY_MAX_BYTES)}; this one is larger",
             code="too_large",
             status=413,
         )
@@ -365,12 +366,15 @@ def _refuse_too_many_pixels(width: int | None, height: int | None) -> None:
         return
     side = math.isqrt(limit)
     allowed = f"{side} × {side} pixels" if side * side == limit else f"{limit:,} pixels"
-    size = f"{width} × {height} pixels" if width is not None else "too many pixels"
-    raise ApplicationError(f"the image is {size}; verify accepts images up to {allowed}", code="too_large", status=413)
+    found = f"is {width} × {height} pixels" if width is not None else "has more pixels than that"
+    raise ApplicationError(f"verify accepts images up to {allowed}; this one {found}", code="too_large", status=413)
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1024**2:,.1f}".removesuffix(".0") + " MB"
+def _size_in_words(size: int) -> str:
+    for unit, scale in (("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:,.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
 
 
 # --- finding the output -------------------------------------------------------------------------

@@ -61,7 +61,9 @@ def test_a_recovered_copy_states_its_chain_and_other_words_do_not():
 def test_both_training_mining_labels_are_read_and_the_stricter_use_wins_per_entry():
     statement = training_mining(
         {
-            "c2pa.training-mining": {"entries": {"c2pa.ai_training": {"use": "notAllowed"}, "c2pa.data_mining": {"use": "allowed"}}},
+            "c2pa.training-mining": {
+                "entries": {"c2pa.ai_training": {"use": "notAllowed"}, "c2pa.data_mining": {"use": "allowed"}}
+            },
             "cawg.training-mining": {
                 "entries": {
                     "cawg.ai_training": {"use": "allowed"},
