@@ -6,11 +6,14 @@ from __future__ import annotations
 import io
 import json
 import struct
+import time
 import zlib
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from PIL import Image
 from skimage import data as samples
 
@@ -18,7 +21,7 @@ from generation.services.verification import verify_image
 from provenance.c2pa.lineage import LINEAGE_LABEL
 from provenance.c2pa.manifests import read_manifest, sign_image, training_mining_assertion
 from provenance.models import ConsentEvent
-from provenance.services.consent import consent_revoke
+from provenance.services.consent import consent_expire_due, consent_renew, consent_revoke
 from tests.generation.factories import SIZE, released
 from tests.provenance.ingest.images import flip_byte_in_scan_data
 from tests.support.pki import use_identity, write_identity
@@ -174,6 +177,22 @@ def test_a_consent_revoked_since_generation_makes_it_tainted_naming_the_consent_
         for event in revocations
     ]
     assert result["failures"] == []  # nothing was tampered with
+
+
+def test_a_consent_that_expired_since_generation_makes_it_tainted_saying_when_it_expired(world, product, contributor, tmp_path):
+    _, data = released(world, product)
+    expiry = timezone.now() + timedelta(seconds=1)
+    consent_renew(consent_id=world.consent_id, actor=contributor, expires_at=expiry)
+    time.sleep(max(0.0, (expiry - timezone.now()).total_seconds()) + 0.1)
+    assert world.consent_id in consent_expire_due()
+
+    code, result = verify(write(tmp_path, "out.png", data))
+
+    assert code == 1 and (result["verdict"], result["valid"], result["trusted"]) == ("Tainted", True, True)
+    ours = [entry for entry in result["taint"] if entry["consent_id"] == world.consent_id]
+    assert ours == [
+        {"snapshot_id": str(world.snapshot.pk), "consent_id": world.consent_id, "event": "expired", "at": expiry.isoformat()}
+    ]
 
 
 def test_tampered_pixels_a_tampered_assertion_and_a_tampered_ingredient_are_invalid_saying_where(world, product, tmp_path):
