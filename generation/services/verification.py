@@ -1,22 +1,30 @@
 """`verify`: is this image ours, and which approved, consented data made it?
 
+Two questions are kept apart: `valid` is the manifest's integrity (its signatures and hashes
+hold, its ingredients' included: c2pa-rs `Valid` or `Trusted`), `trusted` whether it is signed by
+an identity the organisation's anchors vouch for. A foreign signer's intact manifest is valid and
+untrusted; a tampered one is invalid, whoever signed it.
+
 Three ways to find an output, strongest first:
 
-1. **manifest**: the file's own C2PA manifest, validated against the organisation's trust
-   anchors (`Trusted`, not merely `Valid`), whose lineage assertion names one of our outputs;
-2. **watermark**: the manifest was stripped (a re-save, a re-encode, a resize, a crop), but the
-   invisible watermark still decodes to an output's watermark id;
+1. **manifest**: the file's own C2PA manifest names one of our outputs in its lineage assertion,
+   and is signed by us (`Trusted`) or broken (then the verdict is `Invalid`). A foreign signer's
+   claim to be ours proves nothing: such a file is traced by its pixels, like a stripped one;
+2. **watermark**: the manifest was stripped or replaced (a re-save, a re-encode, a resize, a
+   crop, a re-signing), but the invisible watermark still decodes to an output's watermark id;
 3. **fingerprint**: the output registry's perceptual fingerprint matches, confirmed by a
    geometric verification of keypoints (never by a hash distance alone).
 
-A copy found by a soft binding is checked through the output's stored, signed file: `valid`
-and `trusted` then describe that stored manifest, and `manifest` says `stored`, not `embedded`.
+A copy found by a soft binding is checked through the output's stored, signed file, and
+`manifest` says `stored`, not `embedded`; `valid`, `trusted` and `signer` describe the file's own
+manifest when it carries one (a re-signed copy: the stranger is named), else the stored one.
 
 Whatever found it, the chain output → model → base model → snapshot is read from the manifest
-and cross-checked against the database: every id and digest must agree, and a snapshot tainted
-since (a consent revoked), or a snapshot or base model no longer approved, is an error in the
-chain. An image that is not ours is reported as unknown (`traced_by` None), never matched to a
-random output.
+and cross-checked against the database (generation/services/verification_chain.py): every id
+and digest must agree, and a snapshot tainted since (a consent revoked or expired), or a
+snapshot or base model no longer approved, is an error in the chain. An image that is not ours
+is reported as unknown (`traced_by` None), never matched to a random output. The verdict's word
+and sentences come from generation/services/verdicts.py.
 """
 
 from __future__ import annotations
@@ -196,7 +204,13 @@ def _describe_stranger(verdict: Verdict, reading: ManifestReading) -> None:
             )
         else:
             verdict.errors.extend(_reading_errors(reading))
-        verdict.errors.append("manifest.not_ours: the manifest names no output of this platform")
+        claimed = OutputLineage.output_id_in(lineage_data(reading))
+        verdict.errors.append(
+            f"manifest.not_ours: the manifest claims output {claimed}, but this platform did not sign it and its pixels "
+            "carry no watermark or fingerprint of ours"
+            if claimed and not reading.trusted
+            else "manifest.not_ours: the manifest names no output of this platform"
+        )
     else:
         verdict.errors.append("unknown: no manifest, watermark or fingerprint of this platform was found")
     _describe(verdict, reading, None, stored=None)

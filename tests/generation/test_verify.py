@@ -7,6 +7,7 @@ import io
 import json
 import struct
 import time
+import uuid
 import zlib
 from datetime import timedelta
 
@@ -230,6 +231,11 @@ def test_a_foreign_signers_intact_image_is_valid_but_untrusted_naming_the_signer
         image=photo.getvalue(), mime_type="image/jpeg", title="a coffee", assertions=[training_mining_assertion("allowed")],
         ingredients=[],
     )  # fmt: skip
+    claimed = str(uuid.uuid4())
+    claiming = sign_image(
+        image=photo.getvalue(), mime_type="image/jpeg", title="a coffee, claimed as ours",
+        assertions=[{"label": LINEAGE_LABEL, "data": {"output_id": claimed}}], ingredients=[],
+    )  # fmt: skip
     settings.CLEANROOM_SIGNER = mine
 
     verdict = verify_image(foreign)
@@ -248,6 +254,9 @@ def test_a_foreign_signers_intact_image_is_valid_but_untrusted_naming_the_signer
         ("ai_training", "ai_generative_training", "ai_inference", "data_mining"), "allowed"
     )
     assert verdict.errors[0].startswith("signingCredential.untrusted: signed by 'A stranger signer'")
+    claim = verify_image(claiming)
+    assert (claim.valid, claim.trusted, claim.traced_by, claim.verdict) == (True, False, None, "Untrusted")
+    assert f"manifest.not_ours: the manifest claims output {claimed}, but this platform did not sign it" in claim.errors[-1]
     assert (tampered.valid, tampered.trusted, tampered.verdict) == (False, False, "Invalid")
     assert "assertion.dataHash.mismatch" in [f["code"] for f in tampered.failures]
 
