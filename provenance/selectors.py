@@ -159,9 +159,9 @@ def snapshots_approvals(snapshots: list[Snapshot]) -> dict:
 def snapshots_lapsed_consents(snapshots: list[Snapshot]) -> dict:
     """For each snapshot (by pk), the consents in its frozen list that no longer cover its
     scopes (expired or revoked since it was built), sorted. Three queries for any number."""
-    pairs = list(
-        SnapshotMember.objects.filter(snapshot__in=[s.pk for s in snapshots]).values_list("snapshot_id", "consent_id").distinct()
-    )
+    # `order_by()`: the members' default ordering (by index) would make every member distinct.
+    members = SnapshotMember.objects.filter(snapshot__in=[s.pk for s in snapshots]).order_by()
+    pairs = list(members.values_list("snapshot_id", "consent_id").distinct())
     states = consent_states([consent_id for _, consent_id in pairs])
     scopes = {s.pk: s.scopes for s in snapshots}
     lapsed: dict = {s.pk: [] for s in snapshots}

@@ -397,8 +397,10 @@ CLEANROOM_GENERATION: GenerationSettings = {
     "DEFAULT_STEPS": env_int("CLEANROOM_GENERATION_DEFAULT_STEPS", 25),
     "MAX_PIXELS": env_int("CLEANROOM_GENERATION_MAX_PIXELS", 1024 * 1024),
 }
-# `verify` through the API: uploads up to this size; anyone may ask, at this rate per client.
+# `verify` through the API: uploads up to this size (50 MB) and this many pixels (4096 × 4096),
+# checked before a pixel is decoded; anyone may ask, at this rate per client.
 CLEANROOM_VERIFY_MAX_BYTES = env_int("CLEANROOM_VERIFY_MAX_BYTES", 50 * 1024 * 1024)
+CLEANROOM_VERIFY_MAX_PIXELS = env_int("CLEANROOM_VERIFY_MAX_PIXELS", 4096 * 4096)
 # An upload the API queues for an `audit` worker (no manifest settles it) waits in this private
 # spool (0700, files 0600, named by the verification's id), never in the blob store of governed
 # assets, and only until its verdict is stored (generation/services/verification_spool.py). The

@@ -1,31 +1,40 @@
 """`verify`: is this image ours, and which approved, consented data made it?
 
+Two questions are kept apart: `valid` is the manifest's integrity (its signatures and hashes
+hold, its ingredients' included: c2pa-rs `Valid` or `Trusted`), `trusted` whether it is signed by
+an identity the organisation's anchors vouch for. A foreign signer's intact manifest is valid and
+untrusted; a tampered one is invalid, whoever signed it.
+
 Three ways to find an output, strongest first:
 
-1. **manifest**: the file's own C2PA manifest, validated against the organisation's trust
-   anchors (`Trusted`, not merely `Valid`), whose lineage assertion names one of our outputs;
-2. **watermark**: the manifest was stripped (a re-save, a re-encode, a resize, a crop), but the
-   invisible watermark still decodes to an output's watermark id;
+1. **manifest**: the file's own C2PA manifest names one of our outputs in its lineage assertion,
+   and is signed by us (`Trusted`) or broken (then the verdict is `Invalid`). A foreign signer's
+   claim to be ours proves nothing: such a file is traced by its pixels, like a stripped one;
+2. **watermark**: the manifest was stripped or replaced (a re-save, a re-encode, a resize, a
+   crop, a re-signing), but the invisible watermark still decodes to an output's watermark id;
 3. **fingerprint**: the output registry's perceptual fingerprint matches, confirmed by a
    geometric verification of keypoints (never by a hash distance alone).
 
-A copy found by a soft binding is checked through the output's stored, signed file: `valid`
-and `trusted` then describe that stored manifest, and `manifest` says `stored`, not `embedded`.
+A copy found by a soft binding is checked through the output's stored, signed file, and
+`manifest` says `stored`, not `embedded`; `valid`, `trusted` and `signer` describe the file's own
+manifest when it carries one (a re-signed copy: the stranger is named), else the stored one.
 
 Whatever found it, the chain output → model → base model → snapshot is read from the manifest
-and cross-checked against the database: every id and digest must agree, and a snapshot tainted
-since (a consent revoked), or a snapshot or base model no longer approved, is an error in the
-chain. An image that is not ours is reported as unknown (`traced_by` None), never matched to a
-random output.
+and cross-checked against the database (generation/services/verification_chain.py): every id
+and digest must agree, and a snapshot tainted since (a consent revoked or expired), or a
+snapshot or base model no longer approved, is an error in the chain. An image that is not ours
+is reported as unknown (`traced_by` None), never matched to a random output. The verdict's word
+and sentences come from generation/services/verdicts.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import math
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -39,6 +48,17 @@ from core.roles import Actor, actor_user
 from core.state import StateMachine
 from core.storage import blob_exists, blob_open
 from generation.models import VERIFICATION_TRANSITIONS, Output, Verification, VerificationStatus
+from generation.services.verdicts import (
+    RECOVERED,
+    VerdictFacts,
+    chain_state,
+    confidence,
+    failure,
+    summary,
+    training_mining,
+    verdict_word,
+)
+from generation.services.verification_chain import ChainCheck, chain_check, lineage_data
 from generation.services.verification_spool import (
     FINAL,
     UPLOAD_GONE,
@@ -46,28 +66,27 @@ from generation.services.verification_spool import (
     verify_upload_keep,
     verify_upload_read,
 )
-from provenance.c2pa.lineage import (
-    DATASET_TYPE,
-    LINEAGE_LABEL,
-    MODEL_TYPE,
-    BaseModelIngredient,
-    LineageMalformed,
-    ModelIngredient,
-    OutputLineage,
-    SnapshotIngredient,
-)
-from provenance.c2pa.manifests import chain, read_manifest
+from provenance.c2pa.lineage import OutputLineage
+from provenance.c2pa.manifests import ManifestReading, chain, read_manifest, signature_of, validation_failures
 from provenance.ingest.refusals import plain_error
-from provenance.selectors import snapshot_refusal
-from training.selectors import base_model_refusal
 
 MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-MAX_VERIFY_PIXELS = 50_000_000
-R = TypeVar("R", ModelIngredient, SnapshotIngredient, BaseModelIngredient)
+# What verify opens: the formats a manifest can ride in, and plain rasters a stripped copy may
+# have been saved as. Never a format Pillow hands to another program (EPS runs Ghostscript).
+OPENABLE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+OWN_MANIFEST = "the image's own manifest"
 
 
 @dataclass
 class Verdict:
+    """What `verify` answers. The CLI contract's keys (`valid`, `trusted`, `traced_by`, `chain`,
+    `errors`) come first; `verdict` is the web contract's word (generation/services/verdicts.py
+    holds the rule), with `summary`, `chain_state`, `confidence`, `signer`, `training_mining`,
+    `taint` and `failures` explaining it.
+
+    `valid`, `trusted` and `signer` describe the file's own manifest when it carries one, else
+    the stored manifest of the output a soft binding traced it to."""
+
     valid: bool = False
     trusted: bool = False
     traced_by: str | None = None
@@ -77,6 +96,14 @@ class Verdict:
     manifest: str | None = None  # embedded | stored | None
     output_id: str | None = None
     bindings: dict[str, Any] = field(default_factory=dict)
+    verdict: str = "Unknown"
+    summary: str = ""
+    chain_state: str | None = None
+    confidence: dict | None = None
+    signer: dict | None = None
+    training_mining: dict | None = None
+    taint: list[dict] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -93,50 +120,110 @@ class Verdict:
             "manifest": self.manifest,
             "output_id": self.output_id,
             "bindings": self.bindings,
+            "verdict": self.verdict,
+            "summary": self.summary,
+            "chain_state": self.chain_state,
+            "confidence": self.confidence,
+            "signer": self.signer,
+            "training_mining": self.training_mining,
+            "taint": self.taint,
+            "failures": self.failures,
         }
 
 
 def verify_image(data: bytes) -> Verdict:
     """Verify one image file's bytes (see the module's docstring)."""
-    verdict, image, settled = _by_embedded_manifest(data)
+    verdict, image, reading, settled = _by_embedded_manifest(data)
     if settled:
         return verdict
-    return _by_soft_bindings(verdict, image)
+    return _by_soft_bindings(verdict, image, reading)
 
 
 def verify_by_manifest(data: bytes) -> Verdict | None:
     """The verdict when the file's own manifest names one of our outputs, else None: the part
     of `verify_image` that needs no detector, so the web process can answer it at once."""
-    verdict, _, settled = _by_embedded_manifest(data)
+    verdict, _, _, settled = _by_embedded_manifest(data)
     return verdict if settled else None
 
 
-def _by_embedded_manifest(data: bytes) -> tuple[Verdict, Image.Image, bool]:
+def _by_embedded_manifest(data: bytes) -> tuple[Verdict, Image.Image, ManifestReading, bool]:
+    """Settled here when the file's manifest names one of our outputs and is either signed by
+    us or broken: a foreign signer's claim to be ours proves nothing, so such a file, like one
+    without a manifest, is left to the soft bindings."""
     mime_type, image = _open_image(data)
     verdict = Verdict(sha256=hashlib.sha256(data).hexdigest())
     reading = read_manifest(data, mime_type)
     if reading.found:
         output = _output_named_by(reading)
-        if output is not None:
-            _judge(verdict, reading, output, traced_by="manifest", manifest="embedded")
-            return verdict, image, True
-        # A manifest, but not one of ours (or one too broken to name an output): say why, then
-        # look for our soft bindings in the pixels.
-        verdict.errors.extend(reading.errors or ([f"manifest.unreadable: {reading.problem}"] if reading.problem else []))
-        verdict.errors.append("manifest.not_ours: the manifest names no output of this platform")
-    return verdict, image, False
+        if output is not None and (reading.trusted or not reading.intact):
+            check = _judge(verdict, reading, output, traced_by="manifest", manifest="embedded")
+            _describe(verdict, reading, check, stored=None)
+            return verdict, image, reading, True
+    return verdict, image, reading, False
 
 
-def _by_soft_bindings(verdict: Verdict, image: Image.Image) -> Verdict:
+def _by_soft_bindings(verdict: Verdict, image: Image.Image, reading: ManifestReading) -> Verdict:
     output, binding = _trace_soft_bindings(image, verdict)
     if output is None or binding is None:  # both or neither
-        verdict.errors.append("unknown: no manifest, watermark or fingerprint of this platform was found")
+        _describe_stranger(verdict, reading)
         return verdict
     stored = blob_open(output.sha256).read()
     stored_reading = read_manifest(stored, output.mime_type)
-    verdict.errors = [error for error in verdict.errors if not error.startswith("manifest.")]
-    _judge(verdict, stored_reading, output, traced_by=binding, manifest="stored")
+    check = _judge(verdict, stored_reading, output, traced_by=binding, manifest="stored")
+    if reading.found:
+        # A re-signed or damaged copy of ours: the verdict rests on our stored chain; the file's
+        # own manifest is named, and answers `valid`, `trusted` and `signer`.
+        verdict.valid, verdict.trusted = reading.intact, reading.trusted
+        verdict.errors[:0] = _foreign_manifest_errors(reading, output, binding)
+    _describe(verdict, reading, check, stored=stored_reading)
     return verdict
+
+
+def _foreign_manifest_errors(reading: ManifestReading, output: Output, binding: str) -> list[str]:
+    signer = (signature_of(reading) or {}).get("name") or "an unnamed signer"
+    traced = f"the image was traced to output {output.pk} by its {binding}"
+    if reading.intact:
+        return [
+            f"signingCredential.untrusted: the file's own manifest is signed by '{signer}', whom the "
+            f"organisation's anchors do not vouch for; {traced}"
+        ]
+    codes = ", ".join(f.code for f in validation_failures(reading)) or reading.problem or "unreadable"
+    return [f"manifest.invalid: the file's own manifest fails its checks ({codes}); {traced}"]
+
+
+def _describe_stranger(verdict: Verdict, reading: ManifestReading) -> None:
+    """No output of ours was found: Untrusted (a foreign, intact manifest), Invalid (a broken
+    one, or one of ours that names no output) or Unknown (no manifest)."""
+    if reading.found:
+        verdict.valid, verdict.trusted = reading.intact, reading.trusted
+        signer = signature_of(reading)
+        if reading.intact and not reading.trusted:
+            verdict.errors.append(
+                f"signingCredential.untrusted: signed by '{(signer or {}).get('name')}', whom the organisation's "
+                "anchors do not vouch for"
+            )
+        else:
+            verdict.errors.extend(_reading_errors(reading))
+        claimed = OutputLineage.output_id_in(lineage_data(reading))
+        verdict.errors.append(
+            f"manifest.not_ours: the manifest claims output {claimed}, but this platform did not sign it and its pixels "
+            "carry no watermark or fingerprint of ours"
+            if claimed and not reading.trusted
+            else "manifest.not_ours: the manifest names no output of this platform"
+        )
+    else:
+        verdict.errors.append("unknown: no manifest, watermark or fingerprint of this platform was found")
+    _describe(verdict, reading, None, stored=None)
+    if reading.found and reading.intact and reading.trusted:
+        verdict.failures.append(failure(OWN_MANIFEST, "manifest.not_ours"))
+
+
+def _reading_errors(reading: ManifestReading) -> list[str]:
+    if reading.errors:
+        return list(reading.errors)
+    if reading.problem:
+        return [f"manifest.unreadable: {reading.problem}"]
+    return [f"manifest.{(reading.state or 'unreadable').lower()}: not valid"]
 
 
 # --- the API's requests: answered at once, or queued for a worker --------------------------------
@@ -149,7 +236,10 @@ def verification_request(*, data: bytes, actor: Actor = None) -> Verification:
     when the spool is full); a settled one is kept nowhere."""
     if len(data) > settings.CLEANROOM_VERIFY_MAX_BYTES:
         raise ApplicationError(
-            f"the file is larger than {settings.CLEANROOM_VERIFY_MAX_BYTES} bytes", code="too_large", status=413
+            # The API reads one byte past the limit, no more: "larger" is all it knows.
+            f"verify accepts files up to {_size_in_words(settings.CLEANROOM_VERIFY_MAX_BYTES)}; this one is larger",
+            code="too_large",
+            status=413,
         )
     requester = actor_user(actor)
     verdict = verify_by_manifest(data)
@@ -259,15 +349,24 @@ def _verify_claimed(verification: Verification) -> str:
 
 
 def _open_image(data: bytes) -> tuple[str, Image.Image]:
+    """The image, refused with a plain reason when it is not one verify reads (`invalid_image`)
+    or is larger than CLEANROOM_VERIFY_MAX_PIXELS (`too_large`, 413) before its pixels are
+    decoded, so that a decompression bomb never unpacks."""
+    if not data:
+        raise ApplicationError("the file is empty: choose an image file (JPEG, PNG or WebP)", code="invalid_image")
     try:
-        image = Image.open(io.BytesIO(data))
-        if image.width * image.height > MAX_VERIFY_PIXELS:
-            raise ApplicationError("the image is too large to verify", code="too_large", status=413)
+        image = Image.open(io.BytesIO(data), formats=OPENABLE_FORMATS)
+        _refuse_too_many_pixels(image.width, image.height)
         image.load()
     except ApplicationError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        raise ApplicationError(f"not a readable image: {plain_error(error)}", code="invalid_image") from None
+    except Image.DecompressionBombError:
+        _refuse_too_many_pixels(None, None)
+        raise  # unreachable: the line above raises
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as error:
+        raise ApplicationError(
+            f"not an image verify can read (JPEG, PNG, WebP, GIF, BMP or TIFF): {plain_error(error)}", code="invalid_image"
+        ) from None
     mime_type = MIME_TYPES.get(image.format or "")
     if mime_type is None:
         # Still ours to trace (a screenshot saved as BMP, say), just never carrying a manifest.
@@ -275,28 +374,30 @@ def _open_image(data: bytes) -> tuple[str, Image.Image]:
     return mime_type, image.convert("RGB")
 
 
+def _refuse_too_many_pixels(width: int | None, height: int | None) -> None:
+    limit = settings.CLEANROOM_VERIFY_MAX_PIXELS
+    if width is not None and height is not None and width * height <= limit:
+        return
+    side = math.isqrt(limit)
+    allowed = f"{side} × {side} pixels" if side * side == limit else f"{limit:,} pixels"
+    found = f"is {width} × {height} pixels" if width is not None else "has more pixels than that"
+    raise ApplicationError(f"verify accepts images up to {allowed}; this one {found}", code="too_large", status=413)
+
+
+def _size_in_words(size: int) -> str:
+    for unit, scale in (("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:,.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
+
+
 # --- finding the output -------------------------------------------------------------------------
-
-
-def _lineage_data(reading) -> Any:
-    """What the active manifest holds under the lineage label (anything, in a hostile manifest)."""
-    for assertion in (reading.active_manifest or {}).get("assertions") or []:
-        if assertion.get("label") == LINEAGE_LABEL:
-            return assertion.get("data")
-    return None
-
-
-def _lineage(reading) -> OutputLineage:
-    data = _lineage_data(reading)
-    if data is None:
-        raise LineageMalformed(f"the manifest has no {LINEAGE_LABEL} assertion")
-    return OutputLineage.from_json(data)
 
 
 def _output_named_by(reading) -> Output | None:
     # The output id alone is enough to find the output: the chain check then reports whatever
     # else is wrong with the lineage, rather than the image passing as a stripped copy.
-    output_id = OutputLineage.output_id_in(_lineage_data(reading))
+    output_id = OutputLineage.output_id_in(lineage_data(reading))
     if output_id is None:
         return None
     try:
@@ -358,98 +459,58 @@ def _match_summary(match) -> dict:
 # --- judging the chain --------------------------------------------------------------------------
 
 
-def _judge(verdict: Verdict, reading, output: Output, *, traced_by: str, manifest: str) -> None:
+def _judge(verdict: Verdict, reading: ManifestReading, output: Output, *, traced_by: str, manifest: str) -> ChainCheck:
     verdict.traced_by = traced_by
     verdict.manifest = manifest
     verdict.output_id = str(output.pk)
-    verdict.valid = reading.state in ("Valid", "Trusted") and not reading.errors
+    verdict.valid = reading.intact
     verdict.trusted = reading.trusted and verdict.valid
-    verdict.errors.extend(reading.errors)
-    if reading.state not in ("Valid", "Trusted") and not reading.errors:
-        verdict.errors.append(f"manifest.{(reading.state or 'unreadable').lower()}: {reading.problem or 'not valid'}")
-    elif reading.state == "Valid" and not reading.trusted:
+    if not reading.intact:
+        verdict.errors.extend(_reading_errors(reading))
+    elif not reading.trusted:
         verdict.errors.append("signingCredential.untrusted: not signed by an identity the organisation's anchors vouch for")
-    verdict.chain, chain_errors = _chain(reading, output)
-    verdict.errors.extend(error for error in chain_errors if error not in verdict.errors)
+    check = chain_check(reading, output)
+    verdict.chain = check.entries
+    verdict.errors.extend(error for error in check.errors if error not in verdict.errors)
+    return check
 
 
-def _metadata(node: dict | None, record: type[R], errors: list[str], missing: str) -> R | None:
-    """The ingredient's metadata as `record`, or None with the reason in `errors`."""
-    if node is None:
-        errors.append(f"chain.missing: {missing}")
-        return None
-    try:
-        return record.from_json(node.get("metadata") or {}, prefixed=True)
-    except LineageMalformed as malformed:
-        errors.append(f"chain.malformed: {malformed}")
-        return None
+def _describe(verdict: Verdict, own: ManifestReading, check: ChainCheck | None, *, stored: ManifestReading | None) -> None:
+    """Put the facts in words. `own` is what the file itself carries (found or not), `stored`
+    the stored manifest of the output a soft binding led to, `check` the chain's check against
+    our records (None when no output of ours was found)."""
+    judged = stored if stored is not None else own
+    facts = VerdictFacts(
+        has_manifest=own.found,
+        intact=own.intact,
+        ours=own.trusted,
+        traced_by=verdict.traced_by,
+        chain_sound=check is not None and judged.intact and judged.trusted and not check.mismatches,
+        chain_tainted=check is not None and bool(check.refusals),
+    )
+    verdict.verdict = verdict_word(facts)
+    verdict.chain_state = chain_state(verdict.verdict, facts)
+    verdict.confidence = confidence(verdict.traced_by, verdict.bindings)
+    verdict.signer = signature_of(own if own.found else judged)
+    verdict.taint = check.taint if check is not None else []
+    verdict.training_mining = training_mining(_assertions_of(judged if verdict.verdict == RECOVERED else own))
+    failures = []
+    if own.found:
+        failures += [failure(f.where, f.code, f.explanation) for f in validation_failures(own)]
+        if own.state is None:
+            failures.append(failure(OWN_MANIFEST, "manifest.unreadable", own.problem or ""))
+    if stored is not None:
+        where = f"our stored record of output {verdict.output_id}"
+        failures += [failure(f"{where}, {f.where}", f.code, f.explanation) for f in validation_failures(stored)]
+    for error in check.mismatches if check is not None else []:
+        code, _, explanation = error.partition(": ")
+        failures.append(failure("our records", code, explanation))
+    verdict.failures = failures
+    verdict.summary = summary(
+        verdict.verdict, state=verdict.chain_state, signer=(verdict.signer or {}).get("name"), binding=verdict.traced_by
+    )
 
 
-def _chain(reading, output: Output) -> tuple[list[dict], list[str]]:
+def _assertions_of(reading: ManifestReading) -> dict[str, Any]:
     nodes = chain(reading)
-    errors: list[str] = []
-    artifact = output.job.model
-    snapshot, base_model = artifact.snapshot, artifact.base_model
-
-    def expect(what: str, found: Any, wanted: Any) -> None:
-        if found is None or str(found) != str(wanted):
-            errors.append(f"chain.mismatch: {what} is {found!r} in the manifest, {wanted!r} in the platform's records")
-
-    try:
-        lineage = _lineage(reading)
-    except LineageMalformed as malformed:
-        errors.append(f"chain.malformed: {malformed}")
-    else:
-        expect("the output id", lineage.output_id, output.pk)
-        expect("the generation job", lineage.job_id, output.job_id)
-        expect("the model id", lineage.model_id, artifact.pk)
-        expect("the model's sha256", lineage.model_sha256, artifact.sha256)
-        expect("the model container's sha256", lineage.model_container_sha256, artifact.container_sha256)
-        expect("the snapshot id", lineage.snapshot_id, snapshot.pk)
-        expect("the snapshot's Merkle root", lineage.merkle_root, snapshot.merkle_root)
-        expect("the base model id", lineage.base_model_id, base_model.pk)
-        expect("the base model's sha256", lineage.base_model_sha256, base_model.sha256)
-
-    model_node = next((n for n in nodes if n["depth"] == 1 and MODEL_TYPE in n["data_types"]), None)
-    snapshot_node = next((n for n in nodes if n["depth"] == 2 and DATASET_TYPE in n["data_types"]), None)
-    base_node = next((n for n in nodes if n["depth"] == 2 and MODEL_TYPE in n["data_types"]), None)
-    model = _metadata(model_node, ModelIngredient, errors, "the manifest has no model ingredient")
-    if model is not None:
-        expect("the model ingredient's id", model.model_id, artifact.pk)
-        expect("the model ingredient's sha256", model.lora_sha256, artifact.sha256)
-        expect("the model container's sha256", model.container_sha256, artifact.container_sha256)
-    snapshot_ingredient = _metadata(snapshot_node, SnapshotIngredient, errors, "the model's manifest has no snapshot ingredient")
-    if snapshot_ingredient is not None:
-        expect("the snapshot ingredient's id", snapshot_ingredient.snapshot_id, snapshot.pk)
-        expect("the snapshot ingredient's Merkle root", snapshot_ingredient.merkle_root, snapshot.merkle_root)
-        expect("the snapshot container's sha256", snapshot_ingredient.container_sha256, snapshot.container_sha256)
-    base = _metadata(base_node, BaseModelIngredient, errors, "the model's manifest has no base model ingredient")
-    if base is not None:
-        expect("the base model ingredient's id", base.base_model_id, base_model.pk)
-        expect("the base model ingredient's sha256", base.sha256, base_model.sha256)
-
-    if not output.released:
-        errors.append(f"output.not_released: output {output.pk} was never released")
-    for refusal in (snapshot_refusal(snapshot), base_model_refusal(base_model)):
-        if refusal is not None:
-            errors.append(f"{refusal.code}: {refusal.message}")
-
-    entries = [
-        {"type": "output", "id": str(output.pk), "sha256": output.sha256, "job_id": str(output.job_id)},
-        {"type": "model", "id": str(artifact.pk), "sha256": artifact.sha256},
-        {
-            "type": "base_model",
-            "id": str(base_model.pk),
-            "sha256": base_model.sha256,
-            "name": base_model.name,
-            "status": base_model.status,
-        },
-        {
-            "type": "snapshot",
-            "id": str(snapshot.pk),
-            "merkle_root": snapshot.merkle_root,
-            "sha256": snapshot.container_sha256,
-            "status": snapshot.status,
-        },
-    ]
-    return entries, errors
+    return nodes[0]["assertions"] if nodes else {}

@@ -269,6 +269,15 @@ class ManifestReading:
     def active_manifest(self) -> dict | None:
         return (self.store.get("manifests") or {}).get(self.active_label or "")
 
+    @property
+    def intact(self) -> bool:
+        """Whether the manifest's integrity holds, every ingredient's included: signatures and
+        hashes check out (c2pa-rs `Valid` or `Trusted`), whoever signed. An untrusted signer is
+        a matter of trust (`trusted`), not of integrity."""
+        if not self.found or self.state not in ("Valid", "Trusted"):
+            return False
+        return all(failure.code in TRUST_FAILURES for failure in validation_failures(self))
+
 
 def read_manifest(data: bytes, mime_type: str) -> ManifestReading:
     """Validate `data`'s manifest store against the configured anchors, without any network."""
@@ -284,6 +293,94 @@ def read_manifest(data: bytes, mime_type: str) -> ManifestReading:
         errors=list(store.get("validation_status") or []),
         problem=store.get("error"),
     )
+
+
+# The failure codes that say who signed, not whether the signed bytes changed.
+TRUST_FAILURES = frozenset({"signingCredential.untrusted"})
+_ACTIVE = "the image's own manifest"
+_DATA_TYPE_WORDS = {"c2pa.types.model": "model", "c2pa.types.dataset": "dataset"}
+
+
+@dataclass(frozen=True)
+class ValidationFailure:
+    """One failure the validator reports: in the active manifest (`ingredient` None) or in the
+    ingredient the store's `ingredientDeltas` name (its title and kind)."""
+
+    code: str
+    explanation: str
+    where: str  # plain words: "the image's own manifest", "ingredient 'model 12…' (model)"
+    ingredient: str | None = None  # the ingredient's title
+
+    @property
+    def integrity(self) -> bool:
+        return self.code not in TRUST_FAILURES
+
+
+def validation_failures(reading: ManifestReading) -> list[ValidationFailure]:
+    """Every failure in the store, the active manifest's first, then each ingredient's (at any
+    depth) named by its title; a store without per-manifest results falls back to its codes."""
+    results = reading.store.get("validation_results")
+    if not isinstance(results, dict) or not results:
+        return [ValidationFailure(code=code, explanation="", where=_ACTIVE) for code in reading.errors]
+    failures = [
+        ValidationFailure(code=entry["code"], explanation=str(entry.get("explanation") or ""), where=_ACTIVE)
+        for entry in _failure_entries(results.get("activeManifest"))
+    ]
+    for delta in results.get("ingredientDeltas") or []:
+        if not isinstance(delta, dict):
+            continue
+        title, where = _ingredient_named(reading, delta.get("ingredientAssertionURI"))
+        failures += [
+            ValidationFailure(code=entry["code"], explanation=str(entry.get("explanation") or ""), where=where, ingredient=title)
+            for entry in _failure_entries(delta.get("validationDeltas"))
+        ]
+    return failures
+
+
+def _failure_entries(results: Any) -> list[dict]:
+    entries = (results.get("failure") if isinstance(results, dict) else None) or []
+    return [entry for entry in entries if isinstance(entry, dict) and isinstance(entry.get("code"), str)]
+
+
+def _ingredient_named(reading: ManifestReading, uri: Any) -> tuple[str | None, str]:
+    """The title of the ingredient assertion `self#jumbf=/c2pa/<manifest>/c2pa.assertions/<label>`
+    points at, and plain words for it."""
+    manifest_label, _, assertion_label = str(uri or "").removeprefix("self#jumbf=/c2pa/").partition("/c2pa.assertions/")
+    manifest = (reading.store.get("manifests") or {}).get(manifest_label) or {}
+    for ingredient in manifest.get("ingredients") or []:
+        if isinstance(ingredient, dict) and ingredient.get("label") == assertion_label:
+            title = str(ingredient.get("title") or "untitled")
+            kinds = [entry.get("type") for entry in ingredient.get("data_types") or [] if isinstance(entry, dict)]
+            kind = next((_DATA_TYPE_WORDS[k] for k in kinds if k in _DATA_TYPE_WORDS), ingredient.get("format") or "ingredient")
+            return title, f"ingredient '{title}' ({kind})"
+    return None, "an ingredient of the manifest"
+
+
+def signature_of(reading: ManifestReading) -> dict | None:
+    """Who signed the active manifest, as the store reports it: `name` (common name, else
+    organisation), `issuer`, `signed_at` (the time-stamp's time, when there is one),
+    `time_stamped`, `trusted` (the validator found the signer among the trust anchors); None
+    without a readable manifest."""
+    manifest = reading.active_manifest
+    if manifest is None:
+        return None
+    found = manifest.get("signature_info")
+    info: dict = found if isinstance(found, dict) else {}
+    signed_at = info.get("time") if isinstance(info.get("time"), str) else None
+    return {
+        "name": info.get("common_name") or info.get("issuer") or "an unnamed signer",
+        "issuer": info.get("issuer"),
+        "signed_at": signed_at,
+        "time_stamped": signed_at is not None,
+        "trusted": "signingCredential.trusted" in _success_codes(reading),
+    }
+
+
+def _success_codes(reading: ManifestReading) -> set[str]:
+    results = reading.store.get("validation_results")
+    active = results.get("activeManifest") if isinstance(results, dict) else None
+    entries = (active.get("success") if isinstance(active, dict) else None) or []
+    return {str(entry.get("code")) for entry in entries if isinstance(entry, dict)}
 
 
 def _assertions(manifest: dict) -> dict[str, Any]:

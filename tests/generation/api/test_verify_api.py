@@ -9,8 +9,11 @@ import io
 import stat
 
 import pytest
+import requests
+import schemathesis
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
+from schemathesis.core.transport import Response
 
 from generation.models import Verification
 from generation.services.verification import verification_run
@@ -22,6 +25,22 @@ VERIFY = "/api/v1/verify/"
 
 def post(api, data: bytes, name: str = "image.png"):
     return api.post(VERIFY, {"file": SimpleUploadedFile(name, data)}, format="multipart")
+
+
+def conforms(api, response, path: str, method: str) -> None:
+    """The answer is one the OpenAPI schema documents (status, content type, body), checked by
+    schemathesis as the schema fuzz test checks every operation; raises otherwise."""
+    schema = schemathesis.openapi.from_dict(api.get("/api/v1/schema/", {"format": "json"}).json())
+    answer = Response(
+        status_code=response.status_code,
+        headers={name: [value] for name, value in response.headers.items()},
+        content=response.content,
+        request=requests.Request(method, f"http://testserver{path}").prepare(),
+        elapsed=0.0,
+        verify=True,
+        encoding="utf-8",
+    )
+    schema[path][method].validate_response(answer)
 
 
 def test_anyone_gets_an_output_verified_at_once_from_its_manifest(world, product, api, settings, tmp_path):
@@ -42,7 +61,12 @@ def test_anyone_gets_an_output_verified_at_once_from_its_manifest(world, product
         [],
     )
     assert [entry["type"] for entry in verdict["chain"]] == ["output", "model", "base_model", "snapshot"]
-    assert api.get(response["Location"]).json() == body
+    assert (verdict["verdict"], verdict["valid"], verdict["signer"]["trusted"]) == ("Trusted", True, True)
+    assert set(verdict["chain"][3]) >= {"approvers", "approved_at", "member_count", "created_at", "status"}
+    conforms(api, response, VERIFY, "POST")
+    again = api.get(response["Location"])
+    conforms(api, again, "/api/v1/verify/{id}/", "GET")
+    assert again.json() == body
     assert blob_files() == blobs and not list((tmp_path / "verify-spool").glob("*-*"))
 
 
@@ -67,8 +91,12 @@ def test_a_stripped_copy_is_queued_then_traced_by_a_worker(world, product, api, 
     assert verification_run(verification_id=queued["verification_id"]) == "done"
     assert files_holding(tmp_path, upload) == [] and blob_files() == blobs
     assert verification_run(verification_id=queued["verification_id"]) == "skipped"  # claimed once
-    done = api.get(response["Location"]).json()
+    done_response = api.get(response["Location"])
+    conforms(api, done_response, "/api/v1/verify/{id}/", "GET")
+    done = done_response.json()
     assert done["status"] == "done"
+    assert (done["verdict"]["verdict"], done["verdict"]["chain_state"]) == ("Recovered", "Trusted")
+    assert done["verdict"]["confidence"]["binding"] == "watermark"
     assert (done["verdict"]["traced_by"], done["verdict"]["output_id"], done["verdict"]["manifest"]) == (
         "watermark",
         str(output.pk),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provenance.c2pa.manifests import chain, read_manifest
+from provenance.c2pa.manifests import chain, read_manifest, signature_of, validation_failures
 from tests.provenance.c2pa.chains import BASE_WEIGHTS, MERKLE_ROOT, Chain, build_chain, sha256, sign_output
 from tests.provenance.ingest import images
 from tests.support.pki import use_identity, write_identity
@@ -75,3 +75,41 @@ def test_an_ancestor_signed_by_another_pki_spoils_the_chain(identity, settings, 
 
     assert reading.state == "Valid" and not reading.trusted
     assert "signingCredential.untrusted" in reading.errors
+
+
+def test_a_change_inside_an_ancestor_names_that_ingredient_and_breaks_integrity(built):
+    signed = sign_output(built.archive)
+    position = signed.find(MERKLE_ROOT.encode(), signed.find(b"org.cleanroom.snapshot"))
+    reading = read_manifest(images.with_png_crcs_recomputed(signed[:position] + b"00" + signed[position + 2 :]), "image/png")
+
+    failures = validation_failures(reading)
+
+    assert not reading.intact
+    assert {(f.where, f.code) for f in failures} == {
+        ("ingredient 'snapshot s-1' (dataset)", "ingredient.manifest.mismatch"),
+        ("ingredient 'snapshot s-1' (dataset)", "assertion.hashedURI.mismatch"),
+    }
+    assert all(f.ingredient == "snapshot s-1" and f.integrity for f in failures)
+
+
+def test_a_foreign_chain_is_intact_but_every_signer_in_it_is_an_untrusted_failure(identity, settings, tmp_path):
+    use_identity(settings, write_identity(tmp_path / "foreign", name="Somebody else"))
+    foreign = sign_output(build_chain().archive)
+    use_identity(settings, identity)
+
+    reading = read_manifest(foreign, "image/png")
+
+    assert reading.intact and not reading.trusted
+    assert [(f.where, f.code, f.integrity) for f in validation_failures(reading)] == [
+        ("the image's own manifest", "signingCredential.untrusted", False),
+        ("ingredient 'model m-1' (model)", "signingCredential.untrusted", False),
+        ("ingredient 'snapshot s-1' (dataset)", "signingCredential.untrusted", False),
+    ]
+    assert signature_of(reading) == {
+        "name": "Somebody else signer",
+        "issuer": "Cleanroom",
+        "signed_at": None,
+        "time_stamped": False,
+        "trusted": False,
+    }
+    assert signature_of(read_manifest(sign_output(build_chain().archive), "image/png"))["trusted"] is True

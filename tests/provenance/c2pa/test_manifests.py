@@ -12,6 +12,7 @@ from provenance.c2pa.manifests import (
     read_manifest,
     sign_container,
     sign_image,
+    validation_failures,
 )
 from tests.provenance.ingest import images
 from tests.support.pki import use_identity, write_identity
@@ -184,3 +185,16 @@ def test_unsupported_formats_and_source_types_are_refused(identity):
         sign_image(image=b"GIF89a", mime_type="image/gif", title="t", assertions=[], ingredients=[])
     with pytest.raises(ValueError):
         sign(images.png_bytes(), "image/png", digital_source_type="handPainted")
+
+
+def test_changed_pixels_break_integrity_whoever_signed_and_a_foreign_signer_alone_does_not(identity, settings, tmp_path):
+    ours = read_manifest(images.flip_byte_in_scan_data(sign(images.jpeg_bytes(), "image/jpeg")), "image/jpeg")
+    use_identity(settings, write_identity(tmp_path / "foreign", name="Somebody else"))
+    foreign = sign(images.jpeg_bytes(), "image/jpeg")
+    use_identity(settings, identity)
+
+    assert not ours.intact and [f.code for f in validation_failures(ours)] == ["assertion.dataHash.mismatch"]
+    assert validation_failures(ours)[0].where == "the image's own manifest"
+    assert read_manifest(foreign, "image/jpeg").intact
+    assert not read_manifest(images.flip_byte_in_scan_data(foreign), "image/jpeg").intact
+    assert not read_manifest(images.png_bytes(), "image/png").intact  # no manifest at all
