@@ -91,7 +91,9 @@ def verification_report_request(*, verification_id) -> Verification:
         if verification.status in (VerificationStatus.QUEUED, VerificationStatus.RUNNING):
             raise ApplicationError("the verification has not finished yet", code="not_finished", status=409)
         if verification.status == VerificationStatus.FAILED or not verification.verdict:
-            raise ApplicationError("the verification ended without a verdict: there is nothing to report", code="no_verdict", status=409)
+            raise ApplicationError(
+                "the verification ended without a verdict: there is nothing to report", code="no_verdict", status=409
+            )
         if verification_report_state(verification) in (ReportState.SIGNING, ReportState.READY):
             return verification
         verification.report_requested_at = timezone.now()

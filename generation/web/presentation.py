@@ -27,7 +27,9 @@ GLYPHS = {"Trusted": "✓", "Tainted": "!", "Untrusted": "?", "Invalid": "✗", 
 # Only for a verdict that carries no `summary` (see the module's docstring).
 EARLIER_SUMMARIES = {
     "Trusted": "Made by a model trained here on approved, consented images; nothing has changed since it was signed.",
-    "Tainted": "Made by a model trained here, but something behind it no longer holds: a consent was withdrawn or an approval ended.",
+    "Tainted": (
+        "Made by a model trained here, but something behind it no longer holds: a consent was withdrawn or an approval ended."
+    ),
     "Untrusted": "The image carries intact Content Credentials, signed by someone this platform does not trust.",
     "Invalid": "The image's Content Credentials do not match it any more: something was changed after it was signed.",
     "Recovered": "The image's Content Credentials were removed, but it was traced to one of this platform's outputs.",
@@ -172,8 +174,17 @@ def _mining(training_mining: Any) -> dict | None:
     for key, use in (training_mining.get("entries") or {}).items():
         name = str(key).rsplit(".", 1)[-1]
         use_word = use.get("use") if isinstance(use, dict) else use
-        rows.append({"key": str(key), "words": MINING_ENTRIES.get(name, name), "use": str(use_word), "use_words": MINING_USES.get(str(use_word), str(use_word))})
-    return {"rows": rows, "labels": [str(label) for label in training_mining.get("labels") or []], "sentence": training_mining.get("sentence")}
+        use_word = str(use_word)
+        rows.append(
+            {
+                "key": str(key),
+                "words": MINING_ENTRIES.get(name, name),
+                "use": use_word,
+                "use_words": MINING_USES.get(use_word, use_word),
+            }
+        )
+    labels = [str(label) for label in training_mining.get("labels") or []]
+    return {"rows": rows, "labels": labels, "sentence": training_mining.get("sentence")}
 
 
 def _signer(signer: Any) -> dict | None:

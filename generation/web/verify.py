@@ -44,6 +44,7 @@ POLL_SECONDS = 1
 THROTTLE_SCOPE = "verify"  # the API's: a client's page and API requests count together
 # A multipart body carries a little more than its file: its boundaries and headers, the CSRF token.
 MULTIPART_ALLOWANCE = 64 * 1024
+EMPTY_FILE = "This file is empty (0 bytes): there is no image in it to verify."
 
 
 class VerifyForm(forms.Form):
@@ -74,8 +75,9 @@ def _too_many(request: HttpRequest) -> HttpResponse | None:
     throttle = _PageThrottle()
     if throttle.allow_request(request, _Scope()):  # type: ignore[arg-type]
         return None
-    wait = max(1, int(round(throttle.wait() or 1)))
-    response = render(request, "verify/too_many.html", {"wait": wait, "rate": (throttle.rate or "").replace("/", " a ")}, status=429)
+    wait = max(1, round(throttle.wait() or 1))
+    rate_words = (throttle.rate or "").replace("/", " a ")
+    response = render(request, "verify/too_many.html", {"wait": wait, "rate": rate_words}, status=429)
     response["Retry-After"] = str(wait)
     return response
 
@@ -95,7 +97,9 @@ def _declared_too_large(request: HttpRequest) -> bool:
 
 def _too_large_message() -> str:
     megabytes = settings.CLEANROOM_VERIFY_MAX_BYTES // (1024 * 1024)
-    return f"This file is too large to verify: the limit is {megabytes} MB and 4096 × 4096 pixels. Try a smaller copy of the image."
+    return (
+        f"This file is too large to verify: the limit is {megabytes} MB and 4096 × 4096 pixels. Try a smaller copy of the image."
+    )
 
 
 @method_decorator(csrf_exempt, name="dispatch")  # checked in `post`, once the body's size is known to be fine
@@ -123,7 +127,7 @@ def _checked_post(request: HttpRequest) -> HttpResponse:
     data = upload.read(settings.CLEANROOM_VERIFY_MAX_BYTES + 1)
     upload.close()  # its temporary file goes now, not at the end of the response
     if not data:
-        return _form_page(request, VerifyForm(), problem="This file is empty (0 bytes): there is no image in it to verify.", status=400)
+        return _form_page(request, VerifyForm(), problem=EMPTY_FILE, status=400)
     try:
         verification = verification_request(data=data, actor=request.user)
     except ApplicationError as error:

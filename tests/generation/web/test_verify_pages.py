@@ -29,6 +29,7 @@ from tests.support.pages import client
 
 pytestmark = pytest.mark.django_db
 VERIFY = "/verify/"
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
 
 
 def post_image(web: Client, data: bytes, name: str = "image.png", content_type: str = "image/png"):
@@ -134,7 +135,7 @@ def test_an_unknown_id_is_not_found_and_an_old_result_has_expired(world, product
     [
         ("empty.png", b"", "empty"),
         ("notes.txt", b"just some words, not an image", "not an image we can read"),
-        ("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>', "SVG"),
+        ("drawing.svg", SVG, "SVG"),
     ],
 )
 def test_a_file_that_is_not_an_image_gets_a_plain_answer_on_the_form(name, data, words, pki, upload_temp_dir):
