@@ -46,7 +46,6 @@ TYPE_WORDS = {
 # The keys of a chain entry shown as facts, in this order, with their labels. `parameters` is
 # shown on its own; anything else the service adds later is shown under its own name.
 NODE_FACTS = (
-    ("id", "Id"),
     ("name", "Name"),
     ("status", "Status"),
     ("sha256", "SHA-256"),
@@ -110,7 +109,7 @@ def _fact(key: str, label: str, value: Any) -> Fact:
 
 
 def _node(entry: dict) -> ChainNode:
-    known = dict(NODE_FACTS)
+    known = {"id", *dict(NODE_FACTS)}
     facts = [_fact(key, label, entry[key]) for key, label in NODE_FACTS if entry.get(key) not in (None, "", [])]
     facts += [
         _fact(key, key.replace("_", " ").capitalize(), value)
@@ -145,10 +144,14 @@ def chain_tree(chain: list[dict]) -> list[ChainNode]:
 def _earlier_word(verdict: dict) -> str:
     errors = [str(error) for error in verdict.get("errors") or []]
     traced_by = verdict.get("traced_by")
+    foreign = any(e.startswith("signingCredential.untrusted") for e in errors)
+    tampered = any(".mismatch" in e.split(":", 1)[0] and not e.startswith("chain.") for e in errors)
     if traced_by is None:
-        return "Untrusted" if any(e.startswith("signingCredential.untrusted") for e in errors) else "Unknown"
+        return "Untrusted" if foreign and not tampered else "Unknown"
     if traced_by in ("watermark", "fingerprint"):
         return "Recovered"
+    if foreign and not tampered:
+        return "Untrusted"
     if not verdict.get("valid"):
         return "Invalid"
     if not verdict.get("trusted"):
@@ -159,11 +162,20 @@ def _earlier_word(verdict: dict) -> str:
     return "Invalid" if errors else "Trusted"
 
 
+EARLIER_CODE_WORDS = {
+    "assertion.dataHash.mismatch": "the image's pixels or bytes were changed after it was signed.",
+    "assertion.hashedURI.mismatch": "a statement inside the credentials was changed after it was signed.",
+    "ingredient.manifest.mismatch": "the record of something it was made from was changed after it was signed.",
+    "claimSignature.mismatch": "the signature does not match what it signs.",
+}
+
+
 def _earlier_failures(verdict: dict) -> list[dict]:
     failures = []
     for error in verdict.get("errors") or []:
         code, _, sentence = str(error).partition(": ")
-        failures.append({"where": "the image's Content Credentials", "code": code, "sentence": sentence or code})
+        words = sentence or EARLIER_CODE_WORDS.get(code, "this check failed.")
+        failures.append({"where": "the image's Content Credentials", "code": code, "sentence": words})
     return failures
 
 
