@@ -20,7 +20,7 @@ from generation.models import Verification
 from generation.output_index import output_index_forget
 from generation.services.verification import verification_run
 from generation.services.verification_results import verification_report_sign
-from provenance.c2pa.manifests import read_manifest, sign_image
+from provenance.c2pa.manifests import read_manifest, sign_image, training_mining_assertion
 from provenance.services.consent import consent_revoke
 from tests.generation.factories import released, tampered_png
 from tests.support.pki import use_identity, write_identity
@@ -183,17 +183,19 @@ def test_an_output_whose_snapshot_was_tainted_since_reads_tainted_and_its_report
     assert reading.state == "Trusted", reading.errors
 
 
-def test_a_copy_re_signed_by_a_stranger_reads_untrusted(made, page: Page, settings, tmp_path, axe, screenshot):
-    _, _, data = made
-    ours = read_manifest(data, "image/png").active_manifest
-    lineage = next(a for a in ours["assertions"] if a["label"] == "org.cleanroom.lineage")
+def test_a_photo_signed_by_another_studio_reads_untrusted(pki, page: Page, settings, tmp_path, axe, screenshot):
+    photo = io.BytesIO()
+    Image.fromarray(samples.coffee()).save(photo, "PNG")
     mine, our_pki = settings.CLEANROOM_SIGNER, settings.CLEANROOM_PKI_DIR
     use_identity(settings, write_identity(tmp_path / "stranger", name="Another studio"))
-    forged = sign_image(image=stripped(data), mime_type="image/png", title="re-signed", assertions=[lineage], ingredients=[])
+    theirs = sign_image(
+        image=photo.getvalue(), mime_type="image/png", title="coffee", assertions=[training_mining_assertion()], ingredients=[],
+        digital_source_type="digitalCapture",
+    )  # fmt: skip
     settings.CLEANROOM_SIGNER, settings.CLEANROOM_PKI_DIR = mine, our_pki
 
-    verify(page, "re-signed.png", forged)
-    settle(page)  # not ours: the service may look for our soft bindings too
+    verify(page, "coffee.png", theirs)
+    settle(page)  # not ours: the service looks for our soft bindings too
 
     expect(verdict(page)).to_contain_text("Untrusted")
     expect(page.get_by_role("region", name="Who signed it")).to_contain_text("Another studio")  # the signer named
