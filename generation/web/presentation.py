@@ -179,11 +179,30 @@ def _earlier_failures(verdict: dict) -> list[dict]:
     return failures
 
 
+def _position(order: list[str], name: str) -> tuple[int, str]:
+    return (order.index(name) if name in order else len(order), name)
+
+
+def _taint(entries: Any) -> list[dict]:
+    """Each lapsed consent once (the service may name it once per image it covers)."""
+    seen, taint = set(), []
+    for entry in entries or []:
+        if not isinstance(entry, dict):
+            continue
+        key = (entry.get("snapshot_id"), entry.get("consent_id"), entry.get("event"))
+        if key not in seen:
+            seen.add(key)
+            taint.append({**entry, "at": _when(entry.get("at"))})
+    return taint
+
+
 def _mining(training_mining: Any) -> dict | None:
     if not isinstance(training_mining, dict):
         return None
     rows = []
-    for key, use in (training_mining.get("entries") or {}).items():
+    entries = training_mining.get("entries") or {}
+    order = list(MINING_ENTRIES)
+    for key, use in sorted(entries.items(), key=lambda item: _position(order, str(item[0]).rsplit(".", 1)[-1])):
         name = str(key).rsplit(".", 1)[-1]
         use_word = use.get("use") if isinstance(use, dict) else use
         use_word = str(use_word)
@@ -227,7 +246,7 @@ def verdict_view(verdict: dict | None) -> dict | None:
         "chain_state": verdict.get("chain_state") if verdict.get("chain_state") in WORDS else None,
         "confidence": confidence,
         "binding_words": BINDING_WORDS.get(str((confidence or {}).get("binding") or verdict.get("traced_by")), ""),
-        "taint": [{**entry, "at": _when(entry.get("at"))} for entry in verdict.get("taint") or [] if isinstance(entry, dict)],
+        "taint": _taint(verdict.get("taint")),
         "failures": [entry for entry in failures or [] if isinstance(entry, dict)],
         "signer": _signer(verdict.get("signer")),
         "mining": _mining(verdict.get("training_mining")),
