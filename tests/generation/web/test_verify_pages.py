@@ -19,10 +19,12 @@ from django.test import Client
 from PIL import Image
 from rest_framework.throttling import ScopedRateThrottle
 
+from config.celery import app
 from core.storage import blob_exists
 from generation.models import Verification
 from generation.services.verification import verification_run
 from generation.services.verification_results import REPORT_DOCUMENT, verification_report_sign
+from generation.tasks import verification_report
 from provenance.c2pa.manifests import container_files, read_manifest
 from tests.generation.factories import blob_files, files_holding, released
 from tests.support.pages import client
@@ -230,3 +232,15 @@ def test_a_report_is_not_offered_before_the_verification_ends(pki):
     refused = client().post(f"{result}report/")
 
     assert refused.status_code == 409 and "not finished" in alert(refused.content.decode())
+
+
+def test_the_report_is_signed_by_a_default_worker_never_the_audit_or_gpu_ones(pki):
+    route = app.amqp.router.route({}, "generation.verification_report")
+    noise = io.BytesIO()
+    Image.effect_noise((64, 64), 40).convert("RGB").save(noise, "PNG")
+    verification = Verification.objects.get(pk=post_image(client(), noise.getvalue())["Location"].split("/")[2])
+    verification_run(verification_id=verification.pk, task_id=verification.task_id)
+
+    assert route["queue"].name.endswith("default")
+    assert verification_report.apply(args=[str(verification.pk)], kwargs={"from_a_later_release": 1}).get() == "ready"
+    assert read_manifest(client().get(f"/verify/{verification.pk}/report/file/").content, "application/x-zip").trusted
