@@ -244,3 +244,21 @@ def test_the_report_is_signed_by_a_default_worker_never_the_audit_or_gpu_ones(pk
     assert route["queue"].name.endswith("default")
     assert verification_report.apply(args=[str(verification.pk)], kwargs={"from_a_later_release": 1}).get() == "ready"
     assert read_manifest(client().get(f"/verify/{verification.pk}/report/file/").content, "application/x-zip").trusted
+
+
+def test_a_report_the_worker_cannot_sign_is_explained_and_may_be_asked_for_again(pki, settings, tmp_path):
+    noise = io.BytesIO()
+    Image.effect_noise((64, 64), 40).convert("RGB").save(noise, "PNG")
+    result = post_image(client(), noise.getvalue())["Location"]
+    verification = Verification.objects.get()
+    verification_run(verification_id=verification.pk, task_id=verification.task_id)
+    client().post(f"{result}report/")
+    settings.CLEANROOM_SIGNER = {**settings.CLEANROOM_SIGNER, "KEY": str(tmp_path / "no-such-key.pem")}
+
+    assert verification_report_sign(verification_id=verification.pk) == "failed"
+
+    page = client().get(f"{result}report/").content.decode()
+    assert "could not be signed" in alert(page) and "Prepare a signed report" in page
+    assert client().post(f"{result}report/").status_code == 303
+    verification.refresh_from_db()
+    assert verification.report_error == "" and verification.report_requested_at is not None
