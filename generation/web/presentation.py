@@ -117,7 +117,9 @@ def _node(entry: dict) -> ChainNode:
         if key not in known and key not in ("type", "parameters") and value not in (None, "", [], {})
         and not isinstance(value, dict)
     ]  # fmt: skip
-    parameters = entry.get("parameters") if isinstance(entry.get("parameters"), dict) else {}
+    parameters = entry.get("parameters")
+    if not isinstance(parameters, dict):
+        parameters = {}
     return ChainNode(
         type=str(entry.get("type")),
         words=TYPE_WORDS.get(str(entry.get("type")), str(entry.get("type"))),
