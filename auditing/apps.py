@@ -7,15 +7,18 @@ class AuditingConfig(AppConfig):
 
     def ready(self) -> None:
         # provenance may not import auditing: it announces ingests through its hook registry.
+        from auditing.portal import findings_in_plain_words
         from auditing.services import audits_request_after_ingest
         from auditing.services.bulk_decisions import BULK_DECISION_KIND
         from auditing.services.export_outcomes import audit_outcomes
         from core.background import register_background_kind
         from provenance import hooks
         from provenance.exports.records import on_audit_outcomes
+        from provenance.portal.selectors import on_findings_explained
 
         hooks.on_assets_ingested(audits_request_after_ingest)
         on_audit_outcomes(audit_outcomes)
+        on_findings_explained(findings_in_plain_words)
         register_background_kind(
             BULK_DECISION_KIND,
             label="Decide all matching findings",

@@ -4,10 +4,13 @@ It creates five users (one per role the demo needs) with random passwords, a con
 consent file and a signed-form PDF under `<CLEANROOM_DATA_DIR>/demo/`, the dataset
 `demo-portraits` (the ML engineer enrols the contributor in it), a dozen procedurally generated
 pictures (each with a caption) that the contributor ingests through the real ingest pipeline,
-and one reviewer's approval of each. Three more pictures are left for the review queue: the
-auditors flag them (one declared AI-generated, one with GPS coordinates, one a copy of a work
-the demo registers as protected) and nobody approves them. Running it again changes nothing
-that is already there.
+audited in this process (or, with auditing on ingest off, approved by one reviewer each).
+Three more pictures are left for the review queue: the auditors flag them (one declared
+AI-generated, one with GPS coordinates, one a copy of a work the demo registers as protected)
+and nobody approves them. Then the chain (demo.chain): a
+snapshot both reviewers approve, a tiny LoRA trained on it and one signed output, written with a
+stripped copy under `<CLEANROOM_DATA_DIR>/demo/`. Running it again changes nothing that is
+already there, even after the demo contributor revoked their consent.
 Passwords are printed once on stderr and kept in `<CLEANROOM_DATA_DIR>/demo-credentials.json`
 (mode 0600), never in the repository.
 """
@@ -29,6 +32,7 @@ from auditing.services.protected import protected_add
 from core.exceptions import ApplicationError
 from core.roles import Role
 from core.users import user_add, user_role_names
+from demo.chain import demo_chain
 from demo.pictures import FLAGGED_CAPTIONS, PICTURES, consent_form_pdf, flagged_pictures, protected_work, render
 from provenance.api.serializers import IngestResultSerializer, SigningIdentitySerializer
 from provenance.models import ASSET_TRANSITIONS, Asset, AssetStatus, Dataset, DatasetMembership
@@ -126,16 +130,18 @@ def demo_load(*, stderr=None, site_url: str = DEFAULT_SITE_URL) -> dict:
             continue
         if consent_id is None:
             consent_id = str(asset.consent_id)
-        # With auditing on, the auditors decide (a worker clears the images); a reviewer's
-        # approval stands in only where auditing is switched off.
+        # With auditing on, the auditors decide: they run here, in this process, as a worker
+        # would (`make run` starts its worker only after the demo is loaded, and the snapshot
+        # below needs the cleared images now); the worker later finds them done. A reviewer's
+        # approval stands in only where auditing is switched off. The flagged pictures are
+        # audited either way, and left for the review queue, never approved.
         auditors_decide = settings.CLEANROOM_AUDIT_ON_INGEST
-        if path in flagged:
-            # Left for the review queue: audited here where no worker will, never approved.
-            if not auditors_decide and asset.status == AssetStatus.INGESTED:
-                asset = _audit_now(asset)
-                audited_now += 1
+        if (auditors_decide or path in flagged) and asset.status in (AssetStatus.INGESTED, AssetStatus.AUDITING):
+            asset = _audit_now(asset)
+            audited_now += 1
         elif (
-            not auditors_decide
+            path not in flagged
+            and not auditors_decide
             and asset.status == AssetStatus.INGESTED
             and AssetStatus.APPROVED in ASSET_TRANSITIONS[asset.status]
         ):
@@ -154,6 +160,17 @@ def demo_load(*, stderr=None, site_url: str = DEFAULT_SITE_URL) -> dict:
 
     signing_identity = _signing_identity()
     base_model = _base_model(data_dir, users)
+    chain = demo_chain(
+        dataset=dataset,
+        base_model_id=base_model["base_model_id"],
+        users=users,
+        demo_dir=demo_dir,
+        reviewers=(REVIEWER, SECOND_REVIEWER),
+    )
+    files = {"output": None, "output_stripped": None}
+    if chain["output"] is not None:
+        files = {"output": chain["output"]["output_path"], "output_stripped": chain["output"]["stripped_path"]}
+    _note_files(credentials_path, files)
 
     return {
         "users": [{"username": name, "roles": user_role_names(user)} for name, user in users.items()],
@@ -173,6 +190,8 @@ def demo_load(*, stderr=None, site_url: str = DEFAULT_SITE_URL) -> dict:
         "audited_now": audited_now,
         "refused": refused,
         "assets": assets,
+        **chain,
+        "files": files,
     }
 
 
@@ -201,6 +220,16 @@ def _load_users(credentials_path: Path, site_url: str) -> tuple[dict, dict[str, 
             },
         )
     return users, new_passwords
+
+
+def _note_files(credentials_path: Path, files: dict) -> None:
+    """Where the demo's generated image and its stripped copy are, beside the passwords."""
+    try:
+        data = json.loads(credentials_path.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(data, dict) and data.get("files") != files:
+        _write_credentials(credentials_path, {**data, "files": files})
 
 
 def _read_site_url(path: Path) -> str | None:

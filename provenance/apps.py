@@ -15,3 +15,9 @@ class ProvenanceConfig(AppConfig):
             runner="provenance.exports.jobs.export_job",
             result_template="provenance/export_result.html",
         )
+        register_background_kind(
+            "portal_upload",
+            label="Process your upload",
+            runner="provenance.services.portal_upload.upload_process_job",
+            result_template="portal/upload_result.html",
+        )

@@ -3,6 +3,7 @@ from provenance.models.consent import ConsentEvent, ConsentEventKind, ConsentRec
 from provenance.models.contributors import Contributor, EvidenceDocument, Source
 from provenance.models.datasets import Dataset, DatasetEnrolment, DatasetMembership
 from provenance.models.ingest import IngestBatch, IngestItem
+from provenance.models.portal_upload import UploadedFile, UploadSession
 from provenance.models.reviews import Decision, ReviewDecision
 from provenance.models.snapshots import (
     SNAPSHOT_TRANSITIONS,
@@ -37,4 +38,6 @@ __all__ = [
     "SnapshotMember",
     "SnapshotStatus",
     "Source",
+    "UploadSession",
+    "UploadedFile",
 ]

@@ -18,6 +18,9 @@ class Contributor(TimeStampedModel):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="contributor"
     )
+    # When the portal's home page was last shown to them (provenance.services.portal): what is
+    # new for them is what happened since the visit before the present one.
+    portal_visited_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"

@@ -16,6 +16,7 @@ from typing import BinaryIO, TypeGuard, cast
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.audit import actor_name, audit_append
@@ -189,26 +190,77 @@ class ConsentRevocation:
     tainted_snapshots: list[str]
 
 
+def consent_withdrawable_assets(consent: ConsentRecord) -> QuerySet[Asset]:
+    """The assets a revocation of `consent` withdraws (its own, not already withdrawn or erased),
+    in the order it withdraws them. The revocation preview shows exactly these."""
+    return (
+        Asset.objects.filter(consent=consent)
+        .exclude(status__in=[AssetStatus.WITHDRAWN, AssetStatus.ERASED])
+        .order_by("created_at", "pk")
+    )
+
+
+def consent_taintable_snapshots(consent: ConsentRecord) -> QuerySet[Snapshot]:
+    """The snapshots a consent that no longer holds (revoked, expired) taints: each one holding a
+    member under it that is not already final, in the order they are tainted."""
+    return (
+        Snapshot.objects.filter(pk__in=SnapshotMember.objects.filter(consent=consent).values("snapshot_id"))
+        .exclude(status__in=SNAPSHOT_FINAL)
+        .order_by("created_at", "pk")
+    )
+
+
+def _may_revoke(consent: ConsentRecord, actor: Actor) -> User:
+    if not _may_act_on_consent(actor, consent):
+        raise PermissionDenied(f"{actor_name(actor)} may not revoke consent {consent.pk}")
+    return actor
+
+
+def _refuse_if_revoked(consent: ConsentRecord) -> None:
+    if consent.events.filter(kind=ConsentEventKind.REVOKED).exists():
+        raise ApplicationError(f"consent {consent.pk} is already revoked", code="already_revoked", status=409)
+
+
+@dataclass(frozen=True)
+class RevocationPreview:
+    """What revoking a consent would do now: the assets it would withdraw and the snapshots it
+    would taint (the same queries `consent_revoke` acts on)."""
+
+    consent: ConsentRecord
+    assets: list[Asset]
+    snapshots: list[Snapshot]
+
+
+def consent_revocation_preview(*, consent_id: str, actor: Actor) -> RevocationPreview:
+    """What `consent_revoke` would withdraw and taint, read without writing; refused the way the
+    revocation itself is (not the actor's consent, already revoked)."""
+    consent = consent_get(consent_id=consent_id)
+    _may_revoke(consent, actor)
+    _refuse_if_revoked(consent)
+    return RevocationPreview(
+        consent=consent,
+        assets=list(consent_withdrawable_assets(consent)),
+        snapshots=list(consent_taintable_snapshots(consent).select_related("dataset")),
+    )
+
+
 @transaction.atomic
 def consent_revoke(*, consent_id: str, actor: Actor, reason: str) -> ConsentRevocation:
     """Revoke a consent: its assets become `withdrawn` and every snapshot holding them `tainted`."""
     consent = consent_get(consent_id=consent_id)
-    if not _may_act_on_consent(actor, consent):
-        raise PermissionDenied(f"{actor_name(actor)} may not revoke consent {consent.pk}")
+    actor = _may_revoke(consent, actor)
     if not reason.strip():
         raise ApplicationError("a revocation needs a reason", code="reason_required")
     # Lock the grant so two revocations cannot both pass the check below.
     ConsentRecord.objects.select_for_update().filter(pk=consent.pk).first()
-    if consent.events.filter(kind=ConsentEventKind.REVOKED).exists():
-        raise ApplicationError(f"consent {consent.pk} is already revoked", code="already_revoked", status=409)
+    _refuse_if_revoked(consent)
     ConsentEvent(consent=consent, kind=ConsentEventKind.REVOKED, actor=actor.username, reason=reason).save()
     audit_append(actor=actor, event_type=EventType.CONSENT_REVOKED, subject=consent, details={"reason": reason})
 
     from provenance.services.assets import asset_transition
 
     withdrawn = []
-    assets = Asset.objects.filter(consent=consent).exclude(status__in=[AssetStatus.WITHDRAWN, AssetStatus.ERASED])
-    for asset_id in assets.values_list("pk", flat=True):
+    for asset_id in consent_withdrawable_assets(consent).values_list("pk", flat=True):
         asset_transition(
             asset_id=asset_id, to=AssetStatus.WITHDRAWN, actor=actor, reason=f"consent {consent.pk} revoked: {reason}"
         )
@@ -248,10 +300,7 @@ def _taint_snapshots_holding(consent: ConsentRecord, *, actor: Actor, reason: st
     from provenance.services.snapshots import snapshot_transition
 
     tainted = []
-    holding = Snapshot.objects.filter(pk__in=SnapshotMember.objects.filter(consent=consent).values("snapshot_id")).exclude(
-        status__in=SNAPSHOT_FINAL
-    )
-    for snapshot_id in holding.order_by("created_at", "pk").values_list("pk", flat=True):
+    for snapshot_id in consent_taintable_snapshots(consent).values_list("pk", flat=True):
         snapshot_transition(snapshot_id=snapshot_id, to=SnapshotStatus.TAINTED, actor=actor, reason=reason)
         tainted.append(str(snapshot_id))
     return tainted

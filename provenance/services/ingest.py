@@ -138,10 +138,7 @@ def ingest_uploads(
     *, files: list[tuple[str, BinaryIO]], dataset_slug: str, consent: ConsentRecord, source: Source | None, actor: Actor
 ) -> IngestBatch:
     """The REST upload: the same pipeline over uploaded files (ZIPs included)."""
-    if not (has_role(actor, Role.OPERATOR) or (has_role(actor, Role.CONTRIBUTOR) and consent.contributor.user_id == actor.pk)):
-        raise PermissionDenied(f"{actor_name(actor)} may not ingest under consent {consent.pk}")
-    dataset = dataset_for_ingest(slug=dataset_slug, contributor_email=consent.contributor.email, actor=actor)
-    dataset_enrol_for_ingest(dataset=dataset, contributor=consent.contributor, actor=actor)
+    dataset = ingest_upload_target(dataset_slug=dataset_slug, consent=consent, actor=actor)
     _, archive_limits = ingest_limits()
     return ingest_candidates(
         candidates=CandidateSource(archive_limits).uploads(files),
@@ -151,6 +148,17 @@ def ingest_uploads(
         source=source,
         actor=actor,
     )
+
+
+def ingest_upload_target(*, dataset_slug: str, consent: ConsentRecord, actor: Actor) -> Dataset:
+    """Who may upload into what (the REST upload and the portal's): an operator, or the
+    contributor whose consent it is, into a dataset they may contribute to. Returns the dataset;
+    PermissionDenied or `unknown_dataset` otherwise."""
+    if not (has_role(actor, Role.OPERATOR) or (has_role(actor, Role.CONTRIBUTOR) and consent.contributor.user_id == actor.pk)):
+        raise PermissionDenied(f"{actor_name(actor)} may not ingest under consent {consent.pk}")
+    dataset = dataset_for_ingest(slug=dataset_slug, contributor_email=consent.contributor.email, actor=actor)
+    dataset_enrol_for_ingest(dataset=dataset, contributor=consent.contributor, actor=actor)
+    return dataset
 
 
 def ingest_candidates(

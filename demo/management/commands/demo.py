@@ -8,7 +8,10 @@ from provenance.models import AssetStatus
 
 
 class Command(JsonCommand):
-    help = "Demo data: `demo load` creates demo users, a contributor, a consented dataset and approved images."
+    help = (
+        "Demo data: `demo load` creates demo users, a contributor, a consented dataset and approved images, "
+        "a snapshot, a model trained on it and one signed output."
+    )
 
     def add_arguments(self, parser):
         sub = self.add_subcommands(parser)
@@ -30,5 +33,18 @@ class Command(JsonCommand):
         )
         for refused in payload["refused"]:
             self.stdout.write(f"demo: refused {refused['path']}: {refused['reason']} ({refused['detail']})")
+        if payload["snapshot"] is not None:
+            snapshot = payload["snapshot"]
+            self.stdout.write(
+                f"demo: snapshot {snapshot['snapshot_id']} ({snapshot['status']}, {snapshot['asset_count']} images, "
+                f"approved by {', '.join(snapshot['approvals']) or 'nobody yet'})"
+            )
+        if payload["model"] is not None:
+            self.stdout.write(f"demo: model {payload['model']['model_id']} trained on it")
+        if payload["files"]["output"] is not None:
+            self.stdout.write(
+                f"demo: its output {payload['files']['output']} and a copy without the manifest "
+                f"{payload['files']['output_stripped']}: try them on /verify/"
+            )
         users = ", ".join(user["username"] for user in payload["users"])
         self.stdout.write(f"demo: users {users}; passwords in {payload['credentials_file']}")

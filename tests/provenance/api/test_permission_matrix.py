@@ -36,6 +36,8 @@ from generation.output_index import output_index_forget
 from generation.services.verification import verification_run
 from generation.services.verification_results import verification_report_sign
 from provenance.exports.jobs import export_start
+from provenance.models import UploadSession
+from provenance.services.portal_upload import upload_receive, upload_session_start
 from tests.auditing.factories import flagged_finding
 from tests.core.factories import PASSWORD
 from tests.generation.factories import FAST, SIZE, png, released, requested_job, verification_of
@@ -68,6 +70,13 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("POST /review/bulk/",                            (302, 403,  403, 403, 302, 302, 403, 403, 403, 403)),
     ("GET  /images/assets/{asset}/",                  (302, 404,  200, 404, 200, 200, 404, 200, 200, 404)),
     ("GET  /images/assets/{asset}/thumb/{thumbnail_size}/", (302, 404, 200, 404, 200, 200, 404, 200, 200, 404)),
+    ("GET  /portal/",                                 (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/consents/new/",                    (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/consents/new/",                    (302, 403,  302, 302, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/consents/{consent}/",              (302, 403,  200, 404, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/consents/{consent}/revoke/",       (302, 403,  200, 404, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/consents/{consent}/revoke/",       (302, 403,  302, 404, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/consents/{consent}/download/",     (302, 403,  200, 404, 403, 403, 403, 403, 403, 403)),
     ("GET  /images/protected/{protected_work}/",      (302, 403,  403, 403, 200, 200, 403, 403, 403, 403)),
     # the snapshot and base-model pages (four eyes): reviewers decide, engineers and compliance read
     ("GET  /snapshots/",                              (302, 403,  403, 403, 200, 200, 200, 200, 403, 403)),
@@ -88,6 +97,19 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("GET  /reports/downloads/{export_job}/",         (302, 403,  403, 403, 403, 403, 403, 200, 403, 403)),
     ("GET  /reports/models/{model}/{model_format}/",  (302, 403,  403, 403, 403, 403, 403, 200, 403, 403)),
     ("POST /reports/models/{model}/{model_format}/",  (302, 403,  403, 403, 403, 403, 403, 302, 403, 403)),
+    # the portal's upload (contributors, their own uploads only: otto meets carla's consent and upload as 404)
+    ("GET  /portal/upload/",                          (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/upload/",                          (302, 403,  302, 404, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/upload/start/",                    (302, 403,  201, 404, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/upload/{upload_session}/",         (302, 403,  200, 404, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/upload/{upload_session}/files/",   (302, 403,  200, 404, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/upload/{upload_session}/files/",   (302, 403,  201, 404, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/upload/{upload_session}/process/", (302, 403,  302, 404, 403, 403, 403, 403, 403, 403)),
+    # the contributor portal: "Was my image used?" (carla's image is in the world's snapshot)
+    ("GET  /portal/check/",                           (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("POST /portal/check/",                           (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/check/how-to-check-a-proof/",      (302, 403,  200, 200, 403, 403, 403, 403, 403, 403)),
+    ("GET  /portal/check/{asset}/proof/{snapshot}.json", (302, 403, 200, 404, 403, 403, 403, 403, 403, 403)),
     # provenance
     ("GET  /api/v1/schema/",                          (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET  /api/v1/docs/",                            (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
@@ -246,6 +268,14 @@ def background_job(reviewer) -> BackgroundJob:
 
 
 @pytest.fixture
+def upload_session(world, contributor) -> UploadSession:
+    """carla's upload with one file received, not yet processed."""
+    session = upload_session_start(contributor=contributor.contributor, dataset_id=world.dataset.pk, consent_id=world.consent.pk)
+    upload_receive(session=session, name="first.jpg", upload=jpeg("first.jpg", seed=4))
+    return session
+
+
+@pytest.fixture
 def export_job(world, compliance, settings, tmp_path) -> BackgroundJob:
     """cora's CSV of the world's snapshot, written in-process under the test's own folder."""
     settings.DATA_DIR = tmp_path / "data"
@@ -383,6 +413,12 @@ def _verify_page_body(scene: Scene, user) -> Body:
     return Body({"image": SimpleUploadedFile("stranger.png", noise_png(3), "image/png")}, "multipart")
 
 
+def _portal_consent_body(scene: Scene, user) -> Body:
+    form = {"scopes": ["ai_training"], "agree": "on", "evidence": SimpleUploadedFile("form.pdf", b"%PDF portal form")}
+    persons = {"person-TOTAL_FORMS": "0", "person-INITIAL_FORMS": "0"}
+    return Body({**form, **persons}, "multipart")
+
+
 def _open_findings(scene: Scene) -> int:
     # The bulk decision confirms the count it was shown: every open finding, the flagged one's too.
     scene.needs("finding")
@@ -440,6 +476,18 @@ BODIES: dict[str, Callable[[Scene, Any], Body]] = {
     ),
     "POST /api/v1/verify/": _verify_body,
     "POST /verify/": _verify_page_body,
+    "POST /portal/consents/new/": _portal_consent_body,
+    "POST /portal/consents/{consent}/revoke/": lambda s, u: Body({"reason": "I changed my mind"}, "multipart"),
+    "POST /portal/upload/": lambda s, u: Body(
+        {"dataset": str(s.world.dataset.pk), "consent": str(s.world.consent.pk), "images": [jpeg("new.jpg", seed=2)]}, "multipart"
+    ),
+    "POST /portal/upload/start/": lambda s, u: Body(
+        {"dataset": str(s.world.dataset.pk), "consent": str(s.world.consent.pk)}, "multipart"
+    ),
+    "POST /portal/upload/{upload_session}/files/": lambda s, u: Body(
+        {"name": "more.jpg", "file": jpeg("more.jpg", seed=5)}, "multipart"
+    ),
+    "POST /portal/check/": lambda s, u: Body({"image": jpeg("mine.jpg", seed=1)}, "multipart"),
 }
 
 
