@@ -201,6 +201,12 @@ class Verification(TimeStampedModel):
     # `running` means the worker died, and the reconciler takes the row at once.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The signed verification report (generation/services/verification_results.py): asked for
+    # at `report_requested_at`, signed by a worker into the blob `report_sha256`, or refused
+    # with `report_error`. Never the image: only its digest is in it.
+    report_requested_at = models.DateTimeField(null=True, blank=True)
+    report_sha256 = models.CharField(max_length=64, blank=True)
+    report_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at", "id"]

@@ -46,3 +46,14 @@ def sweep_verify_uploads(**unknown) -> dict | None:
     if unknown:
         logger.warning("generation.sweep_verify_uploads ignores unknown arguments %s", sorted(unknown))
     return verify_uploads_sweep()
+
+
+@shared_task(name="generation.verification_report", acks_late=True)
+def verification_report(verification_id: str, **unknown) -> str:
+    """A verification's signed report: on the `default` queue, whose workers hold the signing
+    key (the web process never signs)."""
+    from generation.services.verification_results import verification_report_sign
+
+    if unknown:
+        logger.warning("generation.verification_report ignores unknown arguments %s", sorted(unknown))
+    return verification_report_sign(verification_id=verification_id)

@@ -454,6 +454,8 @@ CELERY_TASK_ROUTES = {
     # and they share the verify spool with the web process, so its sweeper runs there too.
     "generation.verify": {"queue": f"{CLEANROOM_QUEUE_PREFIX}audit"},
     "generation.sweep_verify_uploads": {"queue": f"{CLEANROOM_QUEUE_PREFIX}audit"},
+    # A verification's signed report: signed where the exports are, never by the web process.
+    "generation.verification_report": {"queue": f"{CLEANROOM_QUEUE_PREFIX}default"},
     "generation.*": {"queue": f"{CLEANROOM_QUEUE_PREFIX}gpu"},
 }
 # Long CPU work: take one message at a time and acknowledge it only when done. Whether a worker

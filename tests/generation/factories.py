@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +91,27 @@ def files_holding(folder: Path, data: bytes) -> list[Path]:
         if path.is_file() and not path.is_symlink() and path.stat().st_size == len(data)
         and hashlib.sha256(path.read_bytes()).hexdigest() == digest
     ]  # fmt: skip
+
+
+def tampered_png(data: bytes) -> bytes:
+    """A signed PNG with some pixels changed and its manifest chunk kept (a Pillow re-save would
+    drop the manifest): the manifest's data hash no longer matches."""
+    chunks, position = [], 8
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        chunks.append((data[position + 4 : position + 8], data[position + 8 : position + 8 + length]))
+        position += 12 + length
+    raw = bytearray(zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT")))
+    for offset in range(1000, 1400):  # inside the scanlines' pixel bytes
+        raw[offset] ^= 0x40
+    rebuilt, placed = [], False
+    for kind, body in chunks:
+        if kind != b"IDAT":
+            rebuilt.append((kind, body))
+        elif not placed:
+            rebuilt.append((b"IDAT", zlib.compress(bytes(raw))))
+            placed = True
+    packed = b"".join(
+        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body)) for kind, body in rebuilt
+    )
+    return b"\x89PNG\r\n\x1a\n" + packed

@@ -33,6 +33,8 @@ from core.models import BackgroundJob
 from core.tokens import token_issue
 from generation.models import GenerationJob, Output, Verification
 from generation.output_index import output_index_forget
+from generation.services.verification import verification_run
+from generation.services.verification_results import verification_report_sign
 from provenance.exports.jobs import export_start
 from provenance.models import UploadSession
 from provenance.services.portal_upload import upload_receive, upload_session_start
@@ -168,6 +170,13 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("GET  /api/v1/generation/outputs/{output}/download/", (401, 403, 403, 403, 403, 403, 403, 200, 200, 200)),
     ("POST /api/v1/verify/",                          (202, 202,  202, 202, 202, 202, 202, 202, 202, 202)),
     ("GET  /api/v1/verify/{verification}/",           (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
+    # the public verify page: anyone, signed in or not; a result's permalink is its unguessable id
+    ("GET  /verify/",                                 (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
+    ("POST /verify/",                                 (303, 303,  303, 303, 303, 303, 303, 303, 303, 303)),
+    ("GET  /verify/{verification}/",                  (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET  /verify/{finished_verification}/report/",  (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
+    ("POST /verify/{finished_verification}/report/",  (303, 303,  303, 303, 303, 303, 303, 303, 303, 303)),
+    ("GET  /verify/{signed_verification}/report/file/", (200, 200, 200, 200, 200, 200, 200, 200, 200, 200)),
 ]
 # fmt: on
 
@@ -332,6 +341,21 @@ def verification(pki) -> Verification:
     return verification_of(noise_png(1))
 
 
+@pytest.fixture
+def finished_verification(verification) -> Verification:
+    """The stranger's image, searched in-process as the worker would: unknown."""
+    verification_run(verification_id=verification.pk, task_id=verification.task_id)
+    verification.refresh_from_db()
+    return verification
+
+
+@pytest.fixture
+def signed_verification(finished_verification) -> Verification:
+    """Its signed report, signed in-process as the worker would."""
+    verification_report_sign(verification_id=finished_verification.pk)
+    return finished_verification
+
+
 # -- the requests -------------------------------------------------------------------------------
 @dataclass
 class Body:
@@ -382,6 +406,11 @@ def _logout_body(scene: Scene, user) -> Body:
 def _verify_body(scene: Scene, user) -> Body:
     scene.needs("pki")  # the organisation's trust anchors exist, as in production
     return Body({"file": SimpleUploadedFile("stranger.png", noise_png(2), "image/png")}, "multipart")
+
+
+def _verify_page_body(scene: Scene, user) -> Body:
+    scene.needs("pki")
+    return Body({"image": SimpleUploadedFile("stranger.png", noise_png(3), "image/png")}, "multipart")
 
 
 def _portal_consent_body(scene: Scene, user) -> Body:
@@ -446,6 +475,7 @@ BODIES: dict[str, Callable[[Scene, Any], Body]] = {
         }
     ),
     "POST /api/v1/verify/": _verify_body,
+    "POST /verify/": _verify_page_body,
     "POST /portal/consents/new/": _portal_consent_body,
     "POST /portal/consents/{consent}/revoke/": lambda s, u: Body({"reason": "I changed my mind"}, "multipart"),
     "POST /portal/upload/": lambda s, u: Body(
