@@ -55,7 +55,9 @@ def verification_expired(verification: Verification, *, now: datetime | None = N
 
 def verification_result_get(*, verification_id) -> Verification:
     """The verification whose result the permalink shows: 404 `unknown_verification` for no such
-    id, 410 `expired` once VERIFICATION_RESULT_TTL has passed."""
+    id, 410 `expired` once VERIFICATION_RESULT_TTL has passed, and 410 `outdated` for a verdict
+    stored by a release before the verdict said its word (never guessed again here: the word's
+    rule lives in generation.services.verdicts alone)."""
     try:
         verification = Verification.objects.get(pk=verification_id)
     except (Verification.DoesNotExist, ValidationError, ValueError):
@@ -65,6 +67,13 @@ def verification_result_get(*, verification_id) -> Verification:
             f"the result of verification {verification.pk} has expired: results are kept for "
             f"{int(VERIFICATION_RESULT_TTL.total_seconds() // 3600)} hours",
             code="expired",
+            status=410,
+        )
+    if verification.status == VerificationStatus.DONE and "verdict" not in (verification.verdict or {}):
+        raise ApplicationError(
+            f"verification {verification.pk} was answered by an earlier version of Cleanroom, whose result "
+            "this page cannot show: verify the image again",
+            code="outdated",
             status=410,
         )
     return verification

@@ -4,10 +4,8 @@ The verdict's own keys decide everything: the word (`verdict`), its sentence (`s
 taint, the failures, the confidence, the signer and the training-and-mining permissions. This
 module only lays them out for the templates: the chain as a tree (output → model → base model
 and snapshot), ISO dates as dates, codes beside plain words.
-
-A verdict stored before the service said its word (a row from an earlier release) has no
-`verdict` key: `_earlier_word` reads the word from the keys such a row has, so its permalink
-still shows one of the six words for the rest of its 24 hours.
+A verdict stored before the service said its word never reaches here
+(`verification_result_get` answers 410 `outdated` for it).
 """
 
 from __future__ import annotations
@@ -23,18 +21,6 @@ WORDS = ("Trusted", "Tainted", "Untrusted", "Invalid", "Recovered", "Unknown")
 # The shape beside the colour (never colour alone): a glyph, hidden from screen readers, which
 # read the word.
 GLYPHS = {"Trusted": "✓", "Tainted": "!", "Untrusted": "?", "Invalid": "✗", "Recovered": "↺", "Unknown": "–"}
-
-# Only for a verdict that carries no `summary` (see the module's docstring).
-EARLIER_SUMMARIES = {
-    "Trusted": "Made by a model trained here on approved, consented images; nothing has changed since it was signed.",
-    "Tainted": (
-        "Made by a model trained here, but something behind it no longer holds: a consent was withdrawn or an approval ended."
-    ),
-    "Untrusted": "The image carries intact Content Credentials, signed by someone this platform does not trust.",
-    "Invalid": "The image's Content Credentials do not match it any more: something was changed after it was signed.",
-    "Recovered": "The image's Content Credentials were removed, but it was traced to one of this platform's outputs.",
-    "Unknown": "Nothing in this image links it to this platform: no Content Credentials of ours, no watermark, no fingerprint.",
-}
 
 TYPE_WORDS = {
     "output": "Generated image",
@@ -143,44 +129,6 @@ def chain_tree(chain: list[dict]) -> list[ChainNode]:
     return [output, *(node for node in nodes if id(node) not in placed)]
 
 
-def _earlier_word(verdict: dict) -> str:
-    errors = [str(error) for error in verdict.get("errors") or []]
-    traced_by = verdict.get("traced_by")
-    foreign = any(e.startswith("signingCredential.untrusted") for e in errors)
-    tampered = any(".mismatch" in e.split(":", 1)[0] and not e.startswith("chain.") for e in errors)
-    if traced_by is None:
-        return "Untrusted" if foreign and not tampered else "Unknown"
-    if traced_by in ("watermark", "fingerprint"):
-        return "Recovered"
-    if foreign and not tampered:
-        return "Untrusted"
-    if not verdict.get("valid"):
-        return "Invalid"
-    if not verdict.get("trusted"):
-        return "Untrusted"
-    governance = ("snapshot_tainted", "consent_lapsed", "snapshot_not_approved", "base_model_not_approved")
-    if errors and all(e.startswith(governance) for e in errors):
-        return "Tainted"
-    return "Invalid" if errors else "Trusted"
-
-
-EARLIER_CODE_WORDS = {
-    "assertion.dataHash.mismatch": "the image's pixels or bytes were changed after it was signed.",
-    "assertion.hashedURI.mismatch": "a statement inside the credentials was changed after it was signed.",
-    "ingredient.manifest.mismatch": "the record of something it was made from was changed after it was signed.",
-    "claimSignature.mismatch": "the signature does not match what it signs.",
-}
-
-
-def _earlier_failures(verdict: dict) -> list[dict]:
-    failures = []
-    for error in verdict.get("errors") or []:
-        code, _, sentence = str(error).partition(": ")
-        words = sentence or EARLIER_CODE_WORDS.get(code, "this check failed.")
-        failures.append({"where": "the image's Content Credentials", "code": code, "sentence": words})
-    return failures
-
-
 def _position(order: list[str], name: str) -> tuple[int, str]:
     return (order.index(name) if name in order else len(order), name)
 
@@ -230,26 +178,20 @@ def verdict_view(verdict: dict | None) -> dict | None:
     """Everything the result template shows of `verdict`; None when there is none yet."""
     if not isinstance(verdict, dict):
         return None
-    word = verdict.get("verdict")
-    if word not in WORDS:
-        word = _earlier_word(verdict)
-    failures = verdict["failures"] if isinstance(verdict.get("failures"), list) else None
-    if failures is None and word == "Invalid":
-        failures = _earlier_failures(verdict)
+    word = verdict["verdict"]
+    failures = verdict.get("failures") or []
     confidence = verdict.get("confidence") if isinstance(verdict.get("confidence"), dict) else None
-    if confidence is None and word == "Recovered":
-        confidence = {"binding": verdict.get("traced_by"), "level": None, "sentence": None}
     return {
         "word": word,
         "modifier": word.lower(),
         "glyph": GLYPHS[word],
-        "summary": verdict.get("summary") or EARLIER_SUMMARIES[word],
+        "summary": verdict.get("summary"),
         "chain": chain_tree(verdict.get("chain") or []),
         "chain_state": verdict.get("chain_state") if verdict.get("chain_state") in WORDS else None,
         "confidence": confidence,
         "binding_words": BINDING_WORDS.get(str((confidence or {}).get("binding") or verdict.get("traced_by")), ""),
         "taint": _taint(verdict.get("taint")),
-        "failures": [entry for entry in failures or [] if isinstance(entry, dict)],
+        "failures": [entry for entry in failures if isinstance(entry, dict)],
         "signer": _signer(verdict.get("signer")),
         "mining": _mining(verdict.get("training_mining")),
         "sha256": verdict.get("sha256"),

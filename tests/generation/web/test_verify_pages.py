@@ -132,6 +132,21 @@ def test_an_unknown_id_is_not_found_and_an_old_result_has_expired(world, product
     assert client().get(f"/verify/{verification.pk}/report/").status_code == 410
 
 
+def test_a_result_stored_before_the_verdict_said_its_word_is_not_guessed_again(world, product):
+    _, data = released(world, product)
+    post_image(client(), data)
+    verification = Verification.objects.get()
+    earlier = {
+        key: value for key, value in verification.verdict.items() if key in ("valid", "trusted", "traced_by", "chain", "errors")
+    }
+    Verification.objects.filter(pk=verification.pk).update(verdict=earlier)
+
+    page = client().get(f"/verify/{verification.pk}/")
+
+    assert page.status_code == 410
+    assert "answered by an earlier version of Cleanroom" in page.content.decode()
+
+
 @pytest.mark.parametrize(
     ("name", "data", "words"),
     [
