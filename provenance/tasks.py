@@ -8,6 +8,7 @@ import logging
 from celery import shared_task
 
 from provenance.services.consent import consent_expire_due
+from provenance.services.portal_upload import upload_sessions_sweep
 from provenance.services.thumbnails import thumbnails_derive
 
 logger = logging.getLogger(__name__)
@@ -27,3 +28,13 @@ def derive_thumbnails(asset_ids: list[str], **unknown) -> dict[str, list[int]]:
     if unknown:
         logger.warning("provenance.derive_thumbnails ignores unknown arguments %s", sorted(unknown))
     return {str(asset_id): thumbnails_derive(asset_id=str(asset_id)) for asset_id in asset_ids}
+
+
+@shared_task(name="provenance.sweep_upload_sessions")
+def sweep_upload_sessions(**unknown) -> list[str]:
+    """Beat: portal uploads left unprocessed too long abandoned, their staged files removed
+    (see upload_sessions_sweep); on the `default` queue, whose workers process the uploads and
+    so share their staging folder."""
+    if unknown:
+        logger.warning("provenance.sweep_upload_sessions ignores unknown arguments %s", sorted(unknown))
+    return upload_sessions_sweep()

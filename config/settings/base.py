@@ -167,6 +167,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # before anything is read (core/middleware.py). It bounds the temporary disk one request can use.
 CLEANROOM_UPLOAD_MAX_REQUEST_BYTES = env_int("CLEANROOM_UPLOAD_MAX_REQUEST_BYTES", 2 * 1024**3)
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("CLEANROOM_UPLOAD_MAX_FILES", 1000)
+# A portal upload left unprocessed this long is abandoned: its staged files are removed (beat's
+# `provenance.sweep_upload_sessions`); the contributor starts a new one.
+CLEANROOM_UPLOAD_ABANDON_AFTER_HOURS = env_int("CLEANROOM_UPLOAD_ABANDON_AFTER_HOURS", 24)
 # The largest request body read into memory: a JSON body or form fields (uploaded files are
 # streamed and limited on their own). Larger: the API answers 413 `too_large`.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CLEANROOM_MAX_BODY_BYTES", 2_621_440)
@@ -485,6 +488,7 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "core.reconcile", "schedule": 15.0},
     "expire-consents": {"task": "provenance.expire_consents", "schedule": 300.0},
     "sweep-verify-uploads": {"task": "generation.sweep_verify_uploads", "schedule": 300.0},
+    "sweep-upload-sessions": {"task": "provenance.sweep_upload_sessions", "schedule": 3600.0},
 }
 
 # An API token works this long after it is issued (then the client logs in again); it can be

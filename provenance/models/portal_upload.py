@@ -19,7 +19,9 @@ class UploadSession(TimeStampedModel):
     processing has started, the background job that ingests them and the batch it made.
 
     Its state follows from those: receiving (no job yet), processing (the job runs), then the
-    job's own end (succeeded: the batch holds one row per file)."""
+    job's own end (succeeded: the batch holds one row per file); or abandoned, when it was left
+    receiving for CLEANROOM_UPLOAD_ABANDON_AFTER_HOURS and its staged files were removed
+    (`upload_sessions_sweep`)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     contributor = models.ForeignKey(Contributor, on_delete=models.PROTECT, related_name="upload_sessions")
@@ -27,6 +29,7 @@ class UploadSession(TimeStampedModel):
     consent = models.ForeignKey(ConsentRecord, on_delete=models.PROTECT, related_name="+")
     job = models.OneToOneField(BackgroundJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     batch = models.OneToOneField(IngestBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    abandoned_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"upload {self.pk} by {self.contributor_id}"

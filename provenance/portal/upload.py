@@ -205,6 +205,7 @@ def _session_page(request: HttpRequest, session: UploadSession, *, problem: str 
     context = {
         "session": session,
         "state": state,
+        "abandon_after_hours": settings.CLEANROOM_UPLOAD_ABANDON_AFTER_HOURS,
         "job": session.job,
         "received": upload_received(session) if state == "receiving" else [],
         "received_count": session.files.count(),

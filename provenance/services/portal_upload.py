@@ -10,7 +10,9 @@ received is not stored twice (the page asks which names arrived and sends only t
 Everything is checked again when the batch is processed (the consent still belongs to the
 contributor, the dataset still takes their files, the consent still covers its scopes: the
 pipeline refuses each file `no_consent` otherwise). Staged files are removed once ingested:
-accepted images then live in the blob store, refused ones nowhere.
+accepted images then live in the blob store, refused ones nowhere. An upload left unprocessed
+for CLEANROOM_UPLOAD_ABANDON_AFTER_HOURS is abandoned and its staged files (`.part` leftovers
+included) are removed by beat's sweep (`upload_sessions_sweep`): nothing of it was governed yet.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -28,6 +31,9 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile as DjangoUploadedFile
 from django.db import transaction
+from django.db.models import Max
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
 from config.files import PRIVATE_FOLDER_MODE
 from core.background import Progress, background_start
@@ -157,6 +163,7 @@ def _receivable(session: UploadSession, name: str) -> UploadedFile | None:
     the upload is being processed or holds as many files as one upload may."""
     if session.job_id is not None:
         raise ApplicationError("This upload is already being processed: start a new upload for more files.", code="closed")
+    _refuse_abandoned(session)
     existing = session.files.filter(name=name).first()
     if existing is None and session.files.count() >= max_files():
         raise ApplicationError(
@@ -217,6 +224,7 @@ def upload_process_start(*, session: UploadSession, actor: User) -> BackgroundJo
         locked = UploadSession.objects.select_for_update().get(pk=session.pk)
         if locked.job_id is not None:
             return BackgroundJob.objects.get(pk=locked.job_id)
+        _refuse_abandoned(locked)
         count = locked.files.count()
         if not count:
             raise ApplicationError("No file has arrived yet: choose the images to upload.", code="no_files")
@@ -324,12 +332,54 @@ def upload_outcome(session: UploadSession) -> list[OutcomeRow]:
 
 
 def upload_state(session: UploadSession) -> str:
-    """`receiving`, `processing`, `done` or `failed`."""
+    """`receiving`, `abandoned`, `processing`, `done` or `failed`."""
     job = session.job
     if job is None:
-        return "receiving"
+        return "abandoned" if session.abandoned_at is not None else "receiving"
     if job.status == BackgroundJobStatus.SUCCEEDED:
         return "done"
     if job.status == BackgroundJobStatus.FAILED:
         return "failed"
     return "processing"
+
+
+# -- abandoned uploads --------------------------------------------------------------------------
+def _abandon_after_hours() -> int:
+    return settings.CLEANROOM_UPLOAD_ABANDON_AFTER_HOURS
+
+
+def _refuse_abandoned(session: UploadSession) -> None:
+    if session.abandoned_at is not None:
+        raise ApplicationError(
+            f"This upload was left unfinished for more than {_abandon_after_hours()} hours, so its files were removed: "
+            "start a new upload.",
+            code="abandoned",
+        )
+
+
+def upload_sessions_sweep(*, now: Any = None) -> list[str]:
+    """Abandon each upload still receiving whose last file arrived (or which started, with none)
+    CLEANROOM_UPLOAD_ABANDON_AFTER_HOURS ago: mark it and remove its staging folder. Locked and
+    checked again one by one, so a file arriving or processing starting meanwhile wins. Returns
+    the uploads abandoned."""
+    cutoff = (now or timezone.now()) - timedelta(hours=_abandon_after_hours())
+    stale = (
+        UploadSession.objects.filter(job__isnull=True, abandoned_at__isnull=True)
+        .annotate(last_activity=Greatest("created_at", Coalesce(Max("files__received_at"), "created_at")))
+        .filter(last_activity__lt=cutoff)
+    )
+    abandoned = []
+    for session_id in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            session = UploadSession.objects.select_for_update().filter(pk=session_id, job__isnull=True).first()
+            if session is None or session.abandoned_at is not None:
+                continue
+            last_file = session.files.aggregate(last=Max("received_at"))["last"]
+            if last_file is not None and last_file >= cutoff:
+                continue
+            session.abandoned_at = timezone.now()
+            session.save(update_fields=["abandoned_at", "updated_at"])
+            # Removed inside the lock: a file received now would wait for it, then be refused.
+            shutil.rmtree(staging_dir(session), ignore_errors=True)
+        abandoned.append(str(session_id))
+    return abandoned

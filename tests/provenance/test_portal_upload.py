@@ -3,8 +3,11 @@ one batch by a background job whose outcome is one row per file."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from core.background import background_run
 from core.exceptions import ApplicationError, NotFound
@@ -19,6 +22,7 @@ from provenance.services.portal_upload import (
     upload_process_start,
     upload_receive,
     upload_session_start,
+    upload_sessions_sweep,
     upload_state,
 )
 from tests.provenance.factories import grant_consent, image_bytes
@@ -163,3 +167,40 @@ def test_a_second_consent_of_carla_may_be_chosen(world, carla, contributor):
     session = upload_session_start(contributor=carla, dataset_id=world.dataset.pk, consent_id=second.pk)
     send(session, "optout.jpg", optout_jpeg(970))
     assert process(session, contributor)["optout.jpg"][:2] == (False, "optout")
+
+
+def test_an_upload_left_unprocessed_is_abandoned_and_its_staged_files_removed(world, carla, contributor, settings):
+    settings.CLEANROOM_UPLOAD_ABANDON_AFTER_HOURS = 24
+    old = upload_session_start(contributor=carla, dataset_id=world.dataset.pk, consent_id=world.consent.pk)
+    send(old, "sent.jpg", image_bytes(960))
+    (staging_dir(old) / f"{PART_PREFIX}dropped").write_bytes(b"half a file")
+    recent = upload_session_start(contributor=carla, dataset_id=world.dataset.pk, consent_id=world.consent.pk)
+    send(recent, "sent.jpg", image_bytes(961))
+    processed = upload_session_start(contributor=carla, dataset_id=world.dataset.pk, consent_id=world.consent.pk)
+    send(processed, "sent.jpg", image_bytes(962))
+    process(processed, contributor)
+    a_day_ago = timezone.now() - timedelta(hours=24, minutes=1)
+    UploadSession.objects.filter(pk__in=[old.pk, processed.pk]).update(created_at=a_day_ago)
+    old.files.update(received_at=a_day_ago)
+    processed.files.update(received_at=a_day_ago)
+
+    assert upload_sessions_sweep() == [str(old.pk)]
+
+    old.refresh_from_db()
+    assert upload_state(old) == "abandoned" and not staging_dir(old).exists()
+    assert upload_state(recent) == "receiving" and staging_dir(recent).exists()
+    with pytest.raises(ApplicationError, match="left unfinished for more than 24 hours") as late_file:
+        send(old, "late.jpg", image_bytes(963))
+    assert late_file.value.code == "abandoned"
+    with pytest.raises(ApplicationError, match="start a new upload"):
+        upload_process_start(session=old, actor=contributor)
+    assert upload_sessions_sweep() == []  # abandoned once
+
+
+def test_a_file_received_lately_keeps_an_old_upload_open(world, carla, settings):
+    session = upload_session_start(contributor=carla, dataset_id=world.dataset.pk, consent_id=world.consent.pk)
+    UploadSession.objects.filter(pk=session.pk).update(created_at=timezone.now() - timedelta(days=3))
+    send(session, "just-now.jpg", image_bytes(964))
+
+    assert upload_sessions_sweep() == []
+    assert upload_state(UploadSession.objects.get(pk=session.pk)) == "receiving"

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import re
 import tracemalloc
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test.client import ClientHandler
+from django.utils import timezone
 
 from core.background import background_run
 from core.models import BackgroundJob
 from provenance.models import Asset, UploadedFile, UploadSession
 from provenance.services.consent import consent_revoke
 from provenance.services.datasets import dataset_create
-from provenance.services.portal_upload import staging_root
+from provenance.services.portal_upload import staging_root, upload_sessions_sweep
 from tests.provenance.factories import grant_consent, image_bytes, write_multipart
 from tests.support.pages import client
 from tests.support.portal_uploads import expected_reasons, mixed_batch
@@ -229,3 +231,19 @@ def test_a_contributor_with_no_consent_in_force_is_told_so(world, contributor):
     consent_revoke(consent_id=str(world.consent.pk), actor=contributor, reason="withdrawn")
     html = client(contributor).get(UPLOAD).content.decode()
     assert "None of your consents is in force today" in html
+
+
+def test_an_abandoned_upload_says_so_and_takes_no_more_files(world, contributor):
+    web = client(contributor)
+    urls = web.post("/portal/upload/start/", {"dataset": str(world.dataset.pk), "consent": str(world.consent.pk)}).json()
+    web.post(urls["files_url"], {"name": "one.jpg", "file": SimpleUploadedFile("one.jpg", image_bytes(970))})
+    UploadSession.objects.filter(pk=urls["session"]).update(created_at=timezone.now() - timedelta(days=2))
+    UploadedFile.objects.filter(session_id=urls["session"]).update(received_at=timezone.now() - timedelta(days=2))
+    upload_sessions_sweep()
+
+    page = web.get(f"/portal/upload/{urls['session']}/").content.decode()
+    late = web.post(urls["files_url"], {"name": "two.jpg", "file": SimpleUploadedFile("two.jpg", image_bytes(971))})
+
+    assert "This upload was left unfinished" in page and "Start a new upload" in page
+    assert late.status_code == 409 and late.json()["code"] == "abandoned"
+    assert not (staging_root() / urls["session"]).exists()
