@@ -32,9 +32,9 @@ from provenance.selectors import ConsentState, _parse_uuid, consent_state
 ASSET_STATUS_MEANING = {
     AssetStatus.INGESTED: "received; its checks have not started yet",
     AssetStatus.AUDITING: "being checked",
-    AssetStatus.CLEAR: "passed every check; waiting for a reviewer",
+    AssetStatus.CLEAR: "passed every check; it may be used for training under your consent",
     AssetStatus.FLAGGED: "a check found something a reviewer must look at",
-    AssetStatus.APPROVED: "it may be used for training under your consent",
+    AssetStatus.APPROVED: "a reviewer approved it; it may be used for training under your consent",
     AssetStatus.REJECTED: "a reviewer decided it cannot be used",
     AssetStatus.WITHDRAWN: "its consent was revoked, so it is no longer used",
     AssetStatus.ERASED: "the picture was deleted on request; only a record of it remains",
