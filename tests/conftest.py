@@ -20,7 +20,7 @@ from provenance.services.contributors import contributor_add
 from tests.core.factories import user_with_role
 from tests.support.pki import pki_install
 from tests.support.tiny_models import build_tiny_pipeline, private_copy
-from tests.support.worlds import TrainableWorld, World, api_world, trainable_world
+from tests.support.worlds import ModelWorld, TrainableWorld, World, api_world, model_world, trainable_world
 from tests.training.factories import trained_model
 
 
@@ -154,11 +154,12 @@ def pki(settings, tmp_path, db) -> dict:
 
 
 @pytest.fixture
-def cpu_trained_model(contributor, reviewer, second_reviewer, ml_engineer, operator, pki, tiny_model_dir, settings):
-    """(the trainable world, mel's LoRA trained on it in-process on the CPU): carla's two
-    approved images in an approved snapshot of `portraits`, and an approved tiny base model."""
+def cpu_trainable_world(contributor, reviewer, second_reviewer, ml_engineer, operator, pki, tiny_model_dir, settings):
+    """carla's two approved images in an approved snapshot of `portraits`, and an approved tiny
+    base model; training and generation set to run on the CPU."""
     settings.CLEANROOM_TRAINING = {**settings.CLEANROOM_TRAINING, "DEVICE": "cpu"}
-    trainable: TrainableWorld = trainable_world(
+    settings.CLEANROOM_GENERATION = {**settings.CLEANROOM_GENERATION, "DEVICE": "cpu"}
+    return trainable_world(
         contributor=contributor,
         reviewer=reviewer,
         second_reviewer=second_reviewer,
@@ -166,4 +167,15 @@ def cpu_trained_model(contributor, reviewer, second_reviewer, ml_engineer, opera
         operator=operator,
         base_dir=tiny_model_dir,
     )
-    return trainable, trained_model(trainable.snapshot, trainable.base_model, ml_engineer)
+
+
+@pytest.fixture
+def cpu_trained_model(cpu_trainable_world: TrainableWorld, ml_engineer):
+    """(the trainable world, mel's LoRA trained on it in-process on the CPU)."""
+    return cpu_trainable_world, trained_model(cpu_trainable_world.snapshot, cpu_trainable_world.base_model, ml_engineer)
+
+
+@pytest.fixture
+def cpu_model_world(cpu_trainable_world: TrainableWorld, ml_engineer) -> ModelWorld:
+    """The trainable world with mel's LoRA trained on it, as the generation tests' ModelWorld."""
+    return model_world(cpu_trainable_world, ml_engineer=ml_engineer)

@@ -17,7 +17,7 @@ from generation.output_index import output_index_forget
 from tests.generation.factories import FAST, SIZE, astronaut, corner_mask, png
 from tests.provenance.factories import grant_consent, ingest
 from tests.support.pki import pki_install
-from tests.support.worlds import ModelWorld, model_world, trainable_world
+from tests.support.worlds import ModelWorld
 
 # Re-exported only so that tests written against the old layout still import; import them from
 # tests.generation.factories and tests.support.worlds (tests/test_test_layout.py refuses this).
@@ -48,13 +48,5 @@ def _generation_settings(settings, tmp_path):
 
 
 @pytest.fixture
-def world(contributor, reviewer, second_reviewer, ml_engineer, operator, product, pki, tiny_base_dir) -> ModelWorld:
-    trainable = trainable_world(
-        contributor=contributor,
-        reviewer=reviewer,
-        second_reviewer=second_reviewer,
-        ml_engineer=ml_engineer,
-        operator=operator,
-        base_dir=tiny_base_dir,
-    )
-    return model_world(trainable, ml_engineer=ml_engineer)
+def world(cpu_model_world) -> ModelWorld:
+    return cpu_model_world

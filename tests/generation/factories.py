@@ -93,14 +93,26 @@ def files_holding(folder: Path, data: bytes) -> list[Path]:
     ]  # fmt: skip
 
 
-def tampered_png(data: bytes) -> bytes:
-    """A signed PNG with some pixels changed and its manifest chunk kept (a Pillow re-save would
-    drop the manifest): the manifest's data hash no longer matches."""
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """A PNG's chunks as (type, body), in order: surgery that keeps the manifest chunk (`caBX`),
+    which a Pillow re-save would drop."""
     chunks, position = [], 8
     while position < len(data):
         (length,) = struct.unpack(">I", data[position : position + 4])
         chunks.append((data[position + 4 : position + 8], data[position + 8 : position + 8 + length]))
         position += 12 + length
+    return chunks
+
+
+def png_from_chunks(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    body = b"".join(struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d)) for k, d in chunks)
+    return b"\x89PNG\r\n\x1a\n" + body
+
+
+def tampered_png(data: bytes) -> bytes:
+    """A signed PNG with some pixels changed and its manifest chunk kept: the manifest's data
+    hash no longer matches."""
+    chunks = png_chunks(data)
     raw = bytearray(zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT")))
     for offset in range(1000, 1400):  # inside the scanlines' pixel bytes
         raw[offset] ^= 0x40
@@ -111,7 +123,11 @@ def tampered_png(data: bytes) -> bytes:
         elif not placed:
             rebuilt.append((b"IDAT", zlib.compress(bytes(raw))))
             placed = True
-    packed = b"".join(
-        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body)) for kind, body in rebuilt
-    )
-    return b"\x89PNG\r\n\x1a\n" + packed
+    return png_from_chunks(rebuilt)
+
+
+def png_with_changed_assertion(data: bytes, old: str, new: str) -> bytes:
+    """A signed PNG whose manifest says `new` where it said `old` (its hashes no longer hold)."""
+    chunks = [(k, d.replace(old.encode(), new.encode()) if k == b"caBX" else d) for k, d in png_chunks(data)]
+    assert any(k == b"caBX" and new.encode() in d for k, d in chunks)
+    return png_from_chunks(chunks)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 import time
 import uuid
-import zlib
 from datetime import timedelta
 
 import pytest
@@ -23,7 +21,7 @@ from provenance.c2pa.lineage import LINEAGE_LABEL
 from provenance.c2pa.manifests import read_manifest, sign_image, training_mining_assertion
 from provenance.models import ConsentEvent
 from provenance.services.consent import consent_expire_due, consent_renew, consent_revoke
-from tests.generation.factories import SIZE, released
+from tests.generation.factories import SIZE, png_with_changed_assertion, released, tampered_png
 from tests.provenance.ingest.images import flip_byte_in_scan_data
 from tests.support.pki import use_identity, write_identity
 
@@ -44,43 +42,6 @@ def write(tmp_path, name: str, data: bytes):
     path = tmp_path / name
     path.write_bytes(data)
     return path
-
-
-# -- PNG surgery that keeps the manifest chunk (a Pillow re-save would drop it) ------------------
-def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    chunks, position = [], 8
-    while position < len(data):
-        (length,) = struct.unpack(">I", data[position : position + 4])
-        kind = data[position + 4 : position + 8]
-        chunks.append((kind, data[position + 8 : position + 8 + length]))
-        position += 12 + length
-    return chunks
-
-
-def _png(chunks: list[tuple[bytes, bytes]]) -> bytes:
-    body = b"".join(struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d)) for k, d in chunks)
-    return b"\x89PNG\r\n\x1a\n" + body
-
-
-def with_changed_pixels(data: bytes) -> bytes:
-    chunks = _chunks(data)
-    raw = bytearray(zlib.decompress(b"".join(d for k, d in chunks if k == b"IDAT")))
-    for offset in range(1000, 1400):  # inside the scanlines' pixel bytes
-        raw[offset] ^= 0x40
-    rebuilt, placed = [], False
-    for kind, body in chunks:
-        if kind != b"IDAT":
-            rebuilt.append((kind, body))
-        elif not placed:
-            rebuilt.append((b"IDAT", zlib.compress(bytes(raw))))
-            placed = True
-    return _png(rebuilt)
-
-
-def with_changed_assertion(data: bytes, old: str, new: str) -> bytes:
-    chunks = [(k, d.replace(old.encode(), new.encode()) if k == b"caBX" else d) for k, d in _chunks(data)]
-    assert any(k == b"caBX" and new.encode() in d for k, d in chunks)
-    return _png(chunks)
 
 
 # -- the tests -----------------------------------------------------------------------------------
@@ -199,7 +160,7 @@ def test_a_consent_that_expired_since_generation_makes_it_tainted_saying_when_it
 def test_tampered_pixels_a_tampered_assertion_and_a_tampered_ingredient_are_invalid_saying_where(world, product, tmp_path):
     output, data = released(world, product)
 
-    code, pixels = verify(write(tmp_path, "pixels.png", with_changed_pixels(data)))
+    code, pixels = verify(write(tmp_path, "pixels.png", tampered_png(data)))
     assert code == 1 and pixels["valid"] is False and pixels["trusted"] is False
     assert "assertion.dataHash.mismatch" in pixels["errors"]
     assert (pixels["verdict"], pixels["traced_by"], pixels["output_id"]) == ("Invalid", "manifest", str(output.pk))
@@ -208,14 +169,14 @@ def test_tampered_pixels_a_tampered_assertion_and_a_tampered_ingredient_are_inva
 
     job_id = str(output.job_id)
     forged_job = job_id[:-4] + ("0000" if not job_id.endswith("0000") else "1111")
-    code, assertion = verify(write(tmp_path, "assertion.png", with_changed_assertion(data, job_id, forged_job)))
+    code, assertion = verify(write(tmp_path, "assertion.png", png_with_changed_assertion(data, job_id, forged_job)))
     assert code == 1 and assertion["trusted"] is False and assertion["verdict"] == "Invalid"
     assert "assertion.hashedURI.mismatch" in assertion["errors"]
 
     # The training run's id is written only in the model's own manifest, nested in the image.
     run_id = str(world.model.training_run_id)
     forged_run = run_id[:-4] + ("0000" if not run_id.endswith("0000") else "1111")
-    code, ingredient = verify(write(tmp_path, "ingredient.png", with_changed_assertion(data, run_id, forged_run)))
+    code, ingredient = verify(write(tmp_path, "ingredient.png", png_with_changed_assertion(data, run_id, forged_run)))
     assert code == 1 and (ingredient["valid"], ingredient["verdict"]) == (False, "Invalid")
     model_title = f"ingredient 'Cleanroom model {world.model.pk}' (model)"
     assert {(f["where"], f["code"]) for f in ingredient["failures"]} >= {(model_title, "ingredient.manifest.mismatch")}

@@ -24,26 +24,16 @@ from provenance.c2pa.manifests import read_manifest, sign_image, training_mining
 from provenance.services.consent import consent_revoke
 from tests.generation.factories import released, tampered_png
 from tests.support.pki import use_identity, write_identity
-from tests.support.worlds import ModelWorld, model_world, trainable_world
+from tests.support.worlds import ModelWorld
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def made(contributor, reviewer, second_reviewer, ml_engineer, operator, product, pki, tiny_model_dir, settings) -> Iterator:
+def made(cpu_model_world: ModelWorld, product) -> Iterator:
     """A model trained here on carla's approved, consented images, and one output of it (pia's)."""
-    settings.CLEANROOM_GENERATION = {**settings.CLEANROOM_GENERATION, "DEVICE": "cpu"}
-    settings.CLEANROOM_TRAINING = {**settings.CLEANROOM_TRAINING, "DEVICE": "cpu"}
     output_index_forget()
-    trainable = trainable_world(
-        contributor=contributor,
-        reviewer=reviewer,
-        second_reviewer=second_reviewer,
-        ml_engineer=ml_engineer,
-        operator=operator,
-        base_dir=tiny_model_dir,
-    )
-    world: ModelWorld = model_world(trainable, ml_engineer=ml_engineer)
+    world = cpu_model_world
     output, data = released(world, product)
     yield world, output, data
     output_index_forget()

@@ -19,7 +19,7 @@ from tests.generation.factories import blob_files, released
 from tests.provenance.factories import image_bytes
 from tests.support.merkle_doc import check_with_doc
 from tests.support.pages import client
-from tests.support.worlds import approved_snapshot, model_world, trainable_world
+from tests.support.worlds import approved_snapshot
 
 CHECK = "/portal/check/"
 
@@ -142,21 +142,11 @@ def test_the_page_explains_how_to_check_a_proof_offline(world, contributor):
 
 @pytest.mark.slow
 def test_the_answer_counts_the_models_trained_on_the_snapshot_and_their_outputs(
-    contributor, reviewer, second_reviewer, ml_engineer, operator, product, pki, tiny_model_dir, settings
+    cpu_model_world, contributor, reviewer, second_reviewer, product
 ):
-    settings.CLEANROOM_TRAINING = {**settings.CLEANROOM_TRAINING, "DEVICE": "cpu"}
-    settings.CLEANROOM_GENERATION = {**settings.CLEANROOM_GENERATION, "DEVICE": "cpu"}
-    trainable = trainable_world(
-        contributor=contributor,
-        reviewer=reviewer,
-        second_reviewer=second_reviewer,
-        ml_engineer=ml_engineer,
-        operator=operator,
-        base_dir=tiny_model_dir,
-    )
-    trained = model_world(trainable, ml_engineer=ml_engineer)
+    trained = cpu_model_world
     released(trained, product)
-    asset = trainable.snapshot.members.first().asset
+    asset = trained.snapshot.members.first().asset
 
     html = client(contributor).get(CHECK, {"asset": str(asset.pk)}).content.decode()
 

@@ -11,24 +11,14 @@ from core.background import background_run
 from core.models import BackgroundJob
 from provenance.services.consent import consent_revoke
 from tests.support.pages import client
-from tests.support.worlds import model_world, trainable_world
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def model(contributor, reviewer, second_reviewer, ml_engineer, operator, pki, tiny_model_dir, settings, tmp_path):
-    settings.CLEANROOM_TRAINING = {**settings.CLEANROOM_TRAINING, "DEVICE": "cpu"}
+def model(cpu_model_world, settings, tmp_path):
     settings.DATA_DIR = tmp_path / "data"  # background exports are written under it
-    trainable = trainable_world(
-        contributor=contributor,
-        reviewer=reviewer,
-        second_reviewer=second_reviewer,
-        ml_engineer=ml_engineer,
-        operator=operator,
-        base_dir=tiny_model_dir,
-    )
-    return model_world(trainable, ml_engineer=ml_engineer)
+    return cpu_model_world
 
 
 def test_each_trained_model_is_listed_with_a_link_per_model_report(model, compliance):
