@@ -5,6 +5,9 @@ PY := .venv/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# One pytest process per core (at most 4: each builds its own tiny models once), a test file
+# per process at a time so module fixtures are built once. PYTEST_PARALLEL= runs serially.
+PYTEST_PARALLEL ?= --numprocesses=auto --maxprocesses=4 --dist=loadfile
 
 .PHONY: run test lint bench setup services demo
 
@@ -23,7 +26,7 @@ run: demo
 	@HOST=$(HOST) PORT=$(PORT) bash scripts/run.sh
 
 test: setup services
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 lint: setup
 	$(PY) -m ruff check .
