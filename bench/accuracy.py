@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import print_table
 
-AUDITORS = ("nsfw", "pii", "near_duplicate")
+AUDITORS = ("synthetic", "nsfw", "pii", "near_duplicate")
 
 
 def main() -> None:
