@@ -64,6 +64,9 @@ class FindingStatus(models.TextChoices):
     OPEN = "open"
     DISMISSED = "dismissed"
     CONFIRMED = "confirmed"
+    # Left open by an auditor version that a newer version of the same auditor has since
+    # re-audited: the newer run's findings replace it (the audit log names both).
+    SUPERSEDED = "superseded"
 
 
 class Finding(TimeStampedModel):

@@ -179,8 +179,12 @@ def _attempt(auditor: Auditor, run: AuditRun, asset: Asset, subject: AuditSubjec
 def _settle(
     run: AuditRun, asset: Asset, drafts: list[FindingDraft], *, to: str, event: dict[str, Any] | None = None, **changes: Any
 ) -> None:
-    """Record a run's findings and its end (`done` or `abandoned`), with its audit event."""
+    """Record a run's findings and its end (`done` or `abandoned`), with its audit event. A
+    finished run supersedes the findings that older versions of its auditor left open: the new
+    version's judgement replaces theirs (a threshold fixed, a model changed), and decided
+    findings stay as the reviewer left them."""
     with transaction.atomic():
+        superseded = _supersede_older_findings(run, asset) if to == RunStatus.DONE else []
         for draft in drafts:
             Finding.objects.create(
                 asset=asset,
@@ -200,9 +204,27 @@ def _settle(
                 "auditor": run.auditor,
                 "version": run.auditor_version,
                 "findings": [d.code for d in drafts],
+                **({"superseded": superseded} if superseded else {}),
                 **(event or {}),
             },
         )
+
+
+def _supersede_older_findings(run: AuditRun, asset: Asset) -> list[dict[str, str]]:
+    """Close the open findings of `run`'s auditor made by other versions; returns what the
+    audit event records of each (id, code, version)."""
+    older = Finding.objects.select_for_update().filter(asset=asset, auditor=run.auditor, status=FindingStatus.OPEN)
+    older = older.exclude(auditor_version=run.auditor_version)
+    closed = [{"finding_id": str(f.pk), "code": f.code, "version": f.auditor_version} for f in older]
+    if closed:
+        now = timezone.now()
+        Finding.objects.filter(pk__in=[entry["finding_id"] for entry in closed]).update(
+            status=FindingStatus.SUPERSEDED,
+            resolution_reason=f"re-audited by {run.auditor} version {run.auditor_version}",
+            resolved_at=now,
+            updated_at=now,
+        )
+    return closed
 
 
 def _abandon(run: AuditRun, asset: Asset, *, attempts: int, error: str) -> None:

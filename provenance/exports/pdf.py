@@ -63,7 +63,7 @@ REFUSAL_LABELS = {
     "no_consent": "No valid consent",
     "unsafe_path": "Unsafe file name",
 }
-RESOLUTION_COLOURS = {"open": "#c0392b", "confirmed": "#e67e22", "dismissed": "#3b6ea5"}
+RESOLUTION_COLOURS = {"open": "#c0392b", "confirmed": "#e67e22", "dismissed": "#3b6ea5", "superseded": "#8a8f98"}
 
 
 @dataclass

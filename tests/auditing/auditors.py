@@ -20,6 +20,15 @@ class SyntheticAuditorV2(SyntheticAuditor):
     version = "2"
 
 
+class SyntheticAuditorFixed(SyntheticAuditor):
+    """A release whose new policy no longer flags what version 1 did (a false positive fixed)."""
+
+    version = "fixed"
+
+    def audit(self, subject: AuditSubject) -> list[FindingDraft]:
+        return []
+
+
 class SlowAuditor(Auditor):
     """Takes its time and leaves a marker when it starts: lets a test kill a worker mid-task."""
 

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from auditing.models import AuditRun, Finding
 from auditing.services import asset_audit_run, audits_reconcile, audits_request, finding_resolve
-from core.audit import auditlog_verify
+from core.audit import audit_events, auditlog_verify
 from core.exceptions import ApplicationError, PermissionDenied
 from provenance.api.serializers import IngestResultSerializer
 from provenance.models import Asset
@@ -65,6 +65,43 @@ def test_a_new_auditor_version_re_audits(assets, settings):
     assert audits_request(asset_ids=[assets["camera.jpg"]]) == [assets["camera.jpg"]]
     assert asset_audit_run(asset_id=assets["camera.jpg"], task_id="task-2") == "clear"
     assert sorted(AuditRun.objects.values_list("auditor_version", flat=True)) == ["1", "2"]
+
+
+def test_a_new_version_that_no_longer_finds_it_supersedes_the_old_open_finding_and_clears_the_image(assets, settings):
+    assert audit(assets["generated.jpg"]) == "flagged"
+    old = Finding.objects.get(asset_id=assets["generated.jpg"])
+    settings.CLEANROOM_AUDITORS = ["tests.auditing.auditors.SyntheticAuditorFixed"]
+
+    assert audit(assets["generated.jpg"]) == "clear"
+
+    old.refresh_from_db()
+    assert old.status == "superseded" and old.resolved_by is None
+    assert old.resolution_reason == "re-audited by synthetic version fixed"
+    event = audit_events(subject_id=assets["generated.jpg"], event_type="audit.run_finished").last()
+    assert event.details["superseded"] == [{"finding_id": str(old.pk), "code": old.code, "version": "1"}]
+    assert auditlog_verify().valid
+
+
+def test_a_new_version_that_finds_it_again_replaces_the_old_finding_with_its_own(assets, settings):
+    audit(assets["generated.jpg"])
+    settings.CLEANROOM_AUDITORS = ["tests.auditing.auditors.SyntheticAuditorV2"]
+
+    assert audit(assets["generated.jpg"]) == "flagged"
+
+    by_version = dict(Finding.objects.filter(asset_id=assets["generated.jpg"]).values_list("auditor_version", "status"))
+    assert by_version == {"1": "superseded", "2": "open"}
+
+
+def test_a_re_audit_leaves_a_reviewers_decision_as_it_was(assets, settings, reviewer):
+    audit(assets["generated.jpg"])
+    decided = Finding.objects.get(asset_id=assets["generated.jpg"])
+    finding_resolve(finding_id=str(decided.pk), reviewer=reviewer, decision="dismiss", reason="our own render, licensed")
+    settings.CLEANROOM_AUDITORS = ["tests.auditing.auditors.SyntheticAuditorFixed"]
+
+    assert audit(assets["generated.jpg"]) == "clear"
+
+    decided.refresh_from_db()
+    assert (decided.status, decided.resolution_reason) == ("dismissed", "our own render, licensed")
 
 
 def test_a_run_held_by_another_worker_is_not_taken(assets):

@@ -18,6 +18,9 @@ from tests.training.factories import approved_base_model, registered_base_model
 from training.models import BaseModel, BaseModelStatus
 from training.services import base_model_reject
 
+# A well-formed id that names nothing; fixed, so every pytest process collects the same test ids.
+UNKNOWN_ID = uuid.UUID("5a0f3c1e-7d2b-4c8a-9e61-2f4b8d7c0a13")
+
 pytestmark = pytest.mark.django_db
 
 
@@ -129,7 +132,7 @@ def test_other_roles_see_the_base_model_but_no_decision(persona, registered, req
     assert ">Approve</button>" not in page and ">Reject</button>" not in page
 
 
-@pytest.mark.parametrize("path", ["/base-models/not-a-uuid/", f"/base-models/{uuid.uuid4()}/"])
+@pytest.mark.parametrize("path", ["/base-models/not-a-uuid/", f"/base-models/{UNKNOWN_ID}/"])
 def test_a_tampered_base_model_id_is_a_friendly_404(path, reviewer):
     response = client(reviewer).get(path)
 
