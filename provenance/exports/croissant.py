@@ -237,7 +237,12 @@ def _between(earliest: str, latest: str) -> str:
 
 def _by_status(found: Counter[tuple[str, str]]) -> list[str]:
     """'code: N findings, N dismissed by a reviewer, …' per code, codes in order."""
-    handled = {"dismissed": "dismissed by a reviewer", "confirmed": "confirmed by a reviewer", "open": "still open"}
+    handled = {
+        "dismissed": "dismissed by a reviewer",
+        "confirmed": "confirmed by a reviewer",
+        "open": "still open",
+        "informational": "informational (covered by a consent)",
+    }
     lines = []
     for code in sorted({code for code, _ in found}):
         statuses = sorted((status, n) for (c, status), n in found.items() if c == code)
