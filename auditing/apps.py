@@ -11,12 +11,14 @@ class AuditingConfig(AppConfig):
         from auditing.services import audits_request_after_ingest
         from auditing.services.bulk_decisions import BULK_DECISION_KIND
         from auditing.services.export_outcomes import audit_outcomes
+        from auditing.services.likeness import likeness_consent_lapsed
         from core.background import register_background_kind
         from provenance import hooks
         from provenance.exports.records import on_audit_outcomes
         from provenance.portal.selectors import on_findings_explained
 
         hooks.on_assets_ingested(audits_request_after_ingest)
+        hooks.on_consent_lapsed(likeness_consent_lapsed)
         on_audit_outcomes(audit_outcomes)
         on_findings_explained(findings_in_plain_words)
         register_background_kind(

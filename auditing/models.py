@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from core.models import TimeStampedModel
-from provenance.models import Asset
+from provenance.models import Asset, ConsentRecord
 
 
 class RunStatus(models.TextChoices):
@@ -61,12 +61,16 @@ class AuditRun(models.Model):
 
 
 class FindingStatus(models.TextChoices):
-    OPEN = "open"
+    OPEN = "open"  # awaits a reviewer's decision, and holds its asset back until then
     DISMISSED = "dismissed"
     CONFIRMED = "confirmed"
     # Left open by an auditor version that a newer version of the same auditor has since
     # re-audited: the newer run's findings replace it (the audit log names both).
     SUPERSEDED = "superseded"
+    # Recorded and shown, but awaiting no decision and holding nothing back: what was found is
+    # covered by a consent (`Finding.covering_consent`; auditing/services/likeness.py decides).
+    # Becomes `open` if that consent lapses (revoked, expired).
+    INFORMATIONAL = "informational"
 
 
 class Finding(TimeStampedModel):
@@ -84,9 +88,20 @@ class Finding(TimeStampedModel):
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     resolution_reason = models.TextField(blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The consent that made this finding informational (a face: the likeness consent of the
+    # persons shown). Kept after that consent lapses and the finding is open again, as the record
+    # of what once covered it.
+    covering_consent = models.ForeignKey(ConsentRecord, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            # Informational only ever on a recorded basis.
+            models.CheckConstraint(
+                condition=~models.Q(status="informational") | models.Q(covering_consent__isnull=False),
+                name="informational_finding_has_a_consent",
+            ),
+        ]
         indexes = [
             # The review queue groups open findings by asset (latest, top score, count): read from
             # this index alone, in asset order, without touching the table or sorting.
@@ -99,6 +114,23 @@ class Finding(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.auditor}:{self.code} on {self.asset_id} ({self.status})"
+
+    @property
+    def consent_note(self) -> str:
+        """The plain sentence saying what a covering consent means for this finding ("" when none)."""
+        if self.covering_consent is None:
+            return ""
+        persons = ", ".join(self.covering_consent.depicted_persons.order_by("name").values_list("name", flat=True))
+        named = f" ({persons})" if persons else ""
+        if self.status == FindingStatus.INFORMATIONAL:
+            return (
+                f"Informational: the person shown{named} agreed to the use of their likeness "
+                f"(consent {self.covering_consent_id}), so this face holds nothing back."
+            )
+        return (
+            f"This face was informational under the likeness consent {self.covering_consent_id}{named}, "
+            "which has since been revoked or has expired: it must be decided like any other finding."
+        )
 
     @property
     def evidence_sha256(self) -> str:

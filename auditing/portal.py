@@ -28,7 +28,11 @@ def _sentence(code: str) -> str:
     if family == "pii":
         kind = parts[1] if len(parts) > 1 else ""
         if kind == "face":
-            return "We found a face that can be recognised: the person shown must have agreed to likeness."
+            # Said only while the face blocks: one covered by a likeness consent is informational, not open.
+            return (
+                "We found a face that can be recognised. It can be used only with a consent in which each "
+                "person shown agrees, by name, to the use of their likeness, and that consent is still valid."
+            )
         if kind == "location":
             return "The picture's hidden details (metadata) say where it was taken (GPS coordinates)."
         what = _WHAT.get(parts[2] if len(parts) > 2 else "", "personal information")

@@ -54,6 +54,7 @@ class EventType(models.TextChoices):
     SNAPSHOT_REVIEWED = "snapshot.reviewed"
     AUDIT_RUN_FINISHED = "audit.run_finished"
     FINDING_RESOLVED = "finding.resolved"
+    FINDING_RECLASSIFIED = "finding.reclassified"  # informational -> open: its covering consent lapsed
     PROTECTED_WORK_ADDED = "protected_work.added"
     PKI_INITIALISED = "pki.initialised"
     SNAPSHOT_EXPORTED = "snapshot.exported"

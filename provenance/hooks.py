@@ -19,3 +19,18 @@ def on_assets_ingested(hook: AssetsIngested) -> None:
 def assets_ingested(asset_ids: list[str], actor: Actor) -> None:
     for hook in _ingested:
         hook(asset_ids, actor)
+
+
+# A consent stopped holding (revoked, or its expiry recorded): what it covered no longer is.
+ConsentLapsed = Callable[[str, Actor, str], None]
+_lapsed: list[ConsentLapsed] = []
+
+
+def on_consent_lapsed(hook: ConsentLapsed) -> None:
+    if hook not in _lapsed:
+        _lapsed.append(hook)
+
+
+def consent_lapsed(consent_id: str, actor: Actor, reason: str) -> None:
+    for hook in _lapsed:
+        hook(consent_id, actor, reason)

@@ -21,12 +21,19 @@ class FindingSerializer(serializers.ModelSerializer):
     asset_status = serializers.CharField(source="asset.status", read_only=True, help_text="the asset's status now")
     details = serializers.DictField(read_only=True, help_text="the auditor's evidence (positions, matched work...)")
     resolved_by = serializers.CharField(source="resolved_by.username", default=None, read_only=True, allow_null=True)
+    covering_consent = serializers.UUIDField(
+        source="covering_consent_id",
+        read_only=True,
+        allow_null=True,
+        help_text="the consent that made this finding informational (a face: its likeness consent), kept once it lapses",
+    )
+    consent_note = serializers.CharField(read_only=True, help_text="what that consent means for this finding, in words")
 
     class Meta:
         model = Finding
         fields = [
             "id", "asset", "asset_status", "auditor", "auditor_version", "code", "score", "details", "status",
-            "resolved_by", "resolution_reason", "resolved_at", "created_at",
+            "covering_consent", "consent_note", "resolved_by", "resolution_reason", "resolved_at", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -54,10 +61,11 @@ class AuditQueuedSerializer(serializers.Serializer):
 class AssetFindingSerializer(serializers.ModelSerializer):
     finding_id = serializers.UUIDField(source="pk", read_only=True)
     detail = serializers.DictField(source="details", read_only=True)
+    covering_consent = serializers.UUIDField(source="covering_consent_id", read_only=True, allow_null=True)
 
     class Meta:
         model = Finding
-        fields = ["finding_id", "auditor", "auditor_version", "code", "score", "status", "detail"]
+        fields = ["finding_id", "auditor", "auditor_version", "code", "score", "status", "covering_consent", "detail"]
         read_only_fields = fields
 
 

@@ -24,6 +24,7 @@ from auditing.auditors.base import Auditor, AuditSubject, FindingDraft
 from auditing.models import AUDIT_RUN_SETTLED, AUDIT_RUN_TRANSITIONS, AuditRun, Finding, FindingStatus, RunStatus
 from auditing.registry import auditors, current_versions
 from auditing.services.claims import refuse_if_claimed_by_another
+from auditing.services.likeness import is_face, likeness_decide
 from core.audit import AuditEntry, actor_name, audit_append, audit_append_many
 from core.exceptions import ApplicationError, PermissionDenied
 from core.heartbeat import heartbeat, silent
@@ -179,13 +180,18 @@ def _attempt(auditor: Auditor, run: AuditRun, asset: Asset, subject: AuditSubjec
 def _settle(
     run: AuditRun, asset: Asset, drafts: list[FindingDraft], *, to: str, event: dict[str, Any] | None = None, **changes: Any
 ) -> None:
-    """Record a run's findings and its end (`done` or `abandoned`), with its audit event. A
-    finished run supersedes the findings that older versions of its auditor left open: the new
-    version's judgement replaces theirs (a threshold fixed, a model changed), and decided
-    findings stay as the reviewer left them."""
+    """Record a run's findings and its end (`done` or `abandoned`), with its audit event.
+
+    A finished run supersedes the findings that older versions of its auditor left open or
+    informational: the new version's judgement replaces theirs (a threshold fixed, a model
+    changed), and decided findings stay as the reviewer left them. Faces are recorded
+    informational when the asset's likeness consent covers them (services.likeness), and the
+    event says on what basis, either way."""
     with transaction.atomic():
         superseded = _supersede_older_findings(run, asset) if to == RunStatus.DONE else []
+        likeness = likeness_decide(asset, drafts)
         for draft in drafts:
+            face = likeness if likeness is not None and is_face(draft.code) else None
             Finding.objects.create(
                 asset=asset,
                 run=run,
@@ -194,6 +200,8 @@ def _settle(
                 code=draft.code,
                 score=draft.score,
                 details=draft.details,
+                status=face.status if face else FindingStatus.OPEN,
+                covering_consent=face.consent if face else None,
             )
         AUDIT_RUN_STATES.transition(run.pk, to=to, finished_at=timezone.now(), **changes)
         audit_append(
@@ -205,15 +213,17 @@ def _settle(
                 "version": run.auditor_version,
                 "findings": [d.code for d in drafts],
                 **({"superseded": superseded} if superseded else {}),
+                **({"likeness": likeness.basis} if likeness else {}),
                 **(event or {}),
             },
         )
 
 
 def _supersede_older_findings(run: AuditRun, asset: Asset) -> list[dict[str, str]]:
-    """Close the open findings of `run`'s auditor made by other versions; returns what the
+    """Close the undecided findings of `run`'s auditor made by other versions; returns what the
     audit event records of each (id, code, version)."""
-    older = Finding.objects.select_for_update().filter(asset=asset, auditor=run.auditor, status=FindingStatus.OPEN)
+    undecided = (FindingStatus.OPEN, FindingStatus.INFORMATIONAL)
+    older = Finding.objects.select_for_update().filter(asset=asset, auditor=run.auditor, status__in=undecided)
     older = older.exclude(auditor_version=run.auditor_version)
     closed = [{"finding_id": str(f.pk), "code": f.code, "version": f.auditor_version} for f in older]
     if closed:
@@ -246,9 +256,12 @@ def _conclude(asset_id) -> str:
     asset = Asset.objects.select_for_update().get(pk=asset_id)
     if asset.status != AssetStatus.AUDITING or _needs_audit(asset_id):
         return asset.status
+    # Informational findings (a face under a likeness consent) hold nothing back.
     open_findings = Finding.objects.filter(asset_id=asset_id, status=FindingStatus.OPEN).count()
+    informational = Finding.objects.filter(asset_id=asset_id, status=FindingStatus.INFORMATIONAL).count()
     outcome = AssetStatus.FLAGGED if open_findings else AssetStatus.CLEAR
-    asset_transition(asset_id=asset_id, to=outcome, actor=None, reason=f"audited: {open_findings} open finding(s)")
+    reason = f"audited: {open_findings} open finding(s)" + (f", {informational} informational" if informational else "")
+    asset_transition(asset_id=asset_id, to=outcome, actor=None, reason=reason)
     return outcome
 
 

@@ -4,7 +4,7 @@ resolved, by whom and why. Registered in AuditingConfig.ready()."""
 
 from __future__ import annotations
 
-from auditing.models import AuditRun, Finding
+from auditing.models import AuditRun, Finding, FindingStatus
 from provenance.exports.records import AuditorRun, AuditOutcome, FindingOutcome
 
 
@@ -17,7 +17,7 @@ def audit_outcomes(asset_ids: list[str]) -> dict[str, AuditOutcome]:
     ):
         runs.setdefault(str(asset_id), []).append(AuditorRun(auditor=auditor, version=version, status=status))
     findings: dict[str, list[FindingOutcome]] = {}
-    for asset_id, auditor, version, code, score, status, resolved_by, resolved_at, reason in (
+    for asset_id, auditor, version, code, score, status, resolved_by, resolved_at, reason, consent_id in (
         Finding.objects.filter(asset_id__in=asset_ids)
         .order_by("created_at", "id")
         .values_list(
@@ -30,8 +30,11 @@ def audit_outcomes(asset_ids: list[str]) -> dict[str, AuditOutcome]:
             "resolved_by__username",
             "resolved_at",
             "resolution_reason",
+            "covering_consent_id",
         )
     ):
+        if status == FindingStatus.INFORMATIONAL:  # no one decided it: the consent that covers it is its reason
+            reason = f"informational: covered by likeness consent {consent_id}"
         findings.setdefault(str(asset_id), []).append(
             FindingOutcome(
                 auditor=auditor,

@@ -242,6 +242,7 @@ def _by_status(found: Counter[tuple[str, str]]) -> list[str]:
         "confirmed": "confirmed by a reviewer",
         "open": "still open",
         "superseded": "replaced by a newer auditor version's re-audit",
+        "informational": "informational (covered by a consent)",
     }
     lines = []
     for code in sorted({code for code, _ in found}):

@@ -3,7 +3,9 @@
 Revocation withdraws the consent's assets and taints every snapshot that holds them, in the
 same transaction, each change in the audit log. Expiry (recorded by beat's
 `provenance.expire_consents`) taints those snapshots too, the same way, but leaves the assets'
-statuses alone: a renewed consent may cover them in a new snapshot.
+statuses alone: a renewed consent may cover them in a new snapshot. Either one then tells the
+apps above (`hooks.consent_lapsed`), in the same transaction: auditing reopens the face findings
+the consent's likeness grant had made informational.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from core.audit import actor_name, audit_append
 from core.exceptions import ApplicationError, PermissionDenied
 from core.models import EventType
 from core.roles import Actor, Role, User, has_role
+from provenance import hooks
 from provenance.consent_document import ConsentDocument, consent_digest, parse_consent_bytes
 from provenance.ingest.sources import display_path
 from provenance.models import (
@@ -266,6 +269,7 @@ def consent_revoke(*, consent_id: str, actor: Actor, reason: str) -> ConsentRevo
         )
         withdrawn.append(str(asset_id))
     tainted = _taint_snapshots_holding(consent, actor=actor, reason=f"consent {consent.pk} revoked: {reason}")
+    hooks.consent_lapsed(str(consent.pk), actor, f"consent {consent.pk} revoked: {reason}")
     return ConsentRevocation(consent=consent, withdrawn_assets=withdrawn, tainted_snapshots=tainted)
 
 
@@ -350,5 +354,6 @@ def consent_expire_due(*, at: datetime | None = None) -> list[str]:
                 )
                 reason = f"consent {consent.pk} expired {expires_at.date().isoformat()}"
                 _taint_snapshots_holding(consent, actor=None, reason=reason)
+                hooks.consent_lapsed(str(consent.pk), None, reason)
             expired.append(str(consent.pk))
     return expired

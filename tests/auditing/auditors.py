@@ -73,3 +73,15 @@ class LowerRightFace(FaceDetector):
     def detect(self, bgr: np.ndarray) -> list[tuple[Box, float]]:
         height, width = bgr.shape[:2]
         return [((width // 2, height // 2, width - width // 2, height - height // 2), 0.9)]
+
+
+class TwoFaces(FaceDetector):
+    """Finds two "faces": the upper-left and the lower-right quarter of whatever pixels it is given."""
+
+    name = "two_faces"
+
+    def detect(self, bgr: np.ndarray) -> list[tuple[Box, float]]:
+        height, width = bgr.shape[:2]
+        half_width, half_height = width // 2, height // 2
+        upper_left = (0, 0, half_width, half_height)
+        return [(upper_left, 0.8), ((half_width, half_height, width - half_width, height - half_height), 0.9)]
