@@ -76,6 +76,12 @@ def location(asset: Asset) -> Finding:
     return Finding.objects.get(asset=asset, code="pii.location.gps_coordinates")
 
 
+def review_page(reviewer, asset: Asset) -> str:
+    web = Client()
+    web.force_login(reviewer)
+    return web.get(f"/review/assets/{asset.pk}/").content.decode()
+
+
 def test_a_location_only_in_a_stds_exif_assertion_is_found_and_named(audited, reviewer):
     asset = audited("camera.jpg")
 
@@ -86,9 +92,7 @@ def test_a_location_only_in_a_stds_exif_assertion_is_found_and_named(audited, re
     assert where["assertion"] == "stds.exif" and where["manifest"] == asset.metadata["c2pa"]["active_manifest"]
     assert finding.details["field"] == f"c2pa:{where['manifest']}/stds.exif"
     assert asset.status == "flagged"
-    web = Client()
-    web.force_login(reviewer)
-    page = web.get(f"/review/assets/{asset.pk}/").content.decode()
+    page = review_page(reviewer, asset)
     assert f"The image&#x27;s Content Credentials (stds.exif) in manifest {where['manifest']} record where it was taken" in page
 
 
@@ -99,13 +103,18 @@ def test_a_location_in_a_c2pa_metadata_assertion_is_found(audited):
     assert (where["latitude"], where["longitude"]) == (pytest.approx(-33.8688), pytest.approx(151.2093))
 
 
-def test_an_author_s_email_in_a_creative_work_assertion_is_a_text_finding_at_its_path(audited):
+def test_an_author_s_email_in_a_creative_work_assertion_is_a_text_finding_at_its_path(audited, reviewer):
     asset = audited("author.jpg")
 
     finding = Finding.objects.get(asset=asset, code="pii.text.email_address")
     assert finding.details["details"]["assertion"] == "stds.schema-org.CreativeWork"
     assert finding.details["details"]["path"] == "$.author[0].email"
     assert "jane.doe" not in finding.details["text"]  # masked, like every text hit
+    manifest = asset.metadata["c2pa"]["active_manifest"]
+    assert (
+        f"Personal data in its Content Credentials (stds.schema-org.CreativeWork, value author[0].email) in manifest {manifest}"
+        in review_page(reviewer, asset)
+    )
 
 
 def test_a_location_in_an_ingredient_s_manifest_is_found_in_that_manifest(audited):
