@@ -402,12 +402,21 @@ def finding_summary(finding: Finding) -> str:
         return f"This image looks like a copy of another image in the same dataset ({details.get('asset_id', 'unknown')})."
     if finding.code == "pii.location.gps_coordinates":
         where = details.get("details") or {}
+        credentials = _in_content_credentials(where)
+        if credentials:
+            return f"The image's {credentials} record where it was taken: {_coordinates(where)}."
         return f"The image's metadata records where it was taken: {_coordinates(where)}."
     if finding.auditor == "pii":
         kind = str(details.get("entity_type", "personal data")).replace("_", " ").lower()
         if details.get("box") and kind == "face":
             return "A face: a person who can be recognised."
-        where = "written in the picture" if details.get("box") else f"in its {details.get('field') or 'data'}"
+        credentials = _in_content_credentials(details.get("details") or {})
+        if details.get("box"):
+            where = "written in the picture"
+        elif credentials:
+            where = f"in its {credentials}"
+        else:
+            where = f"in its {details.get('field') or 'data'}"
         # The detector stored the value masked (auditing.detectors.pii_hit.mask): shown as is.
         return f"Personal data {where}: {kind}, {details.get('text') or 'value not kept'}."
     if finding.auditor == "nsfw":
@@ -425,6 +434,16 @@ _SYNTHETIC_SIGNALS = {
     "metadata": "The digital source type in the image's own metadata (IPTC, read at upload)",
     "xmp": "The IPTC digital source type in the image's XMP metadata",
 }
+
+
+def _in_content_credentials(where: dict[str, Any]) -> str:
+    """Where in the embedded C2PA manifest store a PII hit sits (auditing.detectors.pii_c2pa's
+    details), in words: the assertion, the value's path inside it, and the manifest."""
+    if where.get("source") != "c2pa" or not where.get("assertion"):
+        return ""
+    path = str(where.get("path") or "$")
+    value = f", value {path.removeprefix('$.')}" if path != "$" else ""
+    return f"Content Credentials ({where['assertion']}{value}) in manifest {where.get('manifest') or 'unknown'}"
 
 
 def _coordinates(gps: dict[str, Any]) -> str:

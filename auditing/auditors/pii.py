@@ -1,5 +1,6 @@
 """Personal data: in captions and text metadata (Presidio), in pixels (Tesseract + Presidio, with
-word boxes), GPS coordinates, and faces. Each hit is one finding, with its field and position."""
+word boxes), GPS coordinates, faces, and inside embedded Content Credentials (C2PA assertions).
+Each hit is one finding, with its field and position."""
 
 from __future__ import annotations
 
@@ -28,11 +29,19 @@ def _draft(hit: PiiHit, kind: str) -> FindingDraft:
 
 class PiiAuditor(Auditor):
     name = "pii"
-    version = "1"
+    # 2: the C2PA manifest store's assertions are read too (location and text in Content Credentials).
+    version = "2"
 
     def audit(self, subject: AuditSubject) -> list[FindingDraft]:
         # Presidio, spaCy, Tesseract and the face model load here, in the worker, never in the web process.
-        from auditing.detectors.pii import find_faces, find_gps, find_pii_in_metadata, find_pii_in_pixels
+        from auditing.detectors.pii import (
+            GPS_ENTITY,
+            find_faces,
+            find_gps,
+            find_pii_in_metadata,
+            find_pii_in_pixels,
+        )
+        from auditing.detectors.pii_c2pa import find_pii_in_c2pa
 
         config = settings.CLEANROOM_PII
         ner = config.get("NER_MODEL_DIR") or None
@@ -43,6 +52,8 @@ class PiiAuditor(Auditor):
         gps = find_gps(subject.metadata)
         if gps is not None:
             drafts.append(_draft(gps, "location"))
+        for hit in find_pii_in_c2pa(subject.metadata.get("c2pa"), ner_model_dir=ner):
+            drafts.append(_draft(hit, "location" if hit.entity_type == GPS_ENTITY else "text"))
         image, scale = subject.image, subject.scale
         if config.get("OCR", True):
             hits = find_pii_in_pixels(image, ner_model_dir=ner)
