@@ -25,6 +25,7 @@ GPS or face detection: those rows have no baseline.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -98,7 +99,13 @@ def baseline_analyzer(ner_dir: str | None) -> Any:
 
     nlp_engine = text_analyzer(ner_dir).nlp_engine
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
-    registry.load_predefined_recognizers(languages=[LANGUAGE], nlp_engine=nlp_engine)
+    presidio_log = logging.getLogger("presidio-analyzer")
+    level = presidio_log.level
+    presidio_log.setLevel(logging.ERROR)  # one warning per non-English recognizer it skips
+    try:
+        registry.load_predefined_recognizers(languages=[LANGUAGE], nlp_engine=nlp_engine)
+    finally:
+        presidio_log.setLevel(level)
     registry.recognizers = [r for r in registry.recognizers if not isinstance(r, EmailRecognizer)]
     registry.add_recognizer(_OfflineEmailRecognizer())
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[LANGUAGE])
