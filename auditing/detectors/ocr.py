@@ -8,12 +8,14 @@ kind of machine, so throughput comes from more worker processes instead.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytesseract
 from PIL import Image, ImageFilter
+from presidio_analyzer import RecognizerResult
 
 from auditing.detectors.pii_hit import Box, PiiHit, mask
 from auditing.detectors.pii_text import analyze_text
@@ -31,6 +33,8 @@ MIN_WORD_CONFIDENCE = 0.0
 LIGHT_PANEL_LEVEL = 190
 LIGHT_PANEL_RADIUS = 20
 LIGHT_PANEL_FRACTION = 0.45
+
+TextAnalysis = Callable[[str], list[RecognizerResult]]
 
 
 @dataclass(frozen=True)
@@ -83,18 +87,34 @@ def ocr(image: Image.Image, *, language: str = "eng", page_mode: int = 3, light_
 
 def find_pii_in_pixels(image: Image.Image, *, ner_model_dir: str | Path | None = None) -> list[PiiHit]:
     """Personal data written in the image, each hit boxed by the union of its words."""
+    return find_pii_in_reads(read_pixels(image), ner_model_dir=ner_model_dir)
+
+
+def read_pixels(image: Image.Image) -> tuple[OcrText, ...]:
+    """The image's text as `find_pii_in_pixels` reads it: both reads (see LIGHT_PANEL_LEVEL)."""
+    return (ocr(image, page_mode=3, light_panels_only=True), ocr(image, page_mode=6))
+
+
+def find_pii_in_reads(
+    reads: tuple[OcrText, ...], *, ner_model_dir: str | Path | None = None, analyze: TextAnalysis | None = None
+) -> list[PiiHit]:
+    """Hits in text already read from an image, one per entity type and place.
+
+    `analyze` replaces our text analysis (Presidio with our recognizers and threshold) so the
+    accuracy evaluation can run Presidio alone on the very text Tesseract read."""
     hits: list[PiiHit] = []
-    for options in ({"page_mode": 3, "light_panels_only": True}, {"page_mode": 6}):
-        for hit in _hits_in(ocr(image, **options), ner_model_dir=ner_model_dir):  # type: ignore[arg-type]
+    for read in reads:
+        for hit in _hits_in(read, ner_model_dir=ner_model_dir, analyze=analyze):
             # The second read finds most of the first one's text again: keep one hit per place.
             if not any(h.entity_type == hit.entity_type and _overlap(h.box, hit.box) for h in hits):
                 hits.append(hit)
     return hits
 
 
-def _hits_in(read: OcrText, *, ner_model_dir: str | Path | None) -> list[PiiHit]:
+def _hits_in(read: OcrText, *, ner_model_dir: str | Path | None, analyze: TextAnalysis | None) -> list[PiiHit]:
     hits: list[PiiHit] = []
-    for result in analyze_text(read.text, ner_model_dir=ner_model_dir):
+    results = analyze(read.text) if analyze is not None else analyze_text(read.text, ner_model_dir=ner_model_dir)
+    for result in results:
         covered = [word for word in read.words if word.start < result.end and result.start < word.end]
         if not covered:
             continue

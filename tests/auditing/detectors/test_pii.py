@@ -68,6 +68,17 @@ def test_pattern_recognizers_find_each_kind_of_identifier(text: str, entity: str
     assert entity in _entities(find_pii_in_text(text, field="caption"))
 
 
+@pytest.mark.parametrize("number", ["2221 0000 0000 0009", "2720-9900-0000-0007", "2500000000000001"])
+def test_mastercard_2_series_numbers_are_cards(number: str) -> None:
+    # Presidio's card pattern starts at 3–6 (and 1): the 2221–2720 range issued since 2017 was missed.
+    hits = find_pii_in_text(f"paid with {number}", field="caption")
+    assert [(hit.entity_type, hit.score) for hit in hits] == [("CREDIT_CARD", 1.0)]
+
+
+def test_a_2_series_number_failing_the_luhn_check_is_not_a_card() -> None:
+    assert "CREDIT_CARD" not in _entities(find_pii_in_text("ref 2221 0000 0000 0008", field="caption"))
+
+
 def test_a_plain_description_has_no_pii() -> None:
     assert find_pii_in_text("A red fox crossing a snowy field at dawn, 2021", field="caption") == []
     assert find_pii_in_text("   ", field="caption") == []
