@@ -192,6 +192,7 @@ def _settle(
                 details=draft.details,
             )
         AUDIT_RUN_STATES.transition(run.pk, to=to, finished_at=timezone.now(), **changes)
+        _supersede_older_findings(run)
         audit_append(
             actor=None,
             event_type=EventType.AUDIT_RUN_FINISHED,
@@ -203,6 +204,46 @@ def _settle(
                 **(event or {}),
             },
         )
+
+
+SUPERSEDED = "superseded"
+
+
+def _supersede_older_findings(run: AuditRun) -> None:
+    """Dismiss the open findings an earlier version of this auditor left on the asset: the run
+    that just settled is the auditor's verdict now (a version changes when what it decides
+    changes, e.g. a false-positive fix), so an older version's finding must not keep the asset
+    flagged. Each is dismissed by the platform (no reviewer), with the version that superseded
+    it as the reason and one audit event; confirmed and dismissed findings are history and stay."""
+    older = list(
+        Finding.objects.select_for_update()
+        .filter(asset_id=run.asset_id, auditor=run.auditor, status=FindingStatus.OPEN)
+        .exclude(auditor_version=run.auditor_version)
+    )
+    if not older:
+        return
+    now = timezone.now()
+    reason = f"superseded: re-audited by {run.auditor} {run.auditor_version}"
+    Finding.objects.filter(pk__in=[finding.pk for finding in older]).update(
+        status=FindingStatus.DISMISSED, resolved_by=None, resolution_reason=reason, resolved_at=now, updated_at=now
+    )
+    audit_append_many(
+        [
+            AuditEntry(
+                actor=None,
+                event_type=EventType.FINDING_RESOLVED,
+                subject=finding,
+                details={
+                    "asset_id": str(finding.asset_id),
+                    "code": finding.code,
+                    "decision": SUPERSEDED,
+                    "reason": reason,
+                    "evidence_sha256": finding.evidence_sha256,
+                },
+            )
+            for finding in older
+        ]
+    )
 
 
 def _abandon(run: AuditRun, asset: Asset, *, attempts: int, error: str) -> None:
