@@ -292,12 +292,16 @@ CLEANROOM_PII = {
     # nudenet | haar, or the dotted path of an auditing.detectors.faces.base.FaceDetector subclass.
     "FACE_BACKEND": env_str("CLEANROOM_PII_FACE_BACKEND") or "nudenet",
 }
-# NSFW: BACKEND nudenet (THRESHOLD, LABELS) or clip (WEIGHTS, MODEL, HEAD, THRESHOLD), or the dotted
+# NSFW: BACKEND nudenet (THRESHOLD, LABELS, SANITY) or clip (WEIGHTS, MODEL, HEAD, THRESHOLD), or the dotted
 # path of an auditing.detectors.nsfw.base.NsfwDetector subclass; see
 # auditing/detectors/nsfw/nudenet.py for what each label means and why the default ones count.
 CLEANROOM_NSFW: dict[str, str | float] = {"BACKEND": env_str("CLEANROOM_NSFW_BACKEND") or "nudenet"}
 if _threshold := env_str("CLEANROOM_NSFW_THRESHOLD"):
     CLEANROOM_NSFW["THRESHOLD"] = float(_threshold)
+# nudenet only: SANITY false counts every detection as the model gives it, without the skin-evidence
+# policy of auditing/detectors/nsfw/sanity.py (set only when given: the clip backend refuses it).
+if env_str("CLEANROOM_NSFW_SANITY"):
+    CLEANROOM_NSFW["SANITY"] = env_bool("CLEANROOM_NSFW_SANITY", True)
 # The "clip" backend: MODEL (open_clip architecture name or config JSON path), WEIGHTS (a local
 # checkpoint), HEAD (a .safetensors/.npz head; see auditing/detectors/nsfw/clip.py NsfwHead).
 for _key in ("WEIGHTS", "MODEL", "HEAD"):

@@ -25,12 +25,27 @@ class NsfwLabel(TypedDict):
     box: Box  # (x, y, width, height) in the pixels of the image passed to detect()
 
 
+class SetAside(TypedDict):
+    """A counted label that a backend's sanity policy did not count, and why (see nsfw/sanity.py)."""
+
+    label: str
+    score: float
+    box: Box
+    rule: str
+    skin_fraction: float
+    box_coverage: float
+    reason: str
+
+
 @dataclass(frozen=True)
 class NsfwResult:
     flagged: bool
     score: float  # the highest score among counted labels, 0.0 when none was found
     threshold: float
     labels: list[NsfwLabel] = field(default_factory=list)
+    # Counted labels the backend's policy did not count, with the reason: kept in findings and
+    # moderation records so that what was not counted stays visible.
+    set_aside: list[SetAside] = field(default_factory=list)
 
 
 class NsfwDetector(ABC):

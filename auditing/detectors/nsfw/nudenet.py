@@ -21,6 +21,11 @@ These never count by default, and are reported so that reviewers can see them:
 
 `counted_labels` overrides the default set (any of the 18 labels; a typo is an error).
 
+Sanity policy (nsfw/sanity.py, on by default; SANITY False turns it off): a counted label with
+next to no skin in its box, in a colour image with no face, is set aside rather than counted,
+because NudeNet names body parts on abstract graphics (colour wheels came back BUTTOCKS_EXPOSED
+at up to 0.79). What was set aside is in `NsfwResult.set_aside`, with the reason.
+
 Threshold: an image is flagged when a counted label scores at least `threshold` (default
 0.5). NudeNet reports nothing below 0.2, so thresholds below 0.2 are rejected rather than
 silently acting as 0.2. Its recall is modest (a published community test found at most 60%
@@ -41,6 +46,7 @@ import numpy as np
 from PIL import Image
 
 from auditing.detectors.nsfw.base import DEFAULT_THRESHOLD, DetectorUnavailable, NsfwDetector, NsfwLabel, NsfwResult
+from auditing.detectors.nsfw.sanity import SkinEvidencePolicy
 from auditing.detectors.process_cache import once_per_process
 
 if TYPE_CHECKING:
@@ -121,9 +127,14 @@ class NudeNetDetector(NsfwDetector):
     """NudeNet's body-part detector; flags an image when a counted label reaches the threshold."""
 
     name = "nudenet"
-    setting_keys = frozenset({"THRESHOLD", "LABELS"})
+    setting_keys = frozenset({"THRESHOLD", "LABELS", "SANITY"})
 
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD, counted_labels: frozenset[str] = DEFAULT_COUNTED_LABELS) -> None:
+    def __init__(
+        self,
+        threshold: float = DEFAULT_THRESHOLD,
+        counted_labels: frozenset[str] = DEFAULT_COUNTED_LABELS,
+        policy: SkinEvidencePolicy | None = SkinEvidencePolicy(),  # noqa: B008 (frozen, shared safely)
+    ) -> None:
         unknown = set(counted_labels) - set(NUDENET_LABELS)
         if unknown:
             raise ValueError(f"unknown NudeNet labels {sorted(unknown)}; known: {', '.join(NUDENET_LABELS)}")
@@ -136,20 +147,29 @@ class NudeNetDetector(NsfwDetector):
             )
         self.threshold = float(threshold)
         self.counted_labels = frozenset(counted_labels)
+        self.policy = policy
         try:
             package_version = importlib.metadata.version("nudenet")
         except importlib.metadata.PackageNotFoundError:
             raise DetectorUnavailable(
                 "NudeNetDetector needs the 'nudenet' package (pinned 3.4.2), which is not installed"
             ) from None
-        # The decision depends on the threshold and the counted labels as much as on the
-        # model, so they are part of the version: changing them re-audits.
-        self.version = f"{package_version}/320n/t{self.threshold:g}/{_labels_digest(self.counted_labels)}"
+        # The decision depends on the threshold, the counted labels and the sanity policy as much
+        # as on the model, so they are part of the version: changing them re-audits.
+        policy_version = policy.version if policy is not None else "raw"
+        self.version = f"{package_version}/320n/t{self.threshold:g}/{_labels_digest(self.counted_labels)}/{policy_version}"
 
     @classmethod
     def from_settings(cls, config: Mapping[str, Any]) -> NudeNetDetector:
         labels = frozenset(config["LABELS"]) if "LABELS" in config else DEFAULT_COUNTED_LABELS
-        return cls(threshold=float(config.get("THRESHOLD", DEFAULT_THRESHOLD)), counted_labels=labels)
+        sanity = config.get("SANITY", True)
+        if not isinstance(sanity, bool):
+            raise ValueError(f"SANITY must be True or False, not {sanity!r}")
+        return cls(
+            threshold=float(config.get("THRESHOLD", DEFAULT_THRESHOLD)),
+            counted_labels=labels,
+            policy=SkinEvidencePolicy() if sanity else None,
+        )
 
     def detect(self, image: Image.Image) -> NsfwResult:
         from nudenet.nudenet import _read_image
@@ -166,9 +186,16 @@ class NudeNetDetector(NsfwDetector):
         blob, _, _, x_pad, y_pad, width, height = _read_image(bgr, NUDENET_INPUT_SIZE)
         (output,) = session.run(None, {session.get_inputs()[0].name: blob})
         labels = _decode(output[0], x_pad=x_pad, y_pad=y_pad, width=width, height=height, scale=scale)
-        counted = [entry["score"] for entry in labels if entry["label"] in self.counted_labels]
-        score = max(counted, default=0.0)
-        return NsfwResult(flagged=score >= self.threshold, score=score, threshold=self.threshold, labels=labels)
+        if self.policy is None:
+            counted = [entry for entry in labels if entry["label"] in self.counted_labels]
+            set_aside = []
+        else:
+            # Judged on the reduced copy the model saw; boxes are in the original's pixels.
+            counted, set_aside = self.policy.review(rgb, labels, self.counted_labels, scale=scale)
+        score = max((entry["score"] for entry in counted), default=0.0)
+        return NsfwResult(
+            flagged=score >= self.threshold, score=score, threshold=self.threshold, labels=labels, set_aside=set_aside
+        )
 
 
 def _decode(output: np.ndarray, *, x_pad: int, y_pad: int, width: int, height: int, scale: float) -> list[NsfwLabel]:
