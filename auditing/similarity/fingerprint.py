@@ -386,9 +386,11 @@ def _geometry(homography: np.ndarray, query: Fingerprint, reference: Fingerprint
     )
 
 
-def _verify_with(points: np.ndarray, descriptors: np.ndarray, query: Fingerprint, reference: Fingerprint) -> Verification | None:
+def _verify_with(
+    points: np.ndarray, descriptors: np.ndarray, query: Fingerprint, reference: Fingerprint, min_inliers: int
+) -> Verification | None:
     pairs = _one_to_one_ratio_matches(descriptors, reference.descriptors)
-    if len(pairs) < MIN_INLIERS:
+    if len(pairs) < min_inliers:
         return None
     source = np.array([points[q] for q, _ in pairs], dtype=np.float32).reshape(-1, 1, 2)
     target = np.array([reference.points[r] for _, r in pairs], dtype=np.float32).reshape(-1, 1, 2)
@@ -396,23 +398,26 @@ def _verify_with(points: np.ndarray, descriptors: np.ndarray, query: Fingerprint
     if homography is None or mask is None:
         return None
     inliers = int(mask.sum())
-    if inliers < MIN_INLIERS or abs(np.linalg.det(homography[:2, :2])) < 1e-3:
+    if inliers < min_inliers or abs(np.linalg.det(homography[:2, :2])) < 1e-3:
         return None
     return Verification(inliers=inliers, matches=len(pairs), geometry=_geometry(homography, query, reference))
 
 
-def verify(query: Fingerprint, reference: Fingerprint, *, flipped_first: bool = False) -> Verification | None:
-    """Whether `query` shows (part of) `reference`: ≥ MIN_INLIERS keypoints agree on one homography.
+def verify(
+    query: Fingerprint, reference: Fingerprint, *, flipped_first: bool = False, min_inliers: int = MIN_INLIERS
+) -> Verification | None:
+    """Whether `query` shows (part of) `reference`: ≥ `min_inliers` keypoints agree on one homography.
 
     Tries the query's own features, then its mirrored ones (a flipped copy); `flipped_first`
-    swaps the order when the hashes already suggest a flip.
+    swaps the order when the hashes already suggest a flip. `min_inliers` is for measuring the
+    threshold curve (auditing/evaluation/near_duplicate.py); the auditor keeps MIN_INLIERS.
     """
     attempts = [(query.points, query.descriptors), (query.mirrored_points, query.mirrored_descriptors)]
     if flipped_first:
         attempts.reverse()
     best: Verification | None = None
     for points, descriptors in attempts:
-        found = _verify_with(points, descriptors, query, reference)
+        found = _verify_with(points, descriptors, query, reference, min_inliers)
         if found is not None and (best is None or found.inliers > best.inliers):
             best = found
             if found.inliers >= 4 * MIN_INLIERS:

@@ -338,9 +338,11 @@ class NearDuplicateIndex:
         votes: bool = True,
         embedding_candidates: int = EMBEDDING_CANDIDATES,
         min_similarity: float = MIN_EMBEDDING_SIMILARITY,
+        min_inliers: int = MIN_INLIERS,
     ) -> list[Match]:
         """Verified near-duplicates of `fingerprint`, most inliers first, at most `k`. Every
-        candidate, whichever stage proposed it, must pass the same verification."""
+        candidate, whichever stage proposed it, must pass the same verification (`min_inliers`
+        lowered only to measure the threshold curve)."""
         matches: list[Match] = []
         candidates = self.candidates(
             fingerprint,
@@ -352,7 +354,7 @@ class NearDuplicateIndex:
         )
         for candidate in candidates:
             stored = self._fingerprints[candidate.key]
-            verification = verify(fingerprint, stored, flipped_first=candidate.flipped_hash)
+            verification = verify(fingerprint, stored, flipped_first=candidate.flipped_hash, min_inliers=min_inliers)
             if verification is not None:
                 matches.append(
                     Match(
