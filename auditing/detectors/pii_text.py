@@ -32,6 +32,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from auditing.detectors.pii_hit import PiiHit, mask
+from auditing.detectors.pii_numbers import plausible
 
 LANGUAGE = "en"
 # Presidio gives weak pattern matches (a bare 9-digit number "might" be an SSN) 0.05–0.3 and a
@@ -150,11 +151,13 @@ def text_analyzer(ner_model_dir: str | Path | None = None) -> AnalyzerEngine:
 
 
 def analyze_text(text: str, *, ner_model_dir: str | Path | None = None) -> list[RecognizerResult]:
-    """Presidio results on `text`, overlaps resolved, in reading order."""
+    """Presidio results on `text`, less the numbers that are not what they parse as (see
+    pii_numbers), overlaps resolved, in reading order."""
     if not text.strip():
         return []
     entities = list(PATTERN_ENTITIES) + (list(NER_ENTITIES) if ner_model_dir is not None else [])
     results = text_analyzer(ner_model_dir).analyze(text=text, language=LANGUAGE, entities=entities, score_threshold=MIN_SCORE)
+    results = [r for r in results if plausible(r.entity_type, text, r.start, r.end, phone_regions=PHONE_REGIONS)]
     return sorted(_without_nested(results), key=lambda result: (result.start, result.end))
 
 

@@ -270,3 +270,58 @@ def test_hits_serialise_to_json() -> None:
     hit = find_gps({"gps": {"latitude": 1.5, "longitude": -2.25, "altitude": None, "source": "exif"}})
     assert hit is not None
     assert json.loads(json.dumps(hit.as_json()))["details"]["longitude"] == -2.25
+
+
+# --- numbers that parse as a phone or pass the Luhn check but are something else ----------------
+
+
+def _types_in(text: str) -> set[str]:
+    return _entities(find_pii_in_text(text, field="caption"))
+
+
+@pytest.mark.parametrize("text", ["PO-4111111111111111", "ticket ORD-2125550147", "lot 4111111111111111-B"])
+def test_a_number_glued_to_letters_is_part_of_a_code(text: str) -> None:
+    assert _types_in(text) & {"PHONE_NUMBER", "CREDIT_CARD"} == set()
+
+
+@pytest.mark.parametrize("text", ["acct FR00 4111 1111 1111 1111 0000 123", "ES00 4111 1111 1111 1111 0000"])
+def test_digits_inside_an_iban_shaped_string_are_neither_card_nor_phone(text: str) -> None:
+    # Checksums deliberately wrong: a mistyped account number is still not a card or a phone.
+    assert _types_in(text) & {"PHONE_NUMBER", "CREDIT_CARD"} == set()
+
+
+@pytest.mark.parametrize(
+    "text", ["serial 4111-1111-1111-1111", "Invoice: 020 7946 0123", "S/N 0207 946 0123", "Item #2125550147"]
+)
+def test_a_number_after_an_identifier_label_is_that_identifier(text: str) -> None:
+    assert _types_in(text) & {"PHONE_NUMBER", "CREDIT_CARD"} == set()
+
+
+def test_an_identifier_label_in_another_part_of_the_text_does_not_hide_a_phone() -> None:
+    assert "PHONE_NUMBER" in _types_in("order 1182, tel. 020 7946 0123")
+
+
+@pytest.mark.parametrize("text", ["0207 9460 123", "2125550147", "0301234567 (v2)"])
+def test_a_national_number_without_its_countrys_grouping_or_a_phone_word_is_not_a_phone(text: str) -> None:
+    assert "PHONE_NUMBER" not in _types_in(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "020 7946 0123",  # grouped as the UK groups it
+        "(415) 555-0132",
+        "mobile: 2125550147",  # a bare run, said to be a phone
+        "Tel. No. 0207 9460 123",
+        "Téléphone 0145536506",
+        "+44 2079460123",  # an international number needs neither
+    ],
+)
+def test_a_national_number_grouped_like_its_country_or_said_to_be_a_phone_is_a_phone(text: str) -> None:
+    assert "PHONE_NUMBER" in _types_in(text)
+
+
+def test_an_ungrouped_13_digit_run_is_a_barcode_not_a_card() -> None:
+    # 4222222222222 passes the Luhn check (Visa's old 13-digit test number); 13 digits is EAN-13's length.
+    assert "CREDIT_CARD" not in _types_in("EAN 4222222222222") | _types_in("4222222222222")
+    assert "CREDIT_CARD" in _types_in("4111111111111111")
