@@ -40,3 +40,11 @@ def test_no_app_imports_an_app_above_it():
                 if imported != app and imported not in MAY_IMPORT[app]:
                     wrong.append(f"{path.relative_to(ROOT)}:{line} imports {imported}")
     assert not wrong, "imports pointing up (see STYLE.md, 'Which way the arrows point'):\n" + "\n".join(wrong)
+
+
+def test_no_benchmark_script_shadows_a_package_of_the_project():
+    # `python bench/x.py` puts bench/ first on sys.path: a bench/provenance.py made every
+    # benchmark that imports the provenance app fail with "'provenance' is not a package".
+    packages = {path.parent.name for path in ROOT.glob("*/__init__.py")}
+    scripts = {path.stem for path in (ROOT / "bench").glob("*.py")}
+    assert not scripts & packages, f"rename bench/{sorted(scripts & packages)}.py"

@@ -16,7 +16,7 @@
      to release anything that is not Trusted), moderation, and the watermark (embed + the
      read-back that decides whether it is claimed).
 
-Run: `.venv/bin/python bench/provenance.py [--rounds R] [--jobs J] [--size PX]`.
+Run: `.venv/bin/python bench/output_provenance.py [--rounds R] [--jobs J] [--size PX]`.
 """
 
 from __future__ import annotations
