@@ -17,6 +17,7 @@ import pytesseract
 from PIL import Image, ImageFilter
 from presidio_analyzer import RecognizerResult
 
+from auditing.detectors.ocr_repair import MAX_JOINED_WORDS, joinable, repaired_token
 from auditing.detectors.pii_hit import Box, PiiHit, mask
 from auditing.detectors.pii_text import analyze_text
 
@@ -33,6 +34,14 @@ MIN_WORD_CONFIDENCE = 0.0
 LIGHT_PANEL_LEVEL = 190
 LIGHT_PANEL_RADIUS = 20
 LIGHT_PANEL_FRACTION = 0.45
+# A third read, of the ink alone: text laid over a busy photo (grass, brick) is lost in both
+# reads above, but overlay text is written near black or near white, which a textured photo
+# rarely is over a large area. Each tone whose pixels are sparse enough to be strokes
+# (at most INK_MAX_FRACTION of the image) is kept as black on white.
+INK_DARK_LEVEL = 40
+INK_LIGHT_LEVEL = 215
+INK_MIN_FRACTION = 0.002
+INK_MAX_FRACTION = 0.15
 
 TextAnalysis = Callable[[str], list[RecognizerResult]]
 
@@ -91,8 +100,74 @@ def find_pii_in_pixels(image: Image.Image, *, ner_model_dir: str | Path | None =
 
 
 def read_pixels(image: Image.Image) -> tuple[OcrText, ...]:
-    """The image's text as `find_pii_in_pixels` reads it: both reads (see LIGHT_PANEL_LEVEL)."""
-    return (ocr(image, page_mode=3, light_panels_only=True), ocr(image, page_mode=6))
+    """The image's text as `find_pii_in_pixels` reads it: both reads (see LIGHT_PANEL_LEVEL),
+    the ink read where there is one (see INK_DARK_LEVEL), each with its split or misread
+    identifiers repaired (see ocr_repair)."""
+    reads = [ocr(image, page_mode=3, light_panels_only=True), ocr(image, page_mode=6)]
+    ink = ink_layer(image)
+    if ink is not None:
+        reads.append(ocr(ink, page_mode=6))
+    return tuple(repaired(read) for read in reads)
+
+
+def repaired(read: OcrText) -> OcrText:
+    """`read` with each run of words on one line that repairs to an identifier (a split email
+    address, card number, IBAN, IP address, or one with a look-alike character) made one word
+    holding the repaired identifier. The fewest words win, so a label before an address stays
+    its own word."""
+    lines = _lines(read.words)
+    replaced: dict[int, tuple[int, str]] = {}  # first word's index -> (end index, repaired text)
+    taken: set[int] = set()
+    for length in range(1, MAX_JOINED_WORDS + 1):
+        for line in lines:
+            for first in range(len(line) - length + 1):
+                run = line[first : first + length]
+                if taken.intersection(run) or not all(
+                    joinable(read.words[a].box, read.words[b].box) for a, b in zip(run, run[1:], strict=False)
+                ):
+                    continue
+                token = "".join(read.words[index].text for index in run)
+                repair = repaired_token(token)
+                if repair is None:
+                    continue
+                if length > 1 or repair != token:
+                    replaced[run[0]] = (run[-1] + 1, repair)
+                # Repaired or already an identifier as read, it is no piece of a longer one.
+                taken.update(run)
+    if not replaced:
+        return read
+    return _rebuilt(read, replaced)
+
+
+def _lines(words: tuple[OcrWord, ...]) -> list[list[int]]:
+    """Word indexes, one list per line (consecutive words with a space between them)."""
+    lines: list[list[int]] = []
+    for index, word in enumerate(words):
+        if lines and words[index - 1].end + 1 == word.start and lines[-1][-1] == index - 1:
+            lines[-1].append(index)
+        else:
+            lines.append([index])
+    return lines
+
+
+def _rebuilt(read: OcrText, replaced: dict[int, tuple[int, str]]) -> OcrText:
+    parts: list[str] = []
+    words: list[OcrWord] = []
+    position = 0
+    index = 0
+    while index < len(read.words):
+        end, text = replaced.get(index, (index + 1, read.words[index].text))
+        pieces = read.words[index:end]
+        if words:
+            separator = read.text[read.words[index - 1].end : pieces[0].start]
+            parts.append(separator)
+            position += len(separator)
+        box = union_box([piece.box for piece in pieces])
+        words.append(OcrWord(text, position, position + len(text), box, min(piece.confidence for piece in pieces)))
+        parts.append(text)
+        position += len(text)
+        index = end
+    return OcrText("".join(parts), tuple(words))
 
 
 def find_pii_in_reads(
@@ -147,14 +222,20 @@ def union_box(boxes: list[Box]) -> Box:
     return (left, top, right - left, bottom - top)
 
 
+def _flattened(image: Image.Image) -> Image.Image:
+    """RGB or grey pixels Tesseract accepts."""
+    if image.mode in ("RGB", "L"):
+        return image
+    # Transparent pixels would turn black and swallow dark text: flatten onto white.
+    rgba = image.convert("RGBA")
+    flattened = Image.new("RGB", rgba.size, "white")
+    flattened.paste(rgba, mask=rgba.getchannel("A"))
+    return flattened
+
+
 def _prepared(image: Image.Image) -> tuple[Image.Image, float]:
     """RGB or grey pixels Tesseract accepts, at most MAX_OCR_EDGE wide; and the scale used."""
-    if image.mode not in ("RGB", "L"):
-        # Transparent pixels would turn black and swallow dark text: flatten onto white.
-        rgba = image.convert("RGBA")
-        flattened = Image.new("RGB", rgba.size, "white")
-        flattened.paste(rgba, mask=rgba.getchannel("A"))
-        image = flattened
+    image = _flattened(image)
     longest = max(image.size)
     if longest <= MAX_OCR_EDGE:
         return image, 1.0
@@ -168,3 +249,16 @@ def _light_panels(image: Image.Image) -> Image.Image:
     light = grey.point(lambda value: 255 if value > LIGHT_PANEL_LEVEL else 0)
     share = np.asarray(light.filter(ImageFilter.BoxBlur(LIGHT_PANEL_RADIUS)), dtype=np.float32) / 255
     return Image.fromarray(np.where(share > LIGHT_PANEL_FRACTION, np.asarray(grey), 255).astype(np.uint8))
+
+
+def ink_layer(image: Image.Image) -> Image.Image | None:
+    """The near-black and near-white strokes as black on white, or None when neither tone is
+    sparse enough to be text (a white page, a dark night sky)."""
+    grey = np.asarray(_flattened(image).convert("L"))
+    ink = np.zeros(grey.shape, dtype=bool)
+    for tone in (grey < INK_DARK_LEVEL, grey > INK_LIGHT_LEVEL):
+        if INK_MIN_FRACTION <= tone.mean() <= INK_MAX_FRACTION:
+            ink |= tone
+    if not ink.any():
+        return None
+    return Image.fromarray(np.where(ink, 0, 255).astype(np.uint8))

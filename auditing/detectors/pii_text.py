@@ -71,12 +71,18 @@ def _lowercase_lemma(doc: Doc) -> Doc:
 class _OfflineEmailRecognizer(EmailRecognizer):
     """Presidio's email recognizer, validating the domain without touching the network."""
 
-    # tldextract's module-level extractor downloads the public suffix list on first use and
-    # caches it under $HOME; this one reads only the snapshot shipped in its wheel.
-    _extract = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
-
     def validate_result(self, pattern_text: str) -> bool:
-        return self._extract(pattern_text).fqdn != ""
+        return has_public_suffix(pattern_text)
+
+
+# tldextract's module-level extractor downloads the public suffix list on first use and caches
+# it under $HOME; this one reads only the snapshot shipped in its wheel.
+_extract_domain = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+
+
+def has_public_suffix(address_or_domain: str) -> bool:
+    """Whether the domain ends in a public suffix (".com", ".co.uk"): what makes an address one."""
+    return _extract_domain(address_or_domain).fqdn != ""
 
 
 # Presidio's card pattern knows first digits 1 and 3–6 only: Mastercard's 2221–2720 range
