@@ -31,9 +31,27 @@ MAX_JOINED_WORDS = 6
 # Words further apart than this (in heights of the taller word) are separate words however they parse.
 MAX_JOIN_GAP = 1.0
 # Look-alikes Tesseract confuses, by what the place calls for.
-AS_DIGIT = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "i": "1", "|": "1", "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2", "G": "6"})
+AS_DIGIT = str.maketrans(
+    {
+        "O": "0",
+        "o": "0",
+        "D": "0",
+        "I": "1",
+        "l": "1",
+        "i": "1",
+        "|": "1",
+        "S": "5",
+        "s": "5",
+        "B": "8",
+        "Z": "2",
+        "z": "2",
+        "G": "6",
+    }
+)
 AS_LETTER = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B", "2": "Z", "6": "G"})
-AS_HEX = str.maketrans({"o": "0", "O": "0", "l": "1", "I": "1", "i": "1", "|": "1", "s": "5", "S": "5", "g": "9", "z": "2", "£": "f"})
+AS_HEX = str.maketrans(
+    {"o": "0", "O": "0", "l": "1", "I": "1", "i": "1", "|": "1", "s": "5", "S": "5", "g": "9", "z": "2", "£": "f", "¢": "c"}
+)
 SEPARATORS = re.compile(r"[\s\-.]")
 EMAIL_SYNTAX = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+")
 IPV4_SHAPE = re.compile(r"\d{1,3}(\.\d{1,3}){3}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from auditing.detectors.ocr import ocr, union_box
+from auditing.detectors.ocr import OcrText, OcrWord, ink_layer, ocr, repaired, union_box
 from auditing.detectors.pii import Box, find_pii_in_pixels
 
 FONT = ImageFont.load_default(size=28)
@@ -85,3 +87,97 @@ def test_a_very_large_image_is_read_at_a_bounded_size_with_boxes_in_its_own_pixe
 
 def test_union_box_spans_all_words() -> None:
     assert union_box([(10, 20, 30, 10), (50, 18, 20, 14)]) == (10, 18, 60, 14)
+
+
+def _textured(size: tuple[int, int], *, seed: int) -> Image.Image:
+    """A busy grey background like grass or gravel: blocks of mid greys crossed by short strokes."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(70, 190, size=(size[1] // 4, size[0] // 4), dtype=np.uint8)
+    image = Image.fromarray(blocks).resize(size, Image.Resampling.NEAREST)
+    draw = ImageDraw.Draw(image)
+    for _ in range(600):
+        x, y = int(rng.integers(0, size[0])), int(rng.integers(0, size[1]))
+        end = (x + int(rng.integers(-15, 15)), y + int(rng.integers(-25, 25)))
+        draw.line((x, y, *end), fill=int(rng.integers(60, 200)), width=2)
+    return image.convert("RGB")
+
+
+def test_black_text_over_a_busy_texture_is_read_from_its_ink() -> None:
+    image = _textured((480, 160), seed=0)
+    ImageDraw.Draw(image).text((20, 60), "mail ana@example.org", fill="black", font=FONT)
+
+    assert [hit.entity_type for hit in find_pii_in_pixels(image)] == ["EMAIL_ADDRESS"]
+
+
+def test_a_flat_background_has_no_separate_ink_read() -> None:
+    image, _ = _render([((30, 40), "mail ana@example.org")])
+
+    assert ink_layer(image) is None
+
+
+def _line(*words: str, height: int = 30, gap: int = 8) -> OcrText:
+    """Words as Tesseract would report them on one line, left to right, `gap` pixels apart."""
+    text, placed, left = "", [], 10
+    for word in words:
+        start = len(text) + (1 if text else 0)
+        text = f"{text} {word}" if text else word
+        width = 14 * len(word)
+        placed.append(OcrWord(word, start, start + len(word), (left, 50, width, height), 90.0))
+        left += width + gap
+    return OcrText(text, tuple(placed))
+
+
+# A Visa number with its Luhn check digit, and the same number with a wrong one.
+CARD = "4556737586899855"
+WRONG_CHECK_DIGIT = "4556737586899856"
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (("paid", "with", CARD[:13], CARD[13:]), "paid with " + CARD),  # split at a wide gap
+        (("card", "4556-7375-8689-98S5"), "card " + CARD),  # a letter for a digit
+        (("email", "noor", "@studio.example.co.uk"), "email noor@studio.example.co.uk"),  # label kept apart
+        (("jane.roe©example.com",), "jane.roe@example.com"),
+        (("contact", "m.kowalski@photo.example,", "fr"), "contact m.kowalski@photo.example.fr"),
+        (("IBAN", "NL9I", "ABNA", "O417", "164300"), "IBAN NL91ABNA0417164300"),  # I for 1, O for 0 where digits go
+        (("host", "2001:db8:b0a4:", ":3ec5:3cf7"), "host 2001:db8:b0a4::3ec5:3cf7"),
+        (("2001:db8:e762::1173:led",), "2001:db8:e762::1173:1ed"),
+        (("from", "192.168.l.20"), "from 192.168.1.20"),
+    ],
+)
+def test_a_split_or_misread_identifier_is_repaired_when_its_own_check_passes(words: tuple[str, ...], expected: str) -> None:
+    read = _line(*words)
+
+    result = repaired(read)
+
+    assert result.text == expected
+    assert [result.text[word.start : word.end] for word in result.words] == expected.split(" ")
+    assert result.words[-1].box == union_box([word.box for word in read.words[len(expected.split(" ")) - 1 :]])
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ("paid", "with", WRONG_CHECK_DIGIT[:13], WRONG_CHECK_DIGIT[13:]),  # Luhn fails: no card to restore
+        ("IBAN", "NL92", "ABNA", "O417", "164300"),  # mod-97 fails
+        ("version", "2001:db8:zz"),
+        ("order", "20240620", "1234"),  # joined, still no card
+        ("mail", "noor", "at", "example.org"),
+    ],
+)
+def test_words_that_repair_to_no_valid_identifier_are_left_as_read(words: tuple[str, ...]) -> None:
+    read = _line(*words)
+
+    assert repaired(read) == read
+
+
+def test_pieces_far_apart_or_on_different_rows_are_not_joined() -> None:
+    far = _line("paid", CARD[:13], CARD[13:], gap=80)
+    head, tail = _line(CARD[:13], CARD[13:]).words
+    other_row = OcrText(
+        f"{head.text} {tail.text}", (head, OcrWord(tail.text, tail.start, tail.end, (tail.box[0], 200, tail.box[2], 30), 90.0))
+    )
+
+    assert repaired(far) == far
+    assert repaired(other_row) == other_row
