@@ -259,7 +259,8 @@ def _light_panels(image: Image.Image) -> Image.Image:
 def ink_layer(image: Image.Image) -> Image.Image | None:
     """The near-black and near-white strokes as black on white; None on a flat background
     or when neither tone is sparse enough to be text (a white page, a dark night sky)."""
-    grey = np.asarray(_flattened(image).convert("L"))
+    prepared, _scale = _prepared(image)  # a bounded size: a 50-megapixel photo costs no more
+    grey = np.asarray(prepared.convert("L"))
     if not _busy(grey):
         return None
     ink = np.zeros(grey.shape, dtype=bool)
@@ -268,7 +269,8 @@ def ink_layer(image: Image.Image) -> Image.Image | None:
             ink |= tone
     if not ink.any():
         return None
-    return Image.fromarray(np.where(ink, 0, 255).astype(np.uint8))
+    # In the image's own size, so the words' boxes are in its pixels like the other reads'.
+    return Image.fromarray(np.where(ink, 0, 255).astype(np.uint8)).resize(image.size, Image.Resampling.NEAREST)
 
 
 def _busy(grey: np.ndarray) -> bool:
