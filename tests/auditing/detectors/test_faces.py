@@ -102,7 +102,10 @@ def test_a_large_scene_without_people_has_no_face(street: Image.Image) -> None:
     assert find_faces(street) == []
 
 
-@pytest.mark.parametrize(("size", "fine"), [((512, 512), None), ((640, 480), None), ((1000, 700), 1024), ((2500, 1800), 1280)])
+@pytest.mark.parametrize(
+    ("size", "fine"),
+    [((512, 512), None), ((640, 480), None), ((1000, 700), 1024), ((1800, 1200), 1824), ((2500, 1800), 1920)],
+)
 def test_only_images_larger_than_twice_the_model_input_get_the_finer_pass(size: tuple[int, int], fine: int | None) -> None:
     from auditing.detectors.faces.nudenet import fine_pass_size
 
