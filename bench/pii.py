@@ -14,6 +14,8 @@
    copies of each (flip, 70% resize, JPEG q60, brightness +15%) vs 8 photos without people,
    for each backend.
 5. ms per image per detector (median), single-threaded (OMP_THREAD_LIMIT=1, 1 onnx thread).
+6. Face ms on large images (the rocket photo upscaled to 1000 px and 2500 px wide), where
+   NudeNet adds its finer pass (auditing/detectors/faces/nudenet.py).
 
 Run: `.venv/bin/python bench/pii.py [--samples N] [--gps M]`.
 """
@@ -241,6 +243,12 @@ def bench_faces(backend: str) -> tuple[float, float, float]:
     return found / len(positives), false_images / len(negatives), statistics.median(timings)
 
 
+def bench_large_faces(width: int) -> float:
+    image = _photo("rocket").resize((width, width * 2 // 3))
+    find_faces(image)
+    return statistics.median(_timed(lambda: find_faces(image))[1] for _ in range(5))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=50)
@@ -253,6 +261,7 @@ def main() -> int:
     ocr_recall, ocr_ms, ocr_false_per_image, misses = bench_ocr(args.samples, rng)
     gps_recall, gps_ms = bench_gps(args.gps, rng)
     faces = {backend: bench_faces(backend) for backend in ("nudenet", "haar")}
+    large_face_ms = {width: bench_large_faces(width) for width in (1000, 2500)}
 
     print_table(
         ["detector", "recall", "false positives", "ms/image (median)"],
@@ -283,6 +292,8 @@ def main() -> int:
     print(bench_line("pii_face_recall", nudenet_recall, "ratio", ">=", 0.9))
     print(bench_line("pii_face_false_positive_images", nudenet_false, "ratio", "<=", 0.0))
     print(bench_line("pii_face_ms", nudenet_ms, "ms", "<=", 100))
+    print(bench_line("pii_face_ms_1000px", large_face_ms[1000], "ms", "<=", 400))
+    print(bench_line("pii_face_ms_2500px", large_face_ms[2500], "ms", "<=", 1500))
     return 0
 
 

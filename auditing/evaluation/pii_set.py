@@ -14,6 +14,8 @@ Four parts, one per detector:
 - gps: JPEG bytes with or without EXIF GPS coordinates;
 - faces: scikit-image's photos of people (and flips, crops, resizes) against photos, textures
   and drawings without any.
+- face scenes: the same faces scaled to 40-160 px and pasted into 1500-2500 px scenes (one
+  face, or a group of 3-6), each with the box it was pasted to, and faceless scenes.
 Nothing is downloaded: photos and faces ship in scikit-image, fonts with Debian's DejaVu and
 matplotlib.
 """
@@ -587,3 +589,144 @@ def face_samples(*, quick: bool = False) -> list[FaceSample]:
         noise = rng.integers(0, 256, size=(256, 256, 3), dtype=np.uint8)
         samples.append(FaceSample(f"noise-{index}", Image.fromarray(noise), False))
     return samples
+
+
+# --- faces in large scenes ---------------------------------------------------------------------
+#
+# A face small relative to its image (a person in a street, a group photo, a 4000 px photo with a
+# 120 px face) shrinks to a few pixels in a detector's fixed-size input. These samples plant
+# scikit-image's faces, scaled to 40-160 px wide, in 1500-2500 px scenes, and label each with the
+# box the face itself was pasted to (not its hair or shoulders), so recall is counted per face.
+
+# Each face source: a head-and-shoulders patch (left, top, right, bottom) in the photo, and the
+# face inside it (left, top, width, height in the photo), read off the photos by eye.
+HEAD_PATCHES = {
+    "astronaut": ((130, 20, 320, 250), (172, 80, 104, 102)),
+    "camera": ((140, 50, 320, 260), (180, 120, 88, 80)),
+}
+# Scene backgrounds: photos upscaled to scene size, or a mosaic of several (sharper detail).
+SCENE_PHOTOS = ("coffee", "rocket", "chelsea", "horse", "hubble_deep_field", "retina")
+MOSAIC_PHOTOS = (
+    "brick",
+    "grass",
+    "gravel",
+    "moon",
+    "immunohistochemistry",
+    "coffee",
+    "rocket",
+    "coins",
+    "clock",
+    "hubble_deep_field",
+)
+SCENE_FACE_WIDTHS = (40, 48, 56, 64, 80, 96, 112, 128, 160)
+# Recall is reported per bucket of planted face width, in the scene's pixels.
+FACE_SIZE_BUCKETS = ((40, 63), (64, 95), (96, 160))
+
+
+@dataclass(frozen=True)
+class PlantedFace:
+    source: str  # "astronaut", "camera" (either possibly "-flipped") or "lfw-NN"
+    box: Box
+
+    @property
+    def width(self) -> int:
+        return self.box[2]
+
+
+@dataclass(frozen=True)
+class SceneSample:
+    name: str
+    image: Image.Image
+    faces: tuple[PlantedFace, ...]  # empty for a faceless scene
+
+
+def face_size_bucket(width: int) -> str:
+    for low, high in FACE_SIZE_BUCKETS:
+        if low <= width <= high:
+            return f"{low}-{high} px"
+    raise ValueError(f"no bucket for a {width} px face")
+
+
+def _photo_array(name: str) -> np.ndarray:
+    from skimage import data, util
+
+    pixels = util.img_as_ubyte(getattr(data, name)())  # the horse is a boolean mask
+    if pixels.ndim == 2:
+        pixels = np.stack([pixels] * 3, axis=-1)
+    return np.ascontiguousarray(pixels[:, :, :3])
+
+
+def _scene_background(rng: random.Random, width: int, height: int) -> tuple[str, Image.Image]:
+    if rng.random() < 0.5:
+        name = rng.choice(SCENE_PHOTOS)
+        return name, Image.fromarray(_photo_array(name)).resize((width, height), Image.Resampling.BICUBIC)
+    columns, rows = rng.randint(2, 4), rng.randint(2, 4)
+    scene = Image.new("RGB", (width, height))
+    for row in range(rows):
+        for column in range(columns):
+            left, top = column * width // columns, row * height // rows
+            size = ((column + 1) * width // columns - left, (row + 1) * height // rows - top)
+            tile = Image.fromarray(_photo_array(rng.choice(MOSAIC_PHOTOS))).resize(size, Image.Resampling.BICUBIC)
+            scene.paste(tile, (left, top))
+    return f"mosaic{columns}x{rows}", scene
+
+
+def _face_patch(rng: random.Random, face_width: int, lfw: np.ndarray) -> tuple[str, Image.Image, Box]:
+    """A face to paste, scaled so the face is `face_width` wide, with the face's box in the patch."""
+    if face_width <= 96 and rng.random() < 0.35:
+        # LFW's 25 px greyscale crops are the face itself; beyond 96 px they are mostly blur.
+        index = rng.randrange(len(lfw))
+        patch = Image.fromarray((lfw[index] * 255).astype(np.uint8)).convert("RGB")
+        patch = patch.resize((face_width, face_width), Image.Resampling.BICUBIC)
+        return f"lfw-{index:02d}", patch, (0, 0, face_width, face_width)
+    name = rng.choice(sorted(HEAD_PATCHES))
+    (left, top, right, bottom), (face_left, face_top, face_w, face_h) = HEAD_PATCHES[name]
+    patch = Image.fromarray(_photo_array(name)).crop((left, top, right, bottom))
+    face: Box = (face_left - left, face_top - top, face_w, face_h)
+    if rng.random() < 0.5:
+        patch = patch.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        face = (patch.width - face[0] - face[2], face[1], face[2], face[3])
+        name += "-flipped"
+    factor = face_width / face_w
+    patch = patch.resize((round(patch.width * factor), round(patch.height * factor)), Image.Resampling.LANCZOS)
+    scaled: Box = (round(face[0] * factor), round(face[1] * factor), face_width, round(face[3] * factor))
+    return name, patch, scaled
+
+
+def _overlapping(a: Box, b: Box, margin: int) -> bool:
+    horizontally = a[0] - margin < b[0] + b[2] and b[0] - margin < a[0] + a[2]
+    return horizontally and a[1] - margin < b[1] + b[3] and b[1] - margin < a[1] + a[3]
+
+
+def _scene(rng: random.Random, name: str, face_count: int, lfw: np.ndarray) -> SceneSample:
+    width, height = rng.randint(1500, 2500), rng.randint(1500, 2500)
+    background, scene = _scene_background(rng, width, height)
+    faces: list[PlantedFace] = []
+    patches: list[Box] = []
+    while len(faces) < face_count:
+        source, patch, face = _face_patch(rng, rng.choice(SCENE_FACE_WIDTHS), lfw)
+        left, top = rng.randint(0, width - patch.width), rng.randint(0, height - patch.height)
+        where: Box = (left, top, patch.width, patch.height)
+        if any(_overlapping(where, other, 20) for other in patches):
+            continue  # faces side by side, never one pasted over another
+        scene.paste(patch, (left, top))
+        patches.append(where)
+        faces.append(PlantedFace(source, (left + face[0], top + face[1], face[2], face[3])))
+    return SceneSample(f"{name}-{background}-{width}x{height}", scene, tuple(faces))
+
+
+def face_scene_samples(*, quick: bool = False, seed: int = SEED) -> Iterator[SceneSample]:
+    """Large scenes (1500-2500 px) with one small face, groups of 3-6, or none (the negatives).
+
+    Built one at a time: a 2500 px scene is 19 MB of pixels."""
+    from skimage import data
+
+    rng = random.Random(seed)  # noqa: S311 - a reproducible set, not secrets
+    lfw = data.lfw_subset()[:100]  # the first 100 of the 200 are faces
+    singles, groups, faceless = (4, 2, 4) if quick else (16, 6, 12)
+    for index in range(singles):
+        yield _scene(rng, f"single-{index:02d}", 1, lfw)
+    for index in range(groups):
+        yield _scene(rng, f"group-{index:02d}", rng.randint(3, 6), lfw)
+    for index in range(faceless):
+        yield _scene(rng, f"faceless-{index:02d}", 0, lfw)

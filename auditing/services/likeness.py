@@ -71,11 +71,13 @@ def likeness_decide(asset: Asset, drafts: list[FindingDraft]) -> LikenessDecisio
     faces = sum(1 for draft in drafts if is_face(draft.code))
     if not faces:
         return None
-    # FOR SHARE (which the ORM cannot ask for): audits of the consent's other images still run
-    # side by side; only a revocation or expiry waits. The table name is the model's own.
-    table = ConsentRecord._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR SHARE", [asset.consent_id])  # noqa: S608
+    if connection.vendor == "postgresql":
+        # FOR SHARE (which the ORM cannot ask for): audits of the consent's other images still
+        # run side by side; only a revocation or expiry waits. The table name is the model's
+        # own. SQLite (the embedded default) has no row locks and needs none: one writer at a time.
+        table = ConsentRecord._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR SHARE", [asset.consent_id])  # noqa: S608
     consent = ConsentRecord.objects.get(pk=asset.consent_id)
     persons = sorted(consent.depicted_persons.values_list("name", "scopes"))
     basis: dict[str, Any] = {"consent_id": str(consent.pk), "consent_digest": consent.digest, "faces": faces}

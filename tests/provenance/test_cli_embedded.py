@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests.provenance.factories import write_consent, write_image
 
@@ -24,15 +25,20 @@ def cli(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
     env.update(CLEANROOM_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="config.settings.base", HF_HUB_OFFLINE="1")
 
-    def run(*args: str, expect: int | None = 0):
+    def run(*args: str, expect: int | None = 0, settings: dict[str, str] | None = None):
         done = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**env, **(settings or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if expect is not None:
             assert done.returncode == expect, f"{args}: rc={done.returncode}\n{done.stdout}\n{done.stderr}"
         return done
 
-    def worker() -> subprocess.Popen:
+    def worker(settings: dict[str, str] | None = None) -> subprocess.Popen:
         return subprocess.Popen(
             [
                 sys.executable,
@@ -49,7 +55,7 @@ def cli(tmp_path_factory):
                 "--without-mingle",
             ],
             cwd=ROOT,
-            env=env,
+            env={**env, **(settings or {})},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -165,6 +171,47 @@ def test_a_whole_governance_session_through_the_contract(cli, tmp_path):
 
     chain = as_json(cli("auditlog", "verify", "--json"))
     assert chain["valid"] is True and chain["events"] > 20 and chain["first_bad_event"] is None
+
+
+def test_faces_are_audited_on_the_embedded_default_and_a_likeness_consent_makes_them_informational(cli, tmp_path):
+    # The likeness rule locks the consent row on PostgreSQL; SQLite has no such lock and once
+    # answered a syntax error here, so every image with a face failed its audit.
+    from skimage import data
+
+    photo = tmp_path / "portrait" / "astronaut.png"
+    photo.parent.mkdir()
+    Image.fromarray(data.astronaut()).resize((256, 256)).save(photo)
+    faces_only = {"CLEANROOM_AUDITORS": "auditing.auditors.pii.PiiAuditor", "CLEANROOM_PII_OCR": "false"}
+    cli("contributor", "add", "pat@example.com", "--name", "Pat", "--json")
+    cli("dataset", "create", "portraits", "--scopes", "ai_training", "--json")
+    plain = write_consent(tmp_path / "plain", contributor="pat@example.com", scopes=["ai_training"])
+    likeness = write_consent(
+        tmp_path / "likeness",
+        contributor="pat@example.com",
+        scopes=["ai_training", "likeness"],
+        depicted_persons=[{"name": "Eileen Collins", "scopes": ["likeness"], "evidence": "evidence.pdf"}],
+    )
+    ingested = {}
+    for name, consent in (("plain", plain), ("likeness", likeness)):
+        copy = tmp_path / name / "astronaut.png"
+        copy.write_bytes(photo.read_bytes() + name.encode())  # the same pixels, two files
+        ingest = cli(
+            "ingest", str(copy), "--dataset", "portraits", "--contributor", "pat@example.com", "--consent", str(consent), "--json"
+        )
+        ingested[name] = as_json(ingest)["accepted"][0]["asset_id"]
+    worker = cli.worker(faces_only)
+    try:
+        audited = as_json(cli("audit", "--dataset", "portraits", "--wait", "--timeout", "90", "--json", settings=faces_only))
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    by_id = {asset["asset_id"]: asset for asset in audited["assets"]}
+    faces = {
+        name: [f["status"] for f in by_id[asset_id]["findings"] if f["code"].startswith("pii.face")]
+        for name, asset_id in ingested.items()
+    }
+    assert faces["plain"] and set(faces["plain"]) == {"open"} and by_id[ingested["plain"]]["status"] == "flagged"
+    assert faces["likeness"] and set(faces["likeness"]) == {"informational"}
 
 
 def test_refused_requests_exit_1_with_an_error_in_the_json(cli, tmp_path):

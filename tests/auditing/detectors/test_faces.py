@@ -68,3 +68,45 @@ def test_a_dotted_path_names_a_backend_as_well_as_its_short_name() -> None:
 def test_an_unknown_backend_names_the_setting_and_the_known_backends() -> None:
     with pytest.raises(ImproperlyConfigured, match=r"CLEANROOM_PII\['FACE_BACKEND'\]: .*'yunet'.*known: haar, nudenet"):
         find_faces(_photo("coffee"), backend="yunet")
+
+
+@pytest.fixture(scope="module")
+def street() -> Image.Image:
+    """A 2000 px scene (the rocket photo, upscaled) with nothing in it that is a face."""
+    return _photo("rocket").resize((2000, 1334))
+
+
+def _astronaut_head(face_width: int) -> tuple[Image.Image, Box]:
+    """The astronaut's head and shoulders, scaled so her face is `face_width` px wide, and the face's box in it."""
+    head = _photo("astronaut").crop((130, 20, 320, 250))
+    factor = face_width / 104  # her face is ~104 px wide in the photo
+    head = head.resize((round(head.width * factor), round(head.height * factor)))
+    return head, (round(42 * factor), round(60 * factor), face_width, round(102 * factor))
+
+
+def test_a_small_face_in_a_large_image_is_found(street: Image.Image) -> None:
+    # 80 px in a 2000 px image: 13 px in the model's 320 px input, missed without the finer pass.
+    head, face = _astronaut_head(80)
+    scene = street.copy()
+    scene.paste(head, (1200, 500))
+
+    hits = find_faces(scene)
+
+    assert len(hits) == 1
+    left, top, width, height = hits[0].box or (0, 0, 0, 0)
+    assert abs(left + width / 2 - (1200 + face[0] + face[2] / 2)) < face[2] / 2
+    assert abs(top + height / 2 - (500 + face[1] + face[3] / 2)) < face[3] / 2
+
+
+def test_a_large_scene_without_people_has_no_face(street: Image.Image) -> None:
+    assert find_faces(street) == []
+
+
+@pytest.mark.parametrize(
+    ("size", "fine"),
+    [((512, 512), None), ((640, 480), None), ((1000, 700), 1024), ((1800, 1200), 1824), ((2500, 1800), 1920)],
+)
+def test_only_images_larger_than_twice_the_model_input_get_the_finer_pass(size: tuple[int, int], fine: int | None) -> None:
+    from auditing.detectors.faces.nudenet import fine_pass_size
+
+    assert fine_pass_size(*size) == fine

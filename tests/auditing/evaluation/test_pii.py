@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import itertools
 import re
 
 import pytest
 from PIL import Image
 
+from auditing.detectors.faces.base import FaceDetector
+from auditing.detectors.pii import Box
 from auditing.evaluation import pii_set
-from auditing.evaluation.pii import measure_gps, measure_text
+from auditing.evaluation.pii import measure_face_scenes, measure_gps, measure_text
 from auditing.evaluation.pii_set import CARD, EMAIL, IBAN, iban_valid, luhn_valid
 
 
@@ -83,3 +86,56 @@ def test_gps_measurement_reads_the_coordinates_back_from_each_jpeg() -> None:
 
     tally = measure_gps(samples)
     assert (tally.true_positives, tally.false_positives, tally.false_negatives, tally.true_negatives) == (4, 0, 0, 4)
+
+
+def test_each_planted_scene_face_lies_inside_its_scene_apart_from_the_others() -> None:
+    scenes = list(pii_set.face_scene_samples(quick=True))
+    again = list(itertools.islice(pii_set.face_scene_samples(quick=True), 3))
+
+    assert [(s.name, s.faces) for s in scenes[:3]] == [(s.name, s.faces) for s in again]
+    assert [len(s.faces) for s in scenes][:4] == [1, 1, 1, 1] and all(3 <= len(s.faces) <= 6 for s in scenes[4:6])
+    assert all(not s.faces for s in scenes[6:])
+    for scene in scenes:
+        assert 1500 <= scene.image.width <= 2500 and 1500 <= scene.image.height <= 2500
+        for face in scene.faces:
+            left, top, width, height = face.box
+            assert left >= 0 and top >= 0
+            assert left + width <= scene.image.width and top + height <= scene.image.height
+            assert pii_set.face_size_bucket(width)  # 40-160 px
+        for face in scene.faces:
+            others = [other.box for other in scene.faces if other is not face]
+            assert not any(pii_set._overlapping(face.box, other, 0) for other in others)
+
+
+class TwoBoxes(FaceDetector):
+    """A face backend (named by dotted path) reporting the same two boxes on every image."""
+
+    name = "two-boxes"
+    boxes: tuple[Box, ...] = ((100, 100, 50, 50), (400, 400, 50, 50))
+
+    def detect(self, bgr: object) -> list[tuple[Box, float]]:
+        return [(box, 0.9) for box in self.boxes]
+
+
+def test_scene_faces_are_counted_per_face_by_iou_and_every_other_hit_is_a_false_positive() -> None:
+    blank = Image.new("RGB", (600, 600))
+    samples = [
+        # The first box covers this face loosely (IoU 0.47); the second face is missed.
+        pii_set.SceneSample(
+            "group",
+            blank,
+            (
+                pii_set.PlantedFace("astronaut", (110, 110, 50, 50)),
+                pii_set.PlantedFace("camera", (250, 250, 100, 100)),
+            ),
+        ),
+        pii_set.SceneSample("faceless", blank, ()),
+    ]
+
+    counts = measure_face_scenes(samples, backend=f"{__name__}.TwoBoxes")
+
+    # Found 1 of 2 planted; 1 unmatched hit in the group scene, 2 in the faceless one.
+    assert (counts.faces.true_positives, counts.faces.false_negatives, counts.faces.false_positives) == (1, 1, 3)
+    assert counts.buckets["40-63 px"].recall == 1.0 and counts.buckets["96-160 px"].recall == 0.0
+    assert (counts.faceless, counts.faceless_with_hit) == (1, 1)
+    assert counts.missed == ["group:camera@100px"]
