@@ -25,6 +25,22 @@ from tests.training.factories import trained_model
 
 
 @pytest.fixture(autouse=True)
+def _rate_limit_counts_start_at_zero(request):
+    """The throttles count in the cache, a database table by default. A transactional test
+    commits its counts and no flush empties that table, so the next tests of the same process
+    would start part-way to a limit: every test that uses the database starts with it empty."""
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if marker is None and not names & {"db", "transactional_db", "live_server"}:
+        return
+    transactional = bool(names & {"transactional_db", "live_server"}) or bool(marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _blob_storage_per_test(settings, tmp_path):
     """Each test gets its own blob folder, so content-addressed files never leak between tests."""
     settings.STORAGES = {

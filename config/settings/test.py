@@ -6,10 +6,16 @@ import os
 import tempfile
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cleanroom")
-os.environ.setdefault("CLEANROOM_DATA_DIR", tempfile.mkdtemp(prefix="cleanroom-test-"))
+# A data folder (and so an embedded broker folder) per pytest process: pytest-xdist's workers
+# inherit the environment of the process that started them, so an inherited folder is replaced
+# unless this very worker made it (its own subprocesses inherit and keep it).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if "CLEANROOM_DATA_DIR" not in os.environ or (_WORKER and os.environ.get("CLEANROOM_TEST_DATA_DIR_WORKER") != _WORKER):
+    os.environ["CLEANROOM_DATA_DIR"] = tempfile.mkdtemp(prefix=f"cleanroom-test-{_WORKER or 'main'}-")
+    os.environ["CLEANROOM_TEST_DATA_DIR_WORKER"] = _WORKER
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from config.settings.base import *  # noqa: F403
+from config.settings.base import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; tests alone
 

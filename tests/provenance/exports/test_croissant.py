@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.db import transaction
 from PIL import Image
 
+from auditing.auditors.pii import PiiAuditor
 from auditing.models import Finding
 from auditing.services.audits import asset_audit_run, audits_request, finding_resolve
 from core.background import background_run
@@ -151,9 +152,9 @@ def test_the_record_set_carries_each_members_consent_and_audit_outcome(snapshot,
         assert record["depicted_persons"] == ["Pat Model"] and record["evidence_sha256"] == consent.evidence_id
         assert record["contributor"] == "Carla Contributor" and record["consent_revoked_at"] is None
     [geotagged] = [r for r in records if r["findings"]]
-    assert geotagged["auditors"] == ["pii 1: done"]
+    assert geotagged["auditors"] == [f"pii {PiiAuditor.version}: done"]
     [finding] = geotagged["findings"]
-    assert finding.startswith("pii 1 pii.location.") and "dismissed by rita" in finding
+    assert finding.startswith(f"pii {PiiAuditor.version} pii.location.") and "dismissed by rita" in finding
     assert finding.endswith(": a public beach, not a home")
     declared = {f["name"] for f in document["recordSet"][0]["field"]}
     assert declared == set(records[0])
@@ -172,7 +173,7 @@ def test_the_rai_fields_report_real_counts_from_the_records(snapshot, tmp_path):
     assert any(line.startswith("Likeness: 2 images under consents naming 1 depicted person,") for line in personal)
     assert document["rai:dataLimitations"] == ["1 image of the dataset left out of the snapshot: rejected 1."]
     assert "Consented by every member: ai_training, generative_training, likeness." in document["rai:dataUseCases"]
-    assert document["rai:machineAnnotationTools"] == ["pii 1 (ran on 1 image)"]
+    assert document["rai:machineAnnotationTools"] == [f"pii {PiiAuditor.version} (ran on 1 image)"]
     assert "TAINTED" not in json.dumps(document)
     assert document["datePublished"] != document["dateCreated"]  # the second approval, not the freeze
 
