@@ -53,6 +53,22 @@ _CLAHE_CLIP = 2.0
 _MIN_STRETCH_SIDE = 32
 _CLAHE_TILES = (8, 8)
 
+# A picture shown inside something (an app window, a web page, a monitor on a desk) takes a
+# fraction of the copy: in the 512-px working copy of a 1280×800 screenshot it is ~200 px and
+# its keypoints no longer match the work's. Where the image's detail sits in one region framed
+# by flat surroundings, that region is fingerprinted again at the full working size and its
+# keypoints join the image's (mapped into its working frame). The region is found on a copy of
+# this long edge: pixels whose 3×3 neighbourhood varies by more than _FLAT_STEP grey levels in
+# some channel are detail, flat chrome and margins are not.
+_REGION_EDGE = 256
+_FLAT_STEP = 6
+# The region's outline must be mostly detail (a picture, not the rule around a sidebar), at
+# most this share of the image (smaller zooms gain little over the whole copy), and large
+# enough to hold a picture rather than a button.
+_MIN_REGION_FILL = 0.5
+_MAX_REGION_SHARE = 0.5
+_MIN_REGION_SIDE = MIN_FEATURE_SIDE
+
 LOWE_RATIO = 0.75
 RANSAC_REPROJECTION_PX = 4.0
 # Wrong candidates peaked at 9 inliers, true copies at 100-250 (shared/FACTS.md).
@@ -221,6 +237,43 @@ def _orb_features(gray: np.ndarray, colour: Callable[[], np.ndarray]) -> tuple[n
     return np.array(points, dtype=np.float32), np.ascontiguousarray(np.array(rows, dtype=np.uint8))
 
 
+def content_region(rgb: Image.Image) -> tuple[int, int, int, int] | None:
+    """The box (left, top, right, bottom, in the image's pixels) of the one framed region that
+    holds the image's detail, or None when the detail fills the image (most photos) or is
+    scattered (text, UI without a picture).
+
+    Detail pixels are closed into blobs, and each blob's outer contour is filled: a picture is
+    one solid blob, a sidebar of labels is many small ones, and the hairline rules between
+    panes fill to almost nothing."""
+    width, height = rgb.size
+    scale = min(1.0, _REGION_EDGE / max(width, height))
+    small = np.asarray(rgb.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BILINEAR))
+    kernel = np.ones((3, 3), np.uint8)
+    step = np.max([cv2.morphologyEx(np.ascontiguousarray(small[..., c]), cv2.MORPH_GRADIENT, kernel) for c in range(3)], axis=0)
+    detail = cv2.morphologyEx((step > _FLAT_STEP).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    contours, _ = cv2.findContours(detail, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    best: tuple[float, tuple[int, int, int, int]] | None = None
+    for contour in contours:
+        x, y, w, h = cv2.boundingRect(contour)
+        filled = cv2.contourArea(contour)
+        if filled >= _MIN_REGION_FILL * w * h and (best is None or filled > best[0]):
+            best = (filled, (x, y, w, h))
+    if best is None:
+        return None
+    x, y, w, h = best[1]
+    if w * h > _MAX_REGION_SHARE * small.shape[0] * small.shape[1]:
+        return None
+    box = (
+        max(0, math.floor(x / scale)),
+        max(0, math.floor(y / scale)),
+        min(width, math.ceil((x + w) / scale)),
+        min(height, math.ceil((y + h) / scale)),
+    )
+    if min(box[2] - box[0], box[3] - box[1]) < _MIN_REGION_SIDE:
+        return None
+    return box
+
+
 def _normalised(image: Image.Image) -> Image.Image:
     # Palette, 16-bit, alpha and bilevel images all hash and match as what a viewer shows.
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
@@ -276,22 +329,41 @@ def fingerprint_image(image: Image.Image, *, include_mirror: bool = True) -> Fin
     )
 
 
-def _features(
-    rgb: Image.Image, size: tuple[int, int], *, include_mirror: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """ORB points and descriptors of the working copy, then of its mirror (empty without it)."""
+def _working_features(rgb: Image.Image, size: tuple[int, int], *, mirrored: bool) -> tuple[np.ndarray, np.ndarray]:
+    """ORB points and descriptors of `rgb` resized to `size` (mirrored first if asked), in the
+    unmirrored frame of that size: a homography through mirrored points is a flip."""
     gray = np.asarray(rgb.convert("L").resize(size, Image.Resampling.LANCZOS))
     # The colour copy is only needed for a keypoint-poor image.
     colour = functools.cache(lambda: np.asarray(rgb.resize(size, Image.Resampling.LANCZOS)))
-    points, descriptors = _orb_features(gray, colour)
-    mirrored_points, mirrored_descriptors = _empty_points(), _empty_descriptors()
-    if include_mirror:
-        mirrored_points, mirrored_descriptors = _orb_features(
-            np.ascontiguousarray(gray[:, ::-1]), lambda: np.ascontiguousarray(colour()[:, ::-1])
-        )
-        if len(mirrored_points):
-            # Back into the unmirrored frame, so a homography through these points is a flip.
-            mirrored_points[:, 0] = (size[0] - 1) - mirrored_points[:, 0]
+    if not mirrored:
+        return _orb_features(gray, colour)
+    points, descriptors = _orb_features(np.ascontiguousarray(gray[:, ::-1]), lambda: np.ascontiguousarray(colour()[:, ::-1]))
+    if len(points):
+        points[:, 0] = (size[0] - 1) - points[:, 0]
+    return points, descriptors
+
+
+def _features(
+    rgb: Image.Image, size: tuple[int, int], *, include_mirror: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """ORB points and descriptors of the working copy, then of its mirror (empty without it),
+    each with those of the zoomed content region (content_region) where there is one."""
+    region = content_region(rgb)
+    zoomed = rgb.crop(region) if region is not None else None
+    found: list[tuple[np.ndarray, np.ndarray]] = []
+    for mirrored in (False, True) if include_mirror else (False,):
+        points, descriptors = _working_features(rgb, size, mirrored=mirrored)
+        if zoomed is not None and region is not None:
+            region_points, region_descriptors = _working_features(zoomed, working_size(*zoomed.size), mirrored=mirrored)
+            # From the region's working frame into the image's: both scale the same original pixels.
+            to_image = (size[0] / rgb.width) * (zoomed.width / working_size(*zoomed.size)[0])
+            region_points = region_points * to_image + np.array([region[0], region[1]], dtype=np.float32) * (size[0] / rgb.width)
+            points = np.concatenate([points, region_points.astype(np.float32)])
+            descriptors = np.concatenate([descriptors, region_descriptors])
+        found.append((points, descriptors))
+    if not include_mirror:
+        found.append((_empty_points(), _empty_descriptors()))
+    (points, descriptors), (mirrored_points, mirrored_descriptors) = found
     return points, descriptors, mirrored_points, mirrored_descriptors
 
 
