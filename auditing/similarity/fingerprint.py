@@ -329,18 +329,19 @@ def fingerprint_image(image: Image.Image, *, include_mirror: bool = True) -> Fin
     )
 
 
-def _working_features(rgb: Image.Image, size: tuple[int, int], *, mirrored: bool) -> tuple[np.ndarray, np.ndarray]:
-    """ORB points and descriptors of `rgb` resized to `size` (mirrored first if asked), in the
-    unmirrored frame of that size: a homography through mirrored points is a flip."""
+def _working_features(rgb: Image.Image, size: tuple[int, int], *, include_mirror: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    """ORB points and descriptors of `rgb` resized to `size`, then (if asked) of its mirror with
+    x mapped back into the unmirrored frame, so a homography through those points is a flip."""
     gray = np.asarray(rgb.convert("L").resize(size, Image.Resampling.LANCZOS))
     # The colour copy is only needed for a keypoint-poor image.
     colour = functools.cache(lambda: np.asarray(rgb.resize(size, Image.Resampling.LANCZOS)))
-    if not mirrored:
-        return _orb_features(gray, colour)
-    points, descriptors = _orb_features(np.ascontiguousarray(gray[:, ::-1]), lambda: np.ascontiguousarray(colour()[:, ::-1]))
-    if len(points):
-        points[:, 0] = (size[0] - 1) - points[:, 0]
-    return points, descriptors
+    found = [_orb_features(gray, colour)]
+    if include_mirror:
+        points, descriptors = _orb_features(np.ascontiguousarray(gray[:, ::-1]), lambda: np.ascontiguousarray(colour()[:, ::-1]))
+        if len(points):
+            points[:, 0] = (size[0] - 1) - points[:, 0]
+        found.append((points, descriptors))
+    return found
 
 
 def _features(
@@ -348,22 +349,21 @@ def _features(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """ORB points and descriptors of the working copy, then of its mirror (empty without it),
     each with those of the zoomed content region (content_region) where there is one."""
+    found = _working_features(rgb, size, include_mirror=include_mirror)
     region = content_region(rgb)
-    zoomed = rgb.crop(region) if region is not None else None
-    found: list[tuple[np.ndarray, np.ndarray]] = []
-    for mirrored in (False, True) if include_mirror else (False,):
-        points, descriptors = _working_features(rgb, size, mirrored=mirrored)
-        if zoomed is not None and region is not None:
-            region_points, region_descriptors = _working_features(zoomed, working_size(*zoomed.size), mirrored=mirrored)
-            # From the region's working frame into the image's: both scale the same original pixels.
-            to_image = (size[0] / rgb.width) * (zoomed.width / working_size(*zoomed.size)[0])
-            region_points = region_points * to_image + np.array([region[0], region[1]], dtype=np.float32) * (size[0] / rgb.width)
-            points = np.concatenate([points, region_points.astype(np.float32)])
-            descriptors = np.concatenate([descriptors, region_descriptors])
-        found.append((points, descriptors))
-    if not include_mirror:
-        found.append((_empty_points(), _empty_descriptors()))
-    (points, descriptors), (mirrored_points, mirrored_descriptors) = found
+    if region is not None:
+        zoomed = rgb.crop(region)
+        zoomed_size = working_size(*zoomed.size)
+        # From the region's working frame into the image's: both scale the same original pixels.
+        image_scale = size[0] / rgb.width
+        to_image = image_scale * zoomed.width / zoomed_size[0]
+        offset = np.array([region[0], region[1]], dtype=np.float32) * image_scale
+        zoomed_found = _working_features(zoomed, zoomed_size, include_mirror=include_mirror)
+        found = [
+            (np.concatenate([points, (extra * to_image + offset).astype(np.float32)]), np.concatenate([descriptors, extra_rows]))
+            for (points, descriptors), (extra, extra_rows) in zip(found, zoomed_found, strict=True)
+        ]
+    (points, descriptors), (mirrored_points, mirrored_descriptors) = (*found, (_empty_points(), _empty_descriptors()))[:2]
     return points, descriptors, mirrored_points, mirrored_descriptors
 
 
