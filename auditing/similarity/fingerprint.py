@@ -1,8 +1,9 @@
 """Perceptual fingerprints of images, and the geometric check that two of them show one picture.
 
 A fingerprint holds three 64-bit perceptual hashes (pHash, dHash, pHash of the mirrored image)
-for a fast candidate search, and up to 500 ORB keypoints with their binary descriptors for the
-verification: hashes alone miss crops and flips, keypoints matched under a RANSAC homography do
+for a fast candidate search, and ORB keypoints with their binary descriptors for the
+verification (up to 500 of the working copy, 200 of its half-size copy, and 500 of a framed
+picture's region where the image is a screenshot of one): hashes alone miss crops and flips, keypoints matched under a RANSAC homography do
 not, and the homography also says how the copy was transformed.
 """
 
@@ -21,11 +22,13 @@ from PIL import Image, ImageOps
 
 # Bump when anything that changes the fingerprint of an image changes (hash size, working size,
 # ORB parameters): stored fingerprints of another version must be recomputed, not compared.
-# Version 2 fills a keypoint-poor image's budget from its contrast-stretched copy; every other
-# image fingerprints exactly as in version 1, so version-1 entries are still read and compared
-# (a smooth image's version-1 entry matches by its hashes, as it always did).
-FINGERPRINT_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+# Version 2 fills a keypoint-poor image's budget from its contrast-stretched copy. Version 3 adds
+# keypoints of the half-size copy and of a framed picture's zoomed region (_features). Earlier
+# versions hold a subset of what version 3 finds, in the same frame, so their entries are still
+# read and compared: a version-3 query matches them (its half-size keypoints against their
+# full-size ones is what finds a crop); they only miss what a version-3 entry adds.
+FINGERPRINT_VERSION = 3
+_READABLE_VERSIONS = (1, 2, 3)
 
 MAX_KEYPOINTS = 500
 # Keypoints are found on a copy whose long edge is this size, so a resized copy of an image
@@ -68,6 +71,13 @@ _FLAT_STEP = 6
 _MIN_REGION_FILL = 0.5
 _MAX_REGION_SHARE = 0.5
 _MIN_REGION_SIDE = MIN_FEATURE_SIDE
+# Every image is also fingerprinted at this fraction of the working size, with this many more
+# keypoints: a crop keeping half of each side is magnified 2× in its own working copy, so its
+# features at full working size are finer than any of the work's, and a match fails for want of
+# shared scales (crop recall at keep=0.5: 0.625). At half size they are at the work's scale
+# (0.958). 200 kept most of the gain of 500 at a fraction of the matching time.
+_COARSE_FACTOR = 0.5
+_COARSE_KEYPOINTS = 200
 
 LOWE_RATIO = 0.75
 RANSAC_REPROJECTION_PX = 4.0
@@ -126,7 +136,8 @@ class Fingerprint:
         return Fingerprint(self.phash, self.dhash, self.phash_flipped, self.width, self.height, self.points, self.descriptors)
 
     def to_bytes(self) -> bytes:
-        """Compact form: a 42-byte header, then 36 bytes per keypoint (~18 KB, ~36 KB mirrored)."""
+        """Compact form: a 42-byte header, then 36 bytes per keypoint (~25 KB for a photo's 700
+        keypoints, ~50 KB mirrored; up to ~43 / ~86 KB with a framed picture's region)."""
         header = _HEADER.pack(
             _MAGIC,
             FINGERPRINT_VERSION,
@@ -171,8 +182,8 @@ def _hash_int(value: imagehash.ImageHash) -> int:
     return int(str(value), 16)
 
 
-def _spread(keypoints: list[cv2.KeyPoint], width: int, height: int) -> list[int]:
-    """Indices of up to MAX_KEYPOINTS keypoints, taken round-robin from a grid by response.
+def _spread(keypoints: list[cv2.KeyPoint], width: int, height: int, budget: int) -> list[int]:
+    """Indices of up to `budget` keypoints, taken round-robin from a grid by response.
 
     Plain ORB keeps the strongest corners wherever they are, so a text overlay or a logo (all
     sharp corners) takes most of the budget and the picture underneath loses its keypoints.
@@ -185,8 +196,8 @@ def _spread(keypoints: list[cv2.KeyPoint], width: int, height: int) -> list[int]
     chosen: list[int] = []
     queues = list(cells.values())
     depth = 0
-    while len(chosen) < MAX_KEYPOINTS and any(depth < len(queue) for queue in queues):
-        chosen += [queue[depth] for queue in queues if depth < len(queue)][: MAX_KEYPOINTS - len(chosen)]
+    while len(chosen) < budget and any(depth < len(queue) for queue in queues):
+        chosen += [queue[depth] for queue in queues if depth < len(queue)][: budget - len(chosen)]
         depth += 1
     return chosen
 
@@ -214,22 +225,22 @@ def _stretched(rgb: np.ndarray) -> np.ndarray | None:
     return cv2.createCLAHE(clipLimit=_CLAHE_CLIP, tileGridSize=_CLAHE_TILES).apply(stretched)
 
 
-def _orb_features(gray: np.ndarray, colour: Callable[[], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Up to MAX_KEYPOINTS spread keypoints of `gray` (the working-size luminance), topped up from
+def _orb_features(gray: np.ndarray, colour: Callable[[], np.ndarray], budget: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `budget` spread keypoints of `gray` (the working-size luminance), topped up from
     the contrast-stretched `colour()` (the same frame in RGB) when luminance alone has too few."""
     keypoints, descriptors = _orb(gray, 20)
-    if len(keypoints) < MAX_KEYPOINTS:
+    if len(keypoints) < budget:
         # Low-contrast photos (a clock face, a fundus scan) give few corners at FAST's default
         # threshold of 20; a lower one finds enough to verify a crop of them.
         keypoints, descriptors = _orb(gray, 5)
-    chosen = _spread(keypoints, gray.shape[1], gray.shape[0]) if descriptors is not None else []
+    chosen = _spread(keypoints, gray.shape[1], gray.shape[0], budget) if descriptors is not None else []
     points = [keypoints[i].pt for i in chosen]
     rows = [descriptors[i] for i in chosen] if descriptors is not None else []
-    if len(chosen) < MAX_KEYPOINTS:
+    if len(chosen) < budget:
         stretched = _stretched(colour())
         extra, extra_descriptors = _orb(stretched, 5) if stretched is not None else ([], None)
         if extra_descriptors is not None:
-            for i in _spread(extra, gray.shape[1], gray.shape[0])[: MAX_KEYPOINTS - len(chosen)]:
+            for i in _spread(extra, gray.shape[1], gray.shape[0], budget)[: budget - len(chosen)]:
                 points.append(extra[i].pt)
                 rows.append(extra_descriptors[i])
     if not points:
@@ -306,7 +317,7 @@ def has_features(width: int, height: int) -> bool:
 
 
 def fingerprint_image(image: Image.Image, *, include_mirror: bool = True) -> Fingerprint:
-    """Fingerprint a decoded image of any size: ~20-30 ms for a 512² photo on one core, about
+    """Fingerprint a decoded image of any size: ~25-35 ms for a 512² photo on one core, about
     twice with the mirror; hashes only for an image too thin for keypoints (has_features)."""
     rgb = as_viewed_rgb(image)
     width, height = rgb.size
@@ -329,15 +340,19 @@ def fingerprint_image(image: Image.Image, *, include_mirror: bool = True) -> Fin
     )
 
 
-def _working_features(rgb: Image.Image, size: tuple[int, int], *, include_mirror: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+def _working_features(
+    rgb: Image.Image, size: tuple[int, int], *, include_mirror: bool, budget: int = MAX_KEYPOINTS
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """ORB points and descriptors of `rgb` resized to `size`, then (if asked) of its mirror with
     x mapped back into the unmirrored frame, so a homography through those points is a flip."""
     gray = np.asarray(rgb.convert("L").resize(size, Image.Resampling.LANCZOS))
     # The colour copy is only needed for a keypoint-poor image.
     colour = functools.cache(lambda: np.asarray(rgb.resize(size, Image.Resampling.LANCZOS)))
-    found = [_orb_features(gray, colour)]
+    found = [_orb_features(gray, colour, budget)]
     if include_mirror:
-        points, descriptors = _orb_features(np.ascontiguousarray(gray[:, ::-1]), lambda: np.ascontiguousarray(colour()[:, ::-1]))
+        points, descriptors = _orb_features(
+            np.ascontiguousarray(gray[:, ::-1]), lambda: np.ascontiguousarray(colour()[:, ::-1]), budget
+        )
         if len(points):
             points[:, 0] = (size[0] - 1) - points[:, 0]
         found.append((points, descriptors))
@@ -348,8 +363,18 @@ def _features(
     rgb: Image.Image, size: tuple[int, int], *, include_mirror: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """ORB points and descriptors of the working copy, then of its mirror (empty without it),
-    each with those of the zoomed content region (content_region) where there is one."""
+    each with those of the half-size copy and of the zoomed content region (content_region)
+    where there is one, all in the working frame: verification matches them as one set."""
     found = _working_features(rgb, size, include_mirror=include_mirror)
+    # The same picture at half the working size: a crop (or any copy shown larger than the work)
+    # is magnified in its working copy, and its features at this scale are at the work's own.
+    coarse_size = (max(1, round(size[0] * _COARSE_FACTOR)), max(1, round(size[1] * _COARSE_FACTOR)))
+    if min(coarse_size) >= MIN_FEATURE_SIDE:
+        coarse = _working_features(rgb, coarse_size, include_mirror=include_mirror, budget=_COARSE_KEYPOINTS)
+        found = [
+            (np.concatenate([points, extra * (size[0] / coarse_size[0])]), np.concatenate([descriptors, extra_rows]))
+            for (points, descriptors), (extra, extra_rows) in zip(found, coarse, strict=True)
+        ]
     region = content_region(rgb)
     if region is not None:
         zoomed = rgb.crop(region)
