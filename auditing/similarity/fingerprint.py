@@ -3,8 +3,9 @@
 A fingerprint holds three 64-bit perceptual hashes (pHash, dHash, pHash of the mirrored image)
 for a fast candidate search, and ORB keypoints with their binary descriptors for the
 verification (up to 500 of the working copy, 200 of its half-size copy, and 500 of a framed
-picture's region where the image is a screenshot of one): hashes alone miss crops and flips, keypoints matched under a RANSAC homography do
-not, and the homography also says how the copy was transformed.
+picture's region where the image is a screenshot of one): hashes alone miss crops and flips,
+keypoints matched under a RANSAC homography do not, and the homography also says how the copy
+was transformed.
 """
 
 from __future__ import annotations
