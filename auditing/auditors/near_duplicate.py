@@ -25,6 +25,9 @@ from provenance.models import AssetStatus, DatasetMembership
 
 # Inliers at which a match counts as certain; true copies show 100-250 (shared/FACTS.md).
 _CERTAIN_INLIERS = 60
+# Bumped with every change of what a query matches (fingerprint or verification), so assets
+# audited before it are audited again.
+_VERSION = "2"
 _GONE = [AssetStatus.WITHDRAWN, AssetStatus.ERASED]
 
 
@@ -77,8 +80,10 @@ class NearDuplicateAuditor(Auditor):
     @property
     def version(self) -> str:
         # An embedding model changes what the candidate search can find: another model re-audits.
+        # 2: fingerprint version 3 (half-size and framed-region keypoints) finds crops and
+        # screenshots that version 1 missed.
         embeddings = candidate_embeddings()
-        return "1" if embeddings is None else f"1+e{embeddings.model.digest[:12]}"
+        return _VERSION if embeddings is None else f"{_VERSION}+e{embeddings.model.digest[:12]}"
 
     def audit(self, subject: AuditSubject) -> list[FindingDraft]:
         # OpenCV, faiss and torch load here, in the worker: the web process reads auditor

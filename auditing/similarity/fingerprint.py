@@ -1,9 +1,11 @@
 """Perceptual fingerprints of images, and the geometric check that two of them show one picture.
 
 A fingerprint holds three 64-bit perceptual hashes (pHash, dHash, pHash of the mirrored image)
-for a fast candidate search, and up to 500 ORB keypoints with their binary descriptors for the
-verification: hashes alone miss crops and flips, keypoints matched under a RANSAC homography do
-not, and the homography also says how the copy was transformed.
+for a fast candidate search, and ORB keypoints with their binary descriptors for the
+verification (up to 500 of the working copy, 200 of its half-size copy, and 500 of a framed
+picture's region where the image is a screenshot of one): hashes alone miss crops and flips,
+keypoints matched under a RANSAC homography do not, and the homography also says how the copy
+was transformed.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from PIL import Image, ImageOps
 
 # Bump when anything that changes the fingerprint of an image changes (hash size, working size,
 # ORB parameters): stored fingerprints of another version must be recomputed, not compared.
-# Version 2 fills a keypoint-poor image's budget from its contrast-stretched copy; every other
-# image fingerprints exactly as in version 1, so version-1 entries are still read and compared
-# (a smooth image's version-1 entry matches by its hashes, as it always did).
-FINGERPRINT_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+# Version 2 fills a keypoint-poor image's budget from its contrast-stretched copy. Version 3 adds
+# keypoints of the half-size copy and of a framed picture's zoomed region (_features). Earlier
+# versions hold a subset of what version 3 finds, in the same frame, so their entries are still
+# read and compared: a version-3 query matches them (its half-size keypoints against their
+# full-size ones is what finds a crop); they only miss what a version-3 entry adds.
+FINGERPRINT_VERSION = 3
+_READABLE_VERSIONS = (1, 2, 3)
 
 MAX_KEYPOINTS = 500
 # Keypoints are found on a copy whose long edge is this size, so a resized copy of an image
@@ -52,6 +56,29 @@ _MIN_STRETCH_RANGE = 4.0
 _CLAHE_CLIP = 2.0
 _MIN_STRETCH_SIDE = 32
 _CLAHE_TILES = (8, 8)
+
+# A picture shown inside something (an app window, a web page, a monitor on a desk) takes a
+# fraction of the copy: in the 512-px working copy of a 1280×800 screenshot it is ~200 px and
+# its keypoints no longer match the work's. Where the image's detail sits in one region framed
+# by flat surroundings, that region is fingerprinted again at the full working size and its
+# keypoints join the image's (mapped into its working frame). The region is found on a copy of
+# this long edge: pixels whose 3×3 neighbourhood varies by more than _FLAT_STEP grey levels in
+# some channel are detail, flat chrome and margins are not.
+_REGION_EDGE = 256
+_FLAT_STEP = 6
+# The region's outline must be mostly detail (a picture, not the rule around a sidebar), at
+# most this share of the image (smaller zooms gain little over the whole copy), and large
+# enough to hold a picture rather than a button.
+_MIN_REGION_FILL = 0.5
+_MAX_REGION_SHARE = 0.5
+_MIN_REGION_SIDE = MIN_FEATURE_SIDE
+# Every image is also fingerprinted at this fraction of the working size, with this many more
+# keypoints: a crop keeping half of each side is magnified 2× in its own working copy, so its
+# features at full working size are finer than any of the work's, and a match fails for want of
+# shared scales (crop recall at keep=0.5: 0.625). At half size they are at the work's scale
+# (0.958). 200 kept most of the gain of 500 at a fraction of the matching time.
+_COARSE_FACTOR = 0.5
+_COARSE_KEYPOINTS = 200
 
 LOWE_RATIO = 0.75
 RANSAC_REPROJECTION_PX = 4.0
@@ -110,7 +137,8 @@ class Fingerprint:
         return Fingerprint(self.phash, self.dhash, self.phash_flipped, self.width, self.height, self.points, self.descriptors)
 
     def to_bytes(self) -> bytes:
-        """Compact form: a 42-byte header, then 36 bytes per keypoint (~18 KB, ~36 KB mirrored)."""
+        """Compact form: a 42-byte header, then 36 bytes per keypoint (~25 KB for a photo's 700
+        keypoints, ~50 KB mirrored; up to ~43 / ~86 KB with a framed picture's region)."""
         header = _HEADER.pack(
             _MAGIC,
             FINGERPRINT_VERSION,
@@ -155,8 +183,8 @@ def _hash_int(value: imagehash.ImageHash) -> int:
     return int(str(value), 16)
 
 
-def _spread(keypoints: list[cv2.KeyPoint], width: int, height: int) -> list[int]:
-    """Indices of up to MAX_KEYPOINTS keypoints, taken round-robin from a grid by response.
+def _spread(keypoints: list[cv2.KeyPoint], width: int, height: int, budget: int) -> list[int]:
+    """Indices of up to `budget` keypoints, taken round-robin from a grid by response.
 
     Plain ORB keeps the strongest corners wherever they are, so a text overlay or a logo (all
     sharp corners) takes most of the budget and the picture underneath loses its keypoints.
@@ -169,8 +197,8 @@ def _spread(keypoints: list[cv2.KeyPoint], width: int, height: int) -> list[int]
     chosen: list[int] = []
     queues = list(cells.values())
     depth = 0
-    while len(chosen) < MAX_KEYPOINTS and any(depth < len(queue) for queue in queues):
-        chosen += [queue[depth] for queue in queues if depth < len(queue)][: MAX_KEYPOINTS - len(chosen)]
+    while len(chosen) < budget and any(depth < len(queue) for queue in queues):
+        chosen += [queue[depth] for queue in queues if depth < len(queue)][: budget - len(chosen)]
         depth += 1
     return chosen
 
@@ -198,27 +226,64 @@ def _stretched(rgb: np.ndarray) -> np.ndarray | None:
     return cv2.createCLAHE(clipLimit=_CLAHE_CLIP, tileGridSize=_CLAHE_TILES).apply(stretched)
 
 
-def _orb_features(gray: np.ndarray, colour: Callable[[], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Up to MAX_KEYPOINTS spread keypoints of `gray` (the working-size luminance), topped up from
+def _orb_features(gray: np.ndarray, colour: Callable[[], np.ndarray], budget: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `budget` spread keypoints of `gray` (the working-size luminance), topped up from
     the contrast-stretched `colour()` (the same frame in RGB) when luminance alone has too few."""
     keypoints, descriptors = _orb(gray, 20)
-    if len(keypoints) < MAX_KEYPOINTS:
+    if len(keypoints) < budget:
         # Low-contrast photos (a clock face, a fundus scan) give few corners at FAST's default
         # threshold of 20; a lower one finds enough to verify a crop of them.
         keypoints, descriptors = _orb(gray, 5)
-    chosen = _spread(keypoints, gray.shape[1], gray.shape[0]) if descriptors is not None else []
+    chosen = _spread(keypoints, gray.shape[1], gray.shape[0], budget) if descriptors is not None else []
     points = [keypoints[i].pt for i in chosen]
     rows = [descriptors[i] for i in chosen] if descriptors is not None else []
-    if len(chosen) < MAX_KEYPOINTS:
+    if len(chosen) < budget:
         stretched = _stretched(colour())
         extra, extra_descriptors = _orb(stretched, 5) if stretched is not None else ([], None)
         if extra_descriptors is not None:
-            for i in _spread(extra, gray.shape[1], gray.shape[0])[: MAX_KEYPOINTS - len(chosen)]:
+            for i in _spread(extra, gray.shape[1], gray.shape[0], budget)[: budget - len(chosen)]:
                 points.append(extra[i].pt)
                 rows.append(extra_descriptors[i])
     if not points:
         return _empty_points(), _empty_descriptors()
     return np.array(points, dtype=np.float32), np.ascontiguousarray(np.array(rows, dtype=np.uint8))
+
+
+def content_region(rgb: Image.Image) -> tuple[int, int, int, int] | None:
+    """The box (left, top, right, bottom, in the image's pixels) of the one framed region that
+    holds the image's detail, or None when the detail fills the image (most photos) or is
+    scattered (text, UI without a picture).
+
+    Detail pixels are closed into blobs, and each blob's outer contour is filled: a picture is
+    one solid blob, a sidebar of labels is many small ones, and the hairline rules between
+    panes fill to almost nothing."""
+    width, height = rgb.size
+    scale = min(1.0, _REGION_EDGE / max(width, height))
+    small = np.asarray(rgb.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BILINEAR))
+    kernel = np.ones((3, 3), np.uint8)
+    step = np.max([cv2.morphologyEx(np.ascontiguousarray(small[..., c]), cv2.MORPH_GRADIENT, kernel) for c in range(3)], axis=0)
+    detail = cv2.morphologyEx((step > _FLAT_STEP).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    contours, _ = cv2.findContours(detail, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    best: tuple[float, tuple[int, int, int, int]] | None = None
+    for contour in contours:
+        x, y, w, h = cv2.boundingRect(contour)
+        filled = cv2.contourArea(contour)
+        if filled >= _MIN_REGION_FILL * w * h and (best is None or filled > best[0]):
+            best = (filled, (x, y, w, h))
+    if best is None:
+        return None
+    x, y, w, h = best[1]
+    if w * h > _MAX_REGION_SHARE * small.shape[0] * small.shape[1]:
+        return None
+    box = (
+        max(0, math.floor(x / scale)),
+        max(0, math.floor(y / scale)),
+        min(width, math.ceil((x + w) / scale)),
+        min(height, math.ceil((y + h) / scale)),
+    )
+    if min(box[2] - box[0], box[3] - box[1]) < _MIN_REGION_SIDE:
+        return None
+    return box
 
 
 def _normalised(image: Image.Image) -> Image.Image:
@@ -253,7 +318,7 @@ def has_features(width: int, height: int) -> bool:
 
 
 def fingerprint_image(image: Image.Image, *, include_mirror: bool = True) -> Fingerprint:
-    """Fingerprint a decoded image of any size: ~20-30 ms for a 512² photo on one core, about
+    """Fingerprint a decoded image of any size: ~25-35 ms for a 512² photo on one core, about
     twice with the mirror; hashes only for an image too thin for keypoints (has_features)."""
     rgb = as_viewed_rgb(image)
     width, height = rgb.size
@@ -276,22 +341,55 @@ def fingerprint_image(image: Image.Image, *, include_mirror: bool = True) -> Fin
     )
 
 
-def _features(
-    rgb: Image.Image, size: tuple[int, int], *, include_mirror: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """ORB points and descriptors of the working copy, then of its mirror (empty without it)."""
+def _working_features(
+    rgb: Image.Image, size: tuple[int, int], *, include_mirror: bool, budget: int = MAX_KEYPOINTS
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """ORB points and descriptors of `rgb` resized to `size`, then (if asked) of its mirror with
+    x mapped back into the unmirrored frame, so a homography through those points is a flip."""
     gray = np.asarray(rgb.convert("L").resize(size, Image.Resampling.LANCZOS))
     # The colour copy is only needed for a keypoint-poor image.
     colour = functools.cache(lambda: np.asarray(rgb.resize(size, Image.Resampling.LANCZOS)))
-    points, descriptors = _orb_features(gray, colour)
-    mirrored_points, mirrored_descriptors = _empty_points(), _empty_descriptors()
+    found = [_orb_features(gray, colour, budget)]
     if include_mirror:
-        mirrored_points, mirrored_descriptors = _orb_features(
-            np.ascontiguousarray(gray[:, ::-1]), lambda: np.ascontiguousarray(colour()[:, ::-1])
+        points, descriptors = _orb_features(
+            np.ascontiguousarray(gray[:, ::-1]), lambda: np.ascontiguousarray(colour()[:, ::-1]), budget
         )
-        if len(mirrored_points):
-            # Back into the unmirrored frame, so a homography through these points is a flip.
-            mirrored_points[:, 0] = (size[0] - 1) - mirrored_points[:, 0]
+        if len(points):
+            points[:, 0] = (size[0] - 1) - points[:, 0]
+        found.append((points, descriptors))
+    return found
+
+
+def _features(
+    rgb: Image.Image, size: tuple[int, int], *, include_mirror: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """ORB points and descriptors of the working copy, then of its mirror (empty without it),
+    each with those of the half-size copy and of the zoomed content region (content_region)
+    where there is one, all in the working frame: verification matches them as one set."""
+    found = _working_features(rgb, size, include_mirror=include_mirror)
+    # The same picture at half the working size: a crop (or any copy shown larger than the work)
+    # is magnified in its working copy, and its features at this scale are at the work's own.
+    coarse_size = (max(1, round(size[0] * _COARSE_FACTOR)), max(1, round(size[1] * _COARSE_FACTOR)))
+    if min(coarse_size) >= MIN_FEATURE_SIDE:
+        coarse = _working_features(rgb, coarse_size, include_mirror=include_mirror, budget=_COARSE_KEYPOINTS)
+        found = [
+            (np.concatenate([points, extra * (size[0] / coarse_size[0])]), np.concatenate([descriptors, extra_rows]))
+            for (points, descriptors), (extra, extra_rows) in zip(found, coarse, strict=True)
+        ]
+    region = content_region(rgb)
+    if region is not None:
+        zoomed = rgb.crop(region)
+        zoomed_size = working_size(*zoomed.size)
+        # From the region's working frame into the image's: both scale the same original pixels.
+        image_scale = size[0] / rgb.width
+        to_image = image_scale * zoomed.width / zoomed_size[0]
+        offset = np.array([region[0], region[1]], dtype=np.float32) * image_scale
+        zoomed_found = _working_features(zoomed, zoomed_size, include_mirror=include_mirror)
+        found = [
+            (np.concatenate([points, (extra * to_image + offset).astype(np.float32)]), np.concatenate([descriptors, extra_rows]))
+            for (points, descriptors), (extra, extra_rows) in zip(found, zoomed_found, strict=True)
+        ]
+    (points, descriptors), (mirrored_points, mirrored_descriptors) = (*found, (_empty_points(), _empty_descriptors()))[:2]
     return points, descriptors, mirrored_points, mirrored_descriptors
 
 

@@ -237,13 +237,13 @@ def test_another_model_rebuilds_the_index_with_its_own_embeddings(protect, embed
 
 def test_the_auditor_version_names_the_embedding_model(settings, embeddings_on, tiny_clip):
     settings.CLEANROOM_EMBEDDINGS = {"MODEL": "", "WEIGHTS": ""}
-    assert NearDuplicateAuditor().version == "1"
+    assert NearDuplicateAuditor().version == "2"
 
     first = embeddings_on().model.digest
-    assert NearDuplicateAuditor().version == f"1+e{first[:12]}"
+    assert NearDuplicateAuditor().version == f"2+e{first[:12]}"
 
     embeddings_on(weights=tiny_clip[1])
-    assert NearDuplicateAuditor().version not in ("1", f"1+e{first[:12]}")
+    assert NearDuplicateAuditor().version not in ("2", f"2+e{first[:12]}")
     assert len(NearDuplicateAuditor().version) <= 32
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from PIL import Image
 from skimage import data as samples
 
+from generation.services.bindings import FINGERPRINT_ALGORITHM
 from generation.services.verification import verify_image
 from provenance.c2pa.lineage import LINEAGE_LABEL
 from provenance.c2pa.manifests import read_manifest, sign_image, training_mining_assertion
@@ -346,7 +347,7 @@ def test_with_the_trustmark_backend_a_stripped_copy_is_traced_by_its_trustmark(w
     assert output.watermark_embedded, output.watermark_note
     assertions = read_manifest(data, "image/png").active_manifest["assertions"]
     algorithms = [a["data"]["alg"] for a in assertions if a["label"] == "c2pa.soft-binding"]
-    assert algorithms == [ALGORITHM, "org.cleanroom.fingerprint.v2"]
+    assert algorithms == [ALGORITHM, FINGERPRINT_ALGORITHM]
 
     resaved = io.BytesIO()
     Image.open(io.BytesIO(data)).convert("RGB").save(resaved, "JPEG", quality=90)

@@ -18,6 +18,7 @@ from auditing.similarity.near_duplicate import (
     MIN_FEATURE_SIDE,
     Fingerprint,
     NearDuplicateIndex,
+    content_region,
     fingerprint_image,
     has_features,
     verify,
@@ -152,14 +153,15 @@ def test_a_fingerprint_survives_bytes_unchanged(astronaut_fingerprint: Fingerpri
     restored = Fingerprint.from_bytes(data)
 
     assert restored == astronaut_fingerprint
-    assert restored.phash == astronaut_fingerprint.phash and len(restored.descriptors) == 500
+    assert restored.phash == astronaut_fingerprint.phash and len(restored.descriptors) == 700
     assert np.abs(restored.points - astronaut_fingerprint.points).max() <= 1 / 64
     assert verify(restored, astronaut_fingerprint) is not None
 
 
 def test_a_fingerprint_is_compact(astronaut_fingerprint: Fingerprint) -> None:
-    assert len(astronaut_fingerprint.to_bytes()) <= 37_000
-    assert len(astronaut_fingerprint.without_mirror().to_bytes()) <= 18_500
+    # 500 keypoints of the working copy and 200 of its half-size copy, 36 bytes each.
+    assert len(astronaut_fingerprint.to_bytes()) <= 51_000
+    assert len(astronaut_fingerprint.without_mirror().to_bytes()) <= 25_500
 
 
 def test_a_fingerprint_of_another_version_is_refused(astronaut_fingerprint: Fingerprint) -> None:
@@ -305,12 +307,96 @@ def test_a_soft_texture_is_verified_with_keypoints_of_its_stretched_contrast() -
     assert index.query(fingerprint_image(soft_clouds(7))) == []
 
 
+def in_app_window(image: Image.Image) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """`image` shown at most 480×360 in a 1440×900 app window (title bar, a sidebar of labels,
+    a hairline between panes), and where it is: in the window's 512-px working copy it is
+    ~170 px wide, too small for its keypoints to match the work's."""
+    canvas = Image.new("RGB", (1440, 900), (242, 242, 246))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, 1440, 40), fill=(40, 44, 52))
+    draw.text((18, 10), "Viewer — image.jpg", fill=(235, 235, 235), font_size=18)
+    for row in range(14):
+        draw.text((24, 70 + 56 * row), f"Folder {row + 1}", fill=(70, 70, 70), font_size=16)
+    draw.line((240, 40, 240, 900), fill=(200, 200, 205), width=1)
+    shown = image.convert("RGB")
+    shown.thumbnail((480, 360))
+    canvas.paste(shown, (600, 260))
+    return canvas, (600, 260, 600 + shown.width, 260 + shown.height)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee"])
+def test_a_picture_shown_inside_an_app_window_is_found(registry: NearDuplicateIndex, name: str) -> None:
+    window, _ = in_app_window(photo(name))
+
+    matches = registry.query(fingerprint_image(window))
+
+    assert [match.key for match in matches] == [name]
+
+
+@pytest.mark.parametrize("name", ["rocket", "brick"])
+def test_an_unrelated_picture_in_the_same_window_matches_nothing(registry: NearDuplicateIndex, name: str) -> None:
+    window, _ = in_app_window(photo(name))
+
+    assert registry.query(fingerprint_image(window)) == []
+
+
+def test_the_framed_region_is_the_picture_and_a_plain_photo_has_none() -> None:
+    window, shown = in_app_window(photo("coffee"))
+
+    region = content_region(window)
+
+    # The picture with a margin of a few pixels of its 256-px detection copy (1 px ≈ 5.6 here).
+    assert region is not None
+    outside = np.array([shown[0] - region[0], shown[1] - region[1], region[2] - shown[2], region[3] - shown[3]])
+    assert (outside >= 0).all() and (outside <= 16).all()
+    assert content_region(photo("astronaut")) is None
+
+
+@pytest.fixture(scope="module")
+def brick_registry() -> NearDuplicateIndex:
+    index = NearDuplicateIndex()
+    index.add("brick", fingerprint_image(photo("brick"), include_mirror=False))
+    return index
+
+
+@pytest.mark.parametrize("corner", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_a_crop_keeping_half_of_each_side_of_a_textured_photo_is_found(
+    brick_registry: NearDuplicateIndex, corner: tuple[int, int]
+) -> None:
+    # Magnified 2× in its working copy: found by the keypoints of its half-size copy.
+    brick = photo("brick")
+    width, height = brick.width // 2, brick.height // 2
+    left, top = corner[0] * width, corner[1] * height
+
+    matches = brick_registry.query(fingerprint_image(brick.crop((left, top, left + width, top + height))))
+
+    assert [match.key for match in matches] == ["brick"]
+    assert matches[0].geometry is not None and matches[0].geometry.covered == pytest.approx(0.25, abs=0.05)
+
+
 def test_a_version_1_fingerprint_is_still_read(astronaut_fingerprint: Fingerprint) -> None:
     # Version 2 changed only keypoint-poor images; the layout is the same.
     data = bytearray(astronaut_fingerprint.to_bytes())
     data[4] = 1
 
     assert Fingerprint.from_bytes(bytes(data)) == astronaut_fingerprint
+
+
+def test_an_entry_of_version_2_still_finds_a_half_crop_of_its_work() -> None:
+    # Version 2 held only the working copy's keypoints (the first 500 of version 3): the query's
+    # half-size keypoints are what match a crop, so entries not yet recomputed keep working.
+    brick = photo("brick")
+    current = fingerprint_image(brick, include_mirror=False)
+    version_2 = Fingerprint(
+        current.phash, current.dhash, current.phash_flipped, current.width, current.height,
+        current.points[:500], current.descriptors[:500],
+    )  # fmt: skip
+    index = NearDuplicateIndex()
+    index.add("brick", version_2)
+
+    matches = index.query(fingerprint_image(brick.crop((0, 0, brick.width // 2, brick.height // 2))))
+
+    assert [match.key for match in matches] == ["brick"]
 
 
 def test_a_removed_entry_is_no_longer_found(astronaut_fingerprint: Fingerprint) -> None:
