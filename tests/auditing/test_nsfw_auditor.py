@@ -168,5 +168,5 @@ def test_the_web_process_reads_the_versions_of_clip_backed_auditors_without_load
 
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["versions"]["nsfw"].startswith("clip/") and report["versions"]["near_duplicate"].startswith("1+e")
+    assert report["versions"]["nsfw"].startswith("clip/") and "+e" in report["versions"]["near_duplicate"]
     assert report["heavy"] == []
