@@ -31,6 +31,7 @@ __all__ = [
     "find_pii_in_metadata",
     "find_pii_in_pixels",
     "find_pii_in_text",
+    "location_hit",
     "mask",
 ]
 
@@ -86,23 +87,16 @@ def find_gps(metadata: dict[str, Any]) -> PiiHit | None:
     if not isinstance(latitude, (int, float)) or not isinstance(longitude, (int, float)):
         return None
     source = str(gps.get("source") or "exif")
+    details = {"latitude": float(latitude), "longitude": float(longitude), "altitude": gps.get("altitude"), "source": source}
+    return location_hit(float(latitude), float(longitude), field=f"{source}:GPS", details=details)
+
+
+def location_hit(latitude: float, longitude: float, *, field: str, details: dict[str, Any]) -> PiiHit:
+    """Where the image was taken, as a hit; `details` says where it was read and how."""
     text = f"{latitude:.6f}, {longitude:.6f}"
-    return PiiHit(
-        entity_type=GPS_ENTITY,
-        start=0,
-        end=len(text),
-        score=1.0,
-        # Unmasked on purpose: the reviewer must see where the photo was taken to judge it (a
-        # home, or a public landmark), and the rounded coordinates are already in the metadata.
-        text=text,
-        field=f"{source}:GPS",
-        details={
-            "latitude": float(latitude),
-            "longitude": float(longitude),
-            "altitude": gps.get("altitude"),
-            "source": source,
-        },
-    )
+    # Unmasked on purpose: the reviewer must see where the photo was taken to judge it (a home,
+    # or a public landmark), and the rounded coordinates are already in the metadata.
+    return PiiHit(entity_type=GPS_ENTITY, start=0, end=len(text), score=1.0, text=text, field=field, details=details)
 
 
 def _text_fields(metadata: dict[str, Any]) -> Iterator[tuple[str, str]]:

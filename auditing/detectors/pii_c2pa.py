@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from auditing.detectors.pii import GPS_ENTITY
+from auditing.detectors.pii import location_hit
 from auditing.detectors.pii_hit import PiiHit
 from auditing.detectors.pii_text import find_pii_in_text
 
@@ -266,23 +266,14 @@ def _location_hit(entries: dict[str, tuple[str, Any]], place: _Place) -> PiiHit 
         longitude = parse_coordinate(entries[longitude_key][1], _value(entries, f"{longitude_key}Ref"), limit=180)
         if latitude is None or longitude is None:
             continue
-        text = f"{latitude:.6f}, {longitude:.6f}"
-        return PiiHit(
-            entity_type=GPS_ENTITY,
-            start=0,
-            end=len(text),
-            score=1.0,
-            # Unmasked, as find_gps's: the reviewer must see the place to judge it.
-            text=text,
-            field=place.field,
-            details={
-                "latitude": latitude,
-                "longitude": longitude,
-                "altitude": _altitude(entries),
-                **place.details(),
-                "keys": [entries[latitude_key][0], entries[longitude_key][0]],
-            },
-        )
+        details = {
+            "latitude": latitude,
+            "longitude": longitude,
+            "altitude": _altitude(entries),
+            **place.details(),
+            "keys": [entries[latitude_key][0], entries[longitude_key][0]],
+        }
+        return location_hit(latitude, longitude, field=place.field, details=details)
     return None
 
 
