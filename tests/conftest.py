@@ -41,6 +41,19 @@ def _rate_limit_counts_start_at_zero(request):
 
 
 @pytest.fixture(autouse=True)
+def _embedded_broker_starts_empty():
+    """A message a test queued and no worker took stays in this process's broker folder, where
+    the next test that counts or loses messages (or starts a worker) would find it: every test
+    starts with the embedded broker's queues empty."""
+    from django.conf import settings
+
+    folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in")
+    if folder:
+        for message in Path(folder).glob("*.msg"):
+            message.unlink(missing_ok=True)
+
+
+@pytest.fixture(autouse=True)
 def _blob_storage_per_test(settings, tmp_path):
     """Each test gets its own blob folder, so content-addressed files never leak between tests."""
     settings.STORAGES = {

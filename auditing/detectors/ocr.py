@@ -274,6 +274,8 @@ def ink_layer(image: Image.Image) -> Image.Image | None:
 
 
 def _busy(grey: np.ndarray) -> bool:
+    if min(grey.shape[:2]) < 2:
+        return False  # a line of pixels has no neighbours both ways: nothing to call busy
     levels = grey.astype(np.int16)
     across = np.abs(np.diff(levels, axis=1))[:-1, :]
     down = np.abs(np.diff(levels, axis=0))[:, :-1]

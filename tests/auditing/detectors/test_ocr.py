@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -130,6 +132,16 @@ def _line(*words: str, height: int = 30, gap: int = 8) -> OcrText:
 # A Visa number with its Luhn check digit, and the same number with a wrong one.
 CARD = "4556737586899855"
 WRONG_CHECK_DIGIT = "4556737586899856"
+
+
+@pytest.mark.parametrize("size", [(3000, 1), (1, 3000), (1, 1)])
+def test_a_line_of_pixels_has_no_ink_read_and_no_numpy_warning(size: tuple[int, int]) -> None:
+    # Found by the thin-image audit: the busy-background test averaged an empty array.
+    stripes = Image.fromarray((np.indices(size[::-1]).sum(axis=0) % 2 * 255).astype(np.uint8)).convert("RGB")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ink_layer(stripes) is None
 
 
 @pytest.mark.parametrize(
