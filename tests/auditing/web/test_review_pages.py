@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from auditing.models import Finding, FindingStatus
+from auditing.services import asset_audit_run, audits_request
 from auditing.services.claims import asset_claim, claim_holder
 from auditing.views import c2pa_summary
 from core.audit import audit_events
@@ -310,3 +311,15 @@ def test_deciding_the_last_open_finding_lets_go_of_the_asset(finding, reviewer):
     decide(web, finding)
 
     assert claim_holder(finding.asset_id) is None
+
+
+def test_a_finding_a_newer_auditor_version_replaced_says_so_and_offers_no_decision(finding, reviewer, settings):
+    settings.CLEANROOM_AUDITORS = ["tests.auditing.auditors.SyntheticAuditorFixed"]
+    audits_request(asset_ids=[str(finding.asset_id)])
+    asset_audit_run(asset_id=str(finding.asset_id), task_id="re-audit")
+
+    page = client(reviewer).get(asset_url(finding)).content.decode()
+
+    assert "finding--superseded" in page and "<strong>Superseded</strong>" in page
+    assert "this image was re-audited by synthetic version fixed, whose result replaces this one." in page
+    assert ">Dismiss</button>" not in page
