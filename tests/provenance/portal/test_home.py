@@ -125,7 +125,9 @@ def test_other_roles_get_403_anonymous_visitors_the_login_and_an_unlinked_accoun
 
 def test_the_news_names_a_model_trained_on_a_snapshot_holding_their_images(cpu_trained_model, contributor):
     _, model = cpu_trained_model
-    Contributor.objects.filter(email="carla@example.com").update(portal_visited_at=model.created_at - timedelta(seconds=1))
+    # Their last visit: the moment the snapshot was approved (training came after it). A fixed
+    # second before the model was too early when training took under a second.
+    Contributor.objects.filter(email="carla@example.com").update(portal_visited_at=model.snapshot.status_changed_at)
     html = " ".join(client(contributor).get("/portal/").content.decode().split())
     assert f"a model (<code>{str(model.pk)[:8]}</code>, from {model.base_model.name}) was trained on a snapshot of" in html
     assert "that holds 2 images of yours: <span" in html
