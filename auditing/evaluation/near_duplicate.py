@@ -413,26 +413,12 @@ def plumbing_model(directory: Path) -> CandidateEmbeddings | None:
     checkpoint: it proves the embedding stage's plumbing, never its accuracy. None without
     torch and open_clip."""
     import importlib.util
-    import json
 
     if importlib.util.find_spec("open_clip") is None:
         return None
-    import open_clip
-    import torch
-    from safetensors.torch import save_file
+    from auditing.evaluation.tiny_clip import write_tiny_clip
 
-    config = {
-        "embed_dim": 32,
-        "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
-        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-    }
-    config_path = directory / "cleanroom-evaluation-tiny-clip.json"
-    config_path.write_text(json.dumps(config))
-    open_clip.add_model_config(config_path)
-    torch.manual_seed(0)
-    model = open_clip.create_model(config_path.stem, pretrained=None)
-    weights = directory / "tiny-clip-0.safetensors"
-    save_file({name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}, str(weights))
+    config_path, weights = write_tiny_clip(directory, name="cleanroom-evaluation-tiny-clip")
     return candidate_embeddings({"MODEL": str(config_path), "WEIGHTS": str(weights)})
 
 

@@ -1,41 +1,23 @@
-"""A tiny open_clip model built from a config written here, saved as an operator would place a
-real checkpoint: a model config JSON and a weights file (random weights, fixed by a seed)."""
+"""The tests' tiny open_clip model (auditing/evaluation/tiny_clip.py builds it), and the checks and
+heads the tests build around it."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-TINY_CONFIG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
+from auditing.evaluation.tiny_clip import TINY_CONFIG
+from auditing.evaluation.tiny_clip import write_tiny_clip as write_evaluation_tiny_clip
+
+__all__ = ["TINY_CONFIG", "fit_linear_head", "reference_embedding", "write_head", "write_tiny_clip"]
+
 CONFIG_NAME = "cleanroom-tiny-clip"
 
 
 def write_tiny_clip(
     directory: Path, *, seed: int = 0, suffix: str = ".safetensors", config: dict | None = None
 ) -> tuple[Path, Path]:
-    """(config path, weights path) of a tiny open_clip model with weights drawn from `seed`."""
-    import open_clip
-    import torch
-
-    directory.mkdir(parents=True, exist_ok=True)
-    config_path = directory / f"{CONFIG_NAME}.json"
-    config_path.write_text(json.dumps(config or TINY_CONFIG))
-    open_clip.add_model_config(config_path)
-    torch.manual_seed(seed)
-    model = open_clip.create_model(CONFIG_NAME, pretrained=None)
-    weights = directory / f"tiny-clip-{seed}{suffix}"
-    state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
-    if suffix == ".safetensors":
-        from safetensors.torch import save_file
-
-        save_file(state, str(weights))
-    else:
-        torch.save(state, weights)
-    return config_path, weights
+    """(config path, weights path) of the tests' tiny open_clip model with weights drawn from `seed`."""
+    return write_evaluation_tiny_clip(directory, name=CONFIG_NAME, seed=seed, suffix=suffix, config=config)
 
 
 def reference_embedding(config_path: Path, weights: Path, image) -> list[float]:
