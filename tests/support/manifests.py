@@ -94,7 +94,10 @@ def signing_key_holders(docs: list[dict]) -> set[str]:
     for doc, spec in workloads(docs):
         secrets = {v.get("secret", {}).get("secretName") for v in spec.get("volumes", [])}
         named = {
-            e["name"] for c in spec.get("initContainers", []) + spec["containers"] for e in c.get("env", []) if "SIGNER_KEY" in e["name"]
+            e["name"]
+            for c in spec.get("initContainers", []) + spec["containers"]
+            for e in c.get("env", [])
+            if "SIGNER_KEY" in e["name"]
         }
         if SIGNING_SECRET in secrets or named:
             holders.add(component(doc) or doc["metadata"]["name"])
