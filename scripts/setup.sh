@@ -31,6 +31,7 @@ APT_PACKAGES=(
     libpangoft2-1.0-0  # its FreeType/fontconfig backend
     libharfbuzz-subset0  # WeasyPrint's font subsetting
     poppler-utils      # pdftoppm/pdftotext: render and read the PDF reports when checking them
+    docker-compose     # validates docker/compose.yaml offline (`docker-compose config`, tests/ops); no daemon needed
 )
 
 ensure_apt_packages() {
@@ -83,6 +84,18 @@ ensure_python_packages() {
     printf '%s\n' "$wanted" >"$STAMP"
 }
 
+ensure_tools_venv() {
+    # checkov (tests/ops/test_checkov.py) pins older boto3/packaging than the project does, so it
+    # lives in its own virtualenv; installed only when missing.
+    local tools=".venv-tools" checkov_version="3.3.30"
+    if [ -x "$tools/bin/checkov" ] && [ "$("$tools/bin/checkov" --version 2>/dev/null)" = "$checkov_version" ]; then
+        return 0
+    fi
+    log "installing checkov $checkov_version into $tools"
+    "$PYTHON" -m venv "$tools"
+    "$tools/bin/python" -m pip install --disable-pip-version-check --no-input --quiet "checkov==$checkov_version"
+}
+
 ensure_js_verifier() {
     # The independent C2PA verifier the suite runs (pure TypeScript, pinned by its lockfile).
     command -v npm >/dev/null 2>&1 || { APT_PACKAGES=(nodejs npm); ensure_apt_packages; }
@@ -92,4 +105,5 @@ ensure_js_verifier() {
 ensure_apt_packages
 ensure_venv
 ensure_python_packages
+ensure_tools_venv
 ensure_js_verifier
