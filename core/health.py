@@ -60,11 +60,11 @@ def check_broker() -> None:
         # The embedded broker is folders in the data folder, made by whichever process starts
         # first (config/celery.py); the data folder itself must be there and writable.
         options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-        folder = Path(options["data_folder_in"])
+        folder = Path(str(options["data_folder_in"]))
         if not folder.parent.parent.is_dir():
             raise RuntimeError(f"the data folder {folder.parent.parent} of the broker does not exist")
         for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
-            Path(options[key]).mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+            Path(str(options[key])).mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK):
             raise RuntimeError(f"the broker folder {folder} is not writable")
         return

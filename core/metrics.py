@@ -53,7 +53,7 @@ def queue_depths() -> dict[str, int]:
     names = {queue: f"{settings.CLEANROOM_QUEUE_PREFIX}{queue}" for queue in QUEUES}
     url = settings.CELERY_BROKER_URL
     if url.startswith("filesystem://"):
-        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        folder = Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
         return {queue: sum(1 for _ in folder.glob(f"*.{name}.msg")) for queue, name in names.items()}
     from kombu import Connection
 

@@ -54,4 +54,4 @@ class Command(BaseCommand):
         sys.stderr.flush()
         # exec: gunicorn's master takes this process's id, so the container's TERM reaches it
         # (graceful: workers finish their requests within the timeout).
-        os.execv(sys.executable, argv)
+        os.execv(sys.executable, argv)  # noqa: S606 (a fixed argument list, no shell)
