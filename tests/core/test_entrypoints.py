@@ -141,3 +141,20 @@ def test_worker_refuses_an_unknown_queue_as_a_usage_error():
 
     assert refused.value.returncode == 2
     assert "videos" in str(refused.value)
+
+
+def test_beat_sends_the_reconciler_on_schedule_and_keeps_its_schedule_in_the_data_folder(tmp_path):
+    (tmp_path / "broker").symlink_to(broker_folder(), target_is_directory=True)
+    log = tmp_path / "beat.log"
+    beat = subprocess.Popen(
+        [sys.executable, "manage.py", "beat"],
+        cwd=ROOT, env=worker_environment(tmp_path), stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        # The reconciler is due every 15 s (CELERY_BEAT_SCHEDULE).
+        wait_until(lambda: bool(queued_messages("default")), timeout=40, explain=log.read_text)
+        assert "core.reconcile" in queued_messages("default")[0].read_text()
+        assert list(tmp_path.glob("celerybeat-schedule*"))
+    finally:
+        stop_worker(beat)
