@@ -9,13 +9,20 @@ import os
 from logging.handlers import WatchedFileHandler
 
 from celery import Celery
-from celery.signals import after_setup_logger
+from celery.signals import after_setup_logger, before_task_publish, task_postrun, task_prerun
+
+from core.logs import add_request_id_to_task, enter_task, leave_task
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 app = Celery("cleanroom")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# A task sent during a web request carries the request's id; the worker's lines for it show it.
+before_task_publish.connect(add_request_id_to_task, weak=False)
+task_prerun.connect(enter_task, weak=False)
+task_postrun.connect(leave_task, weak=False)
 
 
 @app.on_after_configure.connect

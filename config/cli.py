@@ -21,8 +21,15 @@ class _Utility(ManagementUtility):
             raise SystemExit(2) from None
 
 
+# The long-running processes, named in CLEANROOM_PROCESS before the settings load, so the
+# settings can leave out what that process must not hold (the web process: the signing key).
+PROCESS_COMMANDS = ("web", "worker", "beat")
+
+
 def execute(argv: list[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    if len(argv) > 1 and argv[1] in PROCESS_COMMANDS:
+        os.environ.setdefault("CLEANROOM_PROCESS", argv[1])
     try:
         _Utility(argv).execute()
     except ImproperlyConfigured as exc:

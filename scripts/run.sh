@@ -10,10 +10,13 @@ PORT="${PORT:-8000}"
 DATA_DIR="${CLEANROOM_DATA_DIR:-var}"
 mkdir -p "$DATA_DIR"
 
-.venv/bin/celery -A config worker -Q default,audit,gpu --concurrency 1 --beat \
-    --schedule "$DATA_DIR/celerybeat-schedule" --loglevel INFO --logfile "$DATA_DIR/worker.log" &
+# This checkout's code, even where the virtual environment has another copy installed.
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+
+# One process for every queue on one machine (the gpu queue makes it one task at a time).
+.venv/bin/cleanroom worker --queues default,audit,gpu --beat --logfile "$DATA_DIR/worker.log" &
 worker=$!
 trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
 echo "run: worker started (pid $worker, log $DATA_DIR/worker.log)" >&2
 
-.venv/bin/python manage.py runserver "$HOST:$PORT" --insecure
+.venv/bin/cleanroom web --dev --bind "$HOST:$PORT"

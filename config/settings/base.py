@@ -7,6 +7,7 @@ folder and everything in it are readable by the platform's own user only (config
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Any, TypedDict
@@ -57,6 +58,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id is set before anything can log, and the latency covers the rest.
+    "core.logs.RequestIdMiddleware",
+    "core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the stylesheet, htmx) straight from the web process, before any other work.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -548,14 +552,61 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"TrainingRunStatusEnum": "training.models.RunStatus"},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # stderr only: stdout belongs to the CLI's JSON document.
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "plain"}},
-    "root": {"handlers": ["stderr"], "level": env_str("CLEANROOM_LOG_LEVEL") or "WARNING"},
+# plain: one line of text per record; json: one JSON object per line (time, level, logger,
+# message, request_id, task_id, exception), for a log collector. Production defaults to json.
+CLEANROOM_LOG_FORMAT = env_str("CLEANROOM_LOG_FORMAT") or "plain"
+if CLEANROOM_LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"CLEANROOM_LOG_FORMAT={CLEANROOM_LOG_FORMAT!r} must be plain or json")
+
+
+def logging_config(log_format: str) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": "core.logs.ContextFilter"}},
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+            "json": {"()": "core.logs.JsonFormatter"},
+        },
+        # stderr only: stdout belongs to the CLI's JSON document.
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": log_format,
+                "filters": ["context"],
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": env_str("CLEANROOM_LOG_LEVEL") or "WARNING"},
+    }
+
+
+LOGGING = logging_config(CLEANROOM_LOG_FORMAT)
+
+# --- Operations: the web server, workers, probes and metrics (`cleanroom web|worker|beat|health`) ---
+# Which process this is (config/cli.py sets it from the subcommand; containers set it too):
+# web | worker | beat, or empty for the embedded platform and the CLI.
+CLEANROOM_PROCESS = env_str("CLEANROOM_PROCESS") or ""
+if CLEANROOM_PROCESS not in ("", "web", "worker", "beat"):
+    raise ImproperlyConfigured(f"CLEANROOM_PROCESS={CLEANROOM_PROCESS!r} must be web, worker or beat")
+CLEANROOM_WEB_BIND = env_str("CLEANROOM_WEB_BIND") or "127.0.0.1:8000"
+CLEANROOM_WEB_WORKERS = env_int("CLEANROOM_WEB_WORKERS", 2)
+CLEANROOM_WEB_TIMEOUT = env_int("CLEANROOM_WEB_TIMEOUT", 60)
+# Processes per worker, by queue: audit work is CPU-bound (one per core); a GPU holds one task.
+CLEANROOM_WORKER_CONCURRENCY = {
+    "audit": env_int("CLEANROOM_WORKER_CONCURRENCY_AUDIT", os.cpu_count() or 1),
+    "default": env_int("CLEANROOM_WORKER_CONCURRENCY_DEFAULT", 2),
+    "gpu": env_int("CLEANROOM_WORKER_CONCURRENCY_GPU", 1),
 }
+# GET /metrics: this bearer token when set; otherwise loopback clients only.
+CLEANROOM_METRICS_TOKEN = env_secret("CLEANROOM_METRICS_TOKEN") or ""
+# Functions yielding Prometheus metric families, read from the database at each scrape.
+CLEANROOM_METRICS_SOURCES = [
+    "provenance.metrics.provenance_metrics",
+    "auditing.metrics.auditing_metrics",
+    "training.metrics.training_metrics",
+    "generation.metrics.generation_metrics",
+]
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

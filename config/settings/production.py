@@ -13,6 +13,11 @@ for _required in ("CLEANROOM_SECRET_KEY", "DATABASE_URL", "CLEANROOM_ALLOWED_HOS
         raise ImproperlyConfigured(f"production needs {_required} (or {_required}_FILE)")
 
 from config.settings.base import *  # noqa: E402,F403
+from config.settings.base import logging_config  # noqa: E402
+
+# One JSON object per line for the log collector, unless the operator asks for plain text.
+CLEANROOM_LOG_FORMAT = env_str("CLEANROOM_LOG_FORMAT") or "json"
+LOGGING = logging_config(CLEANROOM_LOG_FORMAT)
 
 SECRET_KEY = env_secret("CLEANROOM_SECRET_KEY")
 if not SECRET_KEY or len(SECRET_KEY) < 50:
@@ -22,6 +27,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 DEBUG = False
 
 SECURE_SSL_REDIRECT = env_bool("CLEANROOM_SSL_REDIRECT", True)
+# Probes and Prometheus speak plain HTTP to the pod itself (core/web/ops.py).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env_int("CLEANROOM_HSTS_SECONDS", 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True

@@ -21,7 +21,7 @@ from core.exceptions import ApplicationError
 from provenance.c2pa.signers import SIGNERS
 from provenance.c2pa.signers.base import SIGNING_ALGORITHM, not_configured, tsa_url
 
-__all__ = ["SIGNING_ALGORITHM", "callback_signer", "files_signer", "open_signer", "trust_anchors_pem"]
+__all__ = ["SIGNING_ALGORITHM", "callback_signer", "files_signer", "open_signer", "signer_loads", "trust_anchors_pem"]
 
 
 def files_signer() -> c2pa.Signer:
@@ -71,6 +71,13 @@ def open_signer() -> Iterator[c2pa.Signer]:
     except c2pa.C2paError.Signature as exc:
         _SIGNERS.clear()  # a signer that failed once is not trusted again
         raise _signing_failed(backend, exc) from None
+
+
+def signer_loads() -> None:
+    """A worker's readiness check (core/health.py): the configured signer can be made; raises
+    ApplicationError `signer_not_configured` when it cannot."""
+    with open_signer():
+        pass
 
 
 def _signing_failed(backend: str, exc: Exception) -> ApplicationError:

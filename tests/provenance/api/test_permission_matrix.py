@@ -55,6 +55,10 @@ PERSONAS = (
 MATRIX: list[tuple[str, tuple[int, ...]]] = [
     #  request                                        anon oscar carla otto rita ravi  mel cora opal  pia
     ("GET  /",                                        (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
+    # probes and metrics (core/web/ops.py): no login; /metrics open to loopback (the test client)
+    ("GET  /healthz",                                 (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET  /readyz",                                  (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET  /metrics",                                 (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET  /accounts/login/",                         (200, 302,  302, 302, 302, 302, 302, 302, 302, 302)),
     ("POST /accounts/login/",                         (200, 302,  302, 302, 302, 302, 302, 302, 302, 302)),
     ("PUT  /accounts/login/",                         (200, 302,  302, 302, 302, 302, 302, 302, 302, 302)),
