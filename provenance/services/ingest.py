@@ -26,6 +26,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from core.audit import AuditEntry, actor_name, audit_append, audit_append_many
+from core.db import connection_lost, retry_on_lost_connection
 from core.exceptions import PermissionDenied
 from core.models import EventType
 from core.roles import Actor, Role, has_role
@@ -194,7 +195,10 @@ def ingest_candidates(
             for chunk in _lookup_chunks(enumerate(candidates)):
                 try:
                     hashes = {c.sha256 for _, c in chunk if c.file is not None}
-                    found = Asset.objects.filter(sha256__in=hashes).values_list("sha256", "pk")
+                    found = retry_on_lost_connection(
+                        lambda hashes=hashes: list(Asset.objects.filter(sha256__in=hashes).values_list("sha256", "pk")),
+                        what="ingest lookup",
+                    )
                     state.existing = {sha256: str(pk) for sha256, pk in found}
                     for position, candidate in chunk:
                         try:
@@ -209,6 +213,12 @@ def ingest_candidates(
                         candidate.close()
     finally:
         _flush(state)
+    retry_on_lost_connection(lambda: _finish(state, actor), what="ingest summary")
+    return IngestBatch.objects.select_related("consent").get(pk=batch.pk)
+
+
+def _finish(state: _Batch, actor: Actor) -> None:
+    batch, dataset, consent = state.batch, state.dataset, state.consent
     with transaction.atomic():
         IngestBatch.objects.filter(pk=batch.pk).update(
             accepted_count=state.accepted, refused_count=state.refused, finished_at=timezone.now()
@@ -225,7 +235,6 @@ def ingest_candidates(
                 "refused_reasons": sorted(state.refused_reasons),
             },
         )
-    return IngestBatch.objects.select_related("consent").get(pk=batch.pk)
 
 
 def _refuse(state: _Batch, position: int, path: str, reason: RefusalReason, detail: str, sha256: str = "") -> None:
@@ -309,13 +318,22 @@ def _flush(state: _Batch) -> None:
     refusals, state.pending_refusals = state.pending_refusals, []
     state.flushed_at = time.monotonic()
     if refusals:
-        IngestItem.objects.bulk_create(refusals)
+        retry_on_lost_connection(lambda: IngestItem.objects.bulk_create(refusals), what="ingest refusals")
     if not pending:
         return
-    try:
+    accepted = state.accepted
+
+    def insert_group() -> None:
+        # A group cut off by a lost connection rolled back whole: it is inserted again, counted once.
+        state.accepted = accepted
         with transaction.atomic():
             _insert(state, pending)
+
+    try:
+        retry_on_lost_connection(insert_group, what="ingest")
     except DatabaseError:
+        if connection_lost():  # the database stayed away: nothing more can be recorded
+            raise
         # Retry one by one so that only the file at fault is refused: another ingest committed
         # the same bytes meanwhile, or the database will not take something in this file.
         for item in pending:
@@ -343,8 +361,8 @@ def _flush(state: _Batch) -> None:
                     f"could not be recorded: {exc}".strip()[:500],
                     item.asset.sha256,
                 )
-        IngestItem.objects.bulk_create(state.pending_refusals)
-        state.pending_refusals = []
+        refused, state.pending_refusals = state.pending_refusals, []
+        retry_on_lost_connection(lambda: IngestItem.objects.bulk_create(refused), what="ingest refusals")
 
 
 def _insert(state: _Batch, pending: list[_Pending]) -> None:
