@@ -7,6 +7,7 @@ free ports, and is stopped (and its folder removed) when its block ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -86,10 +87,8 @@ class RabbitNode:
         """Stop the node (its queues and persistent messages stay on disk for the next start)."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             self.ctl("stop")
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            pass
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -187,8 +186,6 @@ def private_postgres() -> Iterator[PostgresCluster]:
         cluster.start()
         yield cluster
     finally:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             cluster.pg_ctl("-m", "immediate", "stop")
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            pass
         shutil.rmtree(folder, ignore_errors=True)

@@ -18,6 +18,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,3 +73,42 @@ def run_json(env: dict[str, str], *args: str, timeout: float = 300) -> dict:
         problem = f"{args[0]} printed no JSON (exit {done.returncode}):\n{done.stdout}\n{done.stderr[-4000:]}"
         raise AssertionError(problem) from None
     return {**document, "_rc": done.returncode, "_stderr": done.stderr}
+
+
+def chain_contiguous() -> bool:
+    """Every sequence number from the first to the last, once (a unique index forbids twice)."""
+    from core.models import AuditEvent
+
+    seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
+    return not seqs or seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
+def audit_events(asset_ids: list[str], auditors: list[str]) -> EventCount:
+    """One `audit.run_finished` per asset and auditor, and one finding at most per asset, auditor
+    and code (a run repeated after its worker died must not record its findings twice)."""
+    from auditing.models import Finding
+    from core.audit import auditlog_verify
+    from core.models import AuditEvent, EventType
+
+    finished = AuditEvent.objects.filter(event_type=EventType.AUDIT_RUN_FINISHED, subject_id__in=asset_ids)
+    recorded = [(e.subject_id, e.details["auditor"]) for e in finished]
+    findings = Counter(Finding.objects.filter(asset_id__in=asset_ids).values_list("asset_id", "auditor", "code"))
+    expected = [(a, auditor) for a in asset_ids for auditor in auditors]
+    chain_valid = auditlog_verify().valid and chain_contiguous()
+    counted = count_events(expected, recorded, chain_valid=chain_valid, events=AuditEvent.objects.count())
+    twice = sum(n - 1 for n in findings.values())
+    return EventCount(counted.lost, counted.duplicated + twice, counted.chain_valid, counted.events)
+
+
+def transition_events(event_type: str, subject_id: str) -> EventCount:
+    """A training run's or generation job's transitions, each recorded once and in order:
+    every event's `from` is the previous event's `to` (a lost one breaks the walk, a twice-recorded
+    one repeats a step)."""
+    from core.audit import auditlog_verify
+    from core.models import AuditEvent
+
+    steps = [(e.details.get("from"), e.details["to"]) for e in AuditEvent.objects.filter(
+        event_type=event_type, subject_id=subject_id).order_by("seq")]  # fmt: skip
+    lost = sum(1 for before, after in pairwise(steps) if after[0] is not None and after[0] != before[1])
+    return EventCount(lost=lost, duplicated=len(steps) - len(set(steps)),
+                      chain_valid=auditlog_verify().valid and chain_contiguous(), events=AuditEvent.objects.count())  # fmt: skip
