@@ -21,7 +21,7 @@ from provenance.models import Asset, AssetStatus
 from provenance.services.datasets import dataset_create
 from provenance.services.ingest import ingest_paths
 from tests.provenance.factories import image_bytes, write_consent
-from tests.support.reliability import audit_events
+from tests.support.reliability import audit_events, report
 from tests.workers import celery_worker, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -79,7 +79,8 @@ def test_a_worker_killed_mid_audit_hands_its_message_to_a_fresh_worker_which_fin
     interrupted.refresh_from_db()
     counted = audit_events(batch, AUDITORS)
     print(f"audit batch settled {took:.1f} s after its worker was killed; {counted.summary()}")
-    assert (interrupted.status, interrupted.attempts, interrupted.task_id) == ("done", 2, interrupted.task_id)
+    report("worker_killed_mid_audit", recovery_seconds=took, bound=RECOVERY_BOUND_SECONDS, counted=counted, assets=BATCH)
+    assert (interrupted.status, interrupted.attempts) == ("done", 2)
     assert (counted.lost, counted.duplicated, counted.chain_valid) == (0, 0, True)
     assert not AuditRun.objects.filter(asset_id__in=batch).exclude(status="done").exists()
 
@@ -98,6 +99,8 @@ def test_a_rabbitmq_restart_mid_batch_loses_no_audit_and_runs_none_twice(on_rabb
 
     counted = audit_events(batch, AUDITORS)
     print(f"RabbitMQ restart took {outage:.1f} s; batch settled {took:.1f} s after it began; {counted.summary()}")
+    report("rabbitmq_restart", recovery_seconds=took, bound=RECOVERY_BOUND_SECONDS, counted=counted, restart_seconds=outage,
+           node_start_seconds=on_rabbit.started_in)  # fmt: skip
     assert (counted.lost, counted.duplicated, counted.chain_valid) == (0, 0, True)
     assert not AuditRun.objects.filter(asset_id__in=batch).exclude(status="done").exists()
     assert "Connection to broker lost" in log or "consumer: Cannot connect" in log, log

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -112,3 +115,33 @@ def transition_events(event_type: str, subject_id: str) -> EventCount:
     lost = sum(1 for before, after in pairwise(steps) if after[0] is not None and after[0] != before[1])
     return EventCount(lost=lost, duplicated=len(steps) - len(set(steps)),
                       chain_valid=auditlog_verify().valid and chain_contiguous(), events=AuditEvent.objects.count())  # fmt: skip
+
+
+def report(fault: str, *, recovery_seconds: float, bound: float, counted: EventCount, **extra: float) -> None:
+    """Record one scenario's figures for bench/reliability.py (a JSON line appended to the file
+    RELIABILITY_REPORT_FILE names; nothing when unset, as in the ordinary suite)."""
+    path = os.environ.get("RELIABILITY_REPORT_FILE")
+    if not path:
+        return
+    record = {"fault": fault, "recovery_seconds": round(recovery_seconds, 2), "bound": bound, "lost": counted.lost,
+              "duplicated": counted.duplicated, "chain_valid": counted.chain_valid, **extra}  # fmt: skip
+    with open(path, "a") as out:
+        out.write(json.dumps(record) + "\n")
+
+
+def write_batch(folder: Path, count: int) -> Path:
+    """`count` noise JPEGs, 512² (~250 kB each): large enough that the batch takes a few seconds."""
+    folder.mkdir()
+    for i in range(count):
+        pixels = np.random.default_rng(i).integers(0, 255, (512, 512, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"photo-{i:03}.jpg", quality=90)
+    return folder
+
+
+def write_ingest_consent(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "evidence.pdf").write_bytes(b"%PDF-1.4 signed consent form")
+    document = {"contributor": "carla@example.com", "scopes": ["ai_training"], "terms_version": "2026-01",
+                "granted_at": "2026-01-01T00:00:00Z", "expires_at": None, "evidence": "evidence.pdf"}  # fmt: skip
+    (folder / "consent.json").write_text(json.dumps(document))
+    return folder / "consent.json"
