@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
@@ -195,11 +196,7 @@ def ingest_candidates(
             for chunk in _lookup_chunks(enumerate(candidates)):
                 try:
                     hashes = {c.sha256 for _, c in chunk if c.file is not None}
-                    found = retry_on_lost_connection(
-                        lambda hashes=hashes: list(Asset.objects.filter(sha256__in=hashes).values_list("sha256", "pk")),
-                        what="ingest lookup",
-                    )
-                    state.existing = {sha256: str(pk) for sha256, pk in found}
+                    state.existing = retry_on_lost_connection(partial(_existing, hashes), what="ingest lookup")
                     for position, candidate in chunk:
                         try:
                             _ingest_one(state, position, candidate)
@@ -235,6 +232,11 @@ def _finish(state: _Batch, actor: Actor) -> None:
                 "refused_reasons": sorted(state.refused_reasons),
             },
         )
+
+
+def _existing(hashes: set[str]) -> dict[str, str]:
+    found = Asset.objects.filter(sha256__in=hashes).values_list("sha256", "pk")
+    return {sha256: str(pk) for sha256, pk in found}
 
 
 def _refuse(state: _Batch, position: int, path: str, reason: RefusalReason, detail: str, sha256: str = "") -> None:
