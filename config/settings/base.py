@@ -272,6 +272,9 @@ CLEANROOM_INGEST: IngestSettings = {
     "ZIP_MAX_DEPTH": env_int("CLEANROOM_ZIP_MAX_DEPTH", 2),
     "MAX_CAPTION_CHARS": env_int("CLEANROOM_MAX_CAPTION_CHARS", 10_000),
 }
+# A step of long-running work (an ingest's group of files) whose database connection was cut (a
+# PostgreSQL restart or failover) runs again once the database answers, for up to this long (core/db.py).
+CLEANROOM_DB_RECONNECT_SECONDS = env_int("CLEANROOM_DB_RECONNECT_SECONDS", 30)
 # The operator's do-not-train list: sha256 digests and source URLs, one per line.
 CLEANROOM_DO_NOT_TRAIN_FILE = env_str("CLEANROOM_DO_NOT_TRAIN_FILE") or str(DATA_DIR / "do-not-train.txt")
 

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
@@ -26,6 +27,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from core.audit import AuditEntry, actor_name, audit_append, audit_append_many
+from core.db import connection_lost, retry_on_lost_connection
 from core.exceptions import PermissionDenied
 from core.models import EventType
 from core.roles import Actor, Role, has_role
@@ -194,8 +196,7 @@ def ingest_candidates(
             for chunk in _lookup_chunks(enumerate(candidates)):
                 try:
                     hashes = {c.sha256 for _, c in chunk if c.file is not None}
-                    found = Asset.objects.filter(sha256__in=hashes).values_list("sha256", "pk")
-                    state.existing = {sha256: str(pk) for sha256, pk in found}
+                    state.existing = retry_on_lost_connection(partial(_existing, hashes), what="ingest lookup")
                     for position, candidate in chunk:
                         try:
                             _ingest_one(state, position, candidate)
@@ -209,6 +210,12 @@ def ingest_candidates(
                         candidate.close()
     finally:
         _flush(state)
+    retry_on_lost_connection(lambda: _finish(state, actor), what="ingest summary")
+    return IngestBatch.objects.select_related("consent").get(pk=batch.pk)
+
+
+def _finish(state: _Batch, actor: Actor) -> None:
+    batch, dataset, consent = state.batch, state.dataset, state.consent
     with transaction.atomic():
         IngestBatch.objects.filter(pk=batch.pk).update(
             accepted_count=state.accepted, refused_count=state.refused, finished_at=timezone.now()
@@ -225,7 +232,11 @@ def ingest_candidates(
                 "refused_reasons": sorted(state.refused_reasons),
             },
         )
-    return IngestBatch.objects.select_related("consent").get(pk=batch.pk)
+
+
+def _existing(hashes: set[str]) -> dict[str, str]:
+    found = Asset.objects.filter(sha256__in=hashes).values_list("sha256", "pk")
+    return {sha256: str(pk) for sha256, pk in found}
 
 
 def _refuse(state: _Batch, position: int, path: str, reason: RefusalReason, detail: str, sha256: str = "") -> None:
@@ -309,13 +320,22 @@ def _flush(state: _Batch) -> None:
     refusals, state.pending_refusals = state.pending_refusals, []
     state.flushed_at = time.monotonic()
     if refusals:
-        IngestItem.objects.bulk_create(refusals)
+        retry_on_lost_connection(lambda: IngestItem.objects.bulk_create(refusals), what="ingest refusals")
     if not pending:
         return
-    try:
+    accepted = state.accepted
+
+    def insert_group() -> None:
+        # A group cut off by a lost connection rolled back whole: it is inserted again, counted once.
+        state.accepted = accepted
         with transaction.atomic():
             _insert(state, pending)
+
+    try:
+        retry_on_lost_connection(insert_group, what="ingest")
     except DatabaseError:
+        if connection_lost():  # the database stayed away: nothing more can be recorded
+            raise
         # Retry one by one so that only the file at fault is refused: another ingest committed
         # the same bytes meanwhile, or the database will not take something in this file.
         for item in pending:
@@ -343,8 +363,8 @@ def _flush(state: _Batch) -> None:
                     f"could not be recorded: {exc}".strip()[:500],
                     item.asset.sha256,
                 )
-        IngestItem.objects.bulk_create(state.pending_refusals)
-        state.pending_refusals = []
+        refused, state.pending_refusals = state.pending_refusals, []
+        retry_on_lost_connection(lambda: IngestItem.objects.bulk_create(refused), what="ingest refusals")
 
 
 def _insert(state: _Batch, pending: list[_Pending]) -> None:
