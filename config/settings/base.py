@@ -143,14 +143,26 @@ WHITENOISE_USE_FINDERS = True
 
 # Blobs (training images, evidence documents) live behind Django's storage API, keyed by their
 # sha256, so an S3-compatible backend replaces local files by configuration alone.
+_BLOB_BACKEND = env_str("CLEANROOM_BLOB_STORAGE_BACKEND") or "core.storage.ContentAddressedFileSystemStorage"
+_BLOB_OPTIONS: dict[str, object] = {"location": str(DATA_DIR / "blobs")}
+if _BLOB_BACKEND == "core.storage.ContentAddressedS3Storage":
+    # Versioning and replication of the bucket are the blobs' backup (docs/operations.md).
+    _BLOB_OPTIONS = {
+        "bucket_name": env_str("CLEANROOM_S3_BUCKET") or "",
+        "endpoint_url": env_str("CLEANROOM_S3_ENDPOINT_URL") or None,
+        "region_name": env_str("CLEANROOM_S3_REGION") or None,
+        "access_key": env_secret("CLEANROOM_S3_ACCESS_KEY_ID"),
+        "secret_key": env_secret("CLEANROOM_S3_SECRET_ACCESS_KEY"),
+        "default_acl": None,
+    }
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(DATA_DIR / "media")},
     },
     "blobs": {
-        "BACKEND": env_str("CLEANROOM_BLOB_STORAGE_BACKEND") or "core.storage.ContentAddressedFileSystemStorage",
-        "OPTIONS": {"location": str(DATA_DIR / "blobs")},
+        "BACKEND": _BLOB_BACKEND,
+        "OPTIONS": _BLOB_OPTIONS,
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
