@@ -400,6 +400,16 @@ CLEANROOM_SIGNER = {
     "TRUST_ANCHORS": env_str("CLEANROOM_TRUST_ANCHORS") or str(CLEANROOM_PKI_DIR / "anchors.pem"),
 }
 
+# Which process this is (config/cli.py sets it from the subcommand; containers set it too):
+# web | worker | beat, or unset for the embedded platform and the command line. The web process
+# verifies (trust anchors and certificates are public) but never signs, so its settings hold no
+# way to the signing key: a compromised web pod cannot sign as the organisation.
+CLEANROOM_PROCESS = env_str("CLEANROOM_PROCESS") or ""
+if CLEANROOM_PROCESS not in {"", "web", "worker", "beat"}:
+    raise ImproperlyConfigured(f"CLEANROOM_PROCESS={CLEANROOM_PROCESS!r} is not one of web, worker, beat")
+if CLEANROOM_PROCESS == "web":
+    CLEANROOM_SIGNER = {**CLEANROOM_SIGNER, "KEY": "", "CALLBACK": ""}
+
 # --- Training and generation (GPU workers; CPU when no CUDA device) ---------------------------------
 # Base models are registered from local `save_pretrained` directories; nothing is downloaded.
 CLEANROOM_MODELS_DIR = Path(env_str("CLEANROOM_MODELS_DIR") or DATA_DIR / "models").resolve()

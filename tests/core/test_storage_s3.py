@@ -3,6 +3,7 @@ the same names and rules as the local store."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import os
@@ -101,8 +102,9 @@ def test_a_large_blob_goes_up_multipart_and_comes_back_streaming_in_bounded_memo
         with source.open("rb") as stream:
             digest, stored = blob_put_stream(stream)
         _, upload_peak = tracemalloc.get_traced_memory()
+        gc.collect()
         tracemalloc.reset_peak()
-        before_read, _ = tracemalloc.get_traced_memory()  # the upload's leftovers, not yet collected
+        before_read, _ = tracemalloc.get_traced_memory()  # what the upload left (boto3's caches)
         read_back = hashlib.sha256()
         with blob_open(digest) as handle:
             while chunk := handle.read(MiB):
@@ -119,7 +121,7 @@ def test_a_large_blob_goes_up_multipart_and_comes_back_streaming_in_bounded_memo
     # Memory is bounded by the parts read ahead and in flight (measured ~58 MiB for blobs of 64
     # and of 128 MiB alike), not by the blob's size.
     assert upload_peak < 8 * PART_SIZE <= size / 2, upload_peak
-    assert read_peak - before_read < 4 * MiB, (read_peak, before_read)
+    assert read_peak - before_read < PART_SIZE, (read_peak, before_read)
 
 
 def test_a_missing_blob_raises_file_not_found_naming_it_and_the_bucket(bucket):
