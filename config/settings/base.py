@@ -147,14 +147,26 @@ WHITENOISE_USE_FINDERS = True
 
 # Blobs (training images, evidence documents) live behind Django's storage API, keyed by their
 # sha256, so an S3-compatible backend replaces local files by configuration alone.
+_BLOB_BACKEND = env_str("CLEANROOM_BLOB_STORAGE_BACKEND") or "core.storage.ContentAddressedFileSystemStorage"
+_BLOB_OPTIONS: dict[str, object] = {"location": str(DATA_DIR / "blobs")}
+if _BLOB_BACKEND == "core.storage.ContentAddressedS3Storage":
+    # Versioning and replication of the bucket are the blobs' backup (docs/operations.md).
+    _BLOB_OPTIONS = {
+        "bucket_name": env_str("CLEANROOM_S3_BUCKET") or "",
+        "endpoint_url": env_str("CLEANROOM_S3_ENDPOINT_URL") or None,
+        "region_name": env_str("CLEANROOM_S3_REGION") or None,
+        "access_key": env_secret("CLEANROOM_S3_ACCESS_KEY_ID"),
+        "secret_key": env_secret("CLEANROOM_S3_SECRET_ACCESS_KEY"),
+        "default_acl": None,
+    }
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(DATA_DIR / "media")},
     },
     "blobs": {
-        "BACKEND": env_str("CLEANROOM_BLOB_STORAGE_BACKEND") or "core.storage.ContentAddressedFileSystemStorage",
-        "OPTIONS": {"location": str(DATA_DIR / "blobs")},
+        "BACKEND": _BLOB_BACKEND,
+        "OPTIONS": _BLOB_OPTIONS,
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
@@ -395,6 +407,16 @@ CLEANROOM_SIGNER = {
     "TRUST_ANCHORS": env_str("CLEANROOM_TRUST_ANCHORS") or str(CLEANROOM_PKI_DIR / "anchors.pem"),
 }
 
+# Which process this is (config/cli.py sets it from the subcommand; containers set it too):
+# web | worker | beat, or unset for the embedded platform and the command line. The web process
+# verifies (trust anchors and certificates are public) but never signs, so its settings hold no
+# way to the signing key: a compromised web pod cannot sign as the organisation.
+CLEANROOM_PROCESS = env_str("CLEANROOM_PROCESS") or ""
+if CLEANROOM_PROCESS not in {"", "web", "worker", "beat"}:
+    raise ImproperlyConfigured(f"CLEANROOM_PROCESS={CLEANROOM_PROCESS!r} is not one of web, worker, beat")
+if CLEANROOM_PROCESS == "web":
+    CLEANROOM_SIGNER = {**CLEANROOM_SIGNER, "KEY": "", "CALLBACK": ""}
+
 # --- Training and generation (GPU workers; CPU when no CUDA device) ---------------------------------
 # Base models are registered from local `save_pretrained` directories; nothing is downloaded.
 CLEANROOM_MODELS_DIR = Path(env_str("CLEANROOM_MODELS_DIR") or DATA_DIR / "models").resolve()
@@ -587,11 +609,7 @@ def logging_config(log_format: str) -> dict[str, Any]:
 LOGGING = logging_config(CLEANROOM_LOG_FORMAT)
 
 # --- Operations: the web server, workers, probes and metrics (`cleanroom web|worker|beat|health`) ---
-# Which process this is (config/cli.py sets it from the subcommand; containers set it too):
-# web | worker | beat, or empty for the embedded platform and the CLI.
-CLEANROOM_PROCESS = env_str("CLEANROOM_PROCESS") or ""
-if CLEANROOM_PROCESS not in ("", "web", "worker", "beat"):
-    raise ImproperlyConfigured(f"CLEANROOM_PROCESS={CLEANROOM_PROCESS!r} must be web, worker or beat")
+# CLEANROOM_PROCESS (web | worker | beat) is read with the signer settings above.
 CLEANROOM_WEB_BIND = env_str("CLEANROOM_WEB_BIND") or "127.0.0.1:8000"
 CLEANROOM_WEB_WORKERS = env_int("CLEANROOM_WEB_WORKERS", 2)
 CLEANROOM_WEB_TIMEOUT = env_int("CLEANROOM_WEB_TIMEOUT", 60)

@@ -24,13 +24,24 @@ from provenance.c2pa.signers.base import SIGNING_ALGORITHM, not_configured, tsa_
 __all__ = ["SIGNING_ALGORITHM", "callback_signer", "files_signer", "open_signer", "signer_loads", "trust_anchors_pem"]
 
 
+def refuse_in_web_process() -> None:
+    """Signing belongs to the workers: the web process (CLEANROOM_PROCESS=web) has no key."""
+    if getattr(settings, "CLEANROOM_PROCESS", "") == "web":
+        raise not_configured(
+            "the web process does not sign (CLEANROOM_PROCESS=web holds no signing key); "
+            "signing runs on a worker, which has CLEANROOM_SIGNER_KEY or CLEANROOM_SIGNER_CALLBACK"
+        )
+
+
 def files_signer() -> c2pa.Signer:
     """A new signer from CERT_CHAIN and KEY, whichever backend is configured."""
+    refuse_in_web_process()
     return SIGNERS.load("files")().create()
 
 
 def callback_signer() -> c2pa.Signer:
     """A new signer through the CALLBACK function, whichever backend is configured."""
+    refuse_in_web_process()
     return SIGNERS.load("callback")().create()
 
 
@@ -64,6 +75,7 @@ def _cached_signer(backend: str) -> c2pa.Signer:
 @contextmanager
 def open_signer() -> Iterator[c2pa.Signer]:
     """The configured backend's signer (with the TSA URL when one is set)."""
+    refuse_in_web_process()
     backend = settings.CLEANROOM_SIGNER.get("BACKEND", "")
     signer = _cached_signer(backend)
     try:
