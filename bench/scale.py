@@ -74,7 +74,7 @@ def _seed_assets(dataset, contributor, consents: list, count: int) -> None:
     from core.bulk import bulk_insert
     from provenance.models import Asset, AssetStatus, DatasetMembership
 
-    now = timezone.now()
+    stamp = timezone.now().isoformat()  # bulk_insert takes database-ready values
     ids = [uuid.uuid4() for _ in range(count)]
     fields = (
         "id", "sha256", "size", "format", "mime_type", "width", "height", "status", "status_changed_at",
@@ -86,13 +86,13 @@ def _seed_assets(dataset, contributor, consents: list, count: int) -> None:
             sha256 = hashlib.sha256(f"bench-asset-{number}".encode()).hexdigest()
             consent_id = consents[number % len(consents)].pk
             yield (
-                asset_id, sha256, 60_000 + number % 5000, "JPEG", "image/jpeg", 512, 512, AssetStatus.CLEAR.value, now,
-                f"photo-{number:07d}.jpg", "", sha256[:16], sha256[16:32], "{}", contributor.pk, consent_id, now, now,
+                asset_id, sha256, 60_000 + number % 5000, "JPEG", "image/jpeg", 512, 512, AssetStatus.CLEAR.value, stamp,
+                f"photo-{number:07d}.jpg", "", sha256[:16], sha256[16:32], "{}", contributor.pk, consent_id, stamp, stamp,
             )  # fmt: skip
 
     with transaction.atomic():
         bulk_insert(Asset, fields, assets())
-        bulk_insert(DatasetMembership, ("dataset_id", "asset_id", "added_at"), ((dataset.pk, a, now) for a in ids))
+        bulk_insert(DatasetMembership, ("dataset_id", "asset_id", "added_at"), ((dataset.pk, a, stamp) for a in ids))
 
 
 def _seed_events(count: int) -> None:
@@ -130,7 +130,7 @@ def _seed_events(count: int) -> None:
                     prev_hash=prev_hash,
                 )
                 prev_hash = digest
-                yield (*row[:6], json.dumps(details), row[7], digest)
+                yield (seq, created_at.isoformat(), *row[2:6], json.dumps(details), row[7], digest)
 
         bulk_insert(AuditEvent, fields, events())
         AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev_hash)
@@ -157,7 +157,9 @@ def _baselines(dataset) -> dict:
         merkle.merkle_root(leaves)
         result["baseline_leaves_and_root_s"] = time.perf_counter() - started
         started = time.perf_counter()
-        cursor.execute("SELECT seq, created_at, actor, event_type, subject_type, subject_id, details, prev_hash, hash FROM core_auditevent")
+        cursor.execute(
+            "SELECT seq, created_at, actor, event_type, subject_type, subject_id, details, prev_hash, hash FROM core_auditevent"
+        )
         events = 0
         while batch := cursor.fetchmany(5000):
             events += len(batch)
