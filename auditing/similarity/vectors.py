@@ -101,7 +101,7 @@ class VectorIndex:
         index.cp.seed = 0
         index.train(rows[np.sort(sample)])
         # Hashtable: ids are arbitrary int64s, and `get` reconstructs by id.
-        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
         index.add_with_ids(rows, ids)
         index.nprobe = self._nprobe
         return index
