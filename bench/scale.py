@@ -10,7 +10,7 @@ A fresh database `cleanroom_bench_scale` (dropped and created each run) gets:
   computed by core.audit.event_hash over the same fields core.audit.audit_append_many hashes,
   each event's prev_hash is the previous event's hash, and the chain's head row is set to the
   last event, so `auditlog verify` recomputes and accepts exactly what the service would have
-  written (appending through the service takes ~10 minutes at 1M on this machine).
+  written (bench/snapshot.py appends through the service itself, at 100,000).
 
 Then it times the real services, the code the CLI calls: `snapshot_create` (eligibility,
 consent states, leaves, the Merkle root over every leaf, COPY of the member rows, its audit
