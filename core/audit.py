@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,7 +58,7 @@ def _timestamp(moment: datetime) -> str:
 def event_hash(
     *,
     seq: int,
-    created_at: datetime,
+    created_at: datetime | str,
     actor: str,
     event_type: str,
     subject_type: str,
@@ -65,9 +66,11 @@ def event_hash(
     details: Any,
     prev_hash: str,
 ) -> str:
+    """The event's hash; `created_at` is a datetime or already its UTC ISO 8601 text (the
+    verifier has PostgreSQL format it: parsing a million datetimes was a third of its time)."""
     payload = {
         "seq": seq,
-        "created_at": _timestamp(created_at),
+        "created_at": created_at if isinstance(created_at, str) else _timestamp(created_at),
         "actor": actor,
         "event_type": event_type,
         "subject_type": subject_type,
@@ -170,6 +173,29 @@ def audit_events(*, subject_type: str = "", subject_id: str = "", event_type: st
     return events.filter(**{field: value for field, value in filters.items() if value})
 
 
+# PostgreSQL formats created_at exactly as _timestamp does (UTC, microseconds, +00:00), and
+# hands details over as text for one json.loads, skipping the ORM's per-row converters.
+_CHAIN_SQL = """
+SELECT seq, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+       actor, event_type, subject_type, subject_id, details::text, prev_hash, hash
+FROM core_auditevent ORDER BY seq
+"""
+
+
+def _chain_rows(fields: tuple[str, ...]) -> Iterator[tuple]:
+    """The log's rows in chain order, `fields` each, read in chunks (never all at once)."""
+    if connection.vendor != "postgresql":
+        yield from AuditEvent.objects.order_by("seq").values_list(*fields).iterator(chunk_size=5000)
+        return
+    connection.ensure_connection()
+    # A named (server-side) cursor of the transaction the caller opened.
+    with connection.connection.cursor(name="auditlog_verify") as cursor:
+        cursor.itersize = 5000
+        cursor.execute(_CHAIN_SQL)
+        for seq, created_at, actor, event_type, subject_type, subject_id, details, prev_hash, stored in cursor:
+            yield seq, created_at, actor, event_type, subject_type, subject_id, json.loads(details), prev_hash, stored
+
+
 @dataclass(frozen=True)
 class ChainReport:
     valid: bool
@@ -190,10 +216,7 @@ def auditlog_verify() -> ChainReport:
             # read first, which the check would report as events removed.
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        rows = AuditEvent.objects.order_by("seq").values_list(*fields)
-        for seq, created_at, actor, event_type, subject_type, subject_id, details, prev_hash, stored in rows.iterator(
-            chunk_size=5000
-        ):
+        for seq, created_at, actor, event_type, subject_type, subject_id, details, prev_hash, stored in _chain_rows(fields):
             count += 1
             if seq != expected_seq:
                 return ChainReport(False, count, min(seq, expected_seq), f"event {expected_seq} is missing")

@@ -25,7 +25,7 @@ import numpy as np
 
 from auditing.similarity.fingerprint import MIN_INLIERS, WORKING_EDGE, Fingerprint, Geometry, hamming, verify, working_size
 from auditing.similarity.index_files import read_index_files, write_index_files
-from auditing.similarity.vectors import VectorIndex
+from auditing.similarity.vectors import DEFAULT_ANN_THRESHOLD, VectorIndex
 
 # Candidate thresholds, in bits of 64: unrelated images sit at 31-36 (shared/FACTS.md).
 MAX_CANDIDATE_HASH_DISTANCE = 22
@@ -114,11 +114,14 @@ class NearDuplicateIndex:
     file (approximate, much faster) beyond it; the hash searches are always exact.
     """
 
-    def __init__(self, *, ivf_threshold: int = 2_000_000, embedding_model: str = "") -> None:
+    def __init__(
+        self, *, ivf_threshold: int = 2_000_000, embedding_model: str = "", embedding_ann_threshold: int = DEFAULT_ANN_THRESHOLD
+    ) -> None:
         self._ivf_threshold = ivf_threshold
+        self._embedding_ann_threshold = embedding_ann_threshold
         # Which model made the vectors (empty: none); vectors of two models never share an index.
         self.embedding_model = embedding_model
-        self._vectors = VectorIndex()
+        self._vectors = VectorIndex(ann_threshold=embedding_ann_threshold)
         self._fingerprints: dict[str, Fingerprint] = {}
         self._id_of_key: dict[str, int] = {}
         self._key_of_id: dict[int, str] = {}
@@ -153,6 +156,11 @@ class NearDuplicateIndex:
         entry_id = self._id_of_key[key]
         return self._vectors.get(entry_id) if entry_id in self._vectors else None
 
+    @property
+    def embeddings_approximate(self) -> bool:
+        """Whether the embedding stage searches an inverted file (above its threshold) or every vector."""
+        return self._vectors.approximate
+
     def embeddings(self) -> dict[str, np.ndarray]:
         """Every entry's embedding, by key (read in bulk)."""
         ids, vectors = self._vectors.all()
@@ -165,6 +173,7 @@ class NearDuplicateIndex:
             embeddings=self.embeddings(),
             embedding_model=self.embedding_model,
             ivf_threshold=self._ivf_threshold,
+            embedding_ann_threshold=self._embedding_ann_threshold,
         )
 
     def add(self, key: str, fingerprint: Fingerprint, *, embedding: np.ndarray | None = None) -> None:

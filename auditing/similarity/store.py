@@ -71,6 +71,11 @@ class IndexState:
         )
 
 
+def _ann_threshold() -> int:
+    """Above this many embeddings the candidate search is approximate (an inverted file)."""
+    return int(settings.CLEANROOM_EMBEDDINGS_ANN_THRESHOLD)
+
+
 def index_dir() -> Path:
     return Path(getattr(settings, "CLEANROOM_INDEX_DIR", None) or Path(settings.DATA_DIR) / "indexes")
 
@@ -174,7 +179,9 @@ class PersistedIndex:
         rows = self.model.objects.order_by("created_at", "pk").values_list("pk", self.fingerprint_field).iterator(chunk_size=500)
         items = list(_decoded(rows, self._what))
         vectors = self._vectors([key for key, _ in items], state.embedding_model)
-        return state, NearDuplicateIndex.rebuild(items, embeddings=vectors, embedding_model=state.embedding_model)
+        return state, NearDuplicateIndex.rebuild(
+            items, embeddings=vectors, embedding_model=state.embedding_model, embedding_ann_threshold=_ann_threshold()
+        )
 
     def _save(self, path: Path, state: IndexState, index: NearDuplicateIndex) -> None:
         """The index files first, then their metadata naming the files' hashes: a crash between
@@ -201,7 +208,7 @@ class PersistedIndex:
                 or meta.get("embeddings_sha256") != _sha256_if_present(embeddings_path(path))
             ):
                 return None
-            index = NearDuplicateIndex.load(path)
+            index = NearDuplicateIndex.load(path, embedding_ann_threshold=_ann_threshold())
         except (OSError, ValueError, KeyError, TypeError) as exc:
             logger.info("%s index at %s is unusable (%s); rebuilding", self._what, path, exc)
             return None

@@ -335,6 +335,11 @@ CLEANROOM_EMBEDDINGS = {
     "CANDIDATES": env_int("CLEANROOM_EMBEDDINGS_CANDIDATES", 8),
     "MIN_SIMILARITY": float(env_str("CLEANROOM_EMBEDDINGS_MIN_SIMILARITY") or 0.75),
 }
+# Up to this many embeddings the candidate search is exact (faiss IndexFlatIP); beyond it an
+# inverted file (IndexIVFFlat): query p50 and recall at 1M in docs/scale.md.
+CLEANROOM_EMBEDDINGS_ANN_THRESHOLD = env_int("CLEANROOM_EMBEDDINGS_ANN_THRESHOLD", 50_000)
+if CLEANROOM_EMBEDDINGS_ANN_THRESHOLD < 1:
+    raise ImproperlyConfigured("CLEANROOM_EMBEDDINGS_ANN_THRESHOLD must be at least 1")
 CLEANROOM_AUDIT_ON_INGEST = env_bool("CLEANROOM_AUDIT_ON_INGEST", True)
 # An asset still `auditing` this long after its last change is re-enqueued by the reconciler.
 CLEANROOM_AUDIT_DEADLINE_SECONDS = env_int("CLEANROOM_AUDIT_DEADLINE_SECONDS", 900)

@@ -1,0 +1,133 @@
+#!/usr/bin/env python
+"""The embedding stage of the near-duplicate search at 1,000,000 vectors (issue 15).
+
+Vectors: 512 dimensions (open_clip ViT-B-32's image embedding, the size a real CLIP model
+configured in CLEANROOM_EMBEDDINGS gives), unit length, drawn around 10,000 random centres
+(a photo collection has many near-identical groups, not uniform noise). Queries: 1,000 stored
+vectors moved slightly (a re-encoded or cropped copy lands near its original).
+
+It builds `auditing.similarity.vectors.VectorIndex` twice over the same vectors: with the
+default threshold (above it: the inverted file the platform uses) and with a threshold above N
+(the exact flat index: the baseline, measured in the same run). Reported: build time, resident
+memory added by each, query p50/p95 (one query at a time, as the auditor asks), and recall@10
+of the approximate index against the exact one.
+
+Run: `.venv/bin/python bench/scale_embeddings.py [--vectors N] [--quick]` (`--quick`: 100,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _common import bench_line, percentiles, print_table
+
+from auditing.similarity.vectors import DEFAULT_ANN_THRESHOLD, VectorIndex, unit_rows
+
+DIM = 512
+CENTRES = 10_000
+QUERIES = 1_000
+K = 10
+EXACT_TIMED = 50  # a single exact query scans every vector: 50 of them give its p50
+P50_TARGET_MS = 10.0
+RECALL_TARGET = 0.95
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 1e6
+
+
+def _vectors(count: int, rng: np.random.Generator) -> np.ndarray:
+    centres = rng.standard_normal((CENTRES, DIM), dtype=np.float32)
+    rows = np.empty((count, DIM), dtype=np.float32)
+    for start in range(0, count, 100_000):  # in slices: one 1M×512 temporary is another 2 GB
+        stop = min(count, start + 100_000)
+        rows[start:stop] = centres[rng.integers(0, CENTRES, stop - start)]
+        rows[start:stop] += 0.5 * rng.standard_normal((stop - start, DIM), dtype=np.float32)
+    return unit_rows(rows) if count else rows
+
+
+def _build(rows: np.ndarray, threshold: int) -> tuple[VectorIndex, float, float]:
+    before = _rss_mb()
+    started = time.perf_counter()
+    index = VectorIndex(ann_threshold=threshold)
+    index.add(np.arange(len(rows), dtype=np.int64), rows)
+    return index, time.perf_counter() - started, _rss_mb() - before
+
+
+def _truth(index: VectorIndex, queries: np.ndarray) -> list[set[int]]:
+    """The exact top K of every query in one batched search (BLAS: seconds, not a query at a time)."""
+    # The wrapped faiss index searched directly: VectorIndex.search takes one query at a time.
+    _, ids = index._index.search(queries, K)  # type: ignore[union-attr]
+    return [set(int(i) for i in row if i >= 0) for row in ids]
+
+
+def _queries(index: VectorIndex, queries: np.ndarray) -> tuple[list[set[int]], list[float]]:
+    found, samples = [], []
+    for query in queries:
+        started = time.perf_counter()
+        hits = index.search(query[None, :], K, -1.0)
+        samples.append((time.perf_counter() - started) * 1000)
+        found.append(set(hits))
+    return found, samples
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--vectors", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="100,000 vectors")
+    args = parser.parse_args()
+    count = 100_000 if args.quick else args.vectors
+    if count <= DEFAULT_ANN_THRESHOLD:
+        raise SystemExit(f"--vectors must exceed the threshold ({DEFAULT_ANN_THRESHOLD}) to measure the approximate index")
+
+    rng = np.random.default_rng(0)
+    started = time.perf_counter()
+    rows = _vectors(count, rng)
+    picked = rng.choice(count, QUERIES, replace=False)
+    queries = unit_rows(rows[picked] + 0.05 * rng.standard_normal((QUERIES, DIM), dtype=np.float32))
+    print(f"{count} vectors of {DIM} dimensions made in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+    approximate, ann_build_s, ann_mb = _build(rows, DEFAULT_ANN_THRESHOLD)
+    assert approximate.approximate
+    ann_found, ann_ms = _queries(approximate, queries)
+    del approximate
+    exact, exact_build_s, exact_mb = _build(rows, count + 1)
+    exact_found = _truth(exact, queries)
+    _, exact_ms = _queries(exact, queries[:EXACT_TIMED])
+
+    recall = sum(len(a & e) for a, e in zip(ann_found, exact_found, strict=True)) / sum(len(e) for e in exact_found)
+    self_hit = sum(int(picked[i]) in ann_found[i] for i in range(QUERIES)) / QUERIES
+    ann_p50, ann_p95 = percentiles(ann_ms)
+    exact_p50, exact_p95 = percentiles(exact_ms)
+    print()
+    print_table(
+        ["index", "build s", "memory MB", "query p50 ms", "query p95 ms"],
+        [
+            ["exact (IndexFlatIP)", f"{exact_build_s:.1f}", f"{exact_mb:.0f}", f"{exact_p50:.2f}", f"{exact_p95:.2f}"],
+            ["approximate (IVFFlat)", f"{ann_build_s:.1f}", f"{ann_mb:.0f}", f"{ann_p50:.2f}", f"{ann_p95:.2f}"],
+        ],
+    )
+    print(f"\nrecall@{K} against exact: {recall:.4f}; the query's own original found: {self_hit:.4f}")
+    print(f"vector bytes: {count * DIM * 4 / 1e6:.0f} MB ({DIM * 4} bytes per vector)\n")
+    scale = f"{count // 1_000_000}m" if count % 1_000_000 == 0 else f"{count // 1000}k"
+    print(bench_line(f"scale.embeddings_exact_query_p50_{scale}_ms", exact_p50, "ms", "<", P50_TARGET_MS))
+    print(bench_line(f"scale.embeddings_ann_query_p50_{scale}_ms", ann_p50, "ms", "<", P50_TARGET_MS))
+    print(bench_line(f"scale.embeddings_ann_query_p95_{scale}_ms", ann_p95, "ms", "<", 2 * P50_TARGET_MS))
+    print(bench_line(f"scale.embeddings_ann_recall_at_{K}_{scale}", recall, "ratio", ">=", RECALL_TARGET))
+    print(bench_line(f"scale.embeddings_ann_build_{scale}_seconds", ann_build_s, "s", "<", 300))
+    print(bench_line(f"scale.embeddings_ann_memory_{scale}_mb", ann_mb, "MB", "<", 4096))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
