@@ -158,3 +158,31 @@ def test_beat_sends_the_reconciler_on_schedule_and_keeps_its_schedule_in_the_dat
         assert list(tmp_path.glob("celerybeat-schedule*"))
     finally:
         stop_worker(beat)
+
+
+@pytest.mark.parametrize("command", ["web", "worker", "beat"])
+def test_the_console_script_names_the_process_before_the_settings_load(command, monkeypatch, capsys):
+    from config.cli import execute
+
+    monkeypatch.delenv("CLEANROOM_PROCESS", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        execute(["cleanroom", command, "--help"])
+
+    assert exited.value.code == 0
+    assert os.environ["CLEANROOM_PROCESS"] == command
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_a_one_shot_command_leaves_the_process_unnamed_and_an_operators_choice_stands(monkeypatch, capsys):
+    from config.cli import execute
+
+    monkeypatch.delenv("CLEANROOM_PROCESS", raising=False)
+    with pytest.raises(SystemExit):
+        execute(["cleanroom", "ingest", "--help"])
+    assert "CLEANROOM_PROCESS" not in os.environ
+
+    monkeypatch.setenv("CLEANROOM_PROCESS", "worker")
+    with pytest.raises(SystemExit):
+        execute(["cleanroom", "web", "--help"])
+    assert os.environ["CLEANROOM_PROCESS"] == "worker"
+    capsys.readouterr()
