@@ -8,7 +8,9 @@ import re
 
 import kubernetes_validate
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from core.metrics import metrics_text
 from tests.support.manifests import (
     COMPONENT,
     OVERLAYS,
@@ -148,7 +150,21 @@ def test_the_audit_autoscaler_follows_the_audit_queue_depth(docs):
 
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"]["scaleTargetRef"]["name"] == "cleanroom-worker-audit"
-    assert metric["external"]["metric"] == {"name": "cleanroom_queue_messages", "selector": {"matchLabels": {"queue": "audit"}}}
+    assert metric["external"]["metric"] == {"name": "cleanroom_queue_depth", "selector": {"matchLabels": {"queue": "audit"}}}
+
+
+@pytest.mark.django_db
+def test_the_metric_the_autoscaler_follows_is_one_the_platform_exports(docs):
+    (hpa,) = _of_kind(docs, "HorizontalPodAutoscaler")
+    wanted = hpa["spec"]["metrics"][0]["external"]["metric"]
+    text, _ = metrics_text()
+
+    exported = {
+        (sample.name, tuple(sorted(sample.labels.items())))
+        for family in text_string_to_metric_families(text.decode())
+        for sample in family.samples
+    }
+    assert (wanted["name"], tuple(sorted(wanted["selector"]["matchLabels"].items()))) in exported
 
 
 def test_the_gpu_worker_takes_one_gpu_on_a_gpu_node(docs):
