@@ -73,13 +73,6 @@ def seed(assets: int) -> dict:
     }
 
 
-def static_path(data_dir: Path) -> str:
-    """A hashed static file from collectstatic's manifest (the stylesheet)."""
-    manifest = json.loads((data_dir / "static" / "staticfiles.json").read_text())["paths"]
-    name = next(name for name in sorted(manifest) if name.endswith(".css"))
-    return f"/static/{manifest[name]}"
-
-
 def locust(base_url: str, users: int, seconds: int, csv_prefix: Path, env: dict[str, str]) -> dict[str, dict]:
     """One headless locust run; its stats by request name, and its failures."""
     done = subprocess.run(
@@ -111,7 +104,7 @@ def main() -> int:
         return 0
 
     sys.path.insert(0, str(REPO))
-    from tests.support.gunicorn import gunicorn_server, production_environment
+    from tests.support.gunicorn import gunicorn_server, hashed_static_path, production_environment
 
     with tempfile.TemporaryDirectory(prefix="cleanroom-bench-load-") as temporary:
         root = Path(temporary)
@@ -121,7 +114,7 @@ def main() -> int:
             env = production_environment(root, database_url, CLEANROOM_TRUSTED_PROXIES="1")
             rows, lines = [], []
             with gunicorn_server(env, root) as base_url:
-                world["LOAD_STATIC_PATH"] = static_path(root)
+                world["LOAD_STATIC_PATH"] = hashed_static_path(root)
                 for users in [int(n) for n in args.users.split(",")]:
                     run = locust(base_url, users, args.seconds, root / f"u{users}", world)
                     for endpoint in ENDPOINTS:

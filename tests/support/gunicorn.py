@@ -8,6 +8,7 @@ After the merge of `cleanroom web`, start `cleanroom web --bind ... --workers N`
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -24,6 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 # A production secret for a server that lives as long as one test (50+ characters, as required).
 TEST_SECRET_KEY = "test-only-secret-key-for-a-gunicorn-of-the-suite-0123456789abcdef"
+
+
+def hashed_static_path(data_dir: Path) -> str:
+    """The URL of a stylesheet from collectstatic's manifest (what production serves)."""
+    manifest = json.loads((data_dir / "static" / "staticfiles.json").read_text())["paths"]
+    name = next(name for name in sorted(manifest) if name.endswith(".css"))
+    return f"/static/{manifest[name]}"
 
 
 def free_port() -> int:
