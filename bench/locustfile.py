@@ -78,14 +78,17 @@ class Reviewer(_Person):
         page = self.client.get("/accounts/login/", headers=self.headers, name="login")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
         csrf = page.cookies.get("csrftoken", "")
-        answer = self.client.post(
+        with self.client.post(
             "/accounts/login/",
             data={"username": REVIEWER, "password": REVIEWER_PASSWORD, "csrfmiddlewaretoken": token.group(1) if token else ""},
             headers={**self.headers, "Cookie": f"csrftoken={csrf}", "Origin": self.host.replace("http://", "https://")},
             allow_redirects=False,
             name="login",
-        )
-        self.session_cookie = f"sessionid={answer.cookies.get('sessionid', '')}"
+            catch_response=True,
+        ) as answer:
+            if "sessionid" not in answer.cookies:
+                answer.failure(f"{answer.status_code} sign-in refused")
+            self.session_cookie = f"sessionid={answer.cookies.get('sessionid', '')}"
 
     @task
     def review_queue(self) -> None:
