@@ -31,8 +31,9 @@ CAPTION_SUFFIX = ".txt"
 _READ_CHUNK = 1024 * 1024
 # An archive member up to this size is copied out to memory, a larger one to a temporary file.
 SPOOL_MEMORY_BYTES = 1024 * 1024
-# What can go wrong reading a damaged archive member (zlib.error: a corrupt deflate stream).
-_MEMBER_ERRORS = (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, ValueError, zlib.error)
+# What can go wrong opening a damaged archive or reading its members (zlib.error: a corrupt
+# deflate stream; NotImplementedError: a header that claims a ZIP version or method Python lacks).
+_ZIP_ERRORS = (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, ValueError, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ class CandidateSource:
                 try:
                     with zipfile.ZipFile(p) as archive:
                         total += len(archive.infolist())
-                except (zipfile.BadZipFile, OSError):
+                except _ZIP_ERRORS:
                     total += 1
             else:
                 total += 1
@@ -215,7 +216,7 @@ class CandidateSource:
                 stream.seek(0)
                 try:
                     archive = zipfile.ZipFile(stream)
-                except (zipfile.BadZipFile, ValueError) as exc:
+                except _ZIP_ERRORS as exc:
                     yield _refused(name, RefusalReason.INVALID_IMAGE, f"not a readable ZIP archive: {plain_error(exc)}")
                     continue
                 with archive:
@@ -300,7 +301,7 @@ class CandidateSource:
     def _archive_file(self, path: str) -> Iterator[Candidate]:
         try:
             archive = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        except _ZIP_ERRORS as exc:
             yield _refused(path, RefusalReason.INVALID_IMAGE, f"not a readable ZIP archive: {plain_error(exc)}")
             return
         with archive:
@@ -328,7 +329,7 @@ class CandidateSource:
             try:
                 with archive.open(info) as stream:
                     spooled = _spooled(stream, min(self.limits.max_file_bytes, budget[0]))
-            except _MEMBER_ERRORS as exc:
+            except _ZIP_ERRORS as exc:
                 yield _refused(path, RefusalReason.INVALID_IMAGE, f"cannot extract the member: {plain_error(exc)}")
                 continue
             if spooled is None:
@@ -382,7 +383,7 @@ class CandidateSource:
         try:
             member.seek(0)
             inner = zipfile.ZipFile(member)
-        except (zipfile.BadZipFile, ValueError) as exc:
+        except _ZIP_ERRORS as exc:
             yield _refused(path, RefusalReason.INVALID_IMAGE, f"not a readable ZIP archive: {plain_error(exc)}")
             return
         with inner:

@@ -276,6 +276,30 @@ def test_a_corrupt_zip_is_refused_with_a_reason(ingest, tmp_path):
     assert "ZIP" in result["refused"][0]["detail"]
 
 
+def _claim_zip_version(data: bytes, version: int) -> bytes:
+    """The archive with its central directory claiming `version` is needed to extract it."""
+    raw = bytearray(data)
+    entry = raw.index(b"PK\x01\x02")
+    raw[entry + 6 : entry + 8] = version.to_bytes(2, "little")
+    return bytes(raw)
+
+
+@pytest.mark.parametrize("progress", [False, True], ids=["quiet", "progress"])
+def test_a_zip_claiming_an_unknown_zip_version_is_refused_not_a_crash(ingest, tmp_path, progress):
+    """Found by fuzzing: zipfile raises NotImplementedError ("zip file version 8.4") for it."""
+    (tmp_path / "future.zip").write_bytes(
+        _claim_zip_version(_zip(tmp_path / "a.zip", {"a.jpg": image_bytes(70)}).read_bytes(), 84)
+    )
+    inner = _claim_zip_version(_zip(tmp_path / "b.zip", {"b.jpg": image_bytes(71)}).read_bytes(), 84)
+    outer = _zip(tmp_path / "outer.zip", {"future-inner.zip": inner, "c.jpg": image_bytes(72)})
+
+    result = ingest(tmp_path / "future.zip", outer, progress=progress)
+
+    assert reasons(result) == {"future.zip": "invalid_image", "future-inner.zip": "invalid_image"}
+    assert all("version" in row["detail"] for row in result["refused"])
+    assert [os.path.basename(r["path"].split("!")[-1]) for r in result["accepted"]] == ["c.jpg"]
+
+
 @pytest.mark.slow
 def test_a_large_zip_is_streamed_not_read_into_memory(ingest, tmp_path):
     """120 MB of members; peak Python memory stays near one member, not the archive."""
