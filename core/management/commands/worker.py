@@ -55,8 +55,9 @@ class Command(BaseCommand):
         parser.add_argument("--loglevel", default="INFO")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        queues = queue_list(options["queues"] if options["queues"] is not None else ",".join(settings.CLEANROOM_WORKER_QUEUES))
-        if options["queues"] is not None and "CLEANROOM_WORKER_QUEUES" in os.environ and queues != settings.CLEANROOM_WORKER_QUEUES:
+        given = options["queues"]
+        queues = queue_list(given if given is not None else ",".join(settings.CLEANROOM_WORKER_QUEUES))
+        if given is not None and "CLEANROOM_WORKER_QUEUES" in os.environ and queues != settings.CLEANROOM_WORKER_QUEUES:
             # The probes read the environment, not this flag: they would check the wrong queues.
             self.stderr.write(
                 f"worker: --queues {','.join(queues)} differs from CLEANROOM_WORKER_QUEUES="
