@@ -11,6 +11,7 @@ from logging.handlers import WatchedFileHandler
 from celery import Celery
 from celery.signals import after_setup_logger, before_task_publish, task_postrun, task_prerun
 
+from core.liveness import LivenessFile
 from core.logs import add_request_id_to_task, enter_task, leave_task
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
@@ -23,6 +24,8 @@ app.autodiscover_tasks()
 before_task_publish.connect(add_request_id_to_task, weak=False)
 task_prerun.connect(enter_task, weak=False)
 task_postrun.connect(leave_task, weak=False)
+# Every worker keeps its liveness file fresh from its own timer (`cleanroom health` reads it).
+app.steps["consumer"].add(LivenessFile)
 
 
 @app.on_after_configure.connect

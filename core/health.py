@@ -3,7 +3,9 @@ bounded in time, so a probe never hangs on a dead server.
 
 `ready_report()` checks the database (SELECT 1), the broker (a connection; for the embedded
 folder broker, that its folder exists), the blob storage (one `exists()` call, which works the
-same on local files and S3) and, in a worker, that the signing identity loads.
+same on local files and S3) and, in a worker whose queues sign (CLEANROOM_SIGNING_QUEUES), that
+the signing identity loads. `alive_report()` in a worker reads the file the worker's consumer
+keeps fresh (core/liveness.py); elsewhere it asks nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.db import connection
 from django.utils.module_loading import import_string
 
 from config.files import PRIVATE_FOLDER_MODE
+from core.liveness import check_worker_heartbeat
 
 BROKER_TIMEOUT_SECONDS = 3.0
 # A name no blob has (blobs are named by sha256): asking for it costs one HEAD on S3.
@@ -90,17 +93,26 @@ def _run(check: Callable[[], None]) -> str:
     return "ok"
 
 
+def worker_signs() -> bool:
+    """Whether this worker's queues (CLEANROOM_WORKER_QUEUES) include one whose tasks sign."""
+    return bool(set(settings.CLEANROOM_WORKER_QUEUES) & set(settings.CLEANROOM_SIGNING_QUEUES))
+
+
 def ready_report(*, process: str | None = None) -> HealthReport:
     """Every dependency this process needs to do its work."""
     report = HealthReport()
     report.checks["database"] = _run(check_database)
     report.checks["broker"] = _run(check_broker)
     report.checks["blobs"] = _run(check_blobs)
-    if (process or process_kind()) == "worker":
+    if (process or process_kind()) == "worker" and worker_signs():
         report.checks["signer"] = _run(check_signer)
     return report
 
 
-def alive_report() -> HealthReport:
-    """The process answers: nothing outside it is asked."""
-    return HealthReport(checks={"process": "ok"})
+def alive_report(*, process: str | None = None) -> HealthReport:
+    """The process answers; in a worker, its consumer has touched its liveness file lately.
+    Nothing outside the process is asked."""
+    report = HealthReport(checks={"process": "ok"})
+    if (process or process_kind()) == "worker":
+        report.checks["worker_heartbeat"] = _run(check_worker_heartbeat)
+    return report

@@ -624,6 +624,21 @@ CLEANROOM_WORKER_CONCURRENCY = {
     "default": env_int("CLEANROOM_WORKER_CONCURRENCY_DEFAULT", 2),
     "gpu": env_int("CLEANROOM_WORKER_CONCURRENCY_GPU", 1),
 }
+# The queues this worker serves: the default of `cleanroom worker --queues` (the flag wins), and
+# what `cleanroom health --ready` reads in the worker's container to know whether it signs.
+# Unset: every queue (one machine); set but empty: `cleanroom worker` refuses it (exit 2).
+CLEANROOM_WORKER_QUEUES = env_list("CLEANROOM_WORKER_QUEUES", ["default", "audit", "gpu"])
+# The queues whose tasks sign as the organisation, so only their workers hold the signing key and
+# only they are unready without it. `default`: core.run_background_job (exports, compliance
+# packs, signed snapshot manifests) and generation.verification_report; `gpu`: training.train
+# (model lineage) and generation.run_job (generated outputs). The audit queue only reads.
+CLEANROOM_SIGNING_QUEUES = ["default", "gpu"]
+# A worker's consumer touches this file every CLEANROOM_WORKER_LIVENESS_SECONDS (core/liveness.py);
+# `cleanroom health` in a worker fails once it is 3 intervals old.
+CLEANROOM_WORKER_LIVENESS_SECONDS = env_int("CLEANROOM_WORKER_LIVENESS_SECONDS", 10)
+if CLEANROOM_WORKER_LIVENESS_SECONDS < 1:
+    raise ImproperlyConfigured(f"CLEANROOM_WORKER_LIVENESS_SECONDS={CLEANROOM_WORKER_LIVENESS_SECONDS} must be at least 1")
+CLEANROOM_WORKER_LIVENESS_FILE = env_str("CLEANROOM_WORKER_LIVENESS_FILE") or str(DATA_DIR / "worker.alive")
 # GET /metrics: this bearer token when set; otherwise loopback clients only.
 CLEANROOM_METRICS_TOKEN = env_secret("CLEANROOM_METRICS_TOKEN") or ""
 # Functions yielding Prometheus metric families, read from the database at each scrape.

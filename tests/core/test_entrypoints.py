@@ -143,6 +143,31 @@ def test_worker_refuses_an_unknown_queue_as_a_usage_error():
     assert "videos" in str(refused.value)
 
 
+def test_worker_takes_its_queues_from_the_environment_when_no_flag_names_them(tmp_path):
+    (tmp_path / "broker").symlink_to(broker_folder(), target_is_directory=True)
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "worker", "--concurrency", "1"],
+        cwd=ROOT, env=worker_environment(tmp_path, CLEANROOM_WORKER_QUEUES="audit"), stdout=log.open("w"),
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: "[queues]" in log.read_text() and "[tasks]" in log.read_text(), timeout=90, explain=log.read_text)
+        banner = log.read_text().split("[queues]")[1].split("[tasks]")[0]
+        assert [line.split()[1] for line in banner.splitlines() if line.strip().startswith(".>")] == ["audit"]
+    finally:
+        stop_worker(worker)
+
+
+def test_worker_refuses_an_empty_queue_list_from_the_environment(settings):
+    settings.CLEANROOM_WORKER_QUEUES = []
+
+    with pytest.raises(CommandError) as refused:
+        call_command("worker")
+
+    assert refused.value.returncode == 2
+
+
 def test_beat_sends_the_reconciler_on_schedule_and_keeps_its_schedule_in_the_data_folder(tmp_path):
     (tmp_path / "broker").symlink_to(broker_folder(), target_is_directory=True)
     log = tmp_path / "beat.log"

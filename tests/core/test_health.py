@@ -82,6 +82,25 @@ def test_a_worker_is_not_ready_until_its_signing_identity_loads(tmp_path):
     assert report["checks"]["signer"] == "ok"
 
 
+def test_an_audit_worker_is_ready_without_a_signing_identity_it_never_uses(tmp_path):
+    env = {"CLEANROOM_PROCESS": "worker", "CLEANROOM_PKI_DIR": str(tmp_path / "pki"), "CLEANROOM_WORKER_QUEUES": "audit"}
+
+    code, report = _health(tmp_path, "--ready", **env)
+
+    assert code == 0, report
+    assert report["checks"] == {"database": "ok", "broker": "ok", "blobs": "ok"}
+
+
+@pytest.mark.parametrize("queues", ["default", "audit,gpu"])
+def test_a_worker_whose_queues_sign_is_not_ready_without_its_signing_identity(tmp_path, queues):
+    env = {"CLEANROOM_PROCESS": "worker", "CLEANROOM_PKI_DIR": str(tmp_path / "pki"), "CLEANROOM_WORKER_QUEUES": queues}
+
+    code, report = _health(tmp_path, "--ready", **env)
+
+    assert code == 1
+    assert report["failed"] == ["signer"]
+
+
 def test_healthz_answers_200_without_login():
     response = Client().get("/healthz")
 

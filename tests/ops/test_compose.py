@@ -7,8 +7,9 @@ import re
 import subprocess
 
 import pytest
+from django.conf import settings
 
-from tests.support.manifests import DOCKER, load_compose, tool
+from tests.support.manifests import DOCKER, LIVENESS_FILE, WORKER_START_SECONDS, load_compose, signs, tool, worker_queue_offences
 
 CLEANROOM_IMAGES = ("cleanroom-web:", "cleanroom-gpu-worker:")
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|DATABASE_URL|BROKER_URL|ACCESS_KEY")
@@ -88,6 +89,34 @@ def test_only_the_signing_workers_get_the_signing_key(services):
     holders = {name for name, s in services.items() if {"signer_key", "signer_chain"} & set(s.get("secrets", []))}
 
     assert holders == {"worker-default", "worker-gpu"}
+
+
+def _workers(services: dict) -> dict:
+    return {name: s for name, s in _cleanroom(services).items() if s["environment"]["CLEANROOM_PROCESS"] == "worker"}
+
+
+def test_every_worker_names_its_queues_in_the_environment_and_exactly_the_signing_ones_get_the_key(services):
+    workers = _workers(services)
+    offences = [o for name, s in workers.items() for o in worker_queue_offences(name, s["command"], s["environment"])]
+    queues = {name: s["environment"]["CLEANROOM_WORKER_QUEUES"] for name, s in workers.items()}
+    signing = {name for name, q in queues.items() if signs(q, settings.CLEANROOM_SIGNING_QUEUES)}
+    holders = {name for name, s in services.items() if {"signer_key", "signer_chain"} & set(s.get("secrets", []))}
+
+    assert offences == []
+    assert queues == {"worker-audit": "audit", "worker-default": "default", "worker-gpu": "gpu"}
+    assert signing == holders
+
+
+def test_the_queue_check_notices_a_worker_without_its_queues_in_the_environment():
+    assert worker_queue_offences("worker-x", ["worker", "--queues", "audit"], {}) == ["worker-x: no CLEANROOM_WORKER_QUEUES"]
+
+
+def test_worker_healthchecks_ask_liveness_and_readiness_after_the_worker_has_started(services):
+    for name, service in _workers(services).items():
+        check = service["healthcheck"]
+        assert service["environment"]["CLEANROOM_WORKER_LIVENESS_FILE"] == LIVENESS_FILE, name
+        assert check["test"] == ["CMD-SHELL", "cleanroom health && cleanroom health --ready"], name
+        assert int(check["start_period"].rstrip("s")) >= WORKER_START_SECONDS, name
 
 
 def test_services_start_in_order_after_what_they_depend_on(services):

@@ -8,18 +8,23 @@ import re
 
 import kubernetes_validate
 import pytest
+from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.metrics import metrics_text
 from tests.support.manifests import (
     COMPONENT,
+    LIVENESS_FILE,
     OVERLAYS,
     SIGNING_COMPONENTS,
     SIGNING_SECRET,
+    WORKER_START_SECONDS,
     component,
     container_offences,
     render,
     signing_key_holders,
+    signs,
+    worker_queue_offences,
     workloads,
 )
 
@@ -38,6 +43,23 @@ def _of_kind(docs: list[dict], kind: str) -> list[dict]:
 def _deployment(docs: list[dict], name: str) -> dict:
     (found,) = [doc for doc in _of_kind(docs, "Deployment") if doc["metadata"]["name"] == name]
     return found
+
+
+def _env(container: dict) -> dict[str, str | None]:
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def _workers(docs: list[dict]) -> dict[str, dict]:
+    """component → main container of every worker Deployment."""
+    return {
+        component(doc): spec["containers"][0]
+        for doc, spec in workloads(docs)
+        if _env(spec["containers"][0]).get("CLEANROOM_PROCESS") == "worker"
+    }
+
+
+def _queue_offences(docs: list[dict]) -> list[str]:
+    return [offence for name, c in _workers(docs).items() for offence in worker_queue_offences(name, c["args"], _env(c))]
 
 
 def test_every_rendered_object_passes_strict_schema_validation(docs):
@@ -103,6 +125,37 @@ def test_each_process_says_which_process_it_is(docs):
 
 def test_the_signing_key_is_mounted_only_into_the_workers_that_sign(docs):
     assert signing_key_holders(docs) == SIGNING_COMPONENTS
+
+
+def test_exactly_the_workers_whose_queues_sign_mount_the_signing_key(docs):
+    queues = {name: _env(c)["CLEANROOM_WORKER_QUEUES"] for name, c in _workers(docs).items()}
+
+    assert queues == {"worker-audit": "audit", "worker-default": "default", "worker-gpu": "gpu"}
+    assert {name for name, q in queues.items() if signs(q, settings.CLEANROOM_SIGNING_QUEUES)} == signing_key_holders(docs)
+
+
+def test_every_worker_names_its_queues_in_the_environment_its_probes_read(docs):
+    assert _queue_offences(docs) == []
+
+
+def test_the_queue_check_notices_arguments_that_disagree_with_the_environment(docs):
+    broken = copy.deepcopy(docs)
+    container = _deployment(broken, "cleanroom-worker-audit")["spec"]["template"]["spec"]["containers"][0]
+    container["args"] = ["worker", "--queues", "default"]
+
+    assert _queue_offences(broken) == ["worker-audit: --queues default but CLEANROOM_WORKER_QUEUES=audit"]
+
+
+def test_worker_liveness_reads_the_liveness_file_after_the_worker_has_started(docs):
+    interval = settings.CLEANROOM_WORKER_LIVENESS_SECONDS
+    for name, container in _workers(docs).items():
+        probe = container["livenessProbe"]
+        assert _env(container)["CLEANROOM_WORKER_LIVENESS_FILE"] == LIVENESS_FILE, name
+        assert "CLEANROOM_WORKER_LIVENESS_SECONDS" not in _env(container), name  # the default the probe assumes
+        assert probe["initialDelaySeconds"] >= WORKER_START_SECONDS, name
+        # A probe reads the file more often than it may go stale, and restarts a hung worker within minutes.
+        assert probe["periodSeconds"] <= 3 * interval, name
+        assert probe["periodSeconds"] * probe["failureThreshold"] <= 120, name
 
 
 def test_the_signing_key_check_notices_the_key_in_the_web_pod(docs):
@@ -172,7 +225,8 @@ def test_the_gpu_worker_takes_one_gpu_on_a_gpu_node(docs):
     container = spec["containers"][0]
 
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
-    assert container["args"] == ["worker", "--queues", "gpu", "--concurrency", "1"]
+    assert container["args"] == ["worker", "--concurrency", "1"]
+    assert _env(container)["CLEANROOM_WORKER_QUEUES"] == "gpu"
     assert spec["nodeSelector"] and any(t["key"] == "nvidia.com/gpu" for t in spec["tolerations"])
 
 

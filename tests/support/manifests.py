@@ -18,6 +18,12 @@ SIGNING_SECRET = "cleanroom-signing"
 # The workers whose queues sign: `default` (exports, compliance packs, verification reports) and
 # `gpu` (generated outputs, model lineage). Web, audit workers, beat and the migration never sign.
 SIGNING_COMPONENTS = {"worker-default", "worker-gpu"}
+# Where every worker container keeps its liveness file: /tmp, the writable mount under a
+# read-only root.
+LIVENESS_FILE = "/tmp/cleanroom-worker.alive"
+# Seconds from a worker's start until it consumes (and first touches its liveness file), with
+# margin: measured 2-9 s on 2 busy CPUs. No liveness verdict may come earlier.
+WORKER_START_SECONDS = 45
 COMPONENT = "app.kubernetes.io/component"
 
 
@@ -102,3 +108,18 @@ def signing_key_holders(docs: list[dict]) -> set[str]:
         if SIGNING_SECRET in secrets or named:
             holders.add(component(doc) or doc["metadata"]["name"])
     return holders
+
+
+def worker_queue_offences(name: str, args: list[str], env: dict[str, str | None]) -> list[str]:
+    """A worker names its queues in CLEANROOM_WORKER_QUEUES (what its probes read); a `--queues`
+    in its arguments, if any, must name the same ones."""
+    queues = env.get("CLEANROOM_WORKER_QUEUES")
+    if not queues:
+        return [f"{name}: no CLEANROOM_WORKER_QUEUES"]
+    if "--queues" in args and args[args.index("--queues") + 1] != queues:
+        return [f"{name}: --queues {args[args.index('--queues') + 1]} but CLEANROOM_WORKER_QUEUES={queues}"]
+    return []
+
+
+def signs(queues: str, signing_queues: list[str]) -> bool:
+    return bool(set(queues.split(",")) & set(signing_queues))

@@ -8,8 +8,9 @@ from core.management.base import CheckFailed, JsonCommand
 
 class Command(JsonCommand):
     help = (
-        "Exit 0 when this process is alive (with --ready: when the database, the broker, the blob "
-        "storage and, in a worker, the signing identity answer), 1 when not. For exec probes."
+        "Exit 0 when this process is alive (in a worker: its liveness file is fresh; with --ready: "
+        "when the database, the broker, the blob storage and, in a worker whose queues sign, the "
+        "signing identity answer), 1 when not. For exec probes."
     )
 
     def add_arguments(self, parser):

@@ -48,14 +48,21 @@ class Command(BaseCommand):
     requires_system_checks: list = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--queues", default="default,audit,gpu", help="comma-separated: default, audit, gpu")
+        parser.add_argument("--queues", help="comma-separated: default, audit, gpu (default: CLEANROOM_WORKER_QUEUES)")
         parser.add_argument("--concurrency", type=int, help="processes (default: CLEANROOM_WORKER_CONCURRENCY_<QUEUE>)")
         parser.add_argument("--beat", action="store_true", help="also run the periodic scheduler (one machine only)")
         parser.add_argument("--logfile", help="write the worker's log lines to this file instead of stderr")
         parser.add_argument("--loglevel", default="INFO")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        queues = queue_list(options["queues"])
+        given = options["queues"]
+        queues = queue_list(given if given is not None else ",".join(settings.CLEANROOM_WORKER_QUEUES))
+        if given is not None and "CLEANROOM_WORKER_QUEUES" in os.environ and queues != settings.CLEANROOM_WORKER_QUEUES:
+            # The probes read the environment, not this flag: they would check the wrong queues.
+            self.stderr.write(
+                f"worker: --queues {','.join(queues)} differs from CLEANROOM_WORKER_QUEUES="
+                f"{','.join(settings.CLEANROOM_WORKER_QUEUES)}, which `cleanroom health --ready` reads"
+            )
         if options["concurrency"] is not None and options["concurrency"] < 1:
             raise CommandError("--concurrency must be at least 1", returncode=2)
         concurrency = worker_concurrency(queues, options["concurrency"])
