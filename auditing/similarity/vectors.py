@@ -38,13 +38,13 @@ _KEY_LENGTH = struct.Struct("<H")
 DEFAULT_ANN_THRESHOLD = 50_000
 # Lists per sqrt(n) and lists scanned per query. At 1,000,000 clustered vectors
 # (bench/scale_embeddings.py, docs/scale.md) sqrt(n) lists reached recall@10 0.968 only at
-# nprobe 32; 2·sqrt(n) lists reached 1.000 at nprobe 16 (p50 1.5 ms) and 0.979 at nprobe 1:
+# nprobe 32; 2·sqrt(n) lists reached 1.000 at nprobe 16 (p50 1 ms) and 0.979 at nprobe 1:
 # fewer groups share a list, so a query's own list ranks first. nprobe 32 keeps a margin for
-# real embeddings, which are less well separated, at p50 ≈ 3 ms.
+# real embeddings, which are less well separated, at p50 ≈ 2 ms.
 _LISTS_PER_SQRT_N = 2
 DEFAULT_NPROBE = 32
-# k-means sees this many vectors per list: enough for stable centroids, and training stays
-# well under a minute at 1M vectors on two cores instead of the minutes all of them would take.
+# k-means sees this many vectors per list: enough for stable centroids, and training 2,000 lists
+# at 1M vectors takes about a minute on two cores instead of the many minutes all would take.
 _TRAINING_PER_LIST = 64
 
 
