@@ -8,7 +8,8 @@ vectors). Stage 2 (verification): keypoint matching under a RANSAC homography, w
 proposed the candidate.
 
 An index with embeddings is saved as two files: the fingerprints at PATH and the vectors beside
-it at PATH.emb (auditing/similarity/vectors.py).
+it at PATH.emb, and above the approximate threshold the trained inverted file at PATH.emb.ann
+(auditing/similarity/vectors.py).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import faiss
 import numpy as np
 
 from auditing.similarity.fingerprint import MIN_INLIERS, WORKING_EDGE, Fingerprint, Geometry, hamming, verify, working_size
-from auditing.similarity.index_files import read_index_files, write_index_files
-from auditing.similarity.vectors import DEFAULT_ANN_THRESHOLD, VectorIndex
+from auditing.similarity.index_files import read_index_files, write_index_files, write_inverted_file
+from auditing.similarity.vectors import DEFAULT_ANN_THRESHOLD, VectorIndex, ann_path
 
 # Candidate thresholds, in bits of 64: unrelated images sit at 31-36 (shared/FACTS.md).
 MAX_CANDIDATE_HASH_DISTANCE = 22
@@ -160,6 +161,12 @@ class NearDuplicateIndex:
     def embeddings_approximate(self) -> bool:
         """Whether the embedding stage searches an inverted file (above its threshold) or every vector."""
         return self._vectors.approximate
+
+    @property
+    def embeddings_from_saved_file(self) -> bool:
+        """Whether `load` read the trained inverted file saved beside the vectors (True) or had
+        to train it (False; also for an index that was not loaded or is exact)."""
+        return self._vectors.loaded_from_file
 
     def embeddings(self) -> dict[str, np.ndarray]:
         """Every entry's embedding, by key (read in bulk)."""
@@ -406,12 +413,20 @@ class NearDuplicateIndex:
             embedding_model=self.embedding_model,
             embeddings=self.embeddings() if self._vectors or self.embedding_model else None,
             embedding_dim=self.embedding_dim or 0,
+            inverted_file=self._vectors.write_inverted_file if self._vectors.approximate else None,
         )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **options: int) -> NearDuplicateIndex:
-        items, model, embeddings = read_index_files(Path(path))
-        return cls.rebuild(items, embeddings=embeddings, embedding_model=model, **options)
+        """The index saved at `path`; above the approximate threshold its trained inverted file
+        is read from beside it, or trained from the vectors and saved there for the next load."""
+        items, model, embeddings, vectors_sha256 = read_index_files(Path(path))
+        index = cls(embedding_model=model, **options)
+        index._vectors.prefer_saved(ann_path(path), vectors_sha256)
+        index.add_many(items, embeddings=embeddings)
+        if index._vectors.approximate and not index._vectors.loaded_from_file:
+            write_inverted_file(Path(path), index._vectors.write_inverted_file, vectors_sha256)
+        return index
 
     @classmethod
     def rebuild(

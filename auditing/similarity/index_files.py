@@ -1,4 +1,5 @@
-"""The files of a near-duplicate index: fingerprints at PATH, embeddings (if any) at PATH.emb.
+"""The files of a near-duplicate index: fingerprints at PATH, embeddings (if any) at PATH.emb,
+and above the approximate threshold their trained inverted file at PATH.emb.ann.
 
 Each file is written atomically (a temp file in the same folder, fsynced, renamed, the folder
 fsynced). Two files cannot be replaced in one step: a reader that must know they belong
@@ -7,6 +8,8 @@ together compares their hashes with what it recorded (auditing/similarity/store.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import struct
 import tempfile
@@ -17,7 +20,9 @@ from typing import BinaryIO
 import numpy as np
 
 from auditing.similarity.fingerprint import Fingerprint
-from auditing.similarity.vectors import embeddings_path, read_embeddings, write_embeddings
+from auditing.similarity.vectors import ann_path, embeddings_path, read_embeddings, write_embeddings
+
+logger = logging.getLogger(__name__)
 
 INDEX_VERSION = 1
 _MAGIC = b"CRNDIDX\0"
@@ -51,8 +56,11 @@ def write_index_files(
     embedding_model: str = "",
     embeddings: Mapping[str, np.ndarray] | None = None,
     embedding_dim: int = 0,
+    inverted_file: Callable[[BinaryIO, bytes], None] | None = None,
 ) -> None:
-    """Fingerprints to `path`; embeddings (None: none, and an old file is removed) beside it."""
+    """Fingerprints to `path`; embeddings (None: none, and an old file is removed) beside it;
+    then `inverted_file(out, sha256 of the embeddings file)` writes the trained approximate index
+    (None: the index is exact, and an old file is removed)."""
     entries = list(entries)
 
     def write_fingerprints(out: BinaryIO) -> None:
@@ -68,10 +76,28 @@ def write_index_files(
         embeddings_path(path).unlink(missing_ok=True)
     else:
         _write_atomically(embeddings_path(path), lambda out: write_embeddings(out, embedding_model, embeddings, embedding_dim))
+    if embeddings is None or inverted_file is None:
+        ann_path(path).unlink(missing_ok=True)
+    else:
+        with embeddings_path(path).open("rb") as written:
+            vectors_sha256 = hashlib.file_digest(written, "sha256").digest()
+        write_inverted_file(path, inverted_file, vectors_sha256)
 
 
-def read_index_files(path: Path) -> tuple[list[tuple[str, Fingerprint]], str, dict[str, np.ndarray] | None]:
-    """(entries, embedding model, embeddings or None) as `write_index_files` wrote them."""
+def write_inverted_file(path: Path, write: Callable[[BinaryIO, bytes], None], vectors_sha256: bytes) -> bool:
+    """The trained inverted file beside the index at `path`; False (logged) where it cannot be
+    written: it only saves the next start a training, so a read-only folder is no error."""
+    try:
+        _write_atomically(ann_path(path), lambda out: write(out, vectors_sha256))
+    except OSError as exc:
+        logger.warning("could not save the inverted file beside %s (%s): the next load trains it again", path, exc)
+        return False
+    return True
+
+
+def read_index_files(path: Path) -> tuple[list[tuple[str, Fingerprint]], str, dict[str, np.ndarray] | None, bytes]:
+    """(entries, embedding model, embeddings or None, sha256 of the embeddings file or b"") as
+    `write_index_files` wrote them."""
     data = path.read_bytes()
     if len(data) < _FILE_HEADER.size:
         raise ValueError("not a near-duplicate index: too short")
@@ -91,9 +117,9 @@ def read_index_files(path: Path) -> tuple[list[tuple[str, Fingerprint]], str, di
     if offset != len(data):
         raise ValueError("near-duplicate index file has trailing bytes")
     if not embeddings_path(path).exists():
-        return items, "", None
-    model, embeddings = read_embeddings(embeddings_path(path))
+        return items, "", None, b""
+    model, embeddings, vectors_sha256 = read_embeddings(embeddings_path(path))
     missing = set(embeddings) - {key for key, _ in items}
     if missing:
         raise ValueError(f"the embeddings file holds {len(missing)} keys the index does not: saved apart, rebuild it")
-    return items, model, embeddings
+    return items, model, embeddings, vectors_sha256
