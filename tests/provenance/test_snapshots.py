@@ -220,3 +220,17 @@ def test_the_root_does_not_depend_on_how_many_leaves_are_read_back_at_once(datas
     members = SnapshotMember.objects.filter(snapshot=blocks).order_by("index")
     assert [m.asset_sha256 for m in members] == sorted(a.sha256 for a in cleared)
     assert [m.index for m in members] == [0, 1, 2, 3, 4]
+
+
+def test_the_database_refuses_to_delete_an_asset_a_snapshot_holds(dataset, cleared, ml_engineer):
+    from django.db import IntegrityError, connection, transaction
+
+    outside = AssetFactory(status=AssetStatus.CLEAR)
+    snapshot_create(dataset_slug="faces", actor=ml_engineer)
+    # Raw SQL, past the ORM's on_delete=PROTECT: the guard is the database's own.
+    with connection.cursor() as cursor:
+        with pytest.raises(IntegrityError, match="member of a snapshot"), transaction.atomic():
+            cursor.execute("DELETE FROM provenance_asset WHERE id = %s", [cleared[0].pk])
+        cursor.execute("DELETE FROM provenance_asset WHERE id = %s", [outside.pk])
+        assert cursor.rowcount == 1
+    assert SnapshotMember.objects.filter(asset_id=cleared[0].pk).exists()
