@@ -13,8 +13,8 @@ A fresh database `cleanroom_bench_scale` (dropped and created each run) gets:
   written (bench/snapshot.py appends through the service itself, at 100,000).
 
 Then it times the real services, the code the CLI calls: `snapshot_create` (eligibility,
-consent states, leaves, the Merkle root over every leaf, COPY of the member rows, its audit
-events) and `auditlog_verify` (it reads and recomputes the whole chain, the snapshot's two
+consent states, the member rows written by one INSERT ... SELECT, the Merkle root over every
+leaf, its audit events) and `auditlog_verify` (it reads and recomputes the whole chain, the snapshot's two
 events included). Baselines measured in the same run: the same membership rows read with a
 plain SELECT, the same leaves hashed with no database, the same events read with a plain SELECT.
 

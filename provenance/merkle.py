@@ -41,6 +41,21 @@ def merkle_root(leaf_hashes: list[bytes]) -> bytes:
     return level[0]
 
 
+def merkle_root_packed(leaf_hashes: bytes) -> bytes:
+    """merkle_root over leaf hashes packed 32 bytes each: the same tree, built with one slice
+    and one hash call per node (1,000,000 leaves at snapshot creation)."""
+    if len(leaf_hashes) % 32:
+        raise ValueError(f"packed leaf hashes are 32 bytes each, got {len(leaf_hashes)} bytes")
+    if not leaf_hashes:
+        return hashlib.sha256(b"").digest()
+    sha256, level = hashlib.sha256, leaf_hashes
+    while len(level) > 32:
+        pairs = len(level) // 64
+        paired = b"".join([sha256(b"\x01" + level[i : i + 64]).digest() for i in range(0, pairs * 64, 64)])
+        level = paired + level[pairs * 64 :]  # an unpaired last node is promoted unchanged
+    return level
+
+
 def merkle_levels(leaf_hashes: list[bytes]) -> list[list[bytes]]:
     """Every level of the tree, leaves first and the root last: built once, it gives every
     leaf's proof (`level_proof`) in O(log n) each instead of a tree per proof."""

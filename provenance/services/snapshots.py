@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Q
 
 from core.audit import actor_name, audit_append
 from core.bulk import bulk_insert
@@ -16,7 +18,6 @@ from core.state import StateMachine
 from provenance import merkle
 from provenance.models import (
     AssetStatus,
-    ConsentRecord,
     DatasetMembership,
     Decision,
     ReviewDecision,
@@ -36,6 +37,7 @@ from provenance.selectors import (
     snapshot_lapsed_refusal,
     snapshot_tainted_refusal,
 )
+from provenance.services.snapshot_members import members_insert, members_root
 
 # Keyed by the plain value: member rows are read with values_list.
 _STATUS_EXCLUSION: dict[str, str] = {
@@ -70,46 +72,39 @@ def snapshot_create(*, dataset_slug: str, actor: Actor) -> Snapshot:
     if not has_role(actor, Role.ML_ENGINEER, Role.OPERATOR):
         raise PermissionDenied(f"{actor_name(actor)} may not create snapshots (ml_engineer or operator)")
     dataset = dataset_get(slug=dataset_slug)
+    in_dataset = DatasetMembership.objects.filter(dataset=dataset).order_by()
+    states = consent_states(list(in_dataset.values_list("asset__consent_id", flat=True).distinct()))
+    gaps = {consent_id: consent_gap(state, dataset.scopes) for consent_id, state in states.items()}
+    blocked = [consent_id for consent_id, gap in gaps.items() if gap]
+    # Only the rows left out come back to Python; the members are written by the database.
     rows = list(
-        DatasetMembership.objects.filter(dataset=dataset).values_list(
+        in_dataset.filter(Q(asset__status__in=list(_STATUS_EXCLUSION)) | Q(asset__consent_id__in=blocked)).values_list(
             "asset_id", "asset__sha256", "asset__status", "asset__consent_id"
         )
     )
-    # Leaves are ordered by asset sha256 as Python orders strings (code points), never by a
-    # database collation, so every database and every verifier agrees on the order.
-    rows.sort(key=lambda row: row[1])
-    states = consent_states([row[3] for row in rows])
-    digests = dict(ConsentRecord.objects.filter(pk__in=states.keys()).values_list("pk", "digest"))
-    gaps = {consent_id: consent_gap(state, dataset.scopes) for consent_id, state in states.items()}
-    members, excluded = [], []
-    for asset_id, sha256, status, consent_id in rows:
+    rows.sort(key=lambda row: row[1])  # the order of the leaves, for the order of the list
+    excluded = []
+    for asset_id, _, status, consent_id in rows:
         reason = _exclusion_reason(status, gaps[consent_id])
         if reason is not None:
             excluded.append((asset_id, *reason))
-        elif status in ASSET_ELIGIBLE:
-            members.append((asset_id, sha256, consent_id, digests[consent_id]))
-    excluded_json = [{"asset_id": str(a), "reason": r, "detail": d} for a, r, d in excluded]
-    if not members:
+    # Members carry no database link to their snapshot (SnapshotMember), so they are written
+    # first and the snapshot row, with the root computed from them, after.
+    snapshot_id = uuid.uuid4()
+    count = members_insert(snapshot_id=snapshot_id, dataset_id=dataset.pk, eligible=ASSET_ELIGIBLE, blocked=blocked)
+    if not count:
         raise ApplicationError(
             f"dataset {dataset.slug} has no asset eligible for a snapshot",
             code="empty_snapshot",
-            extra={"excluded": excluded_json},
+            extra={"excluded": [{"asset_id": str(a), "reason": r, "detail": d} for a, r, d in excluded]},
         )
-    leaves = [
-        merkle.leaf_hash(merkle.snapshot_leaf(asset_sha256=sha, consent_id=str(cid), consent_digest=digest))
-        for _, sha, cid, digest in members
-    ]
     snapshot = Snapshot.objects.create(
+        id=snapshot_id,
         dataset=dataset,
         scopes=dataset.scopes,
-        merkle_root=merkle.merkle_root(leaves).hex(),
-        asset_count=len(members),
+        merkle_root=members_root(snapshot_id=snapshot_id, count=count).hex(),
+        asset_count=count,
         created_by=actor,
-    )
-    bulk_insert(
-        SnapshotMember,
-        ("snapshot_id", "index", "asset_id", "asset_sha256", "consent_id", "consent_digest"),
-        ((snapshot.pk, i, a, sha, c, d) for i, (a, sha, c, d) in enumerate(members)),
     )
     bulk_insert(
         SnapshotExclusion, ("snapshot_id", "asset_id", "reason", "detail"), ((snapshot.pk, a, r, d) for a, r, d in excluded)

@@ -60,3 +60,15 @@ def test_the_documented_leaf_encoding():
     leaf = merkle.snapshot_leaf(asset_sha256="ab" * 32, consent_id="c0ffee", consent_digest="cd" * 32)
     assert leaf == ("ab" * 32 + ":c0ffee:" + "cd" * 32).encode("ascii")
     assert merkle.leaf_hash(leaf) == hashlib.sha256(b"\x00" + leaf).digest()
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 5, 8, 9, 31, 100, 1025])
+def test_packed_leaf_hashes_give_the_same_root(size):
+    leaves = [f"leaf {i}".encode() for i in range(size)]
+    packed = b"".join(merkle.leaf_hash(x) for x in leaves)
+    assert merkle.merkle_root_packed(packed) == rfc9162_mth(leaves)
+
+
+def test_packed_leaf_hashes_must_be_whole():
+    with pytest.raises(ValueError, match="32 bytes each"):
+        merkle.merkle_root_packed(b"\x00" * 33)

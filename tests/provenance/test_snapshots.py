@@ -206,3 +206,31 @@ def test_a_snapshot_whose_consent_expired_since_it_was_built_cannot_be_approved(
     with pytest.raises(ApplicationError) as refused:
         snapshot_approve(snapshot_id=snapshot_id, reviewer=reviewer)
     assert refused.value.code == "consent_lapsed"
+
+
+def test_the_root_does_not_depend_on_how_many_leaves_are_read_back_at_once(dataset, cleared, ml_engineer, monkeypatch):
+    from provenance.services import snapshot_members
+
+    whole = snapshot_create(dataset_slug="faces", actor=ml_engineer)
+    monkeypatch.setattr(snapshot_members, "_LEAF_BLOCK", 2)  # 5 leaves: blocks of 2, 2 and 1
+    blocks = snapshot_create(dataset_slug="faces", actor=ml_engineer)
+    leaves = sorted(f"{a.sha256}:{a.consent_id}:{a.consent.digest}".encode("ascii") for a in cleared)
+    expected = merkle.merkle_root([merkle.leaf_hash(leaf) for leaf in leaves]).hex()
+    assert whole.merkle_root == blocks.merkle_root == expected
+    members = SnapshotMember.objects.filter(snapshot=blocks).order_by("index")
+    assert [m.asset_sha256 for m in members] == sorted(a.sha256 for a in cleared)
+    assert [m.index for m in members] == [0, 1, 2, 3, 4]
+
+
+def test_the_database_refuses_to_delete_an_asset_a_snapshot_holds(dataset, cleared, ml_engineer):
+    from django.db import IntegrityError, connection, transaction
+
+    outside = AssetFactory(status=AssetStatus.CLEAR)
+    snapshot_create(dataset_slug="faces", actor=ml_engineer)
+    # Raw SQL, past the ORM's on_delete=PROTECT: the guard is the database's own.
+    with connection.cursor() as cursor:
+        with pytest.raises(IntegrityError, match="member of a snapshot"), transaction.atomic():
+            cursor.execute("DELETE FROM provenance_asset WHERE id = %s", [cleared[0].pk])
+        cursor.execute("DELETE FROM provenance_asset WHERE id = %s", [outside.pk])
+        assert cursor.rowcount == 1
+    assert SnapshotMember.objects.filter(asset_id=cleared[0].pk).exists()
