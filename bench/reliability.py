@@ -6,7 +6,7 @@ fault, and how many audit events were lost or recorded twice.
    worker SIGKILLed mid-audit, mid-training and mid-generation on a private RabbitMQ node, that
    node restarted mid-batch, a private PostgreSQL restarted mid-ingest); each scenario writes its
    figures to a file named by RELIABILITY_REPORT_FILE.
-2. The baseline, measured in the same run: the same 200-file ingest on a private PostgreSQL
+2. The baseline, measured in the same run: the same 1,200-file ingest on a private PostgreSQL
    cluster with no fault, and the time a private RabbitMQ node takes to start.
 
 Run: `.venv/bin/python bench/reliability.py [-k EXPR]` (EXPR: pytest's -k, to run a few scenarios).
@@ -31,11 +31,12 @@ from _common import REPO, bench_line, print_table
 from tests.support.private_services import private_postgres, private_rabbitmq
 from tests.support.reliability import command_environment, manage_command, run_json, write_batch, write_ingest_consent
 
-FILES = 200
+# The database-restart scenario's batch (tests/reliability/test_faults_database.py).
+FILES = 4 * 250 + 200
 
 
 def baseline_ingest_seconds(folder: Path) -> float:
-    """`ingest` of the suite's 200 files on a fresh private cluster, no fault."""
+    """`ingest` of the database-restart scenario's files on a fresh private cluster, no fault."""
     with private_postgres() as cluster:
         env = command_environment(database_url=cluster.url, data_dir=folder / "data", CLEANROOM_AUDIT_ON_INGEST="false")
         subprocess.run(manage_command("migrate", "-v0"), env=env, cwd=REPO, check=True)
