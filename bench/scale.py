@@ -37,34 +37,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import bench_line, django_setup, maybe_profile, postgres_drop, postgres_recreate, print_table, run_worker
+from snapshot import _consents  # real consents, granted by the consent service
 
 TARGET_SECONDS = 30.0
 PG_DATABASE = "cleanroom_bench_scale"
 CONSENTS = 5
 TABLES = ("provenance_asset", "provenance_datasetmembership", "provenance_snapshotmember", "core_auditevent")
-
-
-def _consents(contributor, folder: Path) -> list:
-    from provenance.services.consent import consent_grant, read_consent_file
-
-    folder.mkdir(parents=True, exist_ok=True)
-    consents = []
-    for number in range(CONSENTS):
-        (folder / f"form-{number}.txt").write_text(f"bench consent form {number}\n")
-        path = folder / f"consent-{number}.json"
-        document = {
-            "contributor": contributor.email,
-            "scopes": ["ai_training", "commercial_use", "generative_training"],
-            "terms_version": f"bench-{number}",
-            "granted_at": "2025-01-01",
-            "expires_at": None,
-            "evidence": f"form-{number}.txt",
-        }
-        path.write_text(json.dumps(document))
-        document, open_evidence = read_consent_file(path)
-        consent, _ = consent_grant(document=document, contributor=contributor, open_evidence=open_evidence)
-        consents.append(consent)
-    return consents
 
 
 def _seed_assets(dataset, contributor, consents: list, count: int) -> None:
@@ -195,7 +173,7 @@ def worker(assets: int, profile: bool) -> dict:
     engineer = user_add(username="bench-engineer", role=Role.ML_ENGINEER)
     contributor = contributor_add(email="bench@example.org", name="Bench Contributor")
     dataset = dataset_create(slug="bench", scopes=["ai_training", "generative_training"])
-    consents = _consents(contributor, Path(settings.DATA_DIR) / "bench-consents")
+    consents = _consents(contributor, CONSENTS, Path(settings.DATA_DIR) / "bench-consents")
 
     started = time.perf_counter()
     _seed_assets(dataset, contributor, consents, assets)
