@@ -57,7 +57,7 @@ LOOKUP_FILES = 32
 LOOKUP_BYTES = 8 * 1024 * 1024
 # Blobs are stored by a writer thread while the next file decodes (file and network I/O release
 # the GIL); at most BLOB_QUEUE files wait to be written, each held open until it is.
-BLOB_WRITERS = 2
+BLOB_WRITERS = 1  # one core decodes, the other stores
 BLOB_QUEUE = 16
 
 
