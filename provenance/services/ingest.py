@@ -15,13 +15,11 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import PurePosixPath
-from typing import IO, BinaryIO
+from typing import BinaryIO
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
@@ -55,10 +53,6 @@ FLUSH_SECONDS = 2.0
 # open (small archive members are held in memory).
 LOOKUP_FILES = 32
 LOOKUP_BYTES = 8 * 1024 * 1024
-# Blobs are stored by a writer thread while the next file decodes (file and network I/O release
-# the GIL); at most BLOB_QUEUE files wait to be written, each held open until it is.
-BLOB_WRITERS = 1  # one core decodes, the other stores
-BLOB_QUEUE = 16
 
 
 def ingest_limits() -> tuple[Limits, ArchiveLimits]:
@@ -92,7 +86,6 @@ class _Batch:
     do_not_train: DoNotTrainList
     limits: Limits
     seen: dict[str, str]
-    writer: ThreadPoolExecutor
     accepted: int = 0
     refused: int = 0
     refused_reasons: set[str] = field(default_factory=set)
@@ -100,7 +93,6 @@ class _Batch:
     pending: list[_Pending] = field(default_factory=list)
     pending_refusals: list[IngestItem] = field(default_factory=list)
     flushed_at: float = field(default_factory=time.monotonic)
-    storing: deque[Future[None]] = field(default_factory=deque)
 
 
 @dataclass
@@ -108,7 +100,6 @@ class _Pending:
     position: int
     path: str
     asset: Asset
-    stored: Future[None]
 
 
 def ingest_paths(
@@ -187,40 +178,38 @@ def ingest_candidates(
     batch = IngestBatch.objects.create(
         actor=actor_name(actor), dataset=dataset, contributor=contributor, consent=consent, source=source
     )
-    with ThreadPoolExecutor(max_workers=BLOB_WRITERS, thread_name_prefix="ingest-blob") as writer:
-        state = _Batch(
-            batch=batch,
-            dataset=dataset,
-            contributor=contributor,
-            consent=consent,
-            source=source,
-            actor=actor,
-            consent_problem=consent_gap(consent_state(consent), dataset.scopes),
-            do_not_train=DoNotTrainList.from_file(settings.CLEANROOM_DO_NOT_TRAIN_FILE),
-            limits=limits,
-            seen={},
-            writer=writer,
-        )
-        bar = tqdm(total=progress_total, unit="file", file=sys.stderr, disable=not (progress and sys.stderr.isatty()))
-        try:
-            with bar:
-                for chunk in _lookup_chunks(enumerate(candidates)):
-                    try:
-                        hashes = {c.sha256 for _, c in chunk if c.file is not None}
-                        state.existing = retry_on_lost_connection(partial(_existing, hashes), what="ingest lookup")
-                        for position, candidate in chunk:
-                            try:
-                                _ingest_one(state, position, candidate)
-                            finally:
-                                candidate.close()
-                            bar.update(1)
-                            if len(state.pending) >= FLUSH_EVERY or time.monotonic() - state.flushed_at > FLUSH_SECONDS:
-                                _flush(state)
-                    finally:
-                        for _, candidate in chunk:
+    state = _Batch(
+        batch=batch,
+        dataset=dataset,
+        contributor=contributor,
+        consent=consent,
+        source=source,
+        actor=actor,
+        consent_problem=consent_gap(consent_state(consent), dataset.scopes),
+        do_not_train=DoNotTrainList.from_file(settings.CLEANROOM_DO_NOT_TRAIN_FILE),
+        limits=limits,
+        seen={},
+    )
+    bar = tqdm(total=progress_total, unit="file", file=sys.stderr, disable=not (progress and sys.stderr.isatty()))
+    try:
+        with bar:
+            for chunk in _lookup_chunks(enumerate(candidates)):
+                try:
+                    hashes = {c.sha256 for _, c in chunk if c.file is not None}
+                    state.existing = retry_on_lost_connection(partial(_existing, hashes), what="ingest lookup")
+                    for position, candidate in chunk:
+                        try:
+                            _ingest_one(state, position, candidate)
+                        finally:
                             candidate.close()
-        finally:
-            _flush(state)
+                        bar.update(1)
+                        if len(state.pending) >= FLUSH_EVERY or time.monotonic() - state.flushed_at > FLUSH_SECONDS:
+                            _flush(state)
+                finally:
+                    for _, candidate in chunk:
+                        candidate.close()
+    finally:
+        _flush(state)
     retry_on_lost_connection(lambda: _finish(state, actor), what="ingest summary")
     return IngestBatch.objects.select_related("consent").get(pk=batch.pk)
 
@@ -303,11 +292,7 @@ def _ingest_one(state: _Batch, position: int, candidate: Candidate) -> None:
             sha256,
         )
         return
-    candidate.file = None  # the writer closes it once stored
-    stored = state.writer.submit(_store_blob, file, sha256)
-    state.storing.append(stored)
-    while len(state.storing) > BLOB_QUEUE:
-        state.storing.popleft().result()
+    blob_put_stream(file, sha256=sha256)
     asset = Asset(
         sha256=sha256,
         size=inspected.size,
@@ -326,14 +311,7 @@ def _ingest_one(state: _Batch, position: int, candidate: Candidate) -> None:
         source=state.source,
     )
     state.seen[sha256] = candidate.path
-    state.pending.append(_Pending(position=position, path=candidate.path, asset=asset, stored=stored))
-
-
-def _store_blob(file: IO[bytes], sha256: str) -> None:
-    try:
-        blob_put_stream(file, sha256=sha256)
-    finally:
-        file.close()
+    state.pending.append(_Pending(position=position, path=candidate.path, asset=asset))
 
 
 def _flush(state: _Batch) -> None:
@@ -343,24 +321,6 @@ def _flush(state: _Batch) -> None:
     state.flushed_at = time.monotonic()
     if refusals:
         retry_on_lost_connection(lambda: IngestItem.objects.bulk_create(refusals), what="ingest refusals")
-    if not pending:
-        return
-    # A row is inserted only once its blob is stored. A failed write ends the batch (as a failing
-    # store always has): the files before it are still recorded, then the error is raised.
-    failed: BaseException | None = None
-    for index, item in enumerate(pending):
-        failed = item.stored.exception()
-        if failed is not None:
-            pending = pending[:index]
-            break
-    try:
-        _insert_pending(state, pending)
-    finally:
-        if failed is not None:
-            raise failed
-
-
-def _insert_pending(state: _Batch, pending: list[_Pending]) -> None:
     if not pending:
         return
     accepted = state.accepted
