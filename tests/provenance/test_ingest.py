@@ -483,9 +483,8 @@ def test_stored_perceptual_hashes_are_imagehashs_own(ingest, tmp_path, mode):
 
 
 def test_a_blob_store_failure_ends_the_batch_after_recording_the_files_stored_before_it(ingest, tmp_path, settings):
-    """Blobs are written while the next file decodes; a row is inserted only once its blob is
-    stored, so a store that fails on the third file leaves the first two recorded, and no row
-    without its blob."""
+    """A row is inserted only once its blob is stored: a store that fails on the third file ends
+    the batch with the first two recorded, and no row without its blob."""
     folder = tmp_path / "in"
     paths = [write_image(folder / f"{name}.jpg", seed=seed) for name, seed in zip("abcd", range(60, 64), strict=True)]
     digests = [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]
