@@ -129,6 +129,8 @@ def _stream_size(stream) -> int:
 
 def _caption_pairs(names: list[str]) -> tuple[dict[str, str], set[str]]:
     """Map each file to its same-name `.txt` caption; return (captions, names that are captions)."""
+    if not any(name.lower().endswith(CAPTION_SUFFIX) for name in names):
+        return {}, set()  # the common case, without a path object per file
     by_stem: dict[tuple[str, str], list[str]] = {}
     for name in names:
         pure = PurePosixPath(name)

@@ -480,3 +480,24 @@ def test_stored_perceptual_hashes_are_imagehashs_own(ingest, tmp_path, mode):
     with Image.open(tmp_path / "image.png") as reference:
         expected = (str(imagehash.phash(reference)), str(imagehash.dhash(reference)))
     assert (Asset.objects.get().phash, Asset.objects.get().dhash) == expected
+
+
+def test_a_blob_store_failure_ends_the_batch_after_recording_the_files_stored_before_it(ingest, tmp_path, settings):
+    """A row is inserted only once its blob is stored: a store that fails on the third file ends
+    the batch with the first two recorded, and no row without its blob."""
+    folder = tmp_path / "in"
+    paths = [write_image(folder / f"{name}.jpg", seed=seed) for name, seed in zip("abcd", range(60, 64), strict=True)]
+    digests = [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]
+    assert len({digest[:2] for digest in digests}) == 4, "the seeds must give four different blob folders"
+    # A plain file where the third blob's folder should be: storing it fails (ENOTDIR).
+    blobs = tmp_path / "blobs"
+    assert settings.STORAGES["blobs"]["OPTIONS"]["location"] == str(blobs)
+    blobs.mkdir(exist_ok=True)
+    (blobs / digests[2][:2]).write_bytes(b"in the way")
+
+    with pytest.raises(NotADirectoryError):
+        ingest(folder)
+
+    assert sorted(Asset.objects.values_list("sha256", flat=True)) == sorted(digests[:2])
+    assert all(blob_exists(digest) for digest in digests[:2])
+    assert auditlog_verify().valid
