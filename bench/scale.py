@@ -37,11 +37,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import bench_line, django_setup, maybe_profile, postgres_drop, postgres_recreate, print_table, run_worker
-from snapshot import _consents  # real consents, granted by the consent service
+from snapshot import bench_world  # the same engineer, contributor, dataset and real consents
 
 TARGET_SECONDS = 30.0
 PG_DATABASE = "cleanroom_bench_scale"
-CONSENTS = 5
 TABLES = ("provenance_asset", "provenance_datasetmembership", "provenance_snapshotmember", "core_auditevent")
 
 
@@ -159,21 +158,13 @@ def _sizes() -> dict:
 
 def worker(assets: int, profile: bool) -> dict:
     django_setup()
-    from django.conf import settings
     from django.db import connection
 
     from core.audit import auditlog_verify
-    from core.roles import Role
-    from core.users import user_add
-    from provenance.services.contributors import contributor_add
-    from provenance.services.datasets import dataset_create
     from provenance.services.snapshots import snapshot_create
 
     result: dict = {}
-    engineer = user_add(username="bench-engineer", role=Role.ML_ENGINEER)
-    contributor = contributor_add(email="bench@example.org", name="Bench Contributor")
-    dataset = dataset_create(slug="bench", scopes=["ai_training", "generative_training"])
-    consents = _consents(contributor, CONSENTS, Path(settings.DATA_DIR) / "bench-consents")
+    engineer, contributor, dataset, consents = bench_world()
 
     started = time.perf_counter()
     _seed_assets(dataset, contributor, consents, assets)

@@ -67,6 +67,21 @@ def _consents(contributor, count: int, folder: Path) -> list:
     return consents
 
 
+def bench_world() -> tuple:
+    """(an ML engineer, a contributor, the `bench` dataset, CONSENTS real consents of theirs)."""
+    from django.conf import settings
+
+    from core.roles import Role
+    from core.users import user_add
+    from provenance.services.contributors import contributor_add
+    from provenance.services.datasets import dataset_create
+
+    engineer = user_add(username="bench-engineer", role=Role.ML_ENGINEER)
+    contributor = contributor_add(email="bench@example.org", name="Bench Contributor")
+    dataset = dataset_create(slug="bench", scopes=["ai_training", "generative_training"])
+    return engineer, contributor, dataset, _consents(contributor, CONSENTS, Path(settings.DATA_DIR) / "bench-consents")
+
+
 def _make_assets(dataset, contributor, consents: list, count: int) -> None:
     from django.db import transaction
 
@@ -126,20 +141,12 @@ def _append_events(count: int) -> None:
 
 def worker(assets: int, events: int, profile: bool, label: str) -> dict:
     django_setup()
-    from django.conf import settings
 
     from core.audit import auditlog_verify
-    from core.roles import Role
-    from core.users import user_add
-    from provenance.services.contributors import contributor_add
-    from provenance.services.datasets import dataset_create
     from provenance.services.snapshots import snapshot_create
 
     result: dict = {}
-    engineer = user_add(username="bench-engineer", role=Role.ML_ENGINEER)
-    contributor = contributor_add(email="bench@example.org", name="Bench Contributor")
-    dataset = dataset_create(slug="bench", scopes=["ai_training", "generative_training"])
-    consents = _consents(contributor, CONSENTS, Path(settings.DATA_DIR) / "bench-consents")
+    engineer, contributor, dataset, consents = bench_world()
 
     started = time.perf_counter()
     _make_assets(dataset, contributor, consents, assets)
