@@ -67,7 +67,8 @@ def build_world(size: int, jobs: int):
     base = BaseModel.objects.get(pk=demo["base_model"]["base_model_id"])
     run = training_request(snapshot_id=snapshot_id, base_model_id=base.pk, steps=4, seed=1, actor=engineer)
     trained = training_execute(run_id=run.pk, task_id=run.task_id)
-    assert trained["status"] == "succeeded", trained
+    assert trained.status == "succeeded", (trained.status, trained.error)
+    model_id = str(trained.artifact.pk)
 
     def png(image) -> bytes:
         buffer = io.BytesIO()
@@ -80,7 +81,7 @@ def build_world(size: int, jobs: int):
     done = []
     for seed in range(jobs):
         job = generation_request(
-            model_id=trained["model_id"], kind="inpaint", parameters={"prompt": "a small red kite", "steps": 4},
+            model_id=model_id, kind="inpaint", parameters={"prompt": "a small red kite", "steps": 4},
             seed=seed, image=png(photo), mask=png(Image.fromarray(mask, mode="L")), actor=product,
         )  # fmt: skip
         status = job_run(job_id=str(job.pk), task_id=job.task_id)

@@ -54,14 +54,16 @@ def embed_watermark(image: Image.Image, payload: int, *, verify: bool = True) ->
     `payload` is a watermark id in [0, 2**PAYLOAD_BITS), allocated by the caller. Raises
     WatermarkNotApplicable when the image cannot carry it: too small, too elongated, or (with
     `verify`, the default: one more decoder pass) when the marked image does not read back,
-    which is what happens on flat or very smooth images.
+    which is what happens on flat or very smooth images. The read-back is judged exactly as
+    strictly as `detect_watermark` judges its first attempt (the same share of the false-positive
+    limit), so a mark claimed here is one a verifier finds in the unmodified output.
     """
     backend = configured_backend()
     rgb = to_rgb(image)
     check_applicable(*rgb.size)
     marked = backend.embed(rgb, payload)
     if verify:
-        hit = backend.read_back(marked)
+        hit = backend.read_back(marked, max_false_positive=MAX_FALSE_POSITIVE / len(readers(backend)))
         if hit is None or hit.payload != payload:
             raise WatermarkNotApplicable("the image is too flat to carry a readable watermark")
     if image.mode in ("RGBA", "LA", "PA"):

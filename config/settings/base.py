@@ -460,6 +460,11 @@ if CLEANROOM_VERIFY_SPOOL_MAX_BYTES < CLEANROOM_VERIFY_MAX_BYTES:
 CLEANROOM_WATERMARK = {
     # rivagan | trustmark, or the dotted path of a generation.watermarks.base.WatermarkBackend subclass.
     "BACKEND": env_str("CLEANROOM_WATERMARK_BACKEND") or "rivagan",
+    # rivagan: where its models run (generation/watermarks/rivagan_engines.py): auto (torch on a
+    # GPU or a CPU with native bfloat16, else onnxruntime) | torch | onnxruntime; DEVICE for torch:
+    # auto (the GPU when there is one) | cpu | cuda | cuda:N.
+    "ENGINE": env_str("CLEANROOM_WATERMARK_ENGINE") or "auto",
+    "DEVICE": env_str("CLEANROOM_WATERMARK_DEVICE") or "auto",
     # trustmark: the operator's copy of TrustMark's files (never downloaded), one variant of Q/P/B/C.
     "TRUSTMARK_MODEL_DIR": env_str("CLEANROOM_TRUSTMARK_MODEL_DIR") or "",
     "TRUSTMARK_VARIANT": env_str("CLEANROOM_TRUSTMARK_VARIANT") or "Q",

@@ -9,7 +9,6 @@ and the OUTPUT_RELEASED event; the fingerprint joins the search index after that
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from collections.abc import Callable
@@ -135,9 +134,21 @@ def _run(job: GenerationJob, stages: _Stages) -> str:
 
 
 def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+    """The released file's pixels, losslessly. OpenCV's encoder at zlib level 1 with run-length
+    matching: ~6× faster than Pillow's default (level 6) at 1024², and on photos and generated
+    images no larger (bench/release.py)."""
+    import cv2
+    import numpy as np
+
+    if image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    pixels = np.asarray(image)
+    order = cv2.COLOR_RGBA2BGRA if image.mode == "RGBA" else cv2.COLOR_RGB2BGR
+    flags = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(pixels, order), flags)
+    if not ok:
+        raise RuntimeError(f"the {image.width}×{image.height} output could not be encoded as PNG")
+    return encoded.tobytes()
 
 
 def _output_for(job: GenerationJob, image: Image.Image, verdict: dict) -> tuple[Output, int]:

@@ -15,6 +15,7 @@ WATERMARKS: BackendRegistry[WatermarkBackend] = BackendRegistry(
     base=WatermarkBackend,
     builtins={
         "rivagan": "generation.watermarks.rivagan.RivaGanWatermark",
+        "rivagan-v1": "generation.watermarks.rivagan.RivaGanV1Watermark",
         "trustmark": "generation.watermarks.trustmark.TrustMarkWatermark",
     },
 )

@@ -71,9 +71,10 @@ class WatermarkBackend(ABC):
         """The mark in `rgb` (RGB), when an unmarked image would decode this well with probability
         below `max_false_positive`, all attempts together (as is, and mirrored with `try_mirror`)."""
 
-    def read_back(self, marked: Image.Image) -> WatermarkHit | None:
-        """The embedding's own check: the mark just made, read once, as it was made."""
-        return self.detect(marked, try_mirror=False, max_false_positive=MAX_FALSE_POSITIVE)
+    def read_back(self, marked: Image.Image, *, max_false_positive: float = MAX_FALSE_POSITIVE) -> WatermarkHit | None:
+        """The embedding's own check: the mark just made, read as it was made and judged as
+        strictly as `detect` with `max_false_positive` judges it (every attempt planned)."""
+        return self.detect(marked, try_mirror=True, max_false_positive=max_false_positive)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -95,8 +96,8 @@ def working_size(width: int, height: int) -> tuple[int, int]:
 
 
 def embedding_size(width: int, height: int) -> tuple[int, int]:
-    # Large images are marked at the working scale (the cost stays ~1 s); smaller ones at their
-    # own: upscaling them for the encoder and bringing the residual back down loses most of it.
+    # The shape rule every backend applies (check_applicable): large images are marked at a
+    # working scale, smaller ones at their own. Each backend then chooses its own working scale.
     return (width, height) if width * height <= WORKING_AREA else working_size(width, height)
 
 

@@ -21,8 +21,8 @@ false-positive limit. As in TrustMark's own `encode`, the image (or, past a 2:1 
 centre square; always the square for variant P) goes to the encoder at 256², and the residual,
 less its mean colour, is resized back onto the full-size pixels.
 
-Detection reads this backend's mark and then rivaGan's (outputs made before the switch; see
-`also_reads`), each with half the false-positive limit.
+Detection reads this backend's mark and then rivaGan's, v2 and v1 (outputs made before the
+switch; see `also_reads`), each with a third of the false-positive limit.
 
 Torch is imported here, so only workers import this module (the registry does, on first use).
 """
@@ -267,7 +267,7 @@ def decode(scores: np.ndarray, *, max_false_positive: float) -> Decoded | None:
 class TrustMarkWatermark(WatermarkBackend):
     name = NAME
     algorithm = ALGORITHM
-    also_reads = ("rivagan",)
+    also_reads = ("rivagan", "rivagan-v1")
 
     def embed(self, rgb: Image.Image, payload: int) -> Image.Image:
         return embed(rgb, payload)

@@ -134,7 +134,7 @@ def test_an_unknown_backend_is_refused(settings):
 
 def test_an_unknown_backend_names_the_setting_and_the_known_backends_wherever_it_is_used(settings):
     settings.CLEANROOM_WATERMARK = {"BACKEND": "dwtDct"}
-    expected = r"CLEANROOM_WATERMARK\['BACKEND'\]: unknown watermark backend 'dwtDct'; known: rivagan, trustmark"
+    expected = r"CLEANROOM_WATERMARK\['BACKEND'\]: unknown watermark backend 'dwtDct'; known: rivagan, rivagan-v1, trustmark"
     for use in (lambda: detect_watermark(photo("astronaut")), watermark_algorithm, lambda: read_watermark(photo("coffee"))):
         with pytest.raises(ImproperlyConfigured, match=expected):
             use()
@@ -157,8 +157,8 @@ def test_the_default_backend_is_rivagan_by_name_or_by_path(settings):
 
 @pytest.fixture(scope="module")
 def marked() -> dict[str, tuple[Image.Image, Image.Image]]:
-    """Original and marked: astronaut 512², coffee at its own 600×400, rocket 640×427 (downscaled
-    to the working area for the encoder, the residual brought back to full size)."""
+    """Original and marked: astronaut 512², coffee 600×400, rocket 640×427 (each downscaled to the
+    working area for the encoder, the residual brought back to full size)."""
     originals = {"astronaut": photo("astronaut"), "coffee": photo("coffee"), "rocket": photo("rocket")}
     return {name: (image, embed_watermark(image, PAYLOADS[name])) for name, image in originals.items()}
 
@@ -224,7 +224,7 @@ def unmarked_images() -> list[Image.Image]:
         left, top = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
         image = source.crop((left, top, left + w, top + h)).rotate(float(rng.uniform(-20, 20)), resample=Image.Resampling.BICUBIC)
         image = ImageEnhance.Color(image).enhance(float(rng.uniform(0.5, 1.5)))
-        # At least the working area (512²), so each is one decoder pass at one scale.
+        # At least the v1 working area (512²), so each is one decoder pass at one scale.
         images.append(image.resize((int(rng.integers(512, 700)), int(rng.integers(512, 700)))))
     yy, xx = np.mgrid[0:512, 0:512]
     images += [Image.fromarray(rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)) for _ in range(3)]
@@ -249,16 +249,17 @@ def test_unmarked_photos_and_textures_are_never_reported_as_marked():
 
 @pytest.mark.slow
 def test_model_sessions_are_loaded_once_per_process_and_not_shared_across_a_fork(marked):
-    from generation.watermarks import rivagan
+    from generation.watermarks import rivagan_engines
 
-    models = rivagan._models()
-    assert rivagan._models() is models
+    models = rivagan_engines.engine()
+    assert rivagan_engines.engine() is models
     read, write = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - the child reports through the pipe
         try:
-            fresh = rivagan._models()
-            os.write(write, b"ok" if fresh is not models and list(rivagan._sessions) == [os.getpid()] else b"shared")
+            fresh = rivagan_engines.engine()
+            owners = {pid for pid, _, _ in rivagan_engines._engines}
+            os.write(write, b"ok" if fresh is not models and owners == {os.getpid()} else b"shared")
         finally:
             os._exit(0)
     os.close(write)
