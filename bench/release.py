@@ -171,10 +171,10 @@ def main() -> None:
         job = build_world(256, 1)[0]
         core = one_core()
         watermark_engine = engine()
-        print(
-            f"one core (cpu {core}); watermark engine: {watermark_engine.name}"
-            f"{' ' + str(getattr(watermark_engine, 'dtype', '')) + ' on ' + str(getattr(watermark_engine, 'device', '')) if watermark_engine.name == 'torch' else ''}"
-        )
+        placed = ""
+        if watermark_engine.name == "torch":
+            placed = f" ({getattr(watermark_engine, 'dtype', '')} on {getattr(watermark_engine, 'device', '')})"
+        print(f"one core (cpu {core}); watermark engine: {watermark_engine.name}{placed}")
         results = {size: measure(job, size, args.rounds) for size in SIZES}
         baseline = measure(job, TARGET_SIZE, args.baseline_rounds, before=True)
 
@@ -187,7 +187,8 @@ def main() -> None:
         )
     print_table(["release stage, ms (median)", *STAGES, "total", "mark claimed", "PNG MB"], rows)
     now, before = results[TARGET_SIZE]["total"], baseline["total"]
-    print(f"{TARGET_SIZE}²: {before:.0f} ms before, {now:.0f} ms now ({before / now:.1f}× faster); {time.perf_counter() - started:.0f} s")
+    elapsed = time.perf_counter() - started
+    print(f"{TARGET_SIZE}²: {before:.0f} ms before, {now:.0f} ms now ({before / now:.1f}× faster); {elapsed:.0f} s")
     lines = [] if args.skip_guard_rails else guard_rails()
     print(bench_line(f"release_stage_ms_{TARGET_SIZE}", now, "ms", "<=", TARGET_MS))
     for line in lines:
