@@ -16,7 +16,7 @@ read-back, exactly as the worker runs them (generation/services/execution.py), a
    and flip, false matches, PSNR) in a subprocess; its BENCH lines are repeated here.
 
 Run: `.venv/bin/python bench/release.py [--rounds R] [--device cpu|cuda] [--skip-guard-rails]`
-(~10 min on 2 cores with the guard rails; ~1 min without).
+(~10 min on 2 cores with the guard rails, which bench/run_all.sh runs only here; ~2 min without).
 """
 
 from __future__ import annotations
@@ -139,9 +139,7 @@ def measure(job, size: int, rounds: int, *, before: bool = False) -> dict:
 def guard_rails() -> list[str]:
     """bench/soft_binding.py, in a subprocess: its BENCH lines."""
     script = Path(__file__).resolve().parent / "soft_binding.py"
-    completed = subprocess.run(
-        [sys.executable, str(script), "--negatives", "400", "--wm-negatives", "40"], stdout=subprocess.PIPE, text=True
-    )
+    completed = subprocess.run([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     print(completed.stdout, end="")
     if completed.returncode != 0:
         raise SystemExit(f"soft_binding.py failed (exit {completed.returncode})")

@@ -465,6 +465,10 @@ CLEANROOM_WATERMARK = {
     # auto (the GPU when there is one) | cpu | cuda | cuda:N.
     "ENGINE": env_str("CLEANROOM_WATERMARK_ENGINE") or "auto",
     "DEVICE": env_str("CLEANROOM_WATERMARK_DEVICE") or "auto",
+    # Detection also reads the marks of the backends the configured one replaced (rivagan-v1 for
+    # rivagan; rivagan and rivagan-v1 for trustmark). Off only where no output was ever released
+    # under them: their decoder passes are the larger part of checking an image that is not ours.
+    "READ_OLDER_MARKS": env_bool("CLEANROOM_WATERMARK_READ_OLDER_MARKS", True),
     # trustmark: the operator's copy of TrustMark's files (never downloaded), one variant of Q/P/B/C.
     "TRUSTMARK_MODEL_DIR": env_str("CLEANROOM_TRUSTMARK_MODEL_DIR") or "",
     "TRUSTMARK_VARIANT": env_str("CLEANROOM_TRUSTMARK_VARIANT") or "Q",

@@ -32,5 +32,12 @@ def configured_backend() -> WatermarkBackend:
 
 
 def readers(backend: WatermarkBackend) -> list[WatermarkBackend]:
-    """`backend`, then each backend whose older marks it still reads."""
+    """`backend`, then each backend whose older marks it still reads, unless
+    CLEANROOM_WATERMARK['READ_OLDER_MARKS'] is off (a deployment that never released an output
+    under them saves their decoder passes on every image that is not ours)."""
+    from django.conf import settings
+
+    configured = getattr(settings, "CLEANROOM_WATERMARK", {}) if settings.configured else {}
+    if not configured.get("READ_OLDER_MARKS", True):
+        return [backend]
     return [backend, *(WATERMARKS.load(name)() for name in backend.also_reads)]

@@ -88,3 +88,28 @@ def test_an_unknown_engine_is_refused_with_the_setting_named(settings):
     settings.CLEANROOM_WATERMARK = {**settings.CLEANROOM_WATERMARK, "ENGINE": "tensorrt"}
     with pytest.raises(ImproperlyConfigured, match=r"CLEANROOM_WATERMARK\['ENGINE'\] is 'tensorrt'"):
         embed_watermark(photo("astronaut"), 7)
+
+
+@pytest.mark.slow
+def test_older_marks_are_not_read_where_the_deployment_never_made_any(settings):
+    settings.CLEANROOM_WATERMARK = {**settings.CLEANROOM_WATERMARK, "BACKEND": "rivagan-v1"}
+    older = embed_watermark(photo("astronaut"), 779)
+    settings.CLEANROOM_WATERMARK = {**settings.CLEANROOM_WATERMARK, "BACKEND": "rivagan", "READ_OLDER_MARKS": False}
+    assert detect_watermark(older) is None
+
+
+@pytest.mark.gpu
+def test_on_a_gpu_the_mark_is_made_in_half_precision_and_reads_with_onnxruntime(settings, frames, engines):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device here")
+    onnx, _ = engines
+    on_gpu = TorchEngine(model_dir(), "cuda")
+    assert on_gpu.dtype == torch.float16
+    bits = np.random.default_rng(4).integers(0, 2, (2, 32)).astype(np.float32)
+    assert np.abs(on_gpu.residual(frames, bits) - onnx.residual(frames, bits)).mean() < 0.05
+    settings.CLEANROOM_WATERMARK = {**settings.CLEANROOM_WATERMARK, "ENGINE": "torch", "DEVICE": "cuda"}
+    marked = embed_watermark(photo("rocket"), 4343)
+    settings.CLEANROOM_WATERMARK = {**settings.CLEANROOM_WATERMARK, "ENGINE": "onnxruntime"}
+    hit = detect_watermark(marked, try_mirror=False)
+    assert hit is not None and hit.payload == 4343
