@@ -25,6 +25,7 @@ Robustness (bench/soft_binding.py): JPEG q=75, a resize to 50% and a 10% crop of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -102,7 +103,7 @@ LEGACY = Layout(LEGACY_NAME, LEGACY_ALGORITHM, working_area=512 * 512, small_at_
 class RivaGanWatermark(WatermarkBackend):
     name = NAME
     algorithm = WATERMARK_ALGORITHM
-    also_reads = (LEGACY_NAME,)
+    also_reads: ClassVar[tuple[str, ...]] = (LEGACY_NAME,)
     layout = CURRENT
 
     def embed(self, rgb: Image.Image, payload: int) -> Image.Image:
@@ -164,8 +165,8 @@ def embed_bits(rgb: Image.Image, word: np.ndarray, layout: Layout = CURRENT) -> 
     # 128): OpenCV's 8-bit resize and weighted add are fixed-point SIMD, several times faster
     # than float32 at 1024² and above, and the mark moves by less than 1/30 of a grey level.
     encoded = np.clip(np.rint(residual * RESIDUAL_UNITS + 128), 0, 255).astype(np.uint8)
-    encoded = cv2.resize(encoded, rgb.size, interpolation=cv2.INTER_CUBIC)
-    marked = cv2.addWeighted(original, 1.0, encoded, 1 / RESIDUAL_UNITS, -128 / RESIDUAL_UNITS, dtype=cv2.CV_8U)
+    resampled = cv2.resize(encoded, rgb.size, interpolation=cv2.INTER_CUBIC)
+    marked = cv2.addWeighted(original, 1.0, resampled, 1 / RESIDUAL_UNITS, -128 / RESIDUAL_UNITS, dtype=cv2.CV_8U)
     return Image.fromarray(marked)
 
 
