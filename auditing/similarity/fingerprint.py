@@ -322,16 +322,20 @@ def fingerprint_image(image: Image.Image, *, include_mirror: bool = True) -> Fin
     twice with the mirror; hashes only for an image too thin for keypoints (has_features)."""
     rgb = as_viewed_rgb(image)
     width, height = rgb.size
-    mirrored = ImageOps.mirror(rgb)
+    # The hashes and the keypoints read the grey image (imagehash converts to L itself): one
+    # conversion of the full-size pixels serves them all, with the same values.
+    gray = rgb.convert("L")
     size = working_size(width, height)
     points, descriptors = _empty_points(), _empty_descriptors()
     mirrored_points, mirrored_descriptors = _empty_points(), _empty_descriptors()
     if has_features(width, height):
-        points, descriptors, mirrored_points, mirrored_descriptors = _features(rgb, size, include_mirror=include_mirror)
+        points, descriptors, mirrored_points, mirrored_descriptors = _features(
+            rgb, size, include_mirror=include_mirror, gray=gray
+        )
     return Fingerprint(
-        phash=_hash_int(imagehash.phash(rgb)),
-        dhash=_hash_int(imagehash.dhash(rgb)),
-        phash_flipped=_hash_int(imagehash.phash(mirrored)),
+        phash=_hash_int(imagehash.phash(gray)),
+        dhash=_hash_int(imagehash.dhash(gray)),
+        phash_flipped=_hash_int(imagehash.phash(ImageOps.mirror(gray))),
         width=width,
         height=height,
         points=points,
@@ -342,11 +346,17 @@ def fingerprint_image(image: Image.Image, *, include_mirror: bool = True) -> Fin
 
 
 def _working_features(
-    rgb: Image.Image, size: tuple[int, int], *, include_mirror: bool, budget: int = MAX_KEYPOINTS
+    rgb: Image.Image,
+    size: tuple[int, int],
+    *,
+    include_mirror: bool,
+    budget: int = MAX_KEYPOINTS,
+    gray_full: Image.Image | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """ORB points and descriptors of `rgb` resized to `size`, then (if asked) of its mirror with
-    x mapped back into the unmirrored frame, so a homography through those points is a flip."""
-    gray = np.asarray(rgb.convert("L").resize(size, Image.Resampling.LANCZOS))
+    x mapped back into the unmirrored frame, so a homography through those points is a flip.
+    `gray_full`: `rgb` already converted to L, when the caller has it."""
+    gray = np.asarray((gray_full or rgb.convert("L")).resize(size, Image.Resampling.LANCZOS))
     # The colour copy is only needed for a keypoint-poor image.
     colour = functools.cache(lambda: np.asarray(rgb.resize(size, Image.Resampling.LANCZOS)))
     found = [_orb_features(gray, colour, budget)]
@@ -361,17 +371,17 @@ def _working_features(
 
 
 def _features(
-    rgb: Image.Image, size: tuple[int, int], *, include_mirror: bool
+    rgb: Image.Image, size: tuple[int, int], *, include_mirror: bool, gray: Image.Image | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """ORB points and descriptors of the working copy, then of its mirror (empty without it),
     each with those of the half-size copy and of the zoomed content region (content_region)
     where there is one, all in the working frame: verification matches them as one set."""
-    found = _working_features(rgb, size, include_mirror=include_mirror)
+    found = _working_features(rgb, size, include_mirror=include_mirror, gray_full=gray)
     # The same picture at half the working size: a crop (or any copy shown larger than the work)
     # is magnified in its working copy, and its features at this scale are at the work's own.
     coarse_size = (max(1, round(size[0] * _COARSE_FACTOR)), max(1, round(size[1] * _COARSE_FACTOR)))
     if min(coarse_size) >= MIN_FEATURE_SIDE:
-        coarse = _working_features(rgb, coarse_size, include_mirror=include_mirror, budget=_COARSE_KEYPOINTS)
+        coarse = _working_features(rgb, coarse_size, include_mirror=include_mirror, budget=_COARSE_KEYPOINTS, gray_full=gray)
         found = [
             (np.concatenate([points, extra * (size[0] / coarse_size[0])]), np.concatenate([descriptors, extra_rows]))
             for (points, descriptors), (extra, extra_rows) in zip(found, coarse, strict=True)
