@@ -9,9 +9,9 @@ false-positive bound).
 
 The working frame (TrustMark's approach): the image is resampled, aspect kept, to an area of
 256² (v2; v1 used 512²), or more where that is needed for each half's short side to reach 128
-pixels; the mark's residual is resampled back onto the full-size pixels. Embedding and
-detection then cost the same for a 512² or a 2048² output: one encoder pass and one decoder
-pass over 65,536 pixels, ~50 ms together on one core in bfloat16 (bench/release.py).
+pixels; the mark's residual is resampled back onto the full-size pixels. The models' cost is
+then the same for a 512² or a 2048² output: one encoder pass to embed and one decoder pass to
+read back, each over 65,536 pixels (bench/release.py measures the whole stage).
 Detection decodes a copy at that working scale (which undoes a resize), as is and mirrored
 (rivaGan does not survive a flip); the false-positive limit is split between the attempts.
 
