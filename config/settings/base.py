@@ -637,7 +637,7 @@ CLEANROOM_WORKER_QUEUES = env_list("CLEANROOM_WORKER_QUEUES", ["default", "audit
 # The queues whose tasks sign as the organisation, so only their workers hold the signing key and
 # only they are unready without it. `default`: core.run_background_job (exports, compliance
 # packs, signed snapshot manifests) and generation.verification_report; `gpu`: training.train
-# (model lineage) and generation.run_job (generated outputs). The audit queue only reads.
+# (model lineage) and generation.run_job / run_batch (generated outputs). The audit queue only reads.
 CLEANROOM_SIGNING_QUEUES = ["default", "gpu"]
 # A worker's consumer touches this file every CLEANROOM_WORKER_LIVENESS_SECONDS (core/liveness.py);
 # `cleanroom health` in a worker fails once it is 3 intervals old.

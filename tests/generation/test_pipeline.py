@@ -36,12 +36,12 @@ def jobs_of(batch: GenerationBatch) -> list[GenerationJob]:
 
 
 def test_a_batch_releases_every_job_in_order_each_with_its_own_signed_output(transactional_db, world, product):
-    batch = batch_of(world, product, ["a red apple", "a green pear", "a blue plum"])
+    batch = batch_of(world, product, ["a red apple", "a green pear"])
 
     results = batch_run(batch_id=str(batch.pk), task_id=batch.task_id)
 
     jobs = jobs_of(batch)
-    assert [j.status for j in jobs] == [JobStatus.SUCCEEDED] * 3, [j.error for j in jobs]
+    assert [j.status for j in jobs] == [JobStatus.SUCCEEDED] * 2, [j.error for j in jobs]
     assert results == {str(j.pk): JobStatus.SUCCEEDED for j in jobs}
     released = [e.subject_id for e in audit_events(event_type=EventType.OUTPUT_RELEASED)]
     assert released == [str(j.output.pk) for j in jobs]  # in the batch's order
