@@ -70,8 +70,8 @@ def build_world():
     base = BaseModel.objects.get(pk=demo["base_model"]["base_model_id"])
     run = training_request(snapshot_id=snapshot_id, base_model_id=base.pk, steps=2, seed=1, actor=engineer)
     trained = training_execute(run_id=run.pk, task_id=run.task_id)
-    assert trained["status"] == "succeeded", trained
-    return ModelArtifact.objects.select_related("base_model", "snapshot").get(pk=trained["model_id"]), product
+    assert trained.status == "succeeded", (trained.status, trained.error)
+    return ModelArtifact.objects.select_related("base_model", "snapshot").get(training_run=trained), product
 
 
 def serve_pipeline(artifact, device: str, pipeline) -> None:

@@ -9,6 +9,7 @@ is what the invisible watermark carries (a UUID does not fit in a watermark's pa
 from __future__ import annotations
 
 import uuid
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -17,6 +18,8 @@ from django.utils import timezone
 from core.models import TimeStampedModel
 from core.roles import Actor, Role, user_roles
 from training.models import ModelArtifact
+
+_QuerySet = TypeVar("_QuerySet", bound=models.QuerySet)
 
 # Operators and compliance see every job; a product team sees the jobs it requested.
 JOB_READERS_ALL: frozenset[str] = frozenset({Role.OPERATOR, Role.COMPLIANCE})
@@ -49,7 +52,7 @@ JOB_TRANSITIONS: dict[str, set[str]] = {
 JOB_FINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.WITHHELD, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
-def _requested_visible_to(queryset: models.QuerySet, user: Actor) -> models.QuerySet:
+def _requested_visible_to(queryset: _QuerySet, user: Actor) -> _QuerySet:
     # One rule for jobs and batches alike: operators and compliance see all, a product team
     # what it requested, anyone else nothing.
     roles = user_roles(user)
