@@ -20,8 +20,11 @@ The off loop runs before and after the on run; its mean is the baseline (a busy 
 both alike).
 
 - `--device cpu` (default, `--arch tiny`): the tiny model through the real loading code
-  (base model + LoRA, digests checked), at `--size` (512² by default: enough texture for the
-  watermark's work to be the real one).
+  (base model + LoRA, digests checked), at `--size` (256² by default: the watermark's smallest
+  working size, so its work is the real one) and 4 steps. Not 512²: the tiny VAE downsamples
+  only twice, so 512² means 256² latents and a 65,536-token attention in the VAE's middle block:
+  one 512² image took 21 minutes of inference on this 2-core machine (2026-12-06), against
+  seconds at 256².
 - `--device cuda --arch sd15,sdxl`: full-size Stable Diffusion 1.5 (512²) and SDXL (1024²)
   architectures with random weights (bench/sd_architectures.py: published hyper-parameters,
   nothing downloaded), 25 steps in fp16 (`--dtype bf16`), served by the same worker code (the
@@ -237,16 +240,17 @@ def main() -> None:
     parser.add_argument(
         "--arch", default=None, help="tiny (the CPU default), or sd15,sdxl (the CUDA default), or sd15-tiny,sdxl-tiny"
     )
-    parser.add_argument("--jobs", type=int, default=None, help="prompts per run (default 4 on the CPU, 16 on CUDA)")
-    parser.add_argument("--size", type=int, default=512, help="tiny model: output side in pixels")
-    parser.add_argument("--steps", type=int, default=25, help="denoising steps")
+    parser.add_argument("--jobs", type=int, default=None, help="prompts per run (default 3 on the CPU, 16 on CUDA)")
+    parser.add_argument("--size", type=int, default=256, help="tiny model: output side in pixels")
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default 4 on the CPU, 25 on CUDA)")
     parser.add_argument("--dtype", choices=("fp16", "bf16"), default="fp16", help="CUDA precision")
     parser.add_argument("--no-lora", dest="lora", action="store_false", help="skip the LoRA training step")
     parser.add_argument("--lora-steps", type=int, default=5)
     args = parser.parse_args()
     cuda = args.device.startswith("cuda")
     args.arch = args.arch or ("sd15,sdxl" if cuda else "tiny")
-    args.jobs = args.jobs or (16 if cuda else 4)
+    args.jobs = args.jobs or (16 if cuda else 3)
+    args.steps = args.steps or (25 if cuda else 4)
 
     with tempfile.TemporaryDirectory(prefix="cleanroom-bench-generation-") as folder:
         os.environ.update(
