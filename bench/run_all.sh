@@ -12,7 +12,7 @@ OUT="bench/out"
 mkdir -p "$OUT"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 status=0
-for bench in bench/ingest.py bench/snapshot.py bench/audit.py bench/near_duplicate.py bench/pii.py bench/nsfw.py bench/embeddings.py bench/output_provenance.py bench/release.py bench/review_ui.py bench/auditlog_csv.py bench/export.py bench/memory.py bench/accuracy.py bench/fuzz_ingest.py bench/load.py bench/reliability.py bench/scale.py bench/scale_embeddings.py; do
+for bench in bench/ingest.py bench/snapshot.py bench/audit.py bench/near_duplicate.py bench/pii.py bench/nsfw.py bench/embeddings.py bench/output_provenance.py bench/release.py bench/generation_throughput.py bench/review_ui.py bench/auditlog_csv.py bench/export.py bench/memory.py bench/accuracy.py bench/fuzz_ingest.py bench/load.py bench/reliability.py bench/scale.py bench/scale_embeddings.py; do
     name="$(basename "$bench" .py)"
     echo "== $bench" >&2
     args=()

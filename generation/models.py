@@ -9,6 +9,7 @@ is what the invisible watermark carries (a UUID does not fit in a watermark's pa
 from __future__ import annotations
 
 import uuid
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -17,6 +18,8 @@ from django.utils import timezone
 from core.models import TimeStampedModel
 from core.roles import Actor, Role, user_roles
 from training.models import ModelArtifact
+
+_QuerySet = TypeVar("_QuerySet", bound=models.QuerySet)
 
 # Operators and compliance see every job; a product team sees the jobs it requested.
 JOB_READERS_ALL: frozenset[str] = frozenset({Role.OPERATOR, Role.COMPLIANCE})
@@ -49,14 +52,48 @@ JOB_TRANSITIONS: dict[str, set[str]] = {
 JOB_FINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.WITHHELD, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
+def _requested_visible_to(queryset: _QuerySet, user: Actor) -> _QuerySet:
+    # One rule for jobs and batches alike: operators and compliance see all, a product team
+    # what it requested, anyone else nothing.
+    roles = user_roles(user)
+    if roles & JOB_READERS_ALL:
+        return queryset.all()
+    if Role.PRODUCT in roles:
+        return queryset.filter(requester=user)
+    return queryset.none()
+
+
 class GenerationJobQuerySet(models.QuerySet):
     def visible_to(self, user: Actor) -> GenerationJobQuerySet:
-        roles = user_roles(user)
-        if roles & JOB_READERS_ALL:
-            return self.all()
-        if Role.PRODUCT in roles:
-            return self.filter(requester=user)
-        return self.none()
+        return _requested_visible_to(self, user)
+
+
+class GenerationBatchQuerySet(models.QuerySet):
+    def visible_to(self, user: Actor) -> GenerationBatchQuerySet:
+        return _requested_visible_to(self, user)
+
+
+class GenerationBatch(TimeStampedModel):
+    """One request with many prompts: its jobs (`jobs`, ordered by `batch_index`) are run in
+    order by one `gpu` task (`generation.run_batch`, whose id is `task_id`), generation of one
+    overlapping the release of the one before. Each job keeps its own state, output and audit
+    trail; the batch only groups them. `created_at` is when it was queued.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # None: the platform's operator at the command line.
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    model = models.ForeignKey(ModelArtifact, on_delete=models.PROTECT, related_name="generation_batches")
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    task_id = models.CharField(max_length=64, blank=True)
+
+    objects = GenerationBatchQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"generation batch {self.id}"
 
 
 class GenerationJob(TimeStampedModel):
@@ -65,7 +102,8 @@ class GenerationJob(TimeStampedModel):
     `parameters` holds what the pipeline was asked for: prompt, negative_prompt, steps,
     guidance, strength, width, height, scale (each where the kind uses it), after defaults were
     applied, so a job can be re-run exactly with its `seed`. `stage_ms` records milliseconds
-    per stage: load, inference, moderation, watermark, fingerprint, sign. `warnings` lists what
+    per stage: load, inference, moderation, watermark, fingerprint, sign (and, in a batch,
+    release_wait: how long the finished image waited for the release thread). `warnings` lists what
     was accepted but unwise (a size far above the model's native one), as sentences.
     """
 
@@ -91,6 +129,9 @@ class GenerationJob(TimeStampedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     stage_ms = models.JSONField(default=dict)
     error = models.TextField(blank=True)
+    # A job of a batch request: its place in the batch (0-based), which is the order it runs in.
+    batch = models.ForeignKey(GenerationBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
+    batch_index = models.PositiveIntegerField(null=True, blank=True)
 
     objects = GenerationJobQuerySet.as_manager()
 

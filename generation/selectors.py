@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 
+from django.db.models import Prefetch
+
 from core.exceptions import ApplicationError, NotFound
 from core.roles import Actor
 from core.storage import blob_open
-from generation.models import GenerationJob, Output
+from generation.models import GenerationBatch, GenerationJob, Output
 
 
 def _uuid(value, what: str) -> uuid.UUID:
@@ -26,6 +28,22 @@ def job_get(*, job_id, user: Actor = None, anyone: bool = False) -> GenerationJo
     if job is None:
         raise NotFound(f"no generation job with id {job_id!r}", code="unknown_job")
     return job
+
+
+def batch_get(*, batch_id, user: Actor = None, anyone: bool = False) -> GenerationBatch:
+    """A batch `user` may see (the same rule as its jobs'), with its jobs and their outputs, or
+    NotFound as if absent."""
+    batches = GenerationBatch.objects.all() if anyone else GenerationBatch.objects.visible_to(user)
+    jobs = GenerationJob.objects.select_related("requester", "output").order_by("batch_index")
+    batch = (
+        batches.select_related("requester")
+        .prefetch_related(Prefetch("jobs", queryset=jobs))
+        .filter(pk=_uuid(batch_id, "batch"))
+        .first()
+    )
+    if batch is None:
+        raise NotFound(f"no generation batch with id {batch_id!r}", code="unknown_batch")
+    return batch
 
 
 def job_output(job: GenerationJob) -> Output | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,23 @@ def run_job(self, job_id: str, **unknown) -> str:
     if unknown:
         logger.warning("run_job ignores unknown arguments %s", sorted(unknown))
     return job_run(job_id=job_id, task_id=self.request.id or "")
+
+
+@shared_task(
+    bind=True,
+    name="generation.run_batch",
+    acks_late=True,
+    soft_time_limit=settings.CLEANROOM_GENERATION_BATCH_SOFT_TIME_LIMIT,
+    time_limit=settings.CLEANROOM_GENERATION_BATCH_TIME_LIMIT,
+)
+def run_batch(self, batch_id: str, **unknown) -> dict[str, str]:
+    """A batch's jobs in order, generation of one overlapping the release of the one before
+    (generation/services/pipeline.py); on the `gpu` queue like run_job."""
+    from generation.services.pipeline import batch_run
+
+    if unknown:
+        logger.warning("run_batch ignores unknown arguments %s", sorted(unknown))
+    return batch_run(batch_id=batch_id, task_id=self.request.id or "")
 
 
 @shared_task(bind=True, name="generation.verify", acks_late=True)

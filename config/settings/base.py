@@ -438,6 +438,12 @@ CLEANROOM_GENERATION: GenerationSettings = {
     "DEFAULT_STEPS": env_int("CLEANROOM_GENERATION_DEFAULT_STEPS", 25),
     "MAX_PIXELS": env_int("CLEANROOM_GENERATION_MAX_PIXELS", 1024 * 1024),
 }
+# A batch request (POST /api/v1/generation/batches/): at most this many prompts, one job each, run
+# in order by one `generation.run_batch` task. Its time limits cover the whole batch and stay
+# below the Redis visibility timeout (2 h), so a running batch is never handed to a second worker.
+CLEANROOM_GENERATION_MAX_BATCH = env_int("CLEANROOM_GENERATION_MAX_BATCH", 64)
+CLEANROOM_GENERATION_BATCH_SOFT_TIME_LIMIT = env_int("CLEANROOM_GENERATION_BATCH_SOFT_TIME_LIMIT", 6600)
+CLEANROOM_GENERATION_BATCH_TIME_LIMIT = env_int("CLEANROOM_GENERATION_BATCH_TIME_LIMIT", 6900)
 # `verify` through the API: uploads up to this size (50 MB) and this many pixels (4096 × 4096),
 # checked before a pixel is decoded; anyone may ask, at this rate per client.
 CLEANROOM_VERIFY_MAX_BYTES = env_int("CLEANROOM_VERIFY_MAX_BYTES", 50 * 1024 * 1024)
@@ -640,7 +646,7 @@ CLEANROOM_WORKER_QUEUES = env_list("CLEANROOM_WORKER_QUEUES", ["default", "audit
 # The queues whose tasks sign as the organisation, so only their workers hold the signing key and
 # only they are unready without it. `default`: core.run_background_job (exports, compliance
 # packs, signed snapshot manifests) and generation.verification_report; `gpu`: training.train
-# (model lineage) and generation.run_job (generated outputs). The audit queue only reads.
+# (model lineage) and generation.run_job / run_batch (generated outputs). The audit queue only reads.
 CLEANROOM_SIGNING_QUEUES = ["default", "gpu"]
 # A worker's consumer touches this file every CLEANROOM_WORKER_LIVENESS_SECONDS (core/liveness.py);
 # `cleanroom health` in a worker fails once it is 3 intervals old.

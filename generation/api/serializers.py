@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.serializers import OptionalTextField
-from generation.models import JobKind, JobStatus, Output
+from generation.models import JOB_FINAL, JobKind, JobStatus, Output
 
 # The parameters a request may carry; which of them a kind takes is the service's rule.
 PARAMETER_FIELDS = ("prompt", "negative_prompt", "steps", "guidance", "strength", "width", "height", "scale")
@@ -106,3 +106,59 @@ class JobSerializer(serializers.Serializer):
     device = serializers.CharField()
     error = OptionalTextField()
     output = OutputSerializer(allow_null=True)
+
+
+class BatchCreateSerializer(serializers.Serializer):
+    """A batch request: one text-to-image job per prompt, the other parameters shared."""
+
+    model = serializers.UUIDField(help_text="the model (ModelArtifact) id")
+    prompts = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        help_text="one job per prompt, run in this order (1 to CLEANROOM_GENERATION_MAX_BATCH, default 64)",
+    )
+    negative_prompt = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    steps = serializers.IntegerField(required=False, help_text="denoising steps (default: the server's)")
+    guidance = serializers.FloatField(required=False, help_text="classifier-free guidance scale (default 7.5)")
+    width = serializers.IntegerField(required=False, help_text="a multiple of 8 (default: the model's native size)")
+    height = serializers.IntegerField(required=False, help_text="a multiple of 8 (default: the model's native size)")
+    seed = serializers.IntegerField(
+        required=False, min_value=0, help_text="job k gets seed + k (default: a random seed per job, recorded on it)"
+    )
+
+    def parameters(self) -> dict[str, Any]:
+        shared = ("negative_prompt", "steps", "guidance", "width", "height")
+        return {name: self.validated_data[name] for name in shared if name in self.validated_data}
+
+
+class BatchProgressSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    finished = serializers.IntegerField(help_text="jobs in a final state")
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="jobs per status")
+
+
+class BatchSerializer(serializers.Serializer):
+    """A batch with its jobs in run order and how far it got."""
+
+    batch_id = serializers.UUIDField(source="pk")
+    model_id = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=JobKind.choices)
+    requester = serializers.CharField(source="requester.username", allow_null=True, default=None)
+    queued_at = serializers.DateTimeField(source="created_at")
+    progress = serializers.SerializerMethodField()
+    jobs = serializers.SerializerMethodField()
+
+    @extend_schema_field(BatchProgressSerializer)
+    def get_progress(self, batch) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for job in self._jobs(batch):
+            counts[job.status] = counts.get(job.status, 0) + 1
+        finished = sum(n for status, n in counts.items() if status in JOB_FINAL)
+        return {"total": sum(counts.values()), "finished": finished, "counts": counts}
+
+    @extend_schema_field(JobSerializer(many=True))
+    def get_jobs(self, batch) -> list[dict[str, Any]]:
+        return JobSerializer(self._jobs(batch), many=True).data
+
+    def _jobs(self, batch) -> list:
+        # Loaded once per batch for both fields (the view prefetches `jobs` with their outputs).
+        return sorted(batch.jobs.all(), key=lambda job: job.batch_index or 0)

@@ -24,7 +24,8 @@ from core.api.permissions import HasRole
 from core.roles import Role
 from generation.api import serializers as s
 from generation.models import GenerationJob
-from generation.selectors import job_get, output_file, output_get
+from generation.selectors import batch_get, job_get, output_file, output_get
+from generation.services.batches import generation_batch_request
 from generation.services.requests import generation_cancel, generation_request
 
 # Who may read jobs at all; which jobs each sees is GenerationJob.objects.visible_to.
@@ -122,3 +123,37 @@ class OutputDownloadView(APIView):
         response["ETag"] = f'"{output.sha256}"'
         response["X-Content-Type-Options"] = "nosniff"
         return response
+
+
+class BatchCreateView(APIView):
+    """One request, many prompts: one job per prompt, run in order by one `gpu` task."""
+
+    permission_classes = [HasRole(Role.PRODUCT)]
+
+    @extend_schema(
+        request=s.BatchCreateSerializer,
+        responses={202: OpenApiResponse(s.BatchSerializer, description="queued on the gpu queue"), **_errors(400, 403, 404, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.BatchCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        batch = generation_batch_request(
+            model_id=data["model"],
+            prompts=data["prompts"],
+            parameters=serializer.parameters(),
+            seed=data.get("seed"),
+            actor=request.user,
+        )
+        batch = batch_get(batch_id=batch.pk, user=request.user)
+        response = Response(s.BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
+        response["Location"] = f"/api/v1/generation/batches/{batch.pk}/"
+        return response
+
+
+class BatchDetailView(APIView):
+    permission_classes = [HasRole(*JOB_READERS)]
+
+    @extend_schema(responses={200: s.BatchSerializer, **_errors(403, 404)})
+    def get(self, request: Request, pk: str) -> Response:
+        return Response(s.BatchSerializer(batch_get(batch_id=pk, user=request.user)).data)

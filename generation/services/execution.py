@@ -5,14 +5,19 @@ Nothing of an output is stored before moderation passed. A withheld output is re
 size and the detector's verdict, never its pixels). A released output is stored once, as the
 signed PNG blob, and committed in one transaction with its fingerprint, the job's final state
 and the OUTPUT_RELEASED event; the fingerprint joins the search index after that commit.
+
+Two halves, `job_infer` (the model's work) and `job_release` (everything after it), each run
+under `guarded`, which turns any failure into the job's final state: a single job runs them one
+after the other (`job_run`), a batch runs them on two threads (generation/services/pipeline.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -42,12 +47,14 @@ class JobStopped(Exception):
     """The job left `running` (cancelled) while a stage ran: stop, release nothing."""
 
 
-class _Stages:
+class Stages:
+    """Milliseconds per stage of one job, recorded on it (`stage_ms`)."""
+
     def __init__(self) -> None:
         self.ms: dict[str, int] = {}
 
     @contextmanager
-    def timed(self, name: str):
+    def timed(self, name: str) -> Iterator[None]:
         started = time.perf_counter()
         try:
             yield
@@ -73,26 +80,42 @@ def job_run(*, job_id: str, task_id: str = "") -> str:
     if job is None:
         return "skipped"
     with heartbeat(GenerationJob, job.pk, running=JobStatus.RUNNING, task_id=task_id):
-        return _run_claimed(job)
+        stages = Stages()
+        inferred = guarded(job, stages, lambda: job_infer(job, stages))
+        if isinstance(inferred, Ended):
+            return inferred.status
+        released = guarded(job, stages, lambda: job_release(job, inferred, stages))
+        return released.status if isinstance(released, Ended) else released
 
 
-def _run_claimed(job: GenerationJob) -> str:
-    stages = _Stages()
+@dataclass(frozen=True)
+class Ended:
+    """A stage ended the job early (failed, or stopped by a cancel): its final status."""
+
+    status: str
+
+
+def guarded(
+    job: GenerationJob, stages: Stages, work: Callable[[], T], *, reraise: tuple[type[BaseException], ...] = ()
+) -> T | Ended:
+    """`work()`, or the job ended as its failure says: the one place where a stage's exception
+    becomes the job's final state. An exception of a `reraise` type (a batch's soft time limit)
+    fails the job and is raised again."""
     try:
-        return _run(job, stages)
+        return work()
     except JobStopped:
-        return GenerationJob.objects.values_list("status", flat=True).get(pk=job.pk)
+        return Ended(GenerationJob.objects.values_list("status", flat=True).get(pk=job.pk))
     except ApplicationError as exc:
         job_fail(job_id=job.pk, error=f"{exc.code}: {exc.message}", stage_ms=stages.ms)
-        return JobStatus.FAILED
     except ImproperlyConfigured as exc:
         logger.error("generation job %s failed: misconfigured: %s", job.pk, exc)
         job_fail(job_id=job.pk, error=f"{MISCONFIGURED}: {exc}", stage_ms=stages.ms)
-        return JobStatus.FAILED
     except Exception as exc:
         logger.exception("generation job %s failed", job.pk)
         job_fail(job_id=job.pk, error=f"{type(exc).__name__}: {exc}", stage_ms=stages.ms)
-        return JobStatus.FAILED
+        if isinstance(exc, reraise):
+            raise
+    return Ended(JobStatus.FAILED)
 
 
 def _check_running(job: GenerationJob) -> None:
@@ -101,7 +124,9 @@ def _check_running(job: GenerationJob) -> None:
     raise JobStopped()
 
 
-def _run(job: GenerationJob, stages: _Stages) -> str:
+def job_infer(job: GenerationJob, stages: Stages) -> Image.Image:
+    """The claimed job's image: the model checked again, its pipeline loaded (once per process),
+    inference run. Nothing is stored: the pixels go to `job_release` only."""
     # torch and diffusers load here, in the worker, on the first job.
     from generation.services.inference import generate, pipelines_for
 
@@ -117,6 +142,18 @@ def _run(job: GenerationJob, stages: _Stages) -> str:
     pipelines = stages.run("load", lambda: pipelines_for(artifact, device))
     image = stages.run("inference", lambda: generate(job, pipelines))
     _check_running(job)
+    return image
+
+
+def job_release(job: GenerationJob, image: Image.Image, stages: Stages) -> str:
+    """The release stage of one job, single or in a batch: moderation → withhold, or watermark →
+    fingerprint → sign → release. Returns the final status (`succeeded` or `withheld`).
+
+    The one home of the rule that nothing of an output is stored before moderation passed: the
+    output row, its watermark id and its blob are made only after the verdict.
+    """
+    artifact = job.model
+    _check_running(job)  # cancelled while its image waited for the release thread (a batch)
     verdict = stages.run("moderation", lambda: moderate(image))
     if verdict["flagged"]:
         _withhold(job, image, verdict, stages.ms)

@@ -31,8 +31,9 @@ from core.auditlog_verify import AUDITLOG_VERIFY_KIND
 from core.background import background_run, background_start
 from core.models import BackgroundJob
 from core.tokens import token_issue
-from generation.models import GenerationJob, Output, Verification
+from generation.models import GenerationBatch, GenerationJob, Output, Verification
 from generation.output_index import output_index_forget
+from generation.services.batches import generation_batch_request
 from generation.services.verification import verification_run
 from generation.services.verification_results import verification_report_sign
 from provenance.exports.jobs import export_start
@@ -171,6 +172,8 @@ MATRIX: list[tuple[str, tuple[int, ...]]] = [
     ("GET  /api/v1/generation/jobs/{job}/",           (401, 403,  403, 403, 403, 403, 403, 200, 200, 200)),
     ("POST /api/v1/generation/jobs/{job}/cancel/",    (401, 403,  403, 403, 403, 403, 403, 403, 200, 200)),
     ("GET  /api/v1/generation/outputs/{output}/",     (401, 403,  403, 403, 403, 403, 403, 200, 200, 200)),
+    ("POST /api/v1/generation/batches/",              (401, 403,  403, 403, 403, 403, 403, 403, 403, 202)),
+    ("GET  /api/v1/generation/batches/{batch}/",      (401, 403,  403, 403, 403, 403, 403, 200, 200, 200)),
     ("GET  /api/v1/generation/outputs/{output}/download/", (401, 403, 403, 403, 403, 403, 403, 200, 200, 200)),
     ("POST /api/v1/verify/",                          (202, 202,  202, 202, 202, 202, 202, 202, 202, 202)),
     ("GET  /api/v1/verify/{verification}/",           (200, 200,  200, 200, 200, 200, 200, 200, 200, 200)),
@@ -329,6 +332,15 @@ def job(trained, product) -> GenerationJob:
 
 
 @pytest.fixture
+def batch(trained, product) -> GenerationBatch:
+    """pia's queued batch of two prompts (no worker runs it)."""
+    return generation_batch_request(
+        model_id=trained.model.pk, prompts=["a lighthouse", "a harbour"], parameters={"width": SIZE, "height": SIZE, **FAST},
+        actor=product,
+    )  # fmt: skip
+
+
+@pytest.fixture
 def output(trained, product) -> Output:
     """pia's released output, run in-process."""
     return released(trained, product)[0]
@@ -477,6 +489,9 @@ BODIES: dict[str, Callable[[Scene, Any], Body]] = {
             "height": SIZE,
             **FAST,
         }
+    ),
+    "POST /api/v1/generation/batches/": lambda s, u: Body(
+        {"model": str(s.trained.model.pk), "prompts": ["a lighthouse", "a harbour"], "width": SIZE, "height": SIZE, **FAST}
     ),
     "POST /api/v1/verify/": _verify_body,
     "POST /verify/": _verify_page_body,
