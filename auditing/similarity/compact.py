@@ -33,11 +33,19 @@ from auditing.similarity.fingerprint import Fingerprint
 Loader = Callable[[list[str]], Mapping[str, Fingerprint]]
 
 SUBSET_DESCRIPTORS = 32
-# The compact vote index is an inverted file once it holds more codes than this (the engine's
-# `ivf_threshold` rule), with sqrt(n) lists: 4·sqrt(n) (the full index's) would take k-means
-# many minutes to train at 32M codes on two cores; training sees this many codes per list.
-_TRAINING_PER_LIST = 32
-_TRAINING_ITERATIONS = 10
+# The compact vote index is the engine's inverted file once it holds more codes than the
+# engine's `ivf_threshold` or this, whichever is lower: a query searches ~1,400 descriptors, and
+# a flat scan of 1.6M codes (50,000 entries) took ~3 s.
+COMPACT_IVF_CODES = 65_536
+# 2·sqrt(n) lists (~11,000 at 1M entries). A flat quantizer compares each of a query's ~1,400
+# descriptors with every centroid, and each of 32M added codes too (~50 minutes to fill on two
+# cores); an HNSW graph over the centroids finds a code's lists in logarithmic time. k-means
+# sees few codes per list and few rounds: at 32M codes the full rule (50 per list, 25 rounds)
+# would train for hours; the lists need only split the codes, not be optimal.
+_LISTS_PER_SQRT_N = 2
+_TRAINING_PER_LIST = 8
+_TRAINING_ITERATIONS = 5
+_HNSW_NEIGHBOURS = 16
 COMPACT_NPROBE = 16
 
 COMPACT_MAGIC = b"CRNDCMP\0"
@@ -54,10 +62,14 @@ def descriptor_subset(fingerprint: Fingerprint) -> np.ndarray:
     return fingerprint.descriptors[:SUBSET_DESCRIPTORS]
 
 
-def vote_inverted_file(data: np.ndarray, *, lists: int, training_rows: int, iterations: int | None = None) -> faiss.IndexBinaryIVF:
+def vote_inverted_file(
+    data: np.ndarray, *, lists: int, training_rows: int, iterations: int | None = None, graph_quantizer: bool = False
+) -> faiss.IndexBinaryIVF:
     """The engine's approximate descriptor index: a binary inverted file of `lists` lists,
-    k-means trained on `training_rows` random rows of `data` (nothing added yet)."""
-    ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(256), 256, lists)
+    k-means trained on `training_rows` random rows of `data` (nothing added yet); its lists are
+    found by a flat scan of the centroids, or with `graph_quantizer` through an HNSW graph."""
+    quantizer = faiss.IndexBinaryHNSW(256, _HNSW_NEIGHBOURS) if graph_quantizer else faiss.IndexBinaryFlat(256)
+    ivf = faiss.IndexBinaryIVF(quantizer, 256, lists)
     if iterations is not None:
         ivf.cp.niter = iterations
     sample = data[np.random.default_rng(0).choice(len(data), min(len(data), training_rows), replace=False)]
@@ -113,16 +125,21 @@ class CompactEntries:
             return self._votes
         ids, rows = np.concatenate(self._pending_ids), np.concatenate(self._pending_rows)
         self._pending_ids, self._pending_rows = [], []
-        if not isinstance(self._votes, faiss.IndexBinaryIVF) and self._votes.ntotal + len(rows) > self._ivf_threshold:
+        threshold = min(self._ivf_threshold, COMPACT_IVF_CODES)
+        if not isinstance(self._votes, faiss.IndexBinaryIVF) and self._votes.ntotal + len(rows) > threshold:
             held = self._votes.ntotal
             if held:
                 flat = faiss.downcast_IndexBinary(self._votes.index)
                 old_rows = faiss.vector_to_array(flat.xb).reshape(held, 32)
                 old_ids = faiss.vector_to_array(self._votes.id_map)
                 ids, rows = np.concatenate([old_ids, ids]), np.concatenate([old_rows, rows])
-            lists = max(1, int(math.sqrt(len(rows))))
+            lists = max(1, int(_LISTS_PER_SQRT_N * math.sqrt(len(rows))))
             self._votes = vote_inverted_file(
-                rows, lists=lists, training_rows=_TRAINING_PER_LIST * lists, iterations=_TRAINING_ITERATIONS
+                rows,
+                lists=lists,
+                training_rows=_TRAINING_PER_LIST * lists,
+                iterations=_TRAINING_ITERATIONS,
+                graph_quantizer=True,
             )
             self._votes.nprobe = COMPACT_NPROBE
         self._votes.add_with_ids(rows, ids)

@@ -112,7 +112,9 @@ def test_a_compact_index_saves_and_loads_and_answers_the_same(
         NearDuplicateIndex.load(tmp_path / "outputs.idx")
 
 
-def test_adding_to_a_loaded_compact_index_and_removing_from_it(tmp_path: Path, store: Store, photos: dict[str, Image.Image]) -> None:
+def test_adding_to_a_loaded_compact_index_and_removing_from_it(
+    tmp_path: Path, store: Store, photos: dict[str, Image.Image]
+) -> None:
     index = compact_index(store)
     index.save(tmp_path / "outputs.idx")
     loaded = NearDuplicateIndex.load(tmp_path / "outputs.idx", loader=store, compact_threshold=2)
@@ -129,7 +131,9 @@ def test_adding_to_a_loaded_compact_index_and_removing_from_it(tmp_path: Path, s
         del store.fingerprints["rocket"]
 
 
-def test_votes_of_a_compact_index_also_work_from_an_inverted_file(store: Store, photos: dict[str, Image.Image]) -> None:
+def test_votes_of_a_compact_index_also_work_from_an_inverted_file_saved_and_loaded(
+    tmp_path: Path, store: Store, photos: dict[str, Image.Image]
+) -> None:
     rng = np.random.default_rng(3)
     noise = [
         (f"noise-{n}", Fingerprint(int(rng.integers(2**63)), int(rng.integers(2**63)), int(rng.integers(2**63)), 512, 512,
@@ -137,10 +141,16 @@ def test_votes_of_a_compact_index_also_work_from_an_inverted_file(store: Store, 
         for n in range(60)
     ]  # fmt: skip
     loader = Store({**store.fingerprints, **dict(noise)})
-    index = NearDuplicateIndex.rebuild([*store.fingerprints.items(), *noise], loader=loader, compact_threshold=2, ivf_threshold=500)
+    index = NearDuplicateIndex.rebuild(
+        [*store.fingerprints.items(), *noise], loader=loader, compact_threshold=2, ivf_threshold=500
+    )
 
-    assert index.votes_approximate
-    assert [m.key for m in index.query(fingerprint_image(crop_90(photos["astronaut"])), k=1)] == ["astronaut"]
+    index.save(tmp_path / "outputs.idx")
+    loaded = NearDuplicateIndex.load(tmp_path / "outputs.idx", loader=loader, compact_threshold=2, ivf_threshold=500)
+
+    query = fingerprint_image(crop_90(photos["astronaut"]))
+    assert index.votes_approximate and loaded.votes_approximate
+    assert [m.key for m in index.query(query, k=1)] == [m.key for m in loaded.query(query, k=1)] == ["astronaut"]
 
 
 def test_a_compact_index_refuses_embeddings(store: Store) -> None:
