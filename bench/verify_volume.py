@@ -370,9 +370,9 @@ def worker(args: argparse.Namespace) -> None:
     exact_ms = []
     for (our, name, _copy), fingerprint in zip(copies, copy_fingerprints_, strict=True):
         started = time.perf_counter()
-        matches = exact.query(fingerprint)
+        exact_matches = exact.query(fingerprint)
         exact_ms.append((time.perf_counter() - started) * 1000)
-        exact_found[name].append(bool(matches) and matches[0].key == expected[our])
+        exact_found[name].append(bool(exact_matches) and exact_matches[0].key == expected[our])
     result.update(
         baseline_entries=len(exact),
         exact_query_ms=p50(exact_ms),

@@ -23,7 +23,7 @@ import math
 import struct
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, TypeVar, cast
 
 import faiss
 import numpy as np
@@ -31,6 +31,7 @@ import numpy as np
 from auditing.similarity.fingerprint import Fingerprint
 
 Loader = Callable[[list[str]], Mapping[str, Fingerprint]]
+BinaryIndex = TypeVar("BinaryIndex", bound=faiss.IndexBinary)
 
 SUBSET_DESCRIPTORS = 32
 # The compact vote index is the engine's inverted file once it holds more codes than the
@@ -53,9 +54,9 @@ COMPACT_VERSION = 1
 _HEADER = struct.Struct("<8sHQQ")  # magic, version, entry count, serialised vote index bytes
 
 
-def clone_binary(index: faiss.IndexBinary) -> faiss.IndexBinary:
+def clone_binary(index: BinaryIndex) -> BinaryIndex:
     """An independent copy (faiss's Python module has no clone for binary indexes)."""
-    return faiss.deserialize_index_binary(faiss.serialize_index_binary(index))
+    return cast(BinaryIndex, faiss.deserialize_index_binary(faiss.serialize_index_binary(index)))
 
 
 def descriptor_subset(fingerprint: Fingerprint) -> np.ndarray:
@@ -112,7 +113,7 @@ class CompactEntries:
         return self._hashes[entry_ids]
 
     def remove(self, entry_ids: list[int]) -> None:
-        self.vote_index().remove_ids(np.array(entry_ids, dtype=np.int64))  # type: ignore[arg-type]
+        self.vote_index().remove_ids(np.array(entry_ids, dtype=np.int64))
 
     @property
     def approximate(self) -> bool:
@@ -128,8 +129,8 @@ class CompactEntries:
         threshold = min(self._ivf_threshold, COMPACT_IVF_CODES)
         if not isinstance(self._votes, faiss.IndexBinaryIVF) and self._votes.ntotal + len(rows) > threshold:
             held = self._votes.ntotal
-            if held:
-                flat = faiss.downcast_IndexBinary(self._votes.index)
+            if held and isinstance(self._votes, faiss.IndexBinaryIDMap):
+                flat: Any = faiss.downcast_IndexBinary(self._votes.index)  # its codes (`xb`) are not in the stubs
                 old_rows = faiss.vector_to_array(flat.xb).reshape(held, 32)
                 old_ids = faiss.vector_to_array(self._votes.id_map)
                 ids, rows = np.concatenate([old_ids, ids]), np.concatenate([old_rows, rows])

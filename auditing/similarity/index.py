@@ -524,7 +524,7 @@ class NearDuplicateIndex:
 
     @classmethod
     def _load_compact(cls, path: Path, loader: Loader, **options: int) -> NearDuplicateIndex:
-        index = cls(loader=loader, **options)
+        index = cls(embedding_model="", loader=loader, **options)
         index._compact, keys, ids = CompactEntries.read(path, loader, ivf_threshold=index._ivf_threshold)
         index._id_of_key = dict(zip(keys, ids.tolist(), strict=True))
         index._key_of_id = dict(zip(ids.tolist(), keys, strict=True))

@@ -50,8 +50,8 @@ def store(photos: dict[str, Image.Image]) -> Store:
     return Store({name: fingerprint_image(photos[name], include_mirror=False) for name in REGISTERED})
 
 
-def compact_index(store: Store, **options: int) -> NearDuplicateIndex:
-    return NearDuplicateIndex.rebuild(store.fingerprints.items(), loader=store, compact_threshold=2, **options)
+def compact_index(store: Store) -> NearDuplicateIndex:
+    return NearDuplicateIndex.rebuild(store.fingerprints.items(), loader=store, compact_threshold=2)
 
 
 def test_an_index_above_its_compact_threshold_keeps_no_full_fingerprint(store: Store) -> None:
