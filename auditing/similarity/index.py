@@ -24,9 +24,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from auditing.similarity.compact import COMPACT_MAGIC, CompactEntries, Loader, clone_binary, vote_inverted_file
 from auditing.similarity.fingerprint import MIN_INLIERS, WORKING_EDGE, Fingerprint, Geometry, hamming, verify, working_size
-from auditing.similarity.index_files import read_index_files, write_index_files, write_inverted_file
-from auditing.similarity.vectors import DEFAULT_ANN_THRESHOLD, VectorIndex, ann_path
+from auditing.similarity.index_files import read_index_files, write_atomically, write_index_files, write_inverted_file
+from auditing.similarity.vectors import DEFAULT_ANN_THRESHOLD, VectorIndex, ann_path, embeddings_path
 
 # Candidate thresholds, in bits of 64: unrelated images sit at 31-36 (shared/FACTS.md).
 MAX_CANDIDATE_HASH_DISTANCE = 22
@@ -49,6 +50,7 @@ _VOTE_CANDIDATES = 8
 _HASH_CANDIDATES = 16
 EMBEDDING_CANDIDATES = 8
 MIN_EMBEDDING_SIMILARITY = 0.75
+_REBUILD_BATCH = 5_000
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,13 @@ def _hashes_agree(candidate: Candidate, query: Fingerprint, stored: Fingerprint)
     )
 
 
+def _hash_distances(query: Fingerprint, stored: tuple[int, int, int]) -> tuple[int, int, bool]:
+    """(pHash distance, dHash distance, whether the mirrored pHash was closer) to an entry's hashes."""
+    phash, dhash, phash_flipped = stored
+    direct, mirrored = hamming(query.phash, phash), hamming(query.phash, phash_flipped)
+    return min(direct, mirrored), hamming(query.dhash, dhash), mirrored < direct
+
+
 @contextmanager
 def _single_threaded() -> Iterator[None]:
     # One query is a few milliseconds of popcounts; faiss's OpenMP fan-out made it 10× slower
@@ -113,12 +122,26 @@ class NearDuplicateIndex:
 
     Descriptor votes use an exact flat index up to `ivf_threshold` descriptors and an inverted
     file (approximate, much faster) beyond it; the hash searches are always exact.
+
+    Given a `loader` (keys → their full fingerprints, from wherever they are stored), an index
+    of more than `compact_threshold` entries turns compact (auditing/similarity/compact.py):
+    it keeps only the hashes and a descriptor subset per entry, and reads the fingerprints of
+    the candidates it verifies through the loader. A compact index holds no embeddings.
     """
 
     def __init__(
-        self, *, ivf_threshold: int = 2_000_000, embedding_model: str = "", embedding_ann_threshold: int = DEFAULT_ANN_THRESHOLD
+        self,
+        *,
+        ivf_threshold: int = 2_000_000,
+        embedding_model: str = "",
+        embedding_ann_threshold: int = DEFAULT_ANN_THRESHOLD,
+        loader: Loader | None = None,
+        compact_threshold: int = 0,
     ) -> None:
         self._ivf_threshold = ivf_threshold
+        self._loader = loader
+        self._compact_threshold = compact_threshold
+        self._compact: CompactEntries | None = None
         self._embedding_ann_threshold = embedding_ann_threshold
         # Which model made the vectors (empty: none); vectors of two models never share an index.
         self.embedding_model = embedding_model
@@ -134,16 +157,48 @@ class NearDuplicateIndex:
         self._votes_stale = True
 
     def __len__(self) -> int:
-        return len(self._fingerprints)
+        return len(self._id_of_key)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._fingerprints
+        return key in self._id_of_key
 
     def keys(self) -> Iterable[str]:
-        return self._fingerprints.keys()
+        return self._id_of_key.keys()
+
+    @property
+    def compact(self) -> bool:
+        """Whether the index keeps only what candidate search needs (above its compact threshold)."""
+        return self._compact is not None
+
+    @property
+    def votes_approximate(self) -> bool:
+        """Whether the descriptor votes search an inverted file."""
+        if self._compact is not None:
+            return self._compact.approximate
+        if self._votes_stale:
+            self._rebuild_votes()
+        return isinstance(self._votes, faiss.IndexBinaryIVF)
 
     def fingerprint(self, key: str) -> Fingerprint:
-        return self._fingerprints[key]
+        if self._compact is None:
+            return self._fingerprints[key]
+        if key not in self._id_of_key:
+            raise KeyError(key)
+        return self._compact.loader([key])[key]
+
+    def _stored(self, keys: list[str]) -> Mapping[str, Fingerprint]:
+        """Full fingerprints of `keys`: held, or (compact) read in one call; a key the loader no
+        longer finds (its row was deleted meanwhile) is left out."""
+        if self._compact is None:
+            return {key: self._fingerprints[key] for key in keys}
+        return self._compact.loader(keys) if keys else {}
+
+    def _hashes_of(self, entry_id: int) -> tuple[int, int, int]:
+        """(pHash, dHash, mirrored pHash) of an entry."""
+        if self._compact is not None:
+            return self._compact.hashes_of(entry_id)
+        stored = self._fingerprints[self._key_of_id[entry_id]]
+        return stored.phash, stored.dhash, stored.phash_flipped
 
     @property
     def embedding_dim(self) -> int | None:
@@ -175,12 +230,23 @@ class NearDuplicateIndex:
 
     def copy(self) -> NearDuplicateIndex:
         """An independent index with the same entries: add to it while others query this one."""
+        if self._compact is not None:
+            twin = NearDuplicateIndex(
+                ivf_threshold=self._ivf_threshold, loader=self._loader, compact_threshold=self._compact_threshold
+            )
+            twin._compact = self._compact.copy()
+            twin._id_of_key, twin._key_of_id, twin._next_id = dict(self._id_of_key), dict(self._key_of_id), self._next_id
+            twin._phash = clone_binary(self._phash)
+            twin._dhash = clone_binary(self._dhash)
+            return twin
         return NearDuplicateIndex.rebuild(
             self._fingerprints.items(),
             embeddings=self.embeddings(),
             embedding_model=self.embedding_model,
             ivf_threshold=self._ivf_threshold,
             embedding_ann_threshold=self._embedding_ann_threshold,
+            loader=self._loader,
+            compact_threshold=self._compact_threshold,
         )
 
     def add(self, key: str, fingerprint: Fingerprint, *, embedding: np.ndarray | None = None) -> None:
@@ -192,7 +258,9 @@ class NearDuplicateIndex:
         stored L2-normalised)."""
         items = list(items)
         keys, vectors = self._checked_vectors(items, embeddings or {})
-        replaced = [key for key, _ in items if key in self._fingerprints]
+        if keys and (self._compact is not None or self._loader is not None):
+            raise ValueError("an index with a loader (compact above its threshold) holds no embeddings")
+        replaced = [key for key, _ in items if key in self._id_of_key]
         if replaced:
             self.remove_many(replaced)
         ids = np.arange(self._next_id, self._next_id + len(items), dtype=np.int64)
@@ -202,7 +270,8 @@ class NearDuplicateIndex:
         for row, (entry_id, (key, fingerprint)) in enumerate(zip(ids.tolist(), items, strict=True)):
             if key in self._id_of_key:
                 raise ValueError(f"key {key!r} given twice")
-            self._fingerprints[key] = fingerprint.without_mirror()
+            if self._compact is None:
+                self._fingerprints[key] = fingerprint.without_mirror()
             self._id_of_key[key] = entry_id
             self._key_of_id[entry_id] = key
             phashes[2 * row] = _code(fingerprint.phash)
@@ -211,8 +280,22 @@ class NearDuplicateIndex:
         self._phash.add_with_ids(phashes, np.repeat(ids, 2))
         self._dhash.add_with_ids(dhashes, ids)
         self._votes_stale = True
+        if self._compact is not None:
+            self._compact.put(ids.tolist(), [fingerprint for _, fingerprint in items])
+        elif self._loader is not None and len(self) > self._compact_threshold:
+            self._make_compact()
         if keys:
             self._vectors.add(np.array([self._id_of_key[key] for key in keys], dtype=np.int64), vectors)
+
+    def _make_compact(self) -> None:
+        """Move every entry into the compact tables and drop the full fingerprints."""
+        if self._loader is None:
+            raise RuntimeError("a compact index needs a loader")
+        self._compact = CompactEntries(self._loader, ivf_threshold=self._ivf_threshold)
+        held = [(self._id_of_key[key], fingerprint) for key, fingerprint in self._fingerprints.items()]
+        self._compact.put([entry_id for entry_id, _ in held], [fingerprint for _, fingerprint in held])
+        self._fingerprints = {}
+        self._votes, self._vote_owner, self._votes_stale = None, np.zeros(0, dtype=np.int64), True
 
     def _checked_vectors(
         self, items: list[tuple[str, Fingerprint]], embeddings: Mapping[str, np.ndarray]
@@ -234,13 +317,15 @@ class NearDuplicateIndex:
         for key in keys:
             entry_id = self._id_of_key.pop(key)
             del self._key_of_id[entry_id]
-            del self._fingerprints[key]
+            self._fingerprints.pop(key, None)
             ids.append(entry_id)
         selector = np.array(ids, dtype=np.int64)
         # faiss's Python wrapper takes an id array here; its SWIG signature names only IDSelector.
         self._phash.remove_ids(selector)  # type: ignore[arg-type]
         self._dhash.remove_ids(selector)  # type: ignore[arg-type]
         self._vectors.remove(ids)
+        if self._compact is not None:
+            self._compact.remove(ids)
         # Descriptor rows of removed entries stay until the next rebuild; their votes are ignored.
 
     def _rebuild_votes(self) -> None:
@@ -253,11 +338,7 @@ class NearDuplicateIndex:
         data = np.concatenate(blocks) if blocks else np.zeros((0, 32), dtype=np.uint8)
         if len(data) > self._ivf_threshold:
             lists = int(4 * np.sqrt(len(data)))
-            ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(256), 256, lists)
-            sample = data[np.random.default_rng(0).choice(len(data), min(len(data), 50 * lists), replace=False)]
-            ivf.train(sample)
-            ivf.nprobe = 16
-            index: faiss.IndexBinary = ivf
+            index: faiss.IndexBinary = vote_inverted_file(data, lists=lists, training_rows=50 * lists)
         else:
             index = faiss.IndexBinaryFlat(256)
         index.add(data)
@@ -267,9 +348,9 @@ class NearDuplicateIndex:
 
     def _hash_hits(self, fingerprint: Fingerprint) -> dict[int, tuple[int, int, bool]]:
         """Entry id → (pHash distance, dHash distance, whether the mirrored pHash was closer)."""
-        if not self._fingerprints:
+        if not self._id_of_key:
             return {}
-        k = min(_HASH_CANDIDATES, len(self._fingerprints))
+        k = min(_HASH_CANDIDATES, len(self._id_of_key))
         with _single_threaded():
             p_distances, p_ids = self._phash.search(_code(fingerprint.phash)[None, :], 2 * k)
             d_distances, d_ids = self._dhash.search(_code(fingerprint.dhash)[None, :], k)
@@ -277,23 +358,26 @@ class NearDuplicateIndex:
         for distance, entry_id in [*zip(p_distances[0], p_ids[0], strict=True), *zip(d_distances[0], d_ids[0], strict=True)]:
             if entry_id < 0 or distance > MAX_CANDIDATE_HASH_DISTANCE or entry_id in hits:
                 continue
-            stored = self._fingerprints[self._key_of_id[int(entry_id)]]
-            direct, mirrored = hamming(fingerprint.phash, stored.phash), hamming(fingerprint.phash, stored.phash_flipped)
-            hits[int(entry_id)] = (min(direct, mirrored), hamming(fingerprint.dhash, stored.dhash), mirrored < direct)
+            hits[int(entry_id)] = _hash_distances(fingerprint, self._hashes_of(int(entry_id)))
         return hits
 
     def _vote_hits(self, fingerprint: Fingerprint) -> Counter[int]:
-        if self._votes_stale:
-            self._rebuild_votes()
-        if self._votes is None:
-            raise RuntimeError("the descriptor-vote index was not built")
+        if self._compact is not None:
+            index = self._compact.vote_index()  # its ids are entry ids
+        else:
+            if self._votes_stale:
+                self._rebuild_votes()
+            if self._votes is None:
+                raise RuntimeError("the descriptor-vote index was not built")
+            index = self._votes
         queries = [d for d in (fingerprint.descriptors, fingerprint.mirrored_descriptors) if len(d)]
-        if not queries or self._votes.ntotal == 0:
+        if not queries or index.ntotal == 0:
             return Counter()
         with _single_threaded():
-            distances, rows = self._votes.search(np.concatenate(queries), 1)
+            distances, rows = index.search(np.concatenate(queries), 1)
         close = rows[:, 0][(distances[:, 0] <= _VOTE_DISTANCE) & (rows[:, 0] >= 0)]
-        votes = Counter(int(owner) for owner in self._vote_owner[close] if int(owner) in self._key_of_id)
+        owners = close if self._compact is not None else self._vote_owner[close]
+        votes = Counter(int(owner) for owner in owners if int(owner) in self._key_of_id)
         return Counter({entry_id: n for entry_id, n in votes.most_common(_VOTE_CANDIDATES) if n >= _MIN_VOTES})
 
     def candidates(
@@ -320,16 +404,9 @@ class NearDuplicateIndex:
         found = []
         for entry_id in {**hits, **dict.fromkeys(vote_counts), **dict.fromkeys(similar)}:
             key = self._key_of_id[entry_id]
-            if entry_id in hits:
-                phash_distance, dhash_distance, flipped = hits[entry_id]
-            else:
-                stored = self._fingerprints[key]
-                direct, mirrored = hamming(fingerprint.phash, stored.phash), hamming(fingerprint.phash, stored.phash_flipped)
-                phash_distance, dhash_distance, flipped = (
-                    min(direct, mirrored),
-                    hamming(fingerprint.dhash, stored.dhash),
-                    mirrored < direct,
-                )
+            phash_distance, dhash_distance, flipped = (
+                hits[entry_id] if entry_id in hits else _hash_distances(fingerprint, self._hashes_of(entry_id))
+            )
             similarity = similar.get(entry_id)
             if similarity is None and query_vector is not None and entry_id in self._vectors:
                 similarity = float(self._vectors.get(entry_id) @ query_vector[0])
@@ -368,8 +445,11 @@ class NearDuplicateIndex:
             embedding_candidates=embedding_candidates,
             min_similarity=min_similarity,
         )
+        stored_by_key = self._stored([candidate.key for candidate in candidates])
         for candidate in candidates:
-            stored = self._fingerprints[candidate.key]
+            stored = stored_by_key.get(candidate.key)
+            if stored is None:
+                continue
             verification = verify(fingerprint, stored, flipped_first=candidate.flipped_hash, min_inliers=min_inliers)
             if verification is not None:
                 matches.append(
@@ -406,7 +486,14 @@ class NearDuplicateIndex:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write every entry atomically (temp file in the same folder, fsync, rename); the
-        embeddings, if any, likewise to `embeddings_path(path)` (else that file is removed)."""
+        embeddings, if any, likewise to `embeddings_path(path)` (else that file is removed). A
+        compact index writes its own tables instead (auditing/similarity/compact.py)."""
+        if self._compact is not None:
+            compact = self._compact
+            write_atomically(Path(path), lambda out: compact.write(out, self._id_of_key.items()))
+            embeddings_path(path).unlink(missing_ok=True)
+            ann_path(path).unlink(missing_ok=True)
+            return
         write_index_files(
             Path(path),
             self._fingerprints.items(),
@@ -417,15 +504,35 @@ class NearDuplicateIndex:
         )
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], **options: int) -> NearDuplicateIndex:
+    def load(cls, path: str | os.PathLike[str], *, loader: Loader | None = None, **options: int) -> NearDuplicateIndex:
         """The index saved at `path`; above the approximate threshold its trained inverted file
-        is read from beside it, or trained from the vectors and saved there for the next load."""
+        is read from beside it, or trained from the vectors and saved there for the next load.
+        A compact index needs its `loader` again."""
+        with open(path, "rb") as head:
+            compact = head.read(len(COMPACT_MAGIC)) == COMPACT_MAGIC
+        if compact:
+            if loader is None:
+                raise ValueError("a compact index needs a loader")
+            return cls._load_compact(Path(path), loader, **options)
         items, model, embeddings, vectors_sha256 = read_index_files(Path(path))
-        index = cls(embedding_model=model, **options)
+        index = cls(embedding_model=model, loader=loader, **options)
         index._vectors.prefer_saved(ann_path(path), vectors_sha256)
         index.add_many(items, embeddings=embeddings)
         if index._vectors.approximate and not index._vectors.loaded_from_file:
             write_inverted_file(Path(path), index._vectors.write_inverted_file, vectors_sha256)
+        return index
+
+    @classmethod
+    def _load_compact(cls, path: Path, loader: Loader, **options: int) -> NearDuplicateIndex:
+        index = cls(embedding_model="", loader=loader, **options)
+        index._compact, keys, ids = CompactEntries.read(path, loader, ivf_threshold=index._ivf_threshold)
+        index._id_of_key = dict(zip(keys, ids.tolist(), strict=True))
+        index._key_of_id = dict(zip(ids.tolist(), keys, strict=True))
+        index._next_id = int(ids.max()) + 1 if len(ids) else 0
+        # The hash searches are rebuilt from the saved hashes (big-endian bytes, as `_code`).
+        codes = index._compact.hashes_of_many(ids).astype(">u8").view(np.uint8).reshape(len(ids), 3, 8)
+        index._phash.add_with_ids(np.ascontiguousarray(codes[:, [0, 2], :].reshape(-1, 8)), np.repeat(ids, 2))
+        index._dhash.add_with_ids(np.ascontiguousarray(codes[:, 1, :]), ids)
         return index
 
     @classmethod
@@ -435,10 +542,24 @@ class NearDuplicateIndex:
         *,
         embeddings: Mapping[str, np.ndarray] | None = None,
         embedding_model: str = "",
+        loader: Loader | None = None,
         **options: int,
     ) -> NearDuplicateIndex:
         """A fresh index from stored fingerprints (for example, the rows of a table), and the
         embeddings of some of them, made by `embedding_model`."""
-        index = cls(embedding_model=embedding_model, **options)
-        index.add_many(items, embeddings=embeddings)
+        index = cls(embedding_model=embedding_model, loader=loader, **options)
+        if index._loader is None:
+            index.add_many(items, embeddings=embeddings)
+            return index
+        # With a loader the index may turn compact: add in slices so that a million rows never
+        # sit in memory at once as full fingerprints.
+        if embeddings:
+            raise ValueError("an index with a loader (compact above its threshold) holds no embeddings")
+        batch: list[tuple[str, Fingerprint]] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) == _REBUILD_BATCH:
+                index.add_many(batch)
+                batch = []
+        index.add_many(batch)
         return index

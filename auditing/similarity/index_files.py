@@ -30,7 +30,7 @@ _FILE_HEADER = struct.Struct("<8sHQ")
 _ENTRY_HEADER = struct.Struct("<HI")
 
 
-def _write_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
+def write_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
     """A temp file in the same folder, fsynced, renamed over `target`, and the folder fsynced."""
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
@@ -71,11 +71,11 @@ def write_index_files(
             out.write(encoded_key)
             out.write(body)
 
-    _write_atomically(path, write_fingerprints)
+    write_atomically(path, write_fingerprints)
     if embeddings is None:
         embeddings_path(path).unlink(missing_ok=True)
     else:
-        _write_atomically(embeddings_path(path), lambda out: write_embeddings(out, embedding_model, embeddings, embedding_dim))
+        write_atomically(embeddings_path(path), lambda out: write_embeddings(out, embedding_model, embeddings, embedding_dim))
     if embeddings is None or inverted_file is None:
         ann_path(path).unlink(missing_ok=True)
     else:
@@ -88,7 +88,7 @@ def write_inverted_file(path: Path, write: Callable[[BinaryIO, bytes], None], ve
     """The trained inverted file beside the index at `path`; False (logged) where it cannot be
     written: it only saves the next start a training, so a read-only folder is no error."""
     try:
-        _write_atomically(ann_path(path), lambda out: write(out, vectors_sha256))
+        write_atomically(ann_path(path), lambda out: write(out, vectors_sha256))
     except OSError as exc:
         logger.warning("could not save the inverted file beside %s (%s): the next load trains it again", path, exc)
         return False

@@ -14,6 +14,10 @@ With an `embedder` (see `Embedder`), the index also holds the rows' image embedd
 configured model, saved beside it (`<name>.emb`); the model is part of the state, so
 configuring another one rebuilds the index (the embedder supplies stored vectors or computes
 missing ones).
+
+With a `loader` (keys → full fingerprints, read from the table) and a `compact_threshold`, an
+index of more rows than the threshold is compact (auditing/similarity/compact.py): rebuilt from
+the table in slices, saved as its own small file, and verifying candidates read on demand.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,6 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 from django.conf import settings
 
+from auditing.similarity.compact import Loader
 from auditing.similarity.near_duplicate import FINGERPRINT_VERSION, INDEX_VERSION, Fingerprint, NearDuplicateIndex
 from auditing.similarity.vectors import embeddings_path
 
@@ -145,7 +150,14 @@ class PersistedIndex:
         model: type[Any],
         fingerprint_field: str = "fingerprint",
         embedder: Embedder | None = None,
+        loader: Loader | None = None,
+        # Read at each build, so a setting can name it (and tests can change it).
+        compact_threshold: Callable[[], int] | None = None,
     ) -> None:
+        if loader is not None and embedder is not None:
+            raise ValueError("a compact index holds no embeddings: give a loader or an embedder, not both")
+        self.loader = loader
+        self.compact_threshold = compact_threshold
         self.file_name = file_name
         self.model = model
         self.fingerprint_field = fingerprint_field
@@ -158,6 +170,11 @@ class PersistedIndex:
 
     def path(self) -> Path:
         return index_dir() / self.file_name
+
+    def _index_options(self) -> dict[str, Any]:
+        if self.loader is None:
+            return {"embedding_ann_threshold": _ann_threshold()}
+        return {"loader": self.loader, "compact_threshold": self.compact_threshold() if self.compact_threshold else 0}
 
     def _embedding_model(self) -> str:
         return self.embedder.version() if self.embedder is not None else ""
@@ -177,10 +194,13 @@ class PersistedIndex:
         # next time (one extra rebuild), never fresh while missing a row.
         state = self.current_state()
         rows = self.model.objects.order_by("created_at", "pk").values_list("pk", self.fingerprint_field).iterator(chunk_size=500)
+        if self.loader is not None:
+            # Streamed: a compact index never holds every full fingerprint at once.
+            return state, NearDuplicateIndex.rebuild(_decoded(rows, self._what), **self._index_options())
         items = list(_decoded(rows, self._what))
         vectors = self._vectors([key for key, _ in items], state.embedding_model)
         return state, NearDuplicateIndex.rebuild(
-            items, embeddings=vectors, embedding_model=state.embedding_model, embedding_ann_threshold=_ann_threshold()
+            items, embeddings=vectors, embedding_model=state.embedding_model, **self._index_options()
         )
 
     def _save(self, path: Path, state: IndexState, index: NearDuplicateIndex) -> None:
@@ -208,7 +228,7 @@ class PersistedIndex:
                 or meta.get("embeddings_sha256") != _sha256_if_present(embeddings_path(path))
             ):
                 return None
-            index = NearDuplicateIndex.load(path, embedding_ann_threshold=_ann_threshold())
+            index = NearDuplicateIndex.load(path, **self._index_options())
         except (OSError, ValueError, KeyError, TypeError) as exc:
             logger.info("%s index at %s is unusable (%s); rebuilding", self._what, path, exc)
             return None

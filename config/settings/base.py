@@ -340,6 +340,13 @@ CLEANROOM_EMBEDDINGS = {
 CLEANROOM_EMBEDDINGS_ANN_THRESHOLD = env_int("CLEANROOM_EMBEDDINGS_ANN_THRESHOLD", 50_000)
 if CLEANROOM_EMBEDDINGS_ANN_THRESHOLD < 1:
     raise ImproperlyConfigured("CLEANROOM_EMBEDDINGS_ANN_THRESHOLD must be at least 1")
+# Above this many registered outputs the output registry's index turns compact: it keeps each
+# output's hashes and 32 strongest ORB descriptors (the votes in an inverted file) instead of
+# its whole ~25 KB fingerprint, and reads the fingerprints of the few candidates it verifies
+# from the database (auditing/similarity/compact.py; 1M outputs in ~2 GB: docs/scale.md).
+CLEANROOM_OUTPUT_INDEX_COMPACT_THRESHOLD = env_int("CLEANROOM_OUTPUT_INDEX_COMPACT_THRESHOLD", 50_000)
+if CLEANROOM_OUTPUT_INDEX_COMPACT_THRESHOLD < 0:
+    raise ImproperlyConfigured("CLEANROOM_OUTPUT_INDEX_COMPACT_THRESHOLD must be at least 0")
 CLEANROOM_AUDIT_ON_INGEST = env_bool("CLEANROOM_AUDIT_ON_INGEST", True)
 # An asset still `auditing` this long after its last change is re-enqueued by the reconciler.
 CLEANROOM_AUDIT_DEADLINE_SECONDS = env_int("CLEANROOM_AUDIT_DEADLINE_SECONDS", 900)

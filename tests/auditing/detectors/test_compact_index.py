@@ -1,0 +1,160 @@
+"""The near-duplicate index's large mode: above its compact threshold it keeps only what the
+candidate search needs and reads the fingerprints it verifies through a loader."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+from skimage import data as skimage_data
+
+from auditing.similarity.compact import SUBSET_DESCRIPTORS
+from auditing.similarity.near_duplicate import Fingerprint, NearDuplicateIndex, fingerprint_image
+
+REGISTERED = ["astronaut", "coffee", "chelsea", "camera", "immunohistochemistry"]
+
+
+class Store:
+    """A table of full fingerprints by key that counts how it is read."""
+
+    def __init__(self, fingerprints: dict[str, Fingerprint]) -> None:
+        self.fingerprints = fingerprints
+        self.calls: list[list[str]] = []
+
+    def __call__(self, keys: list[str]) -> dict[str, Fingerprint]:
+        self.calls.append(list(keys))
+        return {key: self.fingerprints[key] for key in keys if key in self.fingerprints}
+
+
+def jpeg_75(image: Image.Image) -> Image.Image:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=75)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def crop_90(image: Image.Image) -> Image.Image:
+    width, height = round(image.width * 0.9), round(image.height * 0.9)
+    return image.crop((image.width - width, 0, image.width, height))
+
+
+@pytest.fixture(scope="module")
+def photos() -> dict[str, Image.Image]:
+    return {name: Image.fromarray(getattr(skimage_data, name)()) for name in [*REGISTERED, "rocket", "moon"]}
+
+
+@pytest.fixture(scope="module")
+def store(photos: dict[str, Image.Image]) -> Store:
+    return Store({name: fingerprint_image(photos[name], include_mirror=False) for name in REGISTERED})
+
+
+def compact_index(store: Store) -> NearDuplicateIndex:
+    return NearDuplicateIndex.rebuild(store.fingerprints.items(), loader=store, compact_threshold=2)
+
+
+def test_an_index_above_its_compact_threshold_keeps_no_full_fingerprint(store: Store) -> None:
+    index = compact_index(store)
+
+    assert index.compact and len(index) == len(REGISTERED)
+    assert index._fingerprints == {}
+    assert not NearDuplicateIndex.rebuild(store.fingerprints.items(), loader=store, compact_threshold=10).compact
+    assert not NearDuplicateIndex.rebuild(store.fingerprints.items()).compact  # no loader: never compact
+
+
+def test_the_vote_index_holds_only_each_entrys_strongest_descriptors(store: Store) -> None:
+    index = compact_index(store)
+
+    assert index._compact is not None
+    assert index._compact.vote_index().ntotal == SUBSET_DESCRIPTORS * len(REGISTERED)
+
+
+@pytest.mark.parametrize("transform", [jpeg_75, crop_90, ImageOps.mirror], ids=["jpeg", "crop", "flip"])
+def test_a_copy_is_found_and_only_its_candidates_are_loaded_in_one_call(
+    store: Store, photos: dict[str, Image.Image], transform
+) -> None:
+    index = compact_index(store)
+    store.calls.clear()
+
+    [match, *_] = index.query(fingerprint_image(transform(photos["coffee"])))
+
+    assert match.key == "coffee"
+    assert len(store.calls) == 1 and len(store.calls[0]) < len(REGISTERED) + 1
+
+
+@pytest.mark.parametrize("name", ["rocket", "moon"])
+def test_an_unrelated_photo_matches_nothing_in_a_compact_index(store: Store, photos: dict[str, Image.Image], name: str) -> None:
+    assert compact_index(store).query(fingerprint_image(photos[name])) == []
+
+
+def test_an_entry_whose_row_is_gone_is_skipped_not_an_error(store: Store, photos: dict[str, Image.Image]) -> None:
+    index = compact_index(store)
+    partial = Store({key: value for key, value in store.fingerprints.items() if key != "coffee"})
+    index._compact.loader = partial  # type: ignore[union-attr]
+
+    assert index.query(fingerprint_image(photos["coffee"])) == []
+
+
+def test_a_compact_index_saves_and_loads_and_answers_the_same(
+    tmp_path: Path, store: Store, photos: dict[str, Image.Image]
+) -> None:
+    index = compact_index(store)
+    index.save(tmp_path / "outputs.idx")
+
+    loaded = NearDuplicateIndex.load(tmp_path / "outputs.idx", loader=store, compact_threshold=2)
+
+    assert loaded.compact and set(loaded.keys()) == set(REGISTERED)
+    query = fingerprint_image(crop_90(photos["chelsea"]))
+    assert [m.key for m in loaded.query(query)] == [m.key for m in index.query(query)] == ["chelsea"]
+    assert loaded.fingerprint("camera") == store.fingerprints["camera"]
+    with pytest.raises(ValueError, match="loader"):
+        NearDuplicateIndex.load(tmp_path / "outputs.idx")
+
+
+def test_adding_to_a_loaded_compact_index_and_removing_from_it(
+    tmp_path: Path, store: Store, photos: dict[str, Image.Image]
+) -> None:
+    index = compact_index(store)
+    index.save(tmp_path / "outputs.idx")
+    loaded = NearDuplicateIndex.load(tmp_path / "outputs.idx", loader=store, compact_threshold=2)
+    store.fingerprints["rocket"] = fingerprint_image(photos["rocket"], include_mirror=False)
+    try:
+        grown = loaded.copy()
+        grown.add("rocket", store.fingerprints["rocket"])
+        grown.remove("coffee")
+
+        assert [m.key for m in grown.query(fingerprint_image(jpeg_75(photos["rocket"])))] == ["rocket"]
+        assert grown.query(fingerprint_image(photos["coffee"])) == []
+        assert "rocket" not in loaded and "coffee" in loaded  # the copy is independent
+    finally:
+        del store.fingerprints["rocket"]
+
+
+def test_votes_of_a_compact_index_also_work_from_an_inverted_file_saved_and_loaded(
+    tmp_path: Path, store: Store, photos: dict[str, Image.Image]
+) -> None:
+    rng = np.random.default_rng(3)
+    noise = [
+        (f"noise-{n}", Fingerprint(int(rng.integers(2**63)), int(rng.integers(2**63)), int(rng.integers(2**63)), 512, 512,
+                                    rng.random((64, 2), dtype=np.float32) * 500, rng.integers(0, 256, (64, 32), dtype=np.uint8)))
+        for n in range(60)
+    ]  # fmt: skip
+    loader = Store({**store.fingerprints, **dict(noise)})
+    index = NearDuplicateIndex.rebuild(
+        [*store.fingerprints.items(), *noise], loader=loader, compact_threshold=2, ivf_threshold=500
+    )
+
+    index.save(tmp_path / "outputs.idx")
+    loaded = NearDuplicateIndex.load(tmp_path / "outputs.idx", loader=loader, compact_threshold=2, ivf_threshold=500)
+
+    query = fingerprint_image(crop_90(photos["astronaut"]))
+    assert index.votes_approximate and loaded.votes_approximate
+    assert [m.key for m in index.query(query, k=1)] == [m.key for m in loaded.query(query, k=1)] == ["astronaut"]
+
+
+def test_a_compact_index_refuses_embeddings(store: Store) -> None:
+    with pytest.raises(ValueError, match="no embeddings"):
+        NearDuplicateIndex.rebuild(
+            store.fingerprints.items(), loader=store, compact_threshold=2, embeddings={"coffee": np.ones(4, dtype=np.float32)}
+        )
