@@ -162,7 +162,7 @@ TRANSFORMS: dict[str, Callable[[Image.Image], Image.Image]] = {
     "crop10": crop_10,
     "flip": ImageOps.mirror,
 }
-TARGETS = ("jpeg75", "resize50", "crop10")
+TARGETS = ("jpeg75", "resize50", "crop10", "flip")
 
 
 # --- images that are not ours -------------------------------------------------------------------
@@ -239,7 +239,7 @@ def foreign_rivagan(image: Image.Image, rng: np.random.Generator) -> Image.Image
 
 def foreign_layout(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     """A random 64-bit word (almost surely not a codeword) in our own two-half layout."""
-    return rivagan._embed_bits(image.convert("RGB"), rng.integers(0, 2, 64))  # the bench's only private call
+    return rivagan.embed_bits(image.convert("RGB"), rng.integers(0, 2, 64))
 
 
 # --- the run ------------------------------------------------------------------------------------
