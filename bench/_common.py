@@ -36,6 +36,29 @@ def django_setup() -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
+def demo_trained_model(*, steps: int = 4):
+    """Inside a worker (Django set up): the demo world, a snapshot approved by two reviewers and a
+    LoRA trained on it for `steps` steps, all through the real services. Returns (the model
+    artifact, the demo product user)."""
+    from core.users import user_get
+    from demo.load import DATASET_SLUG, demo_load
+    from provenance.services.snapshots import snapshot_approve, snapshot_create
+    from training.models import BaseModel, ModelArtifact
+    from training.services import training_execute, training_request
+
+    demo = demo_load(stderr=io.StringIO())
+    engineer, product = user_get(username="demo-engineer"), user_get(username="demo-product")
+    snapshot_id = str(snapshot_create(dataset_slug=DATASET_SLUG, actor=engineer).pk)
+    for reviewer in ("demo-reviewer", "demo-reviewer-2"):
+        snapshot_approve(snapshot_id=snapshot_id, reviewer=user_get(username=reviewer))
+    base = BaseModel.objects.get(pk=demo["base_model"]["base_model_id"])
+    run = training_request(snapshot_id=snapshot_id, base_model_id=base.pk, steps=steps, seed=1, actor=engineer)
+    trained = training_execute(run_id=run.pk, task_id=run.task_id)
+    if trained.status != "succeeded":
+        raise SystemExit(f"the bench's LoRA training ended {trained.status}: {trained.error}")
+    return ModelArtifact.objects.select_related("base_model", "snapshot").get(training_run=trained), product
+
+
 def postgres_recreate(name: str) -> str:
     """Drop and create database `name`; return its URL."""
     import psycopg

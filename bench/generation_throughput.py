@@ -40,7 +40,6 @@ Run: `.venv/bin/python bench/generation_throughput.py [--jobs N] [--size PX] [--
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import sys
@@ -51,7 +50,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import bench_line, django_setup, print_table
+from _common import bench_line, demo_trained_model, django_setup, print_table
 
 PROMPTS = ("a lighthouse at dusk", "a red apple on a table", "a kite over the sea", "a city street in the rain")
 RELEASE_STAGES = ("moderation", "watermark", "fingerprint", "sign")
@@ -59,22 +58,7 @@ RELEASE_STAGES = ("moderation", "watermark", "fingerprint", "sign")
 
 def build_world():
     """The demo world, an approved snapshot and a LoRA trained on it: (model artifact, product user)."""
-    from core.users import user_get
-    from demo.load import DATASET_SLUG, demo_load
-    from provenance.services.snapshots import snapshot_approve, snapshot_create
-    from training.models import BaseModel, ModelArtifact
-    from training.services import training_execute, training_request
-
-    demo = demo_load(stderr=io.StringIO())
-    engineer, product = user_get(username="demo-engineer"), user_get(username="demo-product")
-    snapshot_id = str(snapshot_create(dataset_slug=DATASET_SLUG, actor=engineer).pk)
-    for reviewer in ("demo-reviewer", "demo-reviewer-2"):
-        snapshot_approve(snapshot_id=snapshot_id, reviewer=user_get(username=reviewer))
-    base = BaseModel.objects.get(pk=demo["base_model"]["base_model_id"])
-    run = training_request(snapshot_id=snapshot_id, base_model_id=base.pk, steps=2, seed=1, actor=engineer)
-    trained = training_execute(run_id=run.pk, task_id=run.task_id)
-    assert trained.status == "succeeded", (trained.status, trained.error)
-    return ModelArtifact.objects.select_related("base_model", "snapshot").get(training_run=trained), product
+    return demo_trained_model(steps=2)
 
 
 def serve_pipeline(artifact, device: str, pipeline) -> None:

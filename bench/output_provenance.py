@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import bench_line, django_setup, print_table
+from _common import bench_line, demo_trained_model, django_setup, print_table
 
 
 def median_ms(function, rounds: int) -> float:
@@ -50,25 +50,12 @@ def build_world(size: int, jobs: int):
     from PIL import Image
     from skimage import data as samples
 
-    from core.users import user_get
-    from demo.load import DATASET_SLUG, demo_load
     from generation.models import GenerationJob
     from generation.services.execution import job_run
     from generation.services.requests import generation_request
-    from provenance.services.snapshots import snapshot_approve, snapshot_create
-    from training.models import BaseModel
-    from training.services import training_execute, training_request
 
-    demo = demo_load(stderr=io.StringIO())
-    engineer, product = user_get(username="demo-engineer"), user_get(username="demo-product")
-    snapshot_id = str(snapshot_create(dataset_slug=DATASET_SLUG, actor=engineer).pk)
-    for reviewer in ("demo-reviewer", "demo-reviewer-2"):
-        snapshot_approve(snapshot_id=snapshot_id, reviewer=user_get(username=reviewer))
-    base = BaseModel.objects.get(pk=demo["base_model"]["base_model_id"])
-    run = training_request(snapshot_id=snapshot_id, base_model_id=base.pk, steps=4, seed=1, actor=engineer)
-    trained = training_execute(run_id=run.pk, task_id=run.task_id)
-    assert trained.status == "succeeded", (trained.status, trained.error)
-    model_id = str(trained.artifact.pk)
+    artifact, product = demo_trained_model(steps=4)
+    model_id = str(artifact.pk)
 
     def png(image) -> bytes:
         buffer = io.BytesIO()

@@ -43,7 +43,6 @@ Run: `.venv/bin/python bench/verify_volume.py` (1M: see docs/scale.md for its du
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import statistics
@@ -127,46 +126,12 @@ def distractor(base, rng: np.random.Generator, keypoints: int):
 
 
 def signed_output():
-    """One output released through the real path (as bench/output_provenance.py builds its
-    world): the demo, a snapshot approved by two reviewers, a LoRA of 4 steps, one inpainting job
-    run by the `gpu` worker's service."""
-    from PIL import Image
-    from skimage import data as samples
+    """One output released through the real path: bench/output_provenance.py's world (the demo, a
+    snapshot approved by two reviewers, a LoRA of 4 steps, one 512² inpainting job run by the
+    `gpu` worker's service)."""
+    from output_provenance import build_world
 
-    from core.users import user_get
-    from demo.load import DATASET_SLUG, demo_load
-    from generation.models import GenerationJob
-    from generation.services.execution import job_run
-    from generation.services.requests import generation_request
-    from provenance.services.snapshots import snapshot_approve, snapshot_create
-    from training.models import BaseModel
-    from training.services import training_execute, training_request
-
-    demo = demo_load(stderr=io.StringIO())
-    engineer, product = user_get(username="demo-engineer"), user_get(username="demo-product")
-    snapshot_id = str(snapshot_create(dataset_slug=DATASET_SLUG, actor=engineer).pk)
-    for reviewer in ("demo-reviewer", "demo-reviewer-2"):
-        snapshot_approve(snapshot_id=snapshot_id, reviewer=user_get(username=reviewer))
-    base = BaseModel.objects.get(pk=demo["base_model"]["base_model_id"])
-    run = training_request(snapshot_id=snapshot_id, base_model_id=base.pk, steps=4, seed=1, actor=engineer)
-    trained = training_execute(run_id=run.pk, task_id=run.task_id)
-
-    def png(image) -> bytes:
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        return buffer.getvalue()
-
-    photo = Image.fromarray(samples.astronaut()).convert("RGB").resize((512, 512), Image.Resampling.LANCZOS)
-    mask = np.zeros((512, 512), dtype=np.uint8)
-    mask[448:, :64] = 255
-    job = generation_request(
-        model_id=trained.artifact.pk, kind="inpaint", parameters={"prompt": "a small red kite", "steps": 4},
-        seed=0, image=png(photo), mask=png(Image.fromarray(mask, mode="L")), actor=product,
-    )  # fmt: skip
-    status = job_run(job_id=str(job.pk), task_id=job.task_id)
-    if status != "succeeded":
-        raise SystemExit(f"the generation job ended {status}: {GenerationJob.objects.get(pk=job.pk).error}")
-    return GenerationJob.objects.select_related("output").get(pk=job.pk).output
+    return build_world(512, 1)[0].output
 
 
 def insert_outputs(template_output, count: int) -> list[str]:

@@ -14,12 +14,10 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from core.audit import audit_append
 from core.exceptions import ApplicationError
-from core.models import EventType
 from core.roles import Actor, Role, actor_user, require_role
 from generation.models import GenerationBatch, GenerationJob, JobKind
-from generation.services.requests import generation_refusal_record
+from generation.services.requests import generation_refusal_record, job_requested_record
 from generation.services.rules import CheckedRequest, check_request
 from training.selectors import model_get
 from training.services import model_usable
@@ -78,22 +76,7 @@ def generation_batch_request(
                 batch_index=index,
                 task_id=batch_job_task_id(batch.task_id, index),
             )
-            audit_append(
-                actor=actor,
-                event_type=EventType.GENERATION_REQUESTED,
-                subject=job,
-                details={
-                    "model_id": str(artifact.pk),
-                    "kind": job.kind,
-                    "seed": job.seed,
-                    "parameters": job.parameters,
-                    "warnings": job.warnings,
-                    "input_sha256": "",
-                    "mask_sha256": "",
-                    "batch_id": str(batch.pk),
-                    "batch_index": index,
-                },
-            )
+            job_requested_record(job=job, actor=actor, batch_id=str(batch.pk), batch_index=index)
         transaction.on_commit(lambda: _enqueue(batch))
     return batch
 

@@ -98,22 +98,29 @@ def generation_request(
             # the moment it exists, before the broker has even seen the message.
             task_id=str(uuid.uuid4()),
         )
-        audit_append(
-            actor=actor,
-            event_type=EventType.GENERATION_REQUESTED,
-            subject=job,
-            details={
-                "model_id": str(artifact.pk),
-                "kind": job.kind,
-                "seed": job.seed,
-                "parameters": job.parameters,
-                "warnings": job.warnings,
-                "input_sha256": input_sha256,
-                "mask_sha256": mask_sha256,
-            },
-        )
+        job_requested_record(job=job, actor=actor)
         transaction.on_commit(lambda: _enqueue(job))
     return job
+
+
+def job_requested_record(*, job: GenerationJob, actor: Actor, **extra: Any) -> None:
+    """Append the job's GENERATION_REQUESTED event (inside the transaction that created it):
+    what was asked for, with `extra` details (a batch's id and the job's place in it)."""
+    audit_append(
+        actor=actor,
+        event_type=EventType.GENERATION_REQUESTED,
+        subject=job,
+        details={
+            "model_id": str(job.model_id),
+            "kind": job.kind,
+            "seed": job.seed,
+            "parameters": job.parameters,
+            "warnings": job.warnings,
+            "input_sha256": job.input_sha256,
+            "mask_sha256": job.mask_sha256,
+            **extra,
+        },
+    )
 
 
 def _enqueue(job: GenerationJob) -> None:
