@@ -29,7 +29,9 @@ A fresh PostgreSQL database (bench/_common.py) and data folder:
    from the table in one query, verify): recall per transform and time. Baseline in the same
    run: the exact (full, in-memory) index over ours + the first `--baseline` distractors, same
    query fingerprints. The watermark's share of a full soft-binding search: `detect_watermark`
-   on `--wm-copies` of the same copies (timed apart; the watermark is being sped up elsewhere).
+   on `--wm-copies` of the same copies, timed apart. Our 50 carry no mark, so this is the worst
+   case (every attempt runs: v2 and v1, as is and mirrored); a copy of a marked v2 output stops
+   at its first pass (bench/soft_binding.py's `watermark_detect_ms`).
 6. ≥ 200 unrelated images (soft-binding bench's `not_ours`: photo variants, generated images of
    other seeds, noise, gradients...) must match nothing.
 7. The verify API's manifest path for the signed output: POST /api/v1/verify/ through Django's
