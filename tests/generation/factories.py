@@ -18,7 +18,8 @@ from django.conf import settings
 from PIL import Image
 from skimage import data as samples
 
-from generation.models import GenerationJob, Output, Verification
+from generation.models import GenerationBatch, GenerationJob, Output, Verification
+from generation.services.batches import generation_batch_request
 from generation.services.execution import job_run
 from generation.services.requests import generation_request
 from generation.services.verification import verification_request
@@ -55,6 +56,14 @@ def requested_job(model, actor, *, kind: str = "inpaint", seed: int = 5, prompt:
     if kind == "text_to_image":
         parameters.update(width=SIZE, height=SIZE)
     return generation_request(model_id=model.pk, kind=kind, parameters=parameters, seed=seed, actor=actor, **extra)
+
+
+def requested_batch(
+    model, actor, *, prompts: tuple[str, ...] = ("a red apple", "a green pear"), seed: int = 10
+) -> GenerationBatch:
+    """A queued text-to-image batch on `model`, requested by `actor` (a product team) through the service."""
+    parameters = {"width": SIZE, "height": SIZE, **FAST}
+    return generation_batch_request(model_id=model.pk, prompts=list(prompts), parameters=parameters, seed=seed, actor=actor)
 
 
 def released(world, actor, *, kind: str = "inpaint", seed: int = 5) -> tuple[Output, bytes]:

@@ -32,7 +32,7 @@ from provenance.exports.jobs import export_start
 from provenance.services.contributors import contributor_add
 from tests.auditing.factories import flagged_finding
 from tests.core.factories import user_with_role
-from tests.generation.factories import png, released, requested_job, verification_of
+from tests.generation.factories import png, released, requested_batch, requested_job, verification_of
 from tests.support.pki import pki_install
 from tests.support.worlds import api_world, model_world, trainable_world
 from tests.training.factories import registered_base_model, requested_run
@@ -127,6 +127,7 @@ def fuzz_world_build(settings: Any, folder: Path, tiny_model_dir: Path) -> FuzzW
         "/api/v1/training-runs/": requested_run(trainable.snapshot, trainable.base_model, users["ml_engineer"]).pk,
         "/api/v1/models/": trained.model.pk,
         "/api/v1/generation/jobs/": requested_job(trained.model, users["product"]).pk,
+        "/api/v1/generation/batches/": requested_batch(trained.model, users["product"]).pk,
         "/api/v1/generation/outputs/": output.pk,
         "/api/v1/verify/": verification_of(png(noise)).pk,
         "/api/v1/exports/": export.pk,
