@@ -54,9 +54,10 @@ def output_index() -> NearDuplicateIndex:
     return _store.get()
 
 
-def output_index_add(entries: list[OutputFingerprint]) -> None:
-    """Add committed fingerprints to the index and save it (call after commit)."""
-    _store.add([(entry.pk, entry.fingerprint) for entry in entries])
+def output_index_sync() -> None:
+    """Add fingerprints just committed (and any other process's since) to this process's index,
+    in place; the file is rewritten only now and then (auditing/similarity/store.py)."""
+    _store.sync()
 
 
 def output_index_forget() -> None:

@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 
 from auditing.models import ProtectedWork
-from auditing.services.protected_index import protected_index_add
+from auditing.services.protected_index import protected_index_sync
 from auditing.similarity.embeddings import CandidateEmbeddings, candidate_embeddings, vector_to_bytes
 from auditing.similarity.near_duplicate import fingerprint_image, has_features
 from core.audit import actor_name, audit_append
@@ -65,8 +65,7 @@ def protected_add(*, paths: list[str], owner: str, reference: str = "", actor: A
             candidate.close()
         outcome.added.append((candidate.path, work))
     if outcome.added:
-        works = [work for _, work in outcome.added]
-        transaction.on_commit(lambda: protected_index_add(works))
+        transaction.on_commit(protected_index_sync)
     return outcome
 
 

@@ -81,8 +81,8 @@ __all__ = [
     "index_dir",
     "index_path",
     "protected_index",
-    "protected_index_add",
     "protected_index_forget",
+    "protected_index_sync",
 ]
 
 
@@ -100,10 +100,10 @@ def protected_index() -> NearDuplicateIndex:
     return _store.get()
 
 
-def protected_index_add(works: list[ProtectedWork]) -> None:
-    """Add committed works to the index and save it. Call after commit: the saved metadata
-    names the database's state, which must already include these works."""
-    _store.add([(work.pk, work.fingerprint) for work in works])
+def protected_index_sync() -> None:
+    """Add works just committed (and any other process's since) to this process's index, in
+    place; the file is rewritten only now and then (auditing/similarity/store.py)."""
+    _store.sync()
 
 
 def protected_index_forget() -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import struct
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
@@ -48,6 +49,7 @@ _TRAINING_PER_LIST = 8
 _TRAINING_ITERATIONS = 5
 _HNSW_NEIGHBOURS = 16
 COMPACT_NPROBE = 16
+RETRAIN_GROWTH = 4
 
 COMPACT_MAGIC = b"CRNDCMP\0"
 COMPACT_VERSION = 1
@@ -79,6 +81,24 @@ def vote_inverted_file(
     return ivf
 
 
+def _codes_of(index: faiss.IndexBinary) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, codes) held by a compact vote index: the flat one (an id map) or the inverted file."""
+    if index.ntotal == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 32), dtype=np.uint8)
+    if isinstance(index, faiss.IndexBinaryIDMap):
+        flat: Any = faiss.downcast_IndexBinary(index.index)  # its codes (`xb`) are not in the stubs
+        return faiss.vector_to_array(index.id_map), faiss.vector_to_array(flat.xb).reshape(-1, 32)
+    inverted: Any = faiss.downcast_IndexBinary(index)  # `invlists` is not in the stubs
+    lists = inverted.invlists
+    ids, codes = [], []
+    for number in range(lists.nlist):
+        size = lists.list_size(number)
+        if size:
+            ids.append(faiss.rev_swig_ptr(lists.get_ids(number), size).copy())
+            codes.append(faiss.rev_swig_ptr(lists.get_codes(number), size * 32).copy().reshape(size, 32))
+    return np.concatenate(ids).astype(np.int64), np.concatenate(codes)
+
+
 class CompactEntries:
     """Hashes and descriptor subsets by entry id, the vote index over the subsets, and the loader
     that reads full fingerprints for verification."""
@@ -90,6 +110,7 @@ class CompactEntries:
         self._pending_ids: list[np.ndarray] = []
         self._pending_rows: list[np.ndarray] = []
         self._votes: faiss.IndexBinary = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(256))
+        self._flush = threading.Lock()  # queries flush pending codes; one at a time
 
     def put(self, entry_ids: list[int], fingerprints: list[Fingerprint]) -> None:
         if not entry_ids:
@@ -120,31 +141,35 @@ class CompactEntries:
         return isinstance(self.vote_index(), faiss.IndexBinaryIVF)
 
     def vote_index(self) -> faiss.IndexBinary:
-        """The vote index with every added entry's subset (ids are entry ids); the add that
-        takes it past the threshold trains the inverted file from every code so far."""
-        if not self._pending_ids:
-            return self._votes
-        ids, rows = np.concatenate(self._pending_ids), np.concatenate(self._pending_rows)
-        self._pending_ids, self._pending_rows = [], []
-        threshold = min(self._ivf_threshold, COMPACT_IVF_CODES)
-        if not isinstance(self._votes, faiss.IndexBinaryIVF) and self._votes.ntotal + len(rows) > threshold:
-            held = self._votes.ntotal
-            if held and isinstance(self._votes, faiss.IndexBinaryIDMap):
-                flat: Any = faiss.downcast_IndexBinary(self._votes.index)  # its codes (`xb`) are not in the stubs
-                old_rows = faiss.vector_to_array(flat.xb).reshape(held, 32)
-                old_ids = faiss.vector_to_array(self._votes.id_map)
+        """The vote index with every added entry's subset (ids are entry ids). The add that takes
+        it past the threshold trains the inverted file from every code so far, and so does the add
+        that takes the inverted file to `RETRAIN_GROWTH` times the codes it was trained on (its
+        lists were sized for a quarter of them)."""
+        with self._flush:
+            if not self._pending_ids:
+                return self._votes
+            ids, rows = np.concatenate(self._pending_ids), np.concatenate(self._pending_rows)
+            self._pending_ids, self._pending_rows = [], []
+            total = self._votes.ntotal + len(rows)
+            if isinstance(self._votes, faiss.IndexBinaryIVF):
+                # Trained for (lists / 2)² codes: its list count says so, saved or not.
+                train = total > RETRAIN_GROWTH * (self._votes.nlist / _LISTS_PER_SQRT_N) ** 2
+            else:
+                train = total > min(self._ivf_threshold, COMPACT_IVF_CODES)
+            if train:
+                old_ids, old_rows = _codes_of(self._votes)
                 ids, rows = np.concatenate([old_ids, ids]), np.concatenate([old_rows, rows])
-            lists = max(1, int(_LISTS_PER_SQRT_N * math.sqrt(len(rows))))
-            self._votes = vote_inverted_file(
-                rows,
-                lists=lists,
-                training_rows=_TRAINING_PER_LIST * lists,
-                iterations=_TRAINING_ITERATIONS,
-                graph_quantizer=True,
-            )
-            self._votes.nprobe = COMPACT_NPROBE
-        self._votes.add_with_ids(rows, ids)
-        return self._votes
+                lists = max(1, int(_LISTS_PER_SQRT_N * math.sqrt(len(rows))))
+                self._votes = vote_inverted_file(
+                    rows,
+                    lists=lists,
+                    training_rows=_TRAINING_PER_LIST * lists,
+                    iterations=_TRAINING_ITERATIONS,
+                    graph_quantizer=True,
+                )
+                self._votes.nprobe = COMPACT_NPROBE
+            self._votes.add_with_ids(rows, ids)
+            return self._votes
 
     def copy(self) -> CompactEntries:
         twin = CompactEntries(self.loader, ivf_threshold=self._ivf_threshold)

@@ -14,14 +14,18 @@ it at PATH.emb, and above the approximate threshold the trained inverted file at
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import faiss
+import fasteners
 import numpy as np
 
 from auditing.similarity.compact import COMPACT_MAGIC, CompactEntries, Loader, clone_binary, vote_inverted_file
@@ -51,6 +55,11 @@ _HASH_CANDIDATES = 16
 EMBEDDING_CANDIDATES = 8
 MIN_EMBEDDING_SIMILARITY = 0.75
 _REBUILD_BATCH = 5_000
+# An inverted file that has grown to this many times the descriptors it was trained on is
+# trained again (its lists were sized for a quarter of what it holds): amortised, each
+# descriptor is trained on a bounded number of times.
+_RETRAIN_GROWTH = 4
+_LISTS_PER_SQRT_DESCRIPTORS = 4
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,31 @@ def _code(value: int) -> np.ndarray:
     return np.frombuffer(value.to_bytes(8, "big"), dtype=np.uint8)
 
 
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _reading(method: Method) -> Method:
+    """Run under the index's read lock (with other readers, never during an add or a remove)."""
+
+    @functools.wraps(method)
+    def locked(self: NearDuplicateIndex, *args: Any, **kwargs: Any) -> Any:
+        with self._guard.read_lock():
+            return method(self, *args, **kwargs)
+
+    return cast(Method, locked)
+
+
+def _writing(method: Method) -> Method:
+    """Run under the index's write lock (alone)."""
+
+    @functools.wraps(method)
+    def locked(self: NearDuplicateIndex, *args: Any, **kwargs: Any) -> Any:
+        with self._guard.write_lock():
+            return method(self, *args, **kwargs)
+
+    return cast(Method, locked)
+
+
 class NearDuplicateIndex:
     """Keyed fingerprints; `query` returns verified matches, best first.
 
@@ -127,6 +161,10 @@ class NearDuplicateIndex:
     of more than `compact_threshold` entries turns compact (auditing/similarity/compact.py):
     it keeps only the hashes and a descriptor subset per entry, and reads the fingerprints of
     the candidates it verifies through the loader. A compact index holds no embeddings.
+
+    Thread-safe: any number of threads query while one adds or removes entries in place (a
+    readers-writer lock: an add waits for the queries in flight and holds new ones back for its
+    own few milliseconds).
     """
 
     def __init__(
@@ -155,6 +193,8 @@ class NearDuplicateIndex:
         self._votes: faiss.IndexBinary | None = None
         self._vote_owner = np.zeros(0, dtype=np.int64)
         self._votes_stale = True
+        self._guard = fasteners.ReaderWriterLock()
+        self._votes_lock = threading.Lock()  # the lazy vote build, which a query may start
 
     def __len__(self) -> int:
         return len(self._id_of_key)
@@ -162,8 +202,9 @@ class NearDuplicateIndex:
     def __contains__(self, key: object) -> bool:
         return key in self._id_of_key
 
-    def keys(self) -> Iterable[str]:
-        return self._id_of_key.keys()
+    @_reading
+    def keys(self) -> list[str]:
+        return list(self._id_of_key)
 
     @property
     def compact(self) -> bool:
@@ -171,14 +212,29 @@ class NearDuplicateIndex:
         return self._compact is not None
 
     @property
+    @_reading
     def votes_approximate(self) -> bool:
         """Whether the descriptor votes search an inverted file."""
         if self._compact is not None:
             return self._compact.approximate
-        if self._votes_stale:
-            self._rebuild_votes()
-        return isinstance(self._votes, faiss.IndexBinaryIVF)
+        return isinstance(self._current_votes(), faiss.IndexBinaryIVF)
 
+    @property
+    @_reading
+    def vote_lists(self) -> int:
+        """How many lists the descriptor votes' inverted file has (0: the votes search every descriptor)."""
+        votes = self._compact.vote_index() if self._compact is not None else self._current_votes()
+        return int(votes.nlist) if isinstance(votes, faiss.IndexBinaryIVF) else 0
+
+    @_reading
+    def prepare_search(self) -> None:
+        """Build what queries need now (the descriptor votes), so that no query pays for it."""
+        if self._compact is not None:
+            self._compact.vote_index()
+        else:
+            self._current_votes()
+
+    @_reading
     def fingerprint(self, key: str) -> Fingerprint:
         if self._compact is None:
             return self._fingerprints[key]
@@ -207,6 +263,7 @@ class NearDuplicateIndex:
     def embedded_count(self) -> int:
         return len(self._vectors)
 
+    @_reading
     def embedding(self, key: str) -> np.ndarray | None:
         """The entry's unit-length embedding, or None when it has none."""
         entry_id = self._id_of_key[key]
@@ -223,11 +280,13 @@ class NearDuplicateIndex:
         to train it (False; also for an index that was not loaded or is exact)."""
         return self._vectors.loaded_from_file
 
+    @_reading
     def embeddings(self) -> dict[str, np.ndarray]:
         """Every entry's embedding, by key (read in bulk)."""
         ids, vectors = self._vectors.all()
         return {self._key_of_id[int(entry_id)]: vector for entry_id, vector in zip(ids, vectors, strict=True)}
 
+    @_reading
     def copy(self) -> NearDuplicateIndex:
         """An independent index with the same entries: add to it while others query this one."""
         if self._compact is not None:
@@ -253,6 +312,7 @@ class NearDuplicateIndex:
         """Add or replace `key`. Entries need no mirrored features; they are dropped to save memory."""
         self.add_many([(key, fingerprint)], embeddings={key: embedding} if embedding is not None else None)
 
+    @_writing
     def add_many(self, items: Iterable[tuple[str, Fingerprint]], *, embeddings: Mapping[str, np.ndarray] | None = None) -> None:
         """Add or replace entries; `embeddings` gives some of them an image embedding (any scale:
         stored L2-normalised)."""
@@ -279,11 +339,12 @@ class NearDuplicateIndex:
             dhashes[row] = _code(fingerprint.dhash)
         self._phash.add_with_ids(phashes, np.repeat(ids, 2))
         self._dhash.add_with_ids(dhashes, ids)
-        self._votes_stale = True
         if self._compact is not None:
             self._compact.put(ids.tolist(), [fingerprint for _, fingerprint in items])
         elif self._loader is not None and len(self) > self._compact_threshold:
             self._make_compact()
+        else:
+            self._add_votes(ids, [fingerprint for _, fingerprint in items])
         if keys:
             self._vectors.add(np.array([self._id_of_key[key] for key in keys], dtype=np.int64), vectors)
 
@@ -312,6 +373,7 @@ class NearDuplicateIndex:
     def remove(self, key: str) -> None:
         self.remove_many([key])
 
+    @_writing
     def remove_many(self, keys: Iterable[str]) -> None:
         ids = []
         for key in keys:
@@ -328,6 +390,46 @@ class NearDuplicateIndex:
             self._compact.remove(ids)
         # Descriptor rows of removed entries stay until the next rebuild; their votes are ignored.
 
+    def _add_votes(self, ids: np.ndarray, fingerprints: list[Fingerprint]) -> None:
+        """New entries' descriptors into the built vote index, in place; when the flat index would
+        pass its threshold, or the inverted file has grown to `_RETRAIN_GROWTH` times the
+        descriptors it was trained on (its lists too few for its size), it is rebuilt instead
+        (by the next query, or `prepare_search`)."""
+        if self._votes_stale or self._votes is None:
+            return
+        pairs = zip(ids.tolist(), fingerprints, strict=True)
+        held = [(entry_id, fp.descriptors) for entry_id, fp in pairs if len(fp.descriptors)]
+        if not held:
+            return
+        data = np.concatenate([descriptors for _, descriptors in held])
+        before = self._votes.ntotal
+        if isinstance(self._votes, faiss.IndexBinaryIVF):
+            # Trained for (lists / 4)² descriptors (`_rebuild_votes`).
+            outgrown = before + len(data) > _RETRAIN_GROWTH * (self._votes.nlist / _LISTS_PER_SQRT_DESCRIPTORS) ** 2
+        else:
+            outgrown = before + len(data) > self._ivf_threshold
+        if outgrown:
+            self._votes_stale = True
+            return
+        if before + len(data) > len(self._vote_owner):
+            # Grown by doubling: an add copies the owners now and then, not every time.
+            grown = np.zeros(max(before + len(data), 2 * len(self._vote_owner)), dtype=np.int64)
+            grown[:before] = self._vote_owner[:before]
+            self._vote_owner = grown
+        self._vote_owner[before : before + len(data)] = np.repeat(
+            [entry_id for entry_id, _ in held], [len(descriptors) for _, descriptors in held]
+        )
+        self._votes.add(data)
+
+    def _current_votes(self) -> faiss.IndexBinary:
+        """The vote index of a full (not compact) index, built first if stale."""
+        with self._votes_lock:
+            if self._votes_stale:
+                self._rebuild_votes()
+        if self._votes is None:
+            raise RuntimeError("the descriptor-vote index was not built")
+        return self._votes
+
     def _rebuild_votes(self) -> None:
         owners: list[np.ndarray] = []
         blocks: list[np.ndarray] = []
@@ -337,7 +439,7 @@ class NearDuplicateIndex:
                 owners.append(np.full(len(fingerprint.descriptors), self._id_of_key[key], dtype=np.int64))
         data = np.concatenate(blocks) if blocks else np.zeros((0, 32), dtype=np.uint8)
         if len(data) > self._ivf_threshold:
-            lists = int(4 * np.sqrt(len(data)))
+            lists = int(_LISTS_PER_SQRT_DESCRIPTORS * np.sqrt(len(data)))
             index: faiss.IndexBinary = vote_inverted_file(data, lists=lists, training_rows=50 * lists)
         else:
             index = faiss.IndexBinaryFlat(256)
@@ -362,14 +464,8 @@ class NearDuplicateIndex:
         return hits
 
     def _vote_hits(self, fingerprint: Fingerprint) -> Counter[int]:
-        if self._compact is not None:
-            index = self._compact.vote_index()  # its ids are entry ids
-        else:
-            if self._votes_stale:
-                self._rebuild_votes()
-            if self._votes is None:
-                raise RuntimeError("the descriptor-vote index was not built")
-            index = self._votes
+        # A compact index's vote ids are entry ids; a full one's are rows of `_vote_owner`.
+        index = self._compact.vote_index() if self._compact is not None else self._current_votes()
         queries = [d for d in (fingerprint.descriptors, fingerprint.mirrored_descriptors) if len(d)]
         if not queries or index.ntotal == 0:
             return Counter()
@@ -380,6 +476,7 @@ class NearDuplicateIndex:
         votes = Counter(int(owner) for owner in owners if int(owner) in self._key_of_id)
         return Counter({entry_id: n for entry_id, n in votes.most_common(_VOTE_CANDIDATES) if n >= _MIN_VOTES})
 
+    @_reading
     def candidates(
         self,
         fingerprint: Fingerprint,
@@ -421,6 +518,7 @@ class NearDuplicateIndex:
         )
         return found
 
+    @_reading
     def query(
         self,
         fingerprint: Fingerprint,
@@ -484,6 +582,7 @@ class NearDuplicateIndex:
         matches.sort(key=lambda m: (-m.inliers, m.phash_distance))
         return matches[:k]
 
+    @_reading
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write every entry atomically (temp file in the same folder, fsync, rename); the
         embeddings, if any, likewise to `embeddings_path(path)` (else that file is removed). A

@@ -3,9 +3,15 @@
 Used for the protected works (auditing/services/protected_index.py) and for generated outputs
 (generation/output_index.py). The file `<CLEANROOM_INDEX_DIR>/<name>` holds every row's
 fingerprint; `<name>.meta.json` beside it records what the file was built from (row count, the
-latest row's key and timestamp) and the file's sha256. The database is the truth: an index whose
-metadata disagrees with it (missing, stale, corrupt, or a crash between the two writes) is
-rebuilt from the fingerprints in the table and saved again, atomically.
+latest row's key and timestamp) and the file's sha256. The database is the truth.
+
+Rows are added, not rewritten: a process keeps its index level with the table by adding, in
+place, the rows created since its latest (`sync` after a commit, and every `get` that finds
+the table changed), so a release costs its own rows, not the index's size. The file lags and
+is rewritten now and then (`SAVE_AFTER_ROWS`, `SAVE_AFTER_SHARE`); a process start reads it and
+catches up from the table. An index that cannot be brought level that way (a missing or
+corrupt file, a crash between the two writes, rows deleted, another embedding model) is rebuilt
+from the fingerprints in the table and saved again, atomically.
 
 The table needs a `created_at` timestamp and a binary fingerprint field
 (`Fingerprint.to_bytes()`); the index is keyed by the row's primary key as a string.
@@ -32,6 +38,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,6 +50,17 @@ from auditing.similarity.near_duplicate import FINGERPRINT_VERSION, INDEX_VERSIO
 from auditing.similarity.vectors import embeddings_path
 
 logger = logging.getLogger(__name__)
+
+# A row's `created_at` is taken before its transaction commits, so a row committed late can be
+# older than rows already caught up on: catching up looks back this far before the latest row
+# held and adds whatever the index lacks.
+CATCH_UP_LOOKBACK = timedelta(minutes=10)
+# The file is rewritten once the index holds this many rows more than it, and this share of
+# its size more: a process start catches up on at most that many rows from the table.
+SAVE_AFTER_ROWS = 1_000
+SAVE_AFTER_SHARE = 0.02
+_CATCH_UP_ROUNDS = 3
+_CATCH_UP_BATCH = 500
 
 
 class Embedder(Protocol):
@@ -138,6 +156,25 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@dataclass
+class _Held:
+    """A process's index: the table's state it was last seen level with, the latest `created_at`
+    among its rows (where catching up starts), and how many rows its file holds."""
+
+    state: IndexState
+    index: NearDuplicateIndex
+    caught_up_to: datetime | None
+    saved_count: int
+
+    def save_due(self) -> bool:
+        behind = len(self.index) - self.saved_count
+        return behind >= max(SAVE_AFTER_ROWS, SAVE_AFTER_SHARE * self.saved_count)
+
+
+def _parsed(timestamp: str) -> datetime | None:
+    return datetime.fromisoformat(timestamp) if timestamp else None
+
+
 class PersistedIndex:
     """The index of every row of `model`: cached in the process, else read from its file, else
     rebuilt from the database (and the file rewritten)."""
@@ -164,9 +201,9 @@ class PersistedIndex:
         self.embedder = embedder
         self._what = model._meta.verbose_name
         self._lock = threading.Lock()
-        # Index folder → (the state it reflects, the index). Keyed by folder so tests and
-        # instances pointing at different data folders never share an index.
-        self._cache: dict[str, tuple[IndexState, NearDuplicateIndex]] = {}
+        # Index file → what this process holds of it. Keyed by path so tests and instances
+        # pointing at different data folders never share an index.
+        self._cache: dict[str, _Held] = {}
 
     def path(self) -> Path:
         return index_dir() / self.file_name
@@ -216,14 +253,16 @@ class PersistedIndex:
         }
         _write_json_atomically(_meta_path(path), meta)
 
-    def _load(self, path: Path, state: IndexState) -> NearDuplicateIndex | None:
-        """The saved index if it is intact and reflects `state`, else None."""
+    def _load(self, path: Path) -> _Held | None:
+        """The saved index if its files are intact, of this code's versions and of the configured
+        embedding model, whatever rows it is behind the table; else None."""
         try:
             meta = json.loads(_meta_path(path).read_text())
+            saved = _state_of(meta)
             if (
                 meta.get("index_version") != INDEX_VERSION
                 or meta.get("fingerprint_version") != FINGERPRINT_VERSION
-                or _state_of(meta) != state
+                or saved.embedding_model != self._embedding_model()
                 or meta.get("index_sha256") != _sha256(path)
                 or meta.get("embeddings_sha256") != _sha256_if_present(embeddings_path(path))
             ):
@@ -232,49 +271,88 @@ class PersistedIndex:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             logger.info("%s index at %s is unusable (%s); rebuilding", self._what, path, exc)
             return None
-        return index if state.held_by(index) else None
+        if not saved.held_by(index):
+            return None
+        return _Held(saved, index, _parsed(saved.latest_created_at), saved_count=saved.count)
 
     def get(self) -> NearDuplicateIndex:
+        """The index, level with the table: the process's own, else the saved file's, caught up
+        with the rows added since; rebuilt from the table only when neither can be."""
+        return self._level(save=False).index
+
+    def sync(self) -> None:
+        """Catch the index up with rows just committed (call after commit), and rewrite its file
+        once it lags the index by `SAVE_AFTER_ROWS` rows and `SAVE_AFTER_SHARE` of its size:
+        at volume a release adds its rows in place, it does not rewrite the file."""
+        self._level(save=True)
+
+    def _level(self, *, save: bool) -> _Held:
         path = self.path()
         state = self.current_state()
         with self._lock:
-            cached = self._cache.get(str(path))
-            if cached is not None and cached[0] == state:
-                return cached[1]
-            index = self._load(path, state)
-            if index is None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with _file_lock(path):
-                    index = self._load(path, state)  # another process may have just rebuilt it
-                    if index is None:
-                        state, index = self._from_database()
-                        self._save(path, state, index)
-            self._cache[str(path)] = (state, index)
-            return index
+            held = self._cache.get(str(path))
+            if held is None or held.state != state:
+                held = self._caught_up(path, held)
+                self._cache[str(path)] = held
+            if save and held.save_due():
+                self._save_if_fresher(path, held)
+            return held
 
-    def add(self, rows: list[tuple[object, bytes]]) -> None:
-        """Add committed rows `(key, fingerprint bytes)` to the index and save it. Call after
-        commit: the saved metadata names the database's state, which must already include them."""
-        if not rows:
-            return
-        path = self.path()
+    def _caught_up(self, path: Path, held: _Held | None) -> _Held:
+        if held is not None and held.index.embedding_model == self._embedding_model():
+            level = self._catch_up(held)
+            if level is not None:
+                return level
+        loaded = self._load(path)
+        level = self._catch_up(loaded) if loaded is not None else None
+        if level is not None:
+            return level
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock, _file_lock(path):
-            cached = self._cache.get(str(path))
-            base = cached[1] if cached is not None else self._load(path, self._file_state(path))
-            index = None
-            model = self._embedding_model()
-            if base is not None and base.embedding_model == model:
-                # Copy on write: other threads may be querying the cached index right now.
-                index = base.copy()
-                added = [(key, fp) for key, fp in _decoded(rows, self._what) if key not in base]
-                index.add_many(added, embeddings=self._vectors([key for key, _ in added], model))
-            state = self.current_state()
-            if index is None or not state.held_by(index):
-                # Someone else added rows meanwhile, or there was no usable index: start over.
-                state, index = self._from_database()
+        with _file_lock(path):
+            loaded = self._load(path)  # another process may have just rebuilt it
+            level = self._catch_up(loaded) if loaded is not None else None
+            if level is not None:
+                return level
+            state, index = self._from_database()
             self._save(path, state, index)
-            self._cache[str(path)] = (state, index)
+            index.prepare_search()
+            return _Held(state, index, _parsed(state.latest_created_at), saved_count=state.count)
+
+    def _catch_up(self, held: _Held) -> _Held | None:
+        """`held` with the table's rows it lacks added in place: those created since its latest
+        row, looking back `CATCH_UP_LOOKBACK` for rows committed late. None when that does not
+        make it level with the table (rows deleted or rewritten, or no end to a burst of adds):
+        then it must be rebuilt."""
+        index, since = held.index, held.caught_up_to
+        for _ in range(_CATCH_UP_ROUNDS):
+            state = self.current_state()
+            rows = self.model.objects.all()
+            if since is not None:
+                rows = rows.filter(created_at__gte=since - CATCH_UP_LOOKBACK)
+            recent = list(rows.values_list("pk", "created_at"))
+            missing = [key for key, _ in recent if str(key) not in index]
+            for start in range(0, len(missing), _CATCH_UP_BATCH):
+                fetched = self.model.objects.filter(pk__in=missing[start : start + _CATCH_UP_BATCH])
+                items = list(_decoded(fetched.values_list("pk", self.fingerprint_field), self._what))
+                index.add_many(items, embeddings=self._vectors([key for key, _ in items], index.embedding_model))
+            since = max([created for _, created in recent], default=since)
+            if missing:
+                logger.debug("%s index caught up on %d rows", self._what, len(missing))
+            if state.held_by(index):
+                index.prepare_search()
+                return _Held(state, index, since, held.saved_count)
+            if len(index) > state.count and not missing:
+                return None  # rows left the table
+        return None
+
+    def _save_if_fresher(self, path: Path, held: _Held) -> None:
+        """Rewrite the file from `held`, unless another process saved one at least as full."""
+        with _file_lock(path):
+            on_disk = self._file_state(path).count
+            if on_disk < held.state.count:
+                self._save(path, held.state, held.index)
+                on_disk = held.state.count
+            held.saved_count = on_disk
 
     def _file_state(self, path: Path) -> IndexState:
         """The state the file on disk claims to reflect (a placeholder that matches nothing if none)."""

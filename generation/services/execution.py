@@ -236,7 +236,7 @@ def _release(job: GenerationJob, output: Output, signed: bytes, label: str, fing
             "watermark_note": output.watermark_note,
         }
         Output.objects.filter(pk=output.pk).update(**fields, updated_at=now)
-        entry, _ = OutputFingerprint.objects.update_or_create(output=output, defaults={"fingerprint": fingerprint})
+        OutputFingerprint.objects.update_or_create(output=output, defaults={"fingerprint": fingerprint})
         job_transition(job_id=job.pk, to=JobStatus.SUCCEEDED, reason="output released", finished_at=now, stage_ms=stage_ms)
         audit_append(
             actor=None,
@@ -250,10 +250,10 @@ def _release(job: GenerationJob, output: Output, signed: bytes, label: str, fing
                 "watermark_note": output.watermark_note,
             },
         )
-        transaction.on_commit(lambda: _index(entry))
+        transaction.on_commit(_registry_sync)
 
 
-def _index(entry: OutputFingerprint) -> None:
-    from generation.output_index import output_index_add
+def _registry_sync() -> None:
+    from generation.output_index import output_index_sync
 
-    output_index_add([entry])
+    output_index_sync()

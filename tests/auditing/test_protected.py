@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from skimage import data as samples
 from auditing.models import ProtectedWork
 from auditing.services.protected import protected_add
 from auditing.services.protected_index import index_path, protected_index, protected_index_forget
+from auditing.similarity import store
 from auditing.similarity.near_duplicate import NearDuplicateIndex
 from core.models import AuditEvent, EventType
 from core.storage import blob_exists
@@ -136,7 +138,7 @@ def test_the_index_survives_a_restart_by_loading_its_file(works, django_capture_
 
 
 @pytest.mark.django_db
-def test_a_corrupt_missing_or_stale_index_file_is_rebuilt_from_the_database(works, tmp_path, django_capture_on_commit_callbacks):
+def test_a_corrupt_or_missing_index_file_is_rebuilt_from_the_database(works, tmp_path, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         ids = {str(work.pk) for _, work in protected_add(paths=[str(works / "coffee.jpg")], owner="Acme").added}
     path = index_path()
@@ -149,8 +151,56 @@ def test_a_corrupt_missing_or_stale_index_file_is_rebuilt_from_the_database(work
     protected_index_forget()
     assert set(protected_index().keys()) == ids and path.is_file()
 
-    # A work added without the index hearing of it (no commit hook ran): the file is stale.
-    [(_, later_work)] = protected_add(paths=[str(works / "astronaut.jpg")], owner="Acme").added
-    later = str(later_work.pk)
-    protected_index_forget()
-    assert set(protected_index().keys()) == ids | {later}
+
+def saved_count() -> int:
+    path = index_path()
+    return json.loads(path.with_name(path.name + ".meta.json").read_text())["count"]
+
+
+@pytest.mark.django_db
+def test_a_file_behind_the_table_is_caught_up_from_it_not_rebuilt_or_rewritten(works, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        ids = {str(work.pk) for _, work in protected_add(paths=[str(works / "coffee.jpg")], owner="Acme").added}
+    before = os.stat(index_path())
+    # Added without the index hearing of it (no commit hook ran): the file is one work behind.
+    [(_, later)] = protected_add(paths=[str(works / "astronaut.jpg")], owner="Acme").added
+    protected_index_forget()  # a process start
+
+    assert set(protected_index().keys()) == ids | {str(later.pk)}
+    assert os.stat(index_path()).st_mtime_ns == before.st_mtime_ns and saved_count() == 1
+
+
+@pytest.mark.django_db
+def test_a_work_committed_late_with_an_earlier_time_is_caught_up_too(works, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        [(_, first)] = protected_add(paths=[str(works / "coffee.jpg")], owner="Acme").added
+    assert set(protected_index().keys()) == {str(first.pk)}
+    [(_, late)] = protected_add(paths=[str(works / "astronaut.jpg")], owner="Acme").added
+    # Its time was taken before its transaction committed, after the first work's.
+    ProtectedWork.objects.filter(pk=late.pk).update(created_at=first.created_at - timedelta(minutes=5))
+
+    assert set(protected_index().keys()) == {str(first.pk), str(late.pk)}
+    assert saved_count() == 1  # caught up, not rebuilt
+
+
+@pytest.mark.django_db
+def test_a_work_gone_from_the_table_leaves_the_index(works, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        kept, gone = (work for _, work in protected_add(paths=[str(works)], owner="Acme").added)
+    assert len(protected_index()) == 2
+    ProtectedWork.objects.filter(pk=gone.pk).delete()
+
+    assert set(protected_index().keys()) == {str(kept.pk)}
+
+
+@pytest.mark.django_db
+def test_the_file_is_rewritten_only_once_it_lags_the_index_far_enough(works, django_capture_on_commit_callbacks, monkeypatch):
+    monkeypatch.setattr(store, "SAVE_AFTER_ROWS", 2)
+    (works / "camera.jpg").write_bytes(jpeg(samples.camera()))
+    counts = []
+    for name in ("coffee.jpg", "astronaut.jpg", "camera.jpg"):
+        with django_capture_on_commit_callbacks(execute=True):
+            protected_add(paths=[str(works / name)], owner="Acme")
+        counts.append((len(protected_index()), saved_count()))
+
+    assert counts == [(1, 1), (2, 1), (3, 3)]  # built with the first; one behind is not enough

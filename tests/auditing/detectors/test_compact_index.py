@@ -4,6 +4,7 @@ candidate search needs and reads the fingerprints it verifies through a loader."
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,18 @@ class Store:
     def __call__(self, keys: list[str]) -> dict[str, Fingerprint]:
         self.calls.append(list(keys))
         return {key: self.fingerprints[key] for key in keys if key in self.fingerprints}
+
+
+def noise(count: int, *, seed: int, prefix: str = "noise") -> list[tuple[str, Fingerprint]]:
+    """Fingerprints of random hashes, keypoints and descriptors: entries that match nothing."""
+    rng = np.random.default_rng(seed)
+    found = []
+    for n in range(count):
+        phash, dhash, flipped = (int(value) for value in rng.integers(2**63, size=3))
+        points = rng.random((64, 2), dtype=np.float32) * 500
+        descriptors = rng.integers(0, 256, (64, 32), dtype=np.uint8)
+        found.append((f"{prefix}-{n}", Fingerprint(phash, dhash, flipped, 512, 512, points, descriptors)))
+    return found
 
 
 def jpeg_75(image: Image.Image) -> Image.Image:
@@ -134,15 +147,10 @@ def test_adding_to_a_loaded_compact_index_and_removing_from_it(
 def test_votes_of_a_compact_index_also_work_from_an_inverted_file_saved_and_loaded(
     tmp_path: Path, store: Store, photos: dict[str, Image.Image]
 ) -> None:
-    rng = np.random.default_rng(3)
-    noise = [
-        (f"noise-{n}", Fingerprint(int(rng.integers(2**63)), int(rng.integers(2**63)), int(rng.integers(2**63)), 512, 512,
-                                    rng.random((64, 2), dtype=np.float32) * 500, rng.integers(0, 256, (64, 32), dtype=np.uint8)))
-        for n in range(60)
-    ]  # fmt: skip
-    loader = Store({**store.fingerprints, **dict(noise)})
+    others = noise(60, seed=3)
+    loader = Store({**store.fingerprints, **dict(others)})
     index = NearDuplicateIndex.rebuild(
-        [*store.fingerprints.items(), *noise], loader=loader, compact_threshold=2, ivf_threshold=500
+        [*store.fingerprints.items(), *others], loader=loader, compact_threshold=2, ivf_threshold=500
     )
 
     index.save(tmp_path / "outputs.idx")
@@ -151,6 +159,63 @@ def test_votes_of_a_compact_index_also_work_from_an_inverted_file_saved_and_load
     query = fingerprint_image(crop_90(photos["astronaut"]))
     assert index.votes_approximate and loaded.votes_approximate
     assert [m.key for m in index.query(query, k=1)] == [m.key for m in loaded.query(query, k=1)] == ["astronaut"]
+
+
+def test_entries_added_one_by_one_are_found_and_the_inverted_file_is_trained_again_as_it_grows(
+    store: Store, photos: dict[str, Image.Image]
+) -> None:
+    others = noise(60, seed=3)
+    loader = Store({**store.fingerprints, **dict(others)})
+    index = NearDuplicateIndex.rebuild(
+        [*store.fingerprints.items(), *others], loader=loader, compact_threshold=2, ivf_threshold=500
+    )
+    lists = index.vote_lists
+    more = [*noise(300, seed=4, prefix="more"), ("rocket", fingerprint_image(photos["rocket"], include_mirror=False))]
+    loader.fingerprints.update(more)
+
+    for key, fingerprint in more:  # as releases add them: one at a time, in place
+        index.add(key, fingerprint)
+
+    assert len(index) == len(REGISTERED) + 60 + 301
+    assert [m.key for m in index.query(fingerprint_image(crop_90(photos["rocket"])), k=1)] == ["rocket"]
+    assert [m.key for m in index.query(fingerprint_image(crop_90(photos["astronaut"])), k=1)] == ["astronaut"]
+    # 65 entries × 32 codes trained 2·√2,080 lists; past four times that many codes, more lists.
+    assert lists == 91 and index.vote_lists > lists
+
+
+@pytest.mark.parametrize("compact", [False, True], ids=["full", "compact"])
+def test_queries_in_other_threads_go_on_while_entries_are_added_in_place(
+    store: Store, photos: dict[str, Image.Image], compact: bool
+) -> None:
+    loader = Store(dict(store.fingerprints))
+    index = NearDuplicateIndex.rebuild(
+        store.fingerprints.items(), loader=loader if compact else None, compact_threshold=2, ivf_threshold=500
+    )
+    query = fingerprint_image(jpeg_75(photos["astronaut"]))
+    answers: list[list[str]] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def ask() -> None:
+        try:
+            while not done.is_set():
+                answers.append([match.key for match in index.query(query, k=1)])
+        except BaseException as exc:
+            errors.append(exc)
+
+    askers = [threading.Thread(target=ask) for _ in range(3)]
+    for asker in askers:
+        asker.start()
+    added = noise(150, seed=5)
+    loader.fingerprints.update(added)
+    for key, fingerprint in added:
+        index.add(key, fingerprint)
+    done.set()
+    for asker in askers:
+        asker.join()
+
+    assert errors == [] and answers and all(answer == ["astronaut"] for answer in answers)
+    assert len(index) == len(REGISTERED) + 150
 
 
 def test_a_compact_index_refuses_embeddings(store: Store) -> None:

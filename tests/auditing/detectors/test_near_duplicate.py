@@ -481,5 +481,17 @@ def test_descriptor_votes_also_work_from_an_inverted_file() -> None:
     assert [m.key for m in index.query(fingerprint_image(crop_85(photo("rocket"))))] == ["rocket"]
 
 
+def test_an_entry_added_after_the_votes_are_built_is_found_by_its_descriptors() -> None:
+    for index in (NearDuplicateIndex(), NearDuplicateIndex(ivf_threshold=1_000)):
+        for name in ("astronaut", "coffee"):
+            index.add(name, fingerprint_image(photo(name)))
+        index.prepare_search()
+
+        index.add("rocket", fingerprint_image(photo("rocket")))  # in place, into the built votes
+
+        candidates = index.candidates(fingerprint_image(crop_85(photo("rocket"))), hashes=False)
+        assert [c.key for c in candidates][:1] == ["rocket"] and candidates[0].votes > 0
+
+
 def test_an_empty_index_finds_nothing(astronaut_fingerprint: Fingerprint) -> None:
     assert NearDuplicateIndex().query(astronaut_fingerprint) == []
