@@ -37,6 +37,11 @@ A fresh PostgreSQL database (bench/_common.py) and data folder:
 7. The verify API's manifest path for the signed output: POST /api/v1/verify/ through Django's
    test Client, timed around the call in-process (so the server time plus the client's
    request building, which is small), with one output registered and again at volume.
+8. Releases at volume: `--adds` (default 50) new outputs, each inserted and followed by the
+   registry's `output_index_sync()` as a release's commit hook runs it (timed: the rows are
+   added in place; the file is not rewritten below 1,000 rows and 2% behind). Baseline in the
+   same run: what a release cost before, a copy of the index and its file rewritten. Then a
+   fresh process loads the file, now that many rows behind the table, and catches up.
 
 Run: `.venv/bin/python bench/verify_volume.py` (1M: see docs/scale.md for its duration) or
 `--quick` (50,000 outputs, a few minutes).
@@ -173,7 +178,7 @@ def insert_outputs(template_output, count: int) -> list[str]:
     return ids
 
 
-def copy_fingerprints(rows) -> None:
+def copy_fingerprints(rows, *, days_ago: int = 400) -> None:
     """Binary COPY of `(output id, fingerprint bytes)` rows, created in the order given."""
     import uuid
     from datetime import timedelta
@@ -181,7 +186,7 @@ def copy_fingerprints(rows) -> None:
     from django.db import connection
     from django.utils import timezone
 
-    start = timezone.now() - timedelta(days=400)
+    start = timezone.now() - timedelta(days=days_ago)
     connection.ensure_connection()
     with (
         connection.connection.cursor() as cursor,
@@ -358,6 +363,27 @@ def worker(args: argparse.Namespace) -> None:
 
     log("the verify API at volume")
     result["verify_api_ms"] = p50(verify_api_ms(signed, args.api_rounds))
+
+    log(f"releases at volume: {args.adds} outputs added one at a time, each followed by the registry's sync")
+    from generation.output_index import output_index_sync
+
+    added_ms = []
+    for n, output_id in enumerate(insert_outputs(output, args.adds)):
+        copy_fingerprints([(output_id, our_fingerprints[n % len(our_fingerprints)].to_bytes())], days_ago=0)
+        started = time.perf_counter()
+        output_index_sync()
+        added_ms.append((time.perf_counter() - started) * 1000)
+    result.update(registry_add_ms=p50(added_ms), registry_add_max_ms=max(added_ms), adds=args.adds)
+    # Before: a release copied the index and rewrote its file.
+    with tempfile.TemporaryDirectory(prefix="cleanroom-verify-volume-copy-") as folder:
+        started = time.perf_counter()
+        index.copy().save(Path(folder) / "outputs.idx")
+        result["registry_add_before_ms"] = (time.perf_counter() - started) * 1000
+    log(f"add p50 {result['registry_add_ms']:.1f} ms; before {result['registry_add_before_ms']:.0f} ms")
+    log("a fresh process loads the file, now behind the table, and catches up")
+    probe = subprocess.run([sys.executable, __file__, "--probe"], env=os.environ, stdout=subprocess.PIPE, text=True, check=True)
+    caught_up = json.loads(probe.stdout)
+    result.update(catch_up_load_s=caught_up["load_s"], catch_up_entries=caught_up["loaded_entries"])
     print(json.dumps(result))
 
 
@@ -395,6 +421,7 @@ def main() -> None:
     parser.add_argument("--wm-copies", type=int, default=12)
     parser.add_argument("--api-rounds", type=int, default=30)
     parser.add_argument("--compact-threshold", type=int, default=10_000)
+    parser.add_argument("--adds", type=int, default=50, help="outputs released at volume, one at a time")
     args = parser.parse_args()
     if args.quick and "--outputs" not in sys.argv:
         args.outputs, args.bases = 50_000, 300
@@ -409,7 +436,7 @@ def main() -> None:
     forwarded = [
         f"--outputs={args.outputs}", f"--bases={args.bases}", f"--distractor-keypoints={args.distractor_keypoints}",
         f"--baseline={args.baseline}", f"--negatives={args.negatives}", f"--wm-copies={args.wm_copies}",
-        f"--api-rounds={args.api_rounds}",
+        f"--api-rounds={args.api_rounds}", f"--adds={args.adds}",
     ]  # fmt: skip
     started = time.perf_counter()
     url = postgres_recreate(DATABASE)
@@ -457,6 +484,15 @@ def report(result: dict, wall_s: float) -> None:
     print(bench_line(f"verify_false_matches_{label}", result["false_matches"], "count", "<=", 0))
     print(bench_line(f"verify_index_rss_mb_{label}", result["index_rss_mb"], "MB", "<", 12_000))
     print(bench_line(f"verify_index_load_s_{label}", result["load_s"], "s", "<", 60))
+    print(
+        f"{result['adds']} releases at volume: the registry's sync p50 {result['registry_add_ms']:.1f} ms "
+        f"(max {result['registry_add_max_ms']:.0f} ms); before, a release copied the index and rewrote its file: "
+        f"{result['registry_add_before_ms']:.0f} ms; a fresh process then loaded the file {result['adds']} rows behind "
+        f"and caught up in {result['catch_up_load_s']:.1f} s ({result['catch_up_entries']:,} entries)"
+    )
+    print(bench_line(f"registry_add_p50_ms_{label}", result["registry_add_ms"], "ms", "<=", 50))
+    print(bench_line(f"registry_add_before_ms_{label}", result["registry_add_before_ms"], "ms", "<=", 50))
+    print(bench_line(f"verify_index_load_and_catch_up_s_{label}", result["catch_up_load_s"], "s", "<", 60))
 
 
 if __name__ == "__main__":
