@@ -7,7 +7,8 @@ latest row's key and timestamp) and the file's sha256. The database is the truth
 
 Rows are added, not rewritten: a process keeps its index level with the table by adding, in
 place, the rows created since its latest (`sync` after a commit, and every `get` that finds
-the table changed), so a release costs its own rows, not the index's size. The file lags and
+the table's latest row changed), so a release costs its own rows, not the index's size; the
+table's rows are counted against the index every `RECOUNT_SECONDS`. The file lags and
 is rewritten now and then (`SAVE_AFTER_ROWS`, `SAVE_AFTER_SHARE`); a process start reads it and
 catches up from the table. An index that cannot be brought level that way (a missing or
 corrupt file, a crash between the two writes, rows deleted, another embedding model) is rebuilt
@@ -36,8 +37,9 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -59,6 +61,10 @@ CATCH_UP_LOOKBACK = timedelta(minutes=10)
 # its size more: a process start catches up on at most that many rows from the table.
 SAVE_AFTER_ROWS = 1_000
 SAVE_AFTER_SHARE = 0.02
+# Each look at the table reads its latest row (an index lookup); counting its rows (~50 ms at
+# 1M, linear) is done this often: it finds what the latest row cannot show (a row committed
+# late when no other followed, rows deleted or added with old times).
+RECOUNT_SECONDS = 30.0
 _CATCH_UP_ROUNDS = 3
 _CATCH_UP_BATCH = 500
 
@@ -158,13 +164,24 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 @dataclass
 class _Held:
-    """A process's index: the table's state it was last seen level with, the latest `created_at`
-    among its rows (where catching up starts), and how many rows its file holds."""
+    """A process's index: what it holds (its row count, the table's latest row it was last seen
+    level with), the latest `created_at` among its rows (where catching up starts), how many
+    rows its file holds, and when the table's rows were last counted against it."""
 
     state: IndexState
     index: NearDuplicateIndex
     caught_up_to: datetime | None
     saved_count: int
+    counted_at: float = field(default_factory=time.monotonic)
+
+    def latest(self) -> tuple[str, str]:
+        return self.state.latest_id, self.state.latest_created_at
+
+    def stale_model(self, configured: str) -> bool:
+        return self.index.embedding_model != configured
+
+    def recount_due(self) -> bool:
+        return time.monotonic() - self.counted_at >= RECOUNT_SECONDS
 
     def save_due(self) -> bool:
         behind = len(self.index) - self.saved_count
@@ -221,10 +238,12 @@ class PersistedIndex:
 
     def current_state(self) -> IndexState:
         count = self.model.objects.count()
+        return IndexState(count, *self._latest(), self._embedding_model())
+
+    def _latest(self) -> tuple[str, str]:
+        """The table's latest row: its key and `created_at` (empty strings for an empty table)."""
         latest = self.model.objects.order_by("-created_at", "-pk").values_list("pk", "created_at").first()
-        if latest is None:
-            return IndexState(0, "", "", self._embedding_model())
-        return IndexState(count, str(latest[0]), latest[1].isoformat(), self._embedding_model())
+        return (str(latest[0]), latest[1].isoformat()) if latest is not None else ("", "")
 
     def _from_database(self) -> tuple[IndexState, NearDuplicateIndex]:
         # The state is read before the rows: a row added in between makes the index look stale
@@ -288,10 +307,10 @@ class PersistedIndex:
 
     def _level(self, *, save: bool) -> _Held:
         path = self.path()
-        state = self.current_state()
+        latest = self._latest()
         with self._lock:
             held = self._cache.get(str(path))
-            if held is None or held.state != state:
+            if held is None or held.latest() != latest or held.recount_due() or held.stale_model(self._embedding_model()):
                 held = self._caught_up(path, held)
                 self._cache[str(path)] = held
             if save and held.save_due():
@@ -299,18 +318,18 @@ class PersistedIndex:
             return held
 
     def _caught_up(self, path: Path, held: _Held | None) -> _Held:
-        if held is not None and held.index.embedding_model == self._embedding_model():
-            level = self._catch_up(held)
+        if held is not None and not held.stale_model(self._embedding_model()):
+            level = self._catch_up(held, recount=held.recount_due())
             if level is not None:
                 return level
         loaded = self._load(path)
-        level = self._catch_up(loaded) if loaded is not None else None
+        level = self._catch_up(loaded, recount=True) if loaded is not None else None
         if level is not None:
             return level
         path.parent.mkdir(parents=True, exist_ok=True)
         with _file_lock(path):
             loaded = self._load(path)  # another process may have just rebuilt it
-            level = self._catch_up(loaded) if loaded is not None else None
+            level = self._catch_up(loaded, recount=True) if loaded is not None else None
             if level is not None:
                 return level
             state, index = self._from_database()
@@ -318,14 +337,16 @@ class PersistedIndex:
             index.prepare_search()
             return _Held(state, index, _parsed(state.latest_created_at), saved_count=state.count)
 
-    def _catch_up(self, held: _Held) -> _Held | None:
+    def _catch_up(self, held: _Held, *, recount: bool) -> _Held | None:
         """`held` with the table's rows it lacks added in place: those created since its latest
-        row, looking back `CATCH_UP_LOOKBACK` for rows committed late. None when that does not
-        make it level with the table (rows deleted or rewritten, or no end to a burst of adds):
-        then it must be rebuilt."""
+        row, looking back `CATCH_UP_LOOKBACK` for rows committed late. With `recount`, the
+        table's rows are counted too. None when that does not make it level with the table (rows
+        deleted, or added with old times, or no end to a burst of adds): then it is rebuilt."""
         index, since = held.index, held.caught_up_to
         for _ in range(_CATCH_UP_ROUNDS):
-            state = self.current_state()
+            # Read before the rows: a row committed in between is added, and looked for next round.
+            count = self.model.objects.count() if recount else None
+            latest_id, latest_created_at = self._latest()
             rows = self.model.objects.all()
             if since is not None:
                 rows = rows.filter(created_at__gte=since - CATCH_UP_LOOKBACK)
@@ -338,10 +359,12 @@ class PersistedIndex:
             since = max([created for _, created in recent], default=since)
             if missing:
                 logger.debug("%s index caught up on %d rows", self._what, len(missing))
-            if state.held_by(index):
+            state = IndexState(len(index), latest_id, latest_created_at, index.embedding_model)
+            if (not latest_id or latest_id in index) and count in (None, len(index)):
                 index.prepare_search()
-                return _Held(state, index, since, held.saved_count)
-            if len(index) > state.count and not missing:
+                counted_at = time.monotonic() if recount else held.counted_at
+                return _Held(state, index, since, held.saved_count, counted_at)
+            if count is not None and len(index) > count and not missing:
                 return None  # rows left the table
         return None
 

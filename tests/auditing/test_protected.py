@@ -170,21 +170,41 @@ def test_a_file_behind_the_table_is_caught_up_from_it_not_rebuilt_or_rewritten(w
     assert os.stat(index_path()).st_mtime_ns == before.st_mtime_ns and saved_count() == 1
 
 
+def add_late(works: Path, name: str, before) -> str:
+    """A work whose time was taken before its transaction committed, after `before`'s."""
+    [(_, late)] = protected_add(paths=[str(works / name)], owner="Acme").added
+    ProtectedWork.objects.filter(pk=late.pk).update(created_at=before.created_at - timedelta(minutes=5))
+    return str(late.pk)
+
+
 @pytest.mark.django_db
-def test_a_work_committed_late_with_an_earlier_time_is_caught_up_too(works, django_capture_on_commit_callbacks):
+def test_a_work_committed_late_is_caught_up_with_the_next_one(works, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         [(_, first)] = protected_add(paths=[str(works / "coffee.jpg")], owner="Acme").added
     assert set(protected_index().keys()) == {str(first.pk)}
-    [(_, late)] = protected_add(paths=[str(works / "astronaut.jpg")], owner="Acme").added
-    # Its time was taken before its transaction committed, after the first work's.
-    ProtectedWork.objects.filter(pk=late.pk).update(created_at=first.created_at - timedelta(minutes=5))
+    late = add_late(works, "astronaut.jpg", first)
+    (works / "camera.jpg").write_bytes(jpeg(samples.camera()))
+    [(_, next_)] = protected_add(paths=[str(works / "camera.jpg")], owner="Acme").added
 
-    assert set(protected_index().keys()) == {str(first.pk), str(late.pk)}
+    assert set(protected_index().keys()) == {str(first.pk), late, str(next_.pk)}
     assert saved_count() == 1  # caught up, not rebuilt
 
 
 @pytest.mark.django_db
-def test_a_work_gone_from_the_table_leaves_the_index(works, django_capture_on_commit_callbacks):
+def test_when_no_work_follows_the_recount_finds_the_late_one(works, django_capture_on_commit_callbacks, monkeypatch):
+    with django_capture_on_commit_callbacks(execute=True):
+        [(_, first)] = protected_add(paths=[str(works / "coffee.jpg")], owner="Acme").added
+    assert set(protected_index().keys()) == {str(first.pk)}
+    late = add_late(works, "astronaut.jpg", first)
+    assert late not in protected_index()  # the table's latest row has not moved
+
+    monkeypatch.setattr(store, "RECOUNT_SECONDS", 0.0)  # the recount is due
+    assert set(protected_index().keys()) == {str(first.pk), late} and saved_count() == 1
+
+
+@pytest.mark.django_db
+def test_a_work_gone_from_the_table_leaves_the_index_at_the_recount(works, django_capture_on_commit_callbacks, monkeypatch):
+    monkeypatch.setattr(store, "RECOUNT_SECONDS", 0.0)
     with django_capture_on_commit_callbacks(execute=True):
         kept, gone = (work for _, work in protected_add(paths=[str(works)], owner="Acme").added)
     assert len(protected_index()) == 2
