@@ -36,8 +36,8 @@ BinaryIndex = TypeVar("BinaryIndex", bound=faiss.IndexBinary)
 
 SUBSET_DESCRIPTORS = 32
 # The compact vote index is the engine's inverted file once it holds more codes than the
-# engine's `ivf_threshold` or this, whichever is lower: a query searches ~1,400 descriptors, and
-# a flat scan of 1.6M codes (50,000 entries) took ~3 s.
+# engine's `ivf_threshold` or this, whichever is lower: a flat scan of 1.6M codes (50,000
+# entries) took ~3 s for a query's ~1,400 descriptors.
 COMPACT_IVF_CODES = 65_536
 # 2·sqrt(n) lists (~11,000 at 1M entries). A flat quantizer compares each of a query's ~1,400
 # descriptors with every centroid, and each of 32M added codes too (~50 minutes to fill on two
@@ -48,7 +48,14 @@ _LISTS_PER_SQRT_N = 2
 _TRAINING_PER_LIST = 8
 _TRAINING_ITERATIONS = 5
 _HNSW_NEIGHBOURS = 16
-COMPACT_NPROBE = 16
+# What a compact query searches: its strongest descriptors per orientation (`_spread`'s order,
+# 16 per cell of the 4×4 grid: an entry keeps its 2 strongest per cell, and a copy's strongest
+# are found among the query's), in 8 lists each. At 1M outputs (2026-12-06, the registry of
+# bench/verify_volume.py, 100 stripped copies, votes alone, no hash candidates) every copy was
+# found with 16 lists × every descriptor (716 ms a query), 8 × 256 (145 ms), 4 × 256 (79 ms)
+# and 8 × 128 (77 ms): this is the middle of that, with a margin on both.
+COMPACT_QUERY_DESCRIPTORS = 256
+COMPACT_NPROBE = 8
 RETRAIN_GROWTH = 4
 
 COMPACT_MAGIC = b"CRNDCMP\0"

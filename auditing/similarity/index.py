@@ -28,7 +28,14 @@ import faiss
 import fasteners
 import numpy as np
 
-from auditing.similarity.compact import COMPACT_MAGIC, CompactEntries, Loader, clone_binary, vote_inverted_file
+from auditing.similarity.compact import (
+    COMPACT_MAGIC,
+    COMPACT_QUERY_DESCRIPTORS,
+    CompactEntries,
+    Loader,
+    clone_binary,
+    vote_inverted_file,
+)
 from auditing.similarity.fingerprint import MIN_INLIERS, WORKING_EDGE, Fingerprint, Geometry, hamming, verify, working_size
 from auditing.similarity.index_files import read_index_files, write_atomically, write_index_files, write_inverted_file
 from auditing.similarity.vectors import DEFAULT_ANN_THRESHOLD, VectorIndex, ann_path, embeddings_path
@@ -467,6 +474,8 @@ class NearDuplicateIndex:
         # A compact index's vote ids are entry ids; a full one's are rows of `_vote_owner`.
         index = self._compact.vote_index() if self._compact is not None else self._current_votes()
         queries = [d for d in (fingerprint.descriptors, fingerprint.mirrored_descriptors) if len(d)]
+        if self._compact is not None:
+            queries = [d[:COMPACT_QUERY_DESCRIPTORS] for d in queries]
         if not queries or index.ntotal == 0:
             return Counter()
         with _single_threaded():
