@@ -257,6 +257,13 @@ def test_model_sessions_are_loaded_once_per_process_and_not_shared_across_a_fork
     child = os.fork()
     if child == 0:  # pragma: no cover - the child reports through the pipe
         try:
+            # GNU OpenMP is not fork-safe: once this process ran torch's parallel regions (an
+            # earlier test in the same pytest worker), the child's first one hangs (a CI run hung
+            # here). One thread in the child, as torch's own DataLoader workers do; Celery's
+            # prefork children fork from a parent that runs no task.
+            import torch
+
+            torch.set_num_threads(1)
             fresh = rivagan_engines.engine()
             owners = {pid for pid, _, _ in rivagan_engines._engines}
             os.write(write, b"ok" if fresh is not models and owners == {os.getpid()} else b"shared")
