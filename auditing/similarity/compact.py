@@ -13,16 +13,18 @@ by ORB response, so the first 32 are the strongest two of every cell of the work
 spread over the picture, and the ones a re-encoded, resized or cropped copy finds again.
 
 The file of a compact index (at the index's own path) holds the keys, their entry ids and
-hashes, then the vote index as faiss serialises it (trained: a process start reads it, it never
-trains again).
+hashes, then the vote index as faiss serialises it (trained: a process start reads it; it trains
+again only once it has outgrown its lists, in a background thread, `CompactEntries._flushed`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import struct
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
@@ -33,6 +35,8 @@ from auditing.similarity.fingerprint import Fingerprint
 
 Loader = Callable[[list[str]], Mapping[str, Fingerprint]]
 BinaryIndex = TypeVar("BinaryIndex", bound=faiss.IndexBinary)
+
+logger = logging.getLogger(__name__)
 
 SUBSET_DESCRIPTORS = 32
 # The compact vote index is the engine's inverted file once it holds more codes than the
@@ -106,6 +110,25 @@ def _codes_of(index: faiss.IndexBinary) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(ids).astype(np.int64), np.concatenate(codes)
 
 
+def _compact_inverted_file(rows: np.ndarray) -> faiss.IndexBinaryIVF:
+    """An inverted file for a compact index of `rows` codes, trained (nothing added yet)."""
+    lists = max(1, int(_LISTS_PER_SQRT_N * math.sqrt(len(rows))))
+    ivf = vote_inverted_file(
+        rows, lists=lists, training_rows=_TRAINING_PER_LIST * lists, iterations=_TRAINING_ITERATIONS, graph_quantizer=True
+    )
+    ivf.nprobe = COMPACT_NPROBE
+    return ivf
+
+
+@dataclass
+class _Retrain:
+    """A retrain in flight: its thread, and what the serving index took since its copy."""
+
+    thread: threading.Thread = field(init=False)
+    added: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    removed: list[np.ndarray] = field(default_factory=list)
+
+
 class CompactEntries:
     """Hashes and descriptor subsets by entry id, the vote index over the subsets, and the loader
     that reads full fingerprints for verification."""
@@ -118,6 +141,8 @@ class CompactEntries:
         self._pending_rows: list[np.ndarray] = []
         self._votes: faiss.IndexBinary = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(256))
         self._flush = threading.Lock()  # queries flush pending codes; one at a time
+        self._retraining: _Retrain | None = None
+        self._retrain_failed_at = 0
 
     def put(self, entry_ids: list[int], fingerprints: list[Fingerprint]) -> None:
         if not entry_ids:
@@ -141,42 +166,89 @@ class CompactEntries:
         return self._hashes[entry_ids]
 
     def remove(self, entry_ids: list[int]) -> None:
-        self.vote_index().remove_ids(np.array(entry_ids, dtype=np.int64))
+        removed = np.array(entry_ids, dtype=np.int64)
+        with self._flush:
+            self._flushed().remove_ids(removed)
+            if self._retraining is not None:
+                self._retraining.removed.append(removed)
 
     @property
     def approximate(self) -> bool:
         return isinstance(self.vote_index(), faiss.IndexBinaryIVF)
 
+    @property
+    def retraining(self) -> bool:
+        return self._retraining is not None
+
+    def wait_for_retraining(self, timeout: float | None = None) -> bool:
+        """Whether no retrain is in flight once it has ended (or `timeout` seconds have passed)."""
+        retrain = self._retraining
+        if retrain is not None:
+            retrain.thread.join(timeout)
+        return self._retraining is None
+
     def vote_index(self) -> faiss.IndexBinary:
-        """The vote index with every added entry's subset (ids are entry ids). The add that takes
-        it past the threshold trains the inverted file from every code so far, and so does the add
-        that takes the inverted file to `RETRAIN_GROWTH` times the codes it was trained on (its
-        lists were sized for a quarter of them)."""
+        """The vote index with every added entry's subset (ids are entry ids)."""
         with self._flush:
-            if not self._pending_ids:
-                return self._votes
-            ids, rows = np.concatenate(self._pending_ids), np.concatenate(self._pending_rows)
-            self._pending_ids, self._pending_rows = [], []
-            total = self._votes.ntotal + len(rows)
-            if isinstance(self._votes, faiss.IndexBinaryIVF):
-                # Trained for (lists / 2)² codes: its list count says so, saved or not.
-                train = total > RETRAIN_GROWTH * (self._votes.nlist / _LISTS_PER_SQRT_N) ** 2
-            else:
-                train = total > min(self._ivf_threshold, COMPACT_IVF_CODES)
-            if train:
-                old_ids, old_rows = _codes_of(self._votes)
-                ids, rows = np.concatenate([old_ids, ids]), np.concatenate([old_rows, rows])
-                lists = max(1, int(_LISTS_PER_SQRT_N * math.sqrt(len(rows))))
-                self._votes = vote_inverted_file(
-                    rows,
-                    lists=lists,
-                    training_rows=_TRAINING_PER_LIST * lists,
-                    iterations=_TRAINING_ITERATIONS,
-                    graph_quantizer=True,
-                )
-                self._votes.nprobe = COMPACT_NPROBE
-            self._votes.add_with_ids(rows, ids)
+            return self._flushed()
+
+    def _flushed(self) -> faiss.IndexBinary:
+        """Pending codes added (the caller holds `_flush`). The add that takes the flat index past
+        the threshold trains the inverted file from every code so far, there and then (at most
+        `COMPACT_IVF_CODES`: well under a second). The add that takes the inverted file to
+        `RETRAIN_GROWTH` times the codes it was trained on (its lists were sized for a quarter of
+        them) starts training a new one in another thread, which takes minutes at 500,000
+        entries; until it is swapped in, this one serves and takes the adds."""
+        if not self._pending_ids:
             return self._votes
+        ids, rows = np.concatenate(self._pending_ids), np.concatenate(self._pending_rows)
+        self._pending_ids, self._pending_rows = [], []
+        if isinstance(self._votes, faiss.IndexBinaryIVF):
+            self._votes.add_with_ids(rows, ids)
+            if self._retraining is not None:
+                self._retraining.added.append((ids, rows))
+            elif self._votes.ntotal > max(
+                RETRAIN_GROWTH * (self._votes.nlist / _LISTS_PER_SQRT_N) ** 2, 2 * self._retrain_failed_at
+            ):
+                self._start_retraining()
+        elif self._votes.ntotal + len(rows) > min(self._ivf_threshold, COMPACT_IVF_CODES):
+            old_ids, old_rows = _codes_of(self._votes)
+            ids, rows = np.concatenate([old_ids, ids]), np.concatenate([old_rows, rows])
+            self._votes = _compact_inverted_file(rows)
+            self._votes.add_with_ids(rows, ids)
+        else:
+            self._votes.add_with_ids(rows, ids)
+        return self._votes
+
+    def _start_retraining(self) -> None:
+        ids, rows = _codes_of(self._votes)  # a copy: the adds go on in the index it came from
+        retrain = _Retrain()
+        retrain.thread = threading.Thread(
+            target=self._retrain, args=(retrain, ids, rows), name="compact-vote-retrain", daemon=True
+        )
+        self._retraining = retrain
+        retrain.thread.start()
+
+    def _retrain(self, retrain: _Retrain, ids: np.ndarray, rows: np.ndarray) -> None:
+        """A new inverted file from the copied codes, with what was added to and removed from the
+        serving one since, swapped in. On one thread: the process's other cores serve queries."""
+        fresh: faiss.IndexBinaryIVF | None = None
+        try:
+            faiss.omp_set_num_threads(1)  # this thread's own OpenMP setting
+            fresh = _compact_inverted_file(rows)
+            fresh.add_with_ids(rows, ids)
+        except Exception:
+            logger.exception("retraining the compact vote index failed; the one it outgrew serves on")
+        with self._flush:
+            if fresh is None:
+                self._retrain_failed_at = len(rows)  # tried again once it has doubled, not at every add
+            else:
+                for added_ids, added_rows in retrain.added:
+                    fresh.add_with_ids(added_rows, added_ids)
+                for removed in retrain.removed:
+                    fresh.remove_ids(removed)
+                self._votes = fresh
+            self._retraining = None
 
     def copy(self) -> CompactEntries:
         twin = CompactEntries(self.loader, ivf_threshold=self._ivf_threshold)

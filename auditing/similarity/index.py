@@ -241,6 +241,16 @@ class NearDuplicateIndex:
         else:
             self._current_votes()
 
+    @property
+    def retraining(self) -> bool:
+        """Whether a compact index is training a new inverted file in the background (it has
+        outgrown its lists; the one it has serves, and takes the adds, until the new one is in)."""
+        return self._compact is not None and self._compact.retraining
+
+    def wait_for_retraining(self, timeout: float | None = None) -> bool:
+        """Wait up to `timeout` seconds for a background retrain to end; whether none is left."""
+        return self._compact.wait_for_retraining(timeout) if self._compact is not None else True
+
     @_reading
     def fingerprint(self, key: str) -> Fingerprint:
         if self._compact is None:

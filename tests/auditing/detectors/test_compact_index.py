@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
 from skimage import data as skimage_data
 
+from auditing.similarity import compact
 from auditing.similarity.compact import SUBSET_DESCRIPTORS
 from auditing.similarity.near_duplicate import Fingerprint, NearDuplicateIndex, fingerprint_image
 
@@ -179,8 +181,53 @@ def test_entries_added_one_by_one_are_found_and_the_inverted_file_is_trained_aga
     assert len(index) == len(REGISTERED) + 60 + 301
     assert [m.key for m in index.query(fingerprint_image(crop_90(photos["rocket"])), k=1)] == ["rocket"]
     assert [m.key for m in index.query(fingerprint_image(crop_90(photos["astronaut"])), k=1)] == ["astronaut"]
-    # 65 entries × 32 codes trained 2·√2,080 lists; past four times that many codes, more lists.
+    # 65 entries × 32 codes trained 2·√2,080 lists; past four times that many codes, more lists,
+    # trained in the background.
+    assert index.wait_for_retraining(timeout=60)
     assert lists == 91 and index.vote_lists > lists
+
+
+def test_while_a_new_inverted_file_trains_the_old_one_answers_and_what_is_added_meanwhile_reaches_the_new(
+    store: Store, photos: dict[str, Image.Image], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    others = noise(60, seed=3)
+    loader = Store({**store.fingerprints, **dict(others)})
+    index = NearDuplicateIndex.rebuild(
+        [*store.fingerprints.items(), *others], loader=loader, compact_threshold=2, ivf_threshold=500
+    )
+    assert index.vote_lists == 91  # trained here and now
+    # The real training, held in its thread until this test has added and removed entries.
+    started, go_on = threading.Event(), threading.Event()
+    train = compact.vote_inverted_file
+
+    def held_training(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        go_on.wait(60)
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(compact, "vote_inverted_file", held_training)
+    grown = noise(300, seed=4, prefix="more")
+    loader.fingerprints.update(grown)
+    index.add_many(grown)
+    index.prepare_search()  # past four times the codes its 91 lists were trained on
+    assert started.wait(30) and index.retraining
+
+    rocket = fingerprint_image(photos["rocket"], include_mirror=False)
+    loader.fingerprints["rocket"] = rocket
+    index.add("rocket", rocket)
+    index.remove("coffee")
+    copy_of_rocket = fingerprint_image(crop_90(photos["rocket"]))
+    # Meanwhile the old inverted file answers, with the new entry's descriptors in it.
+    assert index.vote_lists == 91
+    assert [c.key for c in index.candidates(copy_of_rocket, hashes=False)][:1] == ["rocket"]
+
+    go_on.set()
+    assert index.wait_for_retraining(timeout=60) and not index.retraining
+    assert index.vote_lists > 91
+    # The new one holds what was added while it trained: found by its descriptors alone.
+    assert [c.key for c in index.candidates(copy_of_rocket, hashes=False)][:1] == ["rocket"]
+    assert "coffee" not in [m.key for m in index.query(fingerprint_image(crop_90(photos["coffee"])), k=3)]
+    assert len(index) == len(REGISTERED) + 60 + 300 + 1 - 1
 
 
 @pytest.mark.parametrize("compact", [False, True], ids=["full", "compact"])
